@@ -1,0 +1,2 @@
+pub mod crypto;
+pub mod sdjwt;
