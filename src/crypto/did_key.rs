@@ -51,7 +51,11 @@ pub fn encode(key: &PublicKey) -> String {
         Algorithm::Es256 => {
             put_varint(&mut bytes, P256_PUB);
             let y = coord("y");
-            bytes.push(if y.last().is_some_and(|b| b & 1 == 1) { 0x03 } else { 0x02 });
+            bytes.push(if y.last().is_some_and(|b| b & 1 == 1) {
+                0x03
+            } else {
+                0x02
+            });
             bytes.extend_from_slice(&coord("x"));
         }
         Algorithm::EdDsa => {
@@ -80,11 +84,15 @@ pub fn resolve(did: &str) -> Result<PublicKey, DidKeyError> {
     if fragment.is_some_and(|f| f != id) {
         return Err(DidKeyError::FragmentMismatch);
     }
-    let encoded = id.strip_prefix('z').ok_or(DidKeyError::UnsupportedMultibase)?;
+    let encoded = id
+        .strip_prefix('z')
+        .ok_or(DidKeyError::UnsupportedMultibase)?;
     if encoded.is_empty() || encoded.len() > 128 {
         return Err(DidKeyError::InvalidBase58);
     }
-    let bytes = bs58::decode(encoded).into_vec().map_err(|_| DidKeyError::InvalidBase58)?;
+    let bytes = bs58::decode(encoded)
+        .into_vec()
+        .map_err(|_| DidKeyError::InvalidBase58)?;
     let (codec, key) = read_varint(&bytes)?;
     let mut jwk = Map::new();
     match codec {
@@ -109,9 +117,10 @@ pub fn resolve(did: &str) -> Result<PublicKey, DidKeyError> {
         other => return Err(DidKeyError::UnsupportedCodec(other)),
     }
     PublicKey::from_public_members(jwk).map_err(|e| match e {
-        KeyError::Jwk(_) | KeyError::Rejected(_) | KeyError::BadSignature | KeyError::SigningFailed => {
-            DidKeyError::NotOnCurve
-        }
+        KeyError::Jwk(_)
+        | KeyError::Rejected(_)
+        | KeyError::BadSignature
+        | KeyError::SigningFailed => DidKeyError::NotOnCurve,
     })
 }
 
@@ -119,7 +128,10 @@ fn expect_len(key: &[u8], expected: usize) -> Result<(), DidKeyError> {
     if key.len() == expected {
         Ok(())
     } else {
-        Err(DidKeyError::WrongKeyLength { expected, found: key.len() })
+        Err(DidKeyError::WrongKeyLength {
+            expected,
+            found: key.len(),
+        })
     }
 }
 
@@ -187,8 +199,14 @@ mod tests {
     /// did-method-key test vectors (test-vectors/ed25519-x25519.json):
     /// identifier and `publicKeyBase58`.
     const ED25519_VECTORS: [(&str, &str); 2] = [
-        ("did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp", "4zvwRjXUKGfvwnParsHAS3HuSVzV5cA4McphgmoCtajS"),
-        ("did:key:z6MkjchhfUsD6mmvni8mCdXHw216Xrm9bQe2mBH1P5RDjVJG", "6ASf5EcmmEHTgDJ4X4ZT5vT6iHVJBXPg5AN5YoTCpGWt"),
+        (
+            "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",
+            "4zvwRjXUKGfvwnParsHAS3HuSVzV5cA4McphgmoCtajS",
+        ),
+        (
+            "did:key:z6MkjchhfUsD6mmvni8mCdXHw216Xrm9bQe2mBH1P5RDjVJG",
+            "6ASf5EcmmEHTgDJ4X4ZT5vT6iHVJBXPg5AN5YoTCpGWt",
+        ),
     ];
 
     #[test]
@@ -241,14 +259,35 @@ mod tests {
             (with(&[], &[]), DidKeyError::InvalidBase58),
             (with(&[0x80], &[]), DidKeyError::InvalidVarint),
             (with(&[0x80, 0x00], &[1; 33]), DidKeyError::InvalidVarint),
-            (with(&[0xe7, 0x01], &[2; 33]), DidKeyError::UnsupportedCodec(0xe7)),
-            (with(&p256_prefix, &[2; 20]), DidKeyError::WrongKeyLength { expected: 33, found: 20 }),
-            (with(&[0xed, 0x01], &[1; 31]), DidKeyError::WrongKeyLength { expected: 32, found: 31 }),
+            (
+                with(&[0xe7, 0x01], &[2; 33]),
+                DidKeyError::UnsupportedCodec(0xe7),
+            ),
+            (
+                with(&p256_prefix, &[2; 20]),
+                DidKeyError::WrongKeyLength {
+                    expected: 33,
+                    found: 20,
+                },
+            ),
+            (
+                with(&[0xed, 0x01], &[1; 31]),
+                DidKeyError::WrongKeyLength {
+                    expected: 32,
+                    found: 31,
+                },
+            ),
             (with(&p256_prefix, &not_on_curve), DidKeyError::NotOnCurve),
             (with(&p256_prefix, &[0x04; 33]), DidKeyError::NotOnCurve),
             (with(&[0xed, 0x01], &[0xff; 32]), DidKeyError::NotOnCurve),
-            (format!("{}#zOther", P256_VECTORS[0].0), DidKeyError::FragmentMismatch),
-            (format!("did:key:z{}", "1".repeat(500)), DidKeyError::InvalidBase58),
+            (
+                format!("{}#zOther", P256_VECTORS[0].0),
+                DidKeyError::FragmentMismatch,
+            ),
+            (
+                format!("did:key:z{}", "1".repeat(500)),
+                DidKeyError::InvalidBase58,
+            ),
         ];
         for (did, expected) in cases {
             assert_eq!(resolve(&did).err(), Some(expected), "{did}");
@@ -257,7 +296,17 @@ mod tests {
 
     #[test]
     fn varint_round_trip() {
-        for v in [0u64, 1, 0x7f, 0x80, 0xed, 0x1200, 0x3fff, 0x4000, u64::from(u32::MAX)] {
+        for v in [
+            0u64,
+            1,
+            0x7f,
+            0x80,
+            0xed,
+            0x1200,
+            0x3fff,
+            0x4000,
+            u64::from(u32::MAX),
+        ] {
             let mut b = Vec::new();
             put_varint(&mut b, v);
             assert_eq!(read_varint(&b).unwrap(), (v, &[][..]));

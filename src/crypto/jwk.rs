@@ -4,7 +4,7 @@
 use openssl::bn::{BigNum, BigNumContext};
 use serde_json::{Map, Value};
 
-use super::keys::Algorithm;
+use super::keys::{Algorithm, KeyError, PublicKey};
 use super::{b64url, b64url_decode, sha256};
 
 /// Why a JWK was refused.
@@ -43,7 +43,9 @@ pub fn public_members(value: &Value) -> Result<Map<String, Value>, JwkError> {
 /// coordinate lengths, in RFC 7638 member order.
 pub(crate) fn canonical_public(obj: &Map<String, Value>) -> Result<Map<String, Value>, JwkError> {
     let get = |name: &'static str| -> Result<&str, JwkError> {
-        obj.get(name).and_then(Value::as_str).ok_or(JwkError::MissingMember(name))
+        obj.get(name)
+            .and_then(Value::as_str)
+            .ok_or(JwkError::MissingMember(name))
     };
     let coordinate = |name: &'static str| -> Result<String, JwkError> {
         let text = get(name)?;
@@ -96,13 +98,83 @@ pub fn thumbprint(public: &Map<String, Value>) -> Result<String, JwkError> {
     Ok(b64url(sha256(text)))
 }
 
+/// A JWK Set (RFC 7517 §5) of public verification keys.
+#[derive(Debug, Clone, Default)]
+pub struct Jwks {
+    keys: Vec<(Option<String>, PublicKey)>,
+}
+
+impl Jwks {
+    /// Parses `{"keys": [...]}` (or a single JWK). Keys of other types are
+    /// skipped; private members make the whole set invalid.
+    pub fn from_json(value: &Value) -> Result<Self, JwkError> {
+        let items: Vec<&Value> = match value.get("keys") {
+            Some(Value::Array(keys)) => keys.iter().collect(),
+            Some(_) => return Err(JwkError::NotAnObject),
+            None => vec![value],
+        };
+        let mut keys = Vec::new();
+        for item in items {
+            match PublicKey::from_jwk(item) {
+                Ok(k) => keys.push((
+                    item.get("kid").and_then(Value::as_str).map(str::to_owned),
+                    k,
+                )),
+                Err(KeyError::Jwk(JwkError::UnsupportedKeyType)) => continue,
+                Err(KeyError::Jwk(e)) => return Err(e),
+                Err(_) => return Err(JwkError::NotOnCurve),
+            }
+        }
+        Ok(Jwks { keys })
+    }
+
+    /// A set of the given keys, each with its thumbprint as `kid`.
+    pub fn of(keys: impl IntoIterator<Item = PublicKey>) -> Self {
+        Jwks {
+            keys: keys
+                .into_iter()
+                .map(|k| (Some(k.thumbprint().to_owned()), k))
+                .collect(),
+        }
+    }
+
+    /// The key named `kid` (by its `kid` member or its thumbprint); without a
+    /// `kid`, the only key of a one-key set.
+    pub fn find(&self, kid: Option<&str>) -> Option<&PublicKey> {
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|(k, key)| k.as_deref() == Some(kid) || key.thumbprint() == kid)
+                .map(|(_, key)| key),
+            None if self.keys.len() == 1 => Some(&self.keys[0].1),
+            None => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
 /// Checks that the Ed25519 public key in `x` decodes to a curve point
 /// (RFC 8032 §5.1.3): `y < p` and `(y² − 1)/(d·y² + 1)` is a square mod p.
 pub(crate) fn check_ed25519_point(public: &Map<String, Value>) -> Result<(), JwkError> {
-    let x = public.get("x").and_then(Value::as_str).ok_or(JwkError::MissingMember("x"))?;
+    let x = public
+        .get("x")
+        .and_then(Value::as_str)
+        .ok_or(JwkError::MissingMember("x"))?;
     let bytes = b64url_decode(x).map_err(|_| JwkError::BadCoordinate("x"))?;
     let bytes: [u8; 32] = bytes.try_into().map_err(|_| JwkError::BadCoordinate("x"))?;
-    if ed25519_point_is_valid(&bytes) { Ok(()) } else { Err(JwkError::NotOnCurve) }
+    if ed25519_point_is_valid(&bytes) {
+        Ok(())
+    } else {
+        Err(JwkError::NotOnCurve)
+    }
 }
 
 pub(crate) fn ed25519_point_is_valid(encoded: &[u8; 32]) -> bool {
@@ -126,7 +198,9 @@ fn ed25519_decompresses(encoded: &[u8; 32]) -> Result<bool, openssl::error::Erro
         return Ok(false);
     }
     // d = -121665 / 121666 mod p
-    let d = BigNum::from_dec_str("37095705934669439343138083508754565189542113879843219016388785533085940283555")?;
+    let d = BigNum::from_dec_str(
+        "37095705934669439343138083508754565189542113879843219016388785533085940283555",
+    )?;
     let mut y2 = BigNum::new()?;
     y2.mod_sqr(&y, &p, &mut ctx)?;
     let mut u = BigNum::new()?;
@@ -164,7 +238,8 @@ mod tests {
     #[test]
     fn rfc7638_style_thumbprint_of_rfc8037_ed25519_key() {
         // RFC 8037 Appendix A.3: thumbprint of the Ed25519 example key.
-        let jwk = json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+        let jwk =
+            json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
         let tp = thumbprint(jwk.as_object().unwrap()).unwrap();
         assert_eq!(tp, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
     }
@@ -173,20 +248,31 @@ mod tests {
     fn thumbprint_ignores_member_order_and_extras() {
         let a = json!({"y":"efsX5b10x8yjyrj4ny3pGfLcY7Xby1KzgqOdqnsrJIM","x":"igrFmi0whuihKnj9R3Om1SoMph72wUGeFaBbzG2vzns","kty":"EC","crv":"P-256","kid":"k1","use":"sig"});
         let b = json!({"kty":"EC","crv":"P-256","x":"igrFmi0whuihKnj9R3Om1SoMph72wUGeFaBbzG2vzns","y":"efsX5b10x8yjyrj4ny3pGfLcY7Xby1KzgqOdqnsrJIM"});
-        assert_eq!(thumbprint(a.as_object().unwrap()).unwrap(), thumbprint(b.as_object().unwrap()).unwrap());
+        assert_eq!(
+            thumbprint(a.as_object().unwrap()).unwrap(),
+            thumbprint(b.as_object().unwrap()).unwrap()
+        );
     }
 
     #[test]
     fn refuses_symmetric_and_private_and_odd_keys() {
-        assert_eq!(public_members(&json!({"kty":"oct","k":"c2VjcmV0"})), Err(JwkError::PrivateMember("k")));
-        assert_eq!(public_members(&json!({"kty":"oct","crv":"x"})), Err(JwkError::UnsupportedKeyType));
+        assert_eq!(
+            public_members(&json!({"kty":"oct","k":"c2VjcmV0"})),
+            Err(JwkError::PrivateMember("k"))
+        );
+        assert_eq!(
+            public_members(&json!({"kty":"oct","crv":"x"})),
+            Err(JwkError::UnsupportedKeyType)
+        );
         assert_eq!(public_members(&json!([1])), Err(JwkError::NotAnObject));
         assert_eq!(
             public_members(&json!({"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"})),
             Err(JwkError::BadCoordinate("x"))
         );
         assert_eq!(
-            public_members(&json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"HS256"})),
+            public_members(
+                &json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"HS256"})
+            ),
             Err(JwkError::AlgMismatch)
         );
     }

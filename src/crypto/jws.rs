@@ -67,7 +67,9 @@ impl<'a> Jws<'a> {
     /// Splits and decodes a compact JWS without verifying it.
     pub fn decode(token: &'a str) -> Result<Self, JwsError> {
         let mut parts = token.splitn(4, '.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(JwsError::NotCompact);
         };
         let header_bytes = b64url_decode(h).map_err(|_| JwsError::Base64(JwsPart::Header))?;
@@ -77,7 +79,12 @@ impl<'a> Jws<'a> {
         };
         let payload = b64url_decode(p).map_err(|_| JwsError::Base64(JwsPart::Payload))?;
         let signature = b64url_decode(s).map_err(|_| JwsError::Base64(JwsPart::Signature))?;
-        Ok(Jws { header, payload, signing_input: &token[..h.len() + 1 + p.len()], signature })
+        Ok(Jws {
+            header,
+            payload,
+            signing_input: &token[..h.len() + 1 + p.len()],
+            signature,
+        })
     }
 
     pub fn alg(&self) -> Option<&str> {
@@ -123,13 +130,20 @@ pub fn check_alg(header_alg: Option<&str>, expected: Algorithm) -> Result<(), Jw
         Some(a) if a.eq_ignore_ascii_case("none") => Err(JwsError::AlgNone),
         Some(a) if a.starts_with("HS") => Err(JwsError::AlgSymmetric),
         Some(a) if a == expected.as_str() => Ok(()),
-        Some(a) => Err(JwsError::AlgMismatch { header: a.chars().take(16).collect(), key: expected }),
+        Some(a) => Err(JwsError::AlgMismatch {
+            header: a.chars().take(16).collect(),
+            key: expected,
+        }),
     }
 }
 
 /// Signs `payload` as a compact JWS. `alg` is set from the key; the other
 /// header members come from `header`.
-pub fn sign(key: &SigningKey, header: &Map<String, Value>, payload: &[u8]) -> Result<String, JwsError> {
+pub fn sign(
+    key: &SigningKey,
+    header: &Map<String, Value>,
+    payload: &[u8],
+) -> Result<String, JwsError> {
     let mut h = Map::with_capacity(header.len() + 1);
     h.insert("alg".into(), Value::String(key.alg().as_str().into()));
     for (k, v) in header {
@@ -142,12 +156,18 @@ pub fn sign(key: &SigningKey, header: &Map<String, Value>, payload: &[u8]) -> Re
 }
 
 /// Signs already encoded header and payload parts.
-pub fn sign_encoded(key: &SigningKey, header_b64: &str, payload_b64: &str) -> Result<String, JwsError> {
+pub fn sign_encoded(
+    key: &SigningKey,
+    header_b64: &str,
+    payload_b64: &str,
+) -> Result<String, JwsError> {
     let mut out = String::with_capacity(header_b64.len() + payload_b64.len() + 90);
     out.push_str(header_b64);
     out.push('.');
     out.push_str(payload_b64);
-    let sig = key.sign(out.as_bytes()).map_err(|_| JwsError::SigningFailed)?;
+    let sig = key
+        .sign(out.as_bytes())
+        .map_err(|_| JwsError::SigningFailed)?;
     out.push('.');
     out.push_str(&b64url(sig));
     Ok(out)
@@ -166,9 +186,18 @@ mod tests {
     fn sign_then_verify_both_algorithms() {
         for alg in [Algorithm::Es256, Algorithm::EdDsa] {
             let key = SigningKey::generate(alg).unwrap();
-            let token = sign(&key, &header(json!({"typ": "JWT", "alg": "HS256"})), br#"{"a":1}"#).unwrap();
+            let token = sign(
+                &key,
+                &header(json!({"typ": "JWT", "alg": "HS256"})),
+                br#"{"a":1}"#,
+            )
+            .unwrap();
             let jws = Jws::decode(&token).unwrap();
-            assert_eq!(jws.alg(), Some(alg.as_str()), "alg comes from the key, not the caller");
+            assert_eq!(
+                jws.alg(),
+                Some(alg.as_str()),
+                "alg comes from the key, not the caller"
+            );
             jws.verify(key.public()).unwrap();
             assert_eq!(jws.payload_json().unwrap()["a"], 1);
         }
@@ -176,7 +205,10 @@ mod tests {
 
     fn resign_header(token: &str, new_header: Value) -> String {
         let rest = token.split_once('.').unwrap().1;
-        format!("{}.{rest}", b64url(serde_json::to_vec(&new_header).unwrap()))
+        format!(
+            "{}.{rest}",
+            b64url(serde_json::to_vec(&new_header).unwrap())
+        )
     }
 
     #[test]
@@ -186,7 +218,13 @@ mod tests {
         let cases = [
             (json!({"alg": "none"}), JwsError::AlgNone),
             (json!({"alg": "HS256"}), JwsError::AlgSymmetric),
-            (json!({"alg": "EdDSA"}), JwsError::AlgMismatch { header: "EdDSA".into(), key: Algorithm::Es256 }),
+            (
+                json!({"alg": "EdDSA"}),
+                JwsError::AlgMismatch {
+                    header: "EdDSA".into(),
+                    key: Algorithm::Es256,
+                },
+            ),
             (json!({"typ": "JWT"}), JwsError::MissingAlg),
         ];
         for (h, expected) in cases {
@@ -195,15 +233,27 @@ mod tests {
         }
         // Same alg, different key.
         let other = SigningKey::generate(Algorithm::Es256).unwrap();
-        assert_eq!(Jws::decode(&token).unwrap().verify(other.public()), Err(JwsError::BadSignature));
+        assert_eq!(
+            Jws::decode(&token).unwrap().verify(other.public()),
+            Err(JwsError::BadSignature)
+        );
     }
 
     #[test]
     fn malformed_tokens() {
         assert_eq!(Jws::decode("a.b").err(), Some(JwsError::NotCompact));
         assert_eq!(Jws::decode("a.b.c.d").err(), Some(JwsError::NotCompact));
-        assert_eq!(Jws::decode("!!.e30.AA").err(), Some(JwsError::Base64(JwsPart::Header)));
-        assert_eq!(Jws::decode("W10.e30.AA").err(), Some(JwsError::HeaderNotObject));
-        assert_eq!(Jws::decode("e30.e30=.AA").err(), Some(JwsError::Base64(JwsPart::Payload)));
+        assert_eq!(
+            Jws::decode("!!.e30.AA").err(),
+            Some(JwsError::Base64(JwsPart::Header))
+        );
+        assert_eq!(
+            Jws::decode("W10.e30.AA").err(),
+            Some(JwsError::HeaderNotObject)
+        );
+        assert_eq!(
+            Jws::decode("e30.e30=.AA").err(),
+            Some(JwsError::Base64(JwsPart::Payload))
+        );
     }
 }

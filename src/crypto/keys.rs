@@ -96,14 +96,27 @@ impl PublicKey {
         let alg = jwk::algorithm_of(&public)?;
         let jose = Jwk::from_map(public.clone()).map_err(|_| KeyError::Rejected(alg))?;
         let verifier: Box<dyn JwsVerifier> = match alg {
-            Algorithm::Es256 => Box::new(ES256.verifier_from_jwk(&jose).map_err(|_| KeyError::Rejected(alg))?),
+            Algorithm::Es256 => Box::new(
+                ES256
+                    .verifier_from_jwk(&jose)
+                    .map_err(|_| KeyError::Rejected(alg))?,
+            ),
             Algorithm::EdDsa => {
                 jwk::check_ed25519_point(&public)?;
-                Box::new(EdDSA.verifier_from_jwk(&jose).map_err(|_| KeyError::Rejected(alg))?)
+                Box::new(
+                    EdDSA
+                        .verifier_from_jwk(&jose)
+                        .map_err(|_| KeyError::Rejected(alg))?,
+                )
             }
         };
         let thumbprint = jwk::thumbprint(&public)?;
-        Ok(PublicKey { alg, jwk: public, thumbprint, verifier })
+        Ok(PublicKey {
+            alg,
+            jwk: public,
+            thumbprint,
+            verifier,
+        })
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -132,7 +145,9 @@ impl PublicKey {
 
     /// Verifies a raw JWS signature (`r || s` for ES256) over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
-        self.verifier.verify(message, signature).map_err(|_| KeyError::BadSignature)
+        self.verifier
+            .verify(message, signature)
+            .map_err(|_| KeyError::BadSignature)
     }
 }
 
@@ -145,7 +160,9 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("public", &self.public).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
     }
 }
 
@@ -173,15 +190,29 @@ impl SigningKey {
         private.insert("d".into(), d);
         let jose = Jwk::from_map(private.clone()).map_err(|_| KeyError::Rejected(alg))?;
         let signer: Box<dyn JwsSigner> = match alg {
-            Algorithm::Es256 => Box::new(ES256.signer_from_jwk(&jose).map_err(|_| KeyError::Rejected(alg))?),
-            Algorithm::EdDsa => Box::new(EdDSA.signer_from_jwk(&jose).map_err(|_| KeyError::Rejected(alg))?),
+            Algorithm::Es256 => Box::new(
+                ES256
+                    .signer_from_jwk(&jose)
+                    .map_err(|_| KeyError::Rejected(alg))?,
+            ),
+            Algorithm::EdDsa => Box::new(
+                EdDSA
+                    .signer_from_jwk(&jose)
+                    .map_err(|_| KeyError::Rejected(alg))?,
+            ),
         };
         let public = PublicKey::from_public_members(public)?;
-        let key = SigningKey { signer, private_jwk: private, public };
+        let key = SigningKey {
+            signer,
+            private_jwk: private,
+            public,
+        };
         // A private JWK whose `x`/`y` do not belong to `d` would sign tokens
         // that no one can verify: refuse it now.
         let probe = key.sign(b"digital-id key check")?;
-        key.public.verify(b"digital-id key check", &probe).map_err(|_| KeyError::Rejected(alg))?;
+        key.public
+            .verify(b"digital-id key check", &probe)
+            .map_err(|_| KeyError::Rejected(alg))?;
         Ok(key)
     }
 
@@ -205,7 +236,9 @@ impl SigningKey {
 
     /// Raw JWS signature over `message`.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        self.signer.sign(message).map_err(|_| KeyError::SigningFailed)
+        self.signer
+            .sign(message)
+            .map_err(|_| KeyError::SigningFailed)
     }
 }
 
@@ -219,7 +252,10 @@ mod tests {
             let key = SigningKey::generate(alg).unwrap();
             let sig = key.sign(b"hello").unwrap();
             key.public().verify(b"hello", &sig).unwrap();
-            assert!(matches!(key.public().verify(b"hellO", &sig), Err(KeyError::BadSignature)));
+            assert!(matches!(
+                key.public().verify(b"hellO", &sig),
+                Err(KeyError::BadSignature)
+            ));
             let reloaded = SigningKey::from_jwk(&key.to_private_jwk()).unwrap();
             assert_eq!(reloaded.public(), key.public());
             assert_eq!(reloaded.kid(), key.kid());
@@ -248,8 +284,12 @@ mod tests {
 
     #[test]
     fn mismatched_private_key_is_refused() {
-        let a = SigningKey::generate(Algorithm::Es256).unwrap().to_private_jwk();
-        let mut b = SigningKey::generate(Algorithm::Es256).unwrap().to_private_jwk();
+        let a = SigningKey::generate(Algorithm::Es256)
+            .unwrap()
+            .to_private_jwk();
+        let mut b = SigningKey::generate(Algorithm::Es256)
+            .unwrap()
+            .to_private_jwk();
         b["d"] = a["d"].clone();
         assert!(SigningKey::from_jwk(&b).is_err());
     }

@@ -118,6 +118,9 @@ def verify(presentation: str, issuer_key: JWK, aud: str, nonce: str) -> dict:
     library's own SDJWTVerifier. Returns the processed claims."""
     if not aud or not nonce:
         raise ValueError("aud and nonce are required (key binding is mandatory)")
+    if presentation.endswith("~"):
+        # the library would fail too, but with an opaque "Invalid JWS Object"
+        raise ValueError("Key Binding JWT missing (presentation ends with '~')")
     verifier = SDJWTVerifier(
         presentation,
         lambda _iss, _header: issuer_key,
