@@ -1,0 +1,190 @@
+//! `digital-id keys show` and `digital-id sd-jwt decode|verify` as an
+//! integrator runs them.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use digital_id::crypto::{Algorithm, SigningKey, jwk::Jwks};
+use digital_id::sdjwt::{self, ClaimPath, HolderCredential, IssueOptions, KeyBinding, RandomSalts};
+use serde_json::{Map, Value, json};
+
+use crate::fixture::BIN;
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+struct Credential {
+    issuer: SigningKey,
+    presentation: String,
+    jwks_file: tempfile::NamedTempFile,
+}
+
+fn credential(now: i64) -> Credential {
+    let issuer = SigningKey::generate(Algorithm::Es256).unwrap();
+    let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+    let mut claims: Map<String, Value> = json!({
+        "iss": "https://issuer.example",
+        "vct": "urn:ru:digital-id:passport:1",
+        "iat": now,
+        "exp": now + 3600,
+        "cnf": {"jwk": Value::Object(holder.public().jwk().clone())},
+        "family_name": "Иванова",
+        "birthdate": "1990-03-14",
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    claims.insert("given_name".into(), json!("Мария"));
+    let sd: Vec<ClaimPath> = ["family_name", "given_name", "birthdate"]
+        .iter()
+        .map(|n| ClaimPath::keys([*n]))
+        .collect();
+    let issued = sdjwt::issue(
+        &issuer,
+        claims,
+        &sd,
+        &IssueOptions::default(),
+        &mut RandomSalts,
+    )
+    .unwrap();
+    let kb = KeyBinding {
+        holder: &holder,
+        aud: "aud-1",
+        nonce: "nonce-1",
+        iat: now,
+    };
+    let presentation = HolderCredential::parse(&issued.compact)
+        .unwrap()
+        .present(&[ClaimPath::keys(["given_name"])], Some(&kb))
+        .unwrap();
+    let mut jwks_file = tempfile::NamedTempFile::new().unwrap();
+    let jwks = json!({"keys": [issuer.public().jwk_for_publication()]});
+    jwks_file.write_all(jwks.to_string().as_bytes()).unwrap();
+    Credential {
+        issuer,
+        presentation,
+        jwks_file,
+    }
+}
+
+#[test]
+fn keys_show_prints_public_jwks_and_dids_only() {
+    let data = tempfile::tempdir().unwrap();
+    let out = run(
+        &["keys", "show", "--data-dir", data.path().to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("\"d\""), "private key material printed");
+    Jwks::from_json(&v["issuer"]["jwks"]).unwrap();
+    let keys = v["issuer"]["keys"].as_array().unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k["did"].as_str().unwrap().starts_with("did:key:zDn"))
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["did"].as_str().unwrap().starts_with("did:key:z6Mk"))
+    );
+    // The same data directory shows the same keys again.
+    let again = run(
+        &["keys", "show", "--data-dir", data.path().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), v);
+}
+
+#[test]
+fn decode_shows_each_disclosure_and_its_claim() {
+    let c = credential(digital_id::cli::unix_now());
+    let out = run(&["sd-jwt", "decode", "-"], Some(&c.presentation));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["header"]["typ"], "dc+sd-jwt");
+    assert_eq!(v["claims"]["given_name"], "Мария");
+    assert_eq!(v["disclosures"][0]["claim"], json!(["given_name"]));
+    assert_eq!(v["key_binding"]["payload"]["nonce"], "nonce-1");
+    assert!(v["payload"]["_sd"].is_array());
+    let _ = c.issuer;
+}
+
+#[test]
+fn verify_exit_codes_and_failed_rule() {
+    let now = digital_id::cli::unix_now();
+    let c = credential(now);
+    let jwks = c.jwks_file.path().to_str().unwrap();
+    let ok = run(
+        &[
+            "sd-jwt",
+            "verify",
+            &c.presentation,
+            "--jwks",
+            jwks,
+            "--aud",
+            "aud-1",
+            "--nonce",
+            "nonce-1",
+            "--require-kb",
+        ],
+        None,
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let claims: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(claims["given_name"], "Мария");
+    assert!(claims.get("family_name").is_none());
+
+    let bad_nonce = run(
+        &["sd-jwt", "verify", "-", "--jwks", jwks, "--nonce", "other"],
+        Some(&c.presentation),
+    );
+    assert_eq!(bad_nonce.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_nonce.stderr).contains("nonce"));
+
+    let stale = run(
+        &[
+            "sd-jwt",
+            "verify",
+            &c.presentation,
+            "--jwks",
+            jwks,
+            "--now",
+            &(now + 120).to_string(),
+        ],
+        None,
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("too old"));
+
+    let no_kb = c.presentation[..=c.presentation.rfind('~').unwrap()].to_owned();
+    let missing = run(
+        &["sd-jwt", "verify", &no_kb, "--jwks", jwks, "--require-kb"],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no KB-JWT"));
+}

@@ -1,0 +1,6 @@
+//! Integration tests: one binary, each test on its own server process at
+//! `127.0.0.1:0`.
+
+mod cli;
+mod fixture;
+mod server;
