@@ -1,14 +1,27 @@
 //! Signing keys (P-256/ES256, Ed25519/EdDSA) and public keys built from JWKs.
+//!
+//! Keys are built straight from their coordinates with OpenSSL's EC and raw
+//! key APIs: going through DER (`d2i_PUBKEY`, as josekit's `verifier_from_jwk`
+//! does) costs ~150 µs per key with OpenSSL 3's decoders, more than the two
+//! signature checks of a presentation together (BENCHMARKS.md).
 
 use std::fmt;
+use std::sync::LazyLock;
 
-use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
-use josekit::jwk::alg::ed::{EdCurve, EdKeyPair};
-use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier};
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Private, Public};
 use serde_json::{Map, Value};
 
 use super::jwk::{self, JwkError};
+use super::{b64url, b64url_decode, sha256};
+
+static P256: LazyLock<EcGroup> = LazyLock::new(|| {
+    // UNWRAP SAFETY: P-256 is compiled into every OpenSSL build we link.
+    EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("OpenSSL lacks P-256")
+});
 
 /// The JWS algorithms this project signs and verifies with. Never `none`,
 /// never HMAC.
@@ -58,21 +71,29 @@ pub enum KeyError {
     SigningFailed,
 }
 
+#[derive(Clone)]
+enum VerifyingKey {
+    Es256(EcKey<Public>),
+    Ed25519(PKey<Public>),
+}
+
 /// A public key with the one algorithm it verifies.
 #[derive(Clone)]
 pub struct PublicKey {
     alg: Algorithm,
     /// Public members only, in the canonical order of RFC 7638.
     jwk: Map<String, Value>,
-    thumbprint: String,
-    verifier: Box<dyn JwsVerifier>,
+    /// Computed on first use: a holder key checked once per presentation
+    /// never needs it.
+    thumbprint: std::sync::OnceLock<String>,
+    key: VerifyingKey,
 }
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
             .field("alg", &self.alg)
-            .field("thumbprint", &self.thumbprint)
+            .field("thumbprint", &self.thumbprint())
             .finish()
     }
 }
@@ -81,6 +102,28 @@ impl PartialEq for PublicKey {
     fn eq(&self, other: &Self) -> bool {
         self.jwk == other.jwk
     }
+}
+
+fn coordinate(public: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, JwkError> {
+    public
+        .get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| b64url_decode(s).ok())
+        .ok_or(JwkError::BadCoordinate(name))
+}
+
+fn p256_public(x: &[u8], y: &[u8]) -> Result<EcKey<Public>, JwkError> {
+    let x = BigNum::from_slice(x).map_err(|_| JwkError::BadCoordinate("x"))?;
+    let y = BigNum::from_slice(y).map_err(|_| JwkError::BadCoordinate("y"))?;
+    let mut ctx = BigNumContext::new().map_err(|_| JwkError::NotOnCurve)?;
+    let mut point = EcPoint::new(&P256).map_err(|_| JwkError::NotOnCurve)?;
+    // EC_POINT_set_affine_coordinates refuses points off the curve. P-256 has
+    // cofactor 1, so that is the whole check; EC_KEY_check_key's extra
+    // n·Q = O multiplication would cost ~35 µs per holder key.
+    point
+        .set_affine_coordinates_gfp(&P256, &x, &y, &mut ctx)
+        .map_err(|_| JwkError::NotOnCurve)?;
+    EcKey::from_public_key(&P256, &point).map_err(|_| JwkError::NotOnCurve)
 }
 
 impl PublicKey {
@@ -94,28 +137,25 @@ impl PublicKey {
 
     pub(crate) fn from_public_members(public: Map<String, Value>) -> Result<Self, KeyError> {
         let alg = jwk::algorithm_of(&public)?;
-        let jose = Jwk::from_map(public.clone()).map_err(|_| KeyError::Rejected(alg))?;
-        let verifier: Box<dyn JwsVerifier> = match alg {
-            Algorithm::Es256 => Box::new(
-                ES256
-                    .verifier_from_jwk(&jose)
-                    .map_err(|_| KeyError::Rejected(alg))?,
-            ),
+        let key = match alg {
+            Algorithm::Es256 => VerifyingKey::Es256(p256_public(
+                &coordinate(&public, "x")?,
+                &coordinate(&public, "y")?,
+            )?),
             Algorithm::EdDsa => {
                 jwk::check_ed25519_point(&public)?;
-                Box::new(
-                    EdDSA
-                        .verifier_from_jwk(&jose)
-                        .map_err(|_| KeyError::Rejected(alg))?,
+                let x = coordinate(&public, "x")?;
+                VerifyingKey::Ed25519(
+                    PKey::public_key_from_raw_bytes(&x, Id::ED25519)
+                        .map_err(|_| JwkError::NotOnCurve)?,
                 )
             }
         };
-        let thumbprint = jwk::thumbprint(&public)?;
         Ok(PublicKey {
             alg,
             jwk: public,
-            thumbprint,
-            verifier,
+            thumbprint: std::sync::OnceLock::new(),
+            key,
         })
     }
 
@@ -132,7 +172,7 @@ impl PublicKey {
     /// `alg` and `use`.
     pub fn jwk_for_publication(&self) -> Value {
         let mut m = self.jwk.clone();
-        m.insert("kid".into(), Value::String(self.thumbprint.clone()));
+        m.insert("kid".into(), Value::String(self.thumbprint().to_owned()));
         m.insert("alg".into(), Value::String(self.alg.as_str().into()));
         m.insert("use".into(), Value::String("sig".into()));
         Value::Object(m)
@@ -140,21 +180,46 @@ impl PublicKey {
 
     /// RFC 7638 JWK thumbprint (SHA-256, base64url); also used as `kid`.
     pub fn thumbprint(&self) -> &str {
-        &self.thumbprint
+        // The members were validated when the key was built, so the
+        // canonical form always exists.
+        self.thumbprint
+            .get_or_init(|| jwk::thumbprint(&self.jwk).unwrap_or_default())
     }
 
     /// Verifies a raw JWS signature (`r || s` for ES256) over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
-        self.verifier
-            .verify(message, signature)
-            .map_err(|_| KeyError::BadSignature)
+        let ok = match &self.key {
+            VerifyingKey::Es256(key) => {
+                if signature.len() != 64 {
+                    return Err(KeyError::BadSignature);
+                }
+                let r = BigNum::from_slice(&signature[..32]).map_err(|_| KeyError::BadSignature)?;
+                let s = BigNum::from_slice(&signature[32..]).map_err(|_| KeyError::BadSignature)?;
+                let sig =
+                    EcdsaSig::from_private_components(r, s).map_err(|_| KeyError::BadSignature)?;
+                sig.verify(&sha256(message), key).unwrap_or(false)
+            }
+            VerifyingKey::Ed25519(key) => openssl::sign::Verifier::new_without_digest(key)
+                .and_then(|mut v| v.verify_oneshot(signature, message))
+                .unwrap_or(false),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(KeyError::BadSignature)
+        }
     }
+}
+
+enum PrivateKey {
+    Es256(EcKey<Private>),
+    Ed25519(PKey<Private>),
 }
 
 /// A private signing key. Its `Debug` never shows private material.
 pub struct SigningKey {
-    signer: Box<dyn JwsSigner>,
-    private_jwk: Map<String, Value>,
+    key: PrivateKey,
+    d: String,
     public: PublicKey,
 }
 
@@ -169,15 +234,46 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// A fresh key from OpenSSL's CSPRNG.
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
-        let jose = match alg {
-            Algorithm::Es256 => EcKeyPair::generate(EcCurve::P256)
-                .map_err(|_| KeyError::Rejected(alg))?
-                .to_jwk_key_pair(),
-            Algorithm::EdDsa => EdKeyPair::generate(EdCurve::Ed25519)
-                .map_err(|_| KeyError::Rejected(alg))?
-                .to_jwk_key_pair(),
-        };
-        Self::from_jwk(&Value::Object(jose.as_ref().clone()))
+        let fail = |_| KeyError::Rejected(alg);
+        let mut jwk = Map::new();
+        match alg {
+            Algorithm::Es256 => {
+                let key = EcKey::generate(&P256).map_err(fail)?;
+                let mut ctx = BigNumContext::new().map_err(fail)?;
+                let (mut x, mut y) = (BigNum::new().map_err(fail)?, BigNum::new().map_err(fail)?);
+                key.public_key()
+                    .affine_coordinates(&P256, &mut x, &mut y, &mut ctx)
+                    .map_err(fail)?;
+                jwk.insert("kty".into(), "EC".into());
+                jwk.insert("crv".into(), "P-256".into());
+                jwk.insert(
+                    "x".into(),
+                    b64url(x.to_vec_padded(32).map_err(fail)?).into(),
+                );
+                jwk.insert(
+                    "y".into(),
+                    b64url(y.to_vec_padded(32).map_err(fail)?).into(),
+                );
+                jwk.insert(
+                    "d".into(),
+                    b64url(key.private_key().to_vec_padded(32).map_err(fail)?).into(),
+                );
+            }
+            Algorithm::EdDsa => {
+                let key = PKey::generate_ed25519().map_err(fail)?;
+                jwk.insert("kty".into(), "OKP".into());
+                jwk.insert("crv".into(), "Ed25519".into());
+                jwk.insert(
+                    "x".into(),
+                    b64url(key.raw_public_key().map_err(fail)?).into(),
+                );
+                jwk.insert(
+                    "d".into(),
+                    b64url(key.raw_private_key().map_err(fail)?).into(),
+                );
+            }
+        }
+        Self::from_jwk(&Value::Object(jwk))
     }
 
     /// Loads a private JWK (`kty`, `crv`, `x`, [`y`], `d`).
@@ -185,35 +281,40 @@ impl SigningKey {
         let obj = value.as_object().ok_or(JwkError::NotAnObject)?;
         let public = jwk::canonical_public(obj)?;
         let alg = jwk::algorithm_of(&public)?;
-        let d = obj.get("d").ok_or(JwkError::MissingMember("d"))?.clone();
-        let mut private = public.clone();
-        private.insert("d".into(), d);
-        let jose = Jwk::from_map(private.clone()).map_err(|_| KeyError::Rejected(alg))?;
-        let signer: Box<dyn JwsSigner> = match alg {
-            Algorithm::Es256 => Box::new(
-                ES256
-                    .signer_from_jwk(&jose)
-                    .map_err(|_| KeyError::Rejected(alg))?,
-            ),
-            Algorithm::EdDsa => Box::new(
-                EdDSA
-                    .signer_from_jwk(&jose)
-                    .map_err(|_| KeyError::Rejected(alg))?,
-            ),
-        };
+        let d_text = obj
+            .get("d")
+            .and_then(Value::as_str)
+            .ok_or(JwkError::MissingMember("d"))?;
+        let d = b64url_decode(d_text).map_err(|_| JwkError::BadCoordinate("d"))?;
         let public = PublicKey::from_public_members(public)?;
-        let key = SigningKey {
-            signer,
-            private_jwk: private,
-            public,
+        let reject = |_| KeyError::Rejected(alg);
+        let key = match (&public.key, alg) {
+            (VerifyingKey::Es256(pk), Algorithm::Es256) => {
+                if d.len() != 32 {
+                    return Err(JwkError::BadCoordinate("d").into());
+                }
+                let d = BigNum::from_slice(&d).map_err(reject)?;
+                let key =
+                    EcKey::from_private_components(&P256, &d, pk.public_key()).map_err(reject)?;
+                // EC_KEY_check_key: `d` must generate the published point.
+                key.check_key().map_err(reject)?;
+                PrivateKey::Es256(key)
+            }
+            (VerifyingKey::Ed25519(_), Algorithm::EdDsa) => {
+                let key = PKey::private_key_from_raw_bytes(&d, Id::ED25519).map_err(reject)?;
+                let x = coordinate(public.jwk(), "x")?;
+                if key.raw_public_key().map_err(reject)? != x {
+                    return Err(KeyError::Rejected(alg));
+                }
+                PrivateKey::Ed25519(key)
+            }
+            _ => return Err(KeyError::Rejected(alg)),
         };
-        // A private JWK whose `x`/`y` do not belong to `d` would sign tokens
-        // that no one can verify: refuse it now.
-        let probe = key.sign(b"digital-id key check")?;
-        key.public
-            .verify(b"digital-id key check", &probe)
-            .map_err(|_| KeyError::Rejected(alg))?;
-        Ok(key)
+        Ok(SigningKey {
+            key,
+            d: d_text.to_owned(),
+            public,
+        })
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -231,14 +332,32 @@ impl SigningKey {
 
     /// The private JWK, for the key file only.
     pub fn to_private_jwk(&self) -> Value {
-        Value::Object(self.private_jwk.clone())
+        let mut m = self.public.jwk.clone();
+        m.insert("d".into(), Value::String(self.d.clone()));
+        Value::Object(m)
     }
 
-    /// Raw JWS signature over `message`.
+    /// Raw JWS signature over `message` (`r || s`, 64 bytes, for ES256).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        self.signer
-            .sign(message)
-            .map_err(|_| KeyError::SigningFailed)
+        match &self.key {
+            PrivateKey::Es256(key) => {
+                let sig =
+                    EcdsaSig::sign(&sha256(message), key).map_err(|_| KeyError::SigningFailed)?;
+                let mut out = sig
+                    .r()
+                    .to_vec_padded(32)
+                    .map_err(|_| KeyError::SigningFailed)?;
+                out.extend(
+                    sig.s()
+                        .to_vec_padded(32)
+                        .map_err(|_| KeyError::SigningFailed)?,
+                );
+                Ok(out)
+            }
+            PrivateKey::Ed25519(key) => openssl::sign::Signer::new_without_digest(key)
+                .and_then(|mut s| s.sign_oneshot_to_vec(message))
+                .map_err(|_| KeyError::SigningFailed),
+        }
     }
 }
 

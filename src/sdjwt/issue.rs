@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::compact;
 use super::disclosure::{Disclosure, digest_of};
 use super::path::{ClaimPath, PathElem};
-use crate::crypto::{SigningKey, b64url, jws, random_bytes, random_token};
+use crate::crypto::{SigningKey, b64url, jws, random_bytes};
 
 /// Where salts (and decoy digests) come from. Production uses
 /// [`RandomSalts`]; tests reproduce spec examples with fixed salts.
@@ -21,16 +21,49 @@ pub trait SaltSource {
     fn below(&mut self, bound: u32) -> u32;
 }
 
-/// 128-bit salts from OpenSSL's CSPRNG.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RandomSalts;
+/// 128-bit salts from OpenSSL's CSPRNG, drawn 32 at a time (one
+/// `RAND_bytes` call costs about as much as hashing a disclosure).
+pub struct RandomSalts {
+    buf: [u8; 512],
+    pos: usize,
+}
+
+impl Default for RandomSalts {
+    fn default() -> Self {
+        RandomSalts {
+            buf: [0; 512],
+            pos: 512,
+        }
+    }
+}
+
+impl std::fmt::Debug for RandomSalts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RandomSalts")
+    }
+}
+
+impl RandomSalts {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        if self.pos + N > self.buf.len() {
+            self.buf = random_bytes::<512>();
+            self.pos = 0;
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.buf[self.pos..self.pos + N]);
+        // Used bytes are wiped so a later dump of this struct shows no salt.
+        self.buf[self.pos..self.pos + N].fill(0);
+        self.pos += N;
+        out
+    }
+}
 
 impl SaltSource for RandomSalts {
     fn salt(&mut self) -> String {
-        random_token()
+        b64url(self.take::<16>())
     }
     fn decoy_digest(&mut self) -> String {
-        b64url(random_bytes::<32>())
+        b64url(self.take::<32>())
     }
     fn below(&mut self, bound: u32) -> u32 {
         if bound <= 1 {
@@ -39,7 +72,7 @@ impl SaltSource for RandomSalts {
         // Rejection sampling keeps the distribution uniform.
         let zone = u32::MAX - u32::MAX % bound;
         loop {
-            let r = u32::from_le_bytes(random_bytes::<4>());
+            let r = u32::from_le_bytes(self.take::<4>());
             if r < zone {
                 return r % bound;
             }
