@@ -58,7 +58,7 @@ fn credential(now: i64) -> Credential {
         claims,
         &sd,
         &IssueOptions::default(),
-        &mut RandomSalts,
+        &mut RandomSalts::default(),
     )
     .unwrap();
     let kb = KeyBinding {
