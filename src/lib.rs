@@ -1,2 +1,4 @@
+pub mod catalogue;
 pub mod crypto;
+pub mod registry;
 pub mod sdjwt;

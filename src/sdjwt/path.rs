@@ -113,7 +113,8 @@ impl<'de> Deserialize<'de> for ClaimPath {
                         serde_json::Value::Null => PathElem::All,
                         serde_json::Value::Number(n) => match n.as_u64() {
                             Some(i) => PathElem::Index(
-                                usize::try_from(i).map_err(|_| de::Error::custom("index too large"))?,
+                                usize::try_from(i)
+                                    .map_err(|_| de::Error::custom("index too large"))?,
                             ),
                             None => {
                                 return Err(de::Error::custom(
@@ -144,7 +145,8 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let p: ClaimPath = serde_json::from_str(r#"["driving_privileges", null, "category"]"#).unwrap();
+        let p: ClaimPath =
+            serde_json::from_str(r#"["driving_privileges", null, "category"]"#).unwrap();
         assert_eq!(
             p.0,
             vec![
@@ -153,7 +155,10 @@ mod tests {
                 PathElem::Key("category".into())
             ]
         );
-        assert_eq!(serde_json::to_string(&p).unwrap(), r#"["driving_privileges",null,"category"]"#);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"["driving_privileges",null,"category"]"#
+        );
     }
 
     #[test]
@@ -166,7 +171,11 @@ mod tests {
     #[test]
     fn wildcard_covers_indices() {
         let sel: ClaimPath = serde_json::from_str(r#"["a", null]"#).unwrap();
-        let concrete = [PathElem::Key("a".into()), PathElem::Index(3), PathElem::Key("b".into())];
+        let concrete = [
+            PathElem::Key("a".into()),
+            PathElem::Index(3),
+            PathElem::Key("b".into()),
+        ];
         assert!(sel.covers_prefix_of(&concrete));
         assert!(sel.is_covered_by_prefix(&concrete[..1]));
         assert!(!sel.is_covered_by_prefix(&concrete));

@@ -1,0 +1,1 @@
+//! The authoritative registry of citizens and their documents.
