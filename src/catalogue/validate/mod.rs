@@ -120,6 +120,8 @@ pub enum ValidationError {
     PensionType { field: String },
     #[error("{field}: the pension has ended")]
     PensionEnded { field: String },
+    #[error("{field}: not a document type of the catalogue")]
+    UnknownDocument { field: String },
     #[error("{field}: does not match the document's JSON Schema (keyword `{keyword}`)")]
     Schema {
         field: String,
