@@ -158,3 +158,59 @@ impl Step {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn every_catalogue_entry_has_a_schema_file_and_vice_versa() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let files: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut expected: BTreeSet<String> =
+            DOCUMENTS.iter().map(|d| format!("{}.json", d.id)).collect();
+        expected.insert("subject.json".into());
+        assert_eq!(files, expected);
+        for d in DOCUMENTS {
+            let on_disk = std::fs::read_to_string(dir.join(format!("{}.json", d.id))).unwrap();
+            assert_eq!(on_disk, d.schema, "{}", d.id);
+        }
+    }
+
+    #[test]
+    fn ids_and_vcts_are_those_of_design_md() {
+        let pairs: Vec<(&str, &str)> = DOCUMENTS.iter().map(|d| (d.id, d.vct)).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("ru.passport", "urn:ru:digital-id:passport:1"),
+                ("ru.driving_licence", "urn:ru:digital-id:driving-licence:1"),
+                ("ru.snils", "urn:ru:digital-id:snils:1"),
+                ("ru.oms", "urn:ru:digital-id:oms:1"),
+                ("ru.inn", "urn:ru:digital-id:inn:1"),
+                (
+                    "ru.pensioner_status",
+                    "urn:ru:digital-id:pensioner-status:1"
+                ),
+                (
+                    "ru.vehicle_registration",
+                    "urn:ru:digital-id:vehicle-registration:1"
+                ),
+                (
+                    "ru.birth_certificate",
+                    "urn:ru:digital-id:birth-certificate:1"
+                ),
+            ]
+        );
+        for d in DOCUMENTS {
+            assert_eq!(find(d.id).map(|x| x.vct), Some(d.vct));
+            assert_eq!(find_by_vct(d.vct).map(|x| x.id), Some(d.id));
+        }
+    }
+}

@@ -59,3 +59,84 @@ pub fn check_registry(
     }
     Ok(lines)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 11 - 25);
+
+    fn seed() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry")
+    }
+
+    #[test]
+    fn seed_data_reports_exactly_the_deliberately_broken_records() {
+        let lines = check(&seed(), TODAY).unwrap();
+        let failing: Vec<(String, ValidationError)> = lines
+            .iter()
+            .filter_map(|l| l.result.clone().err().map(|e| (l.record.clone(), e)))
+            .collect();
+        let f = |s: &str| s.to_owned();
+        assert_eq!(
+            failing,
+            vec![
+                (
+                    f("egorova-tatiana/ru.inn"),
+                    ValidationError::InnCheckDigit { field: f("inn") }
+                ),
+                (
+                    f("fedorov-nikolay/ru.snils"),
+                    ValidationError::SnilsCheckNumber { field: f("snils") }
+                ),
+                (
+                    f("grigoriev-oleg/ru.passport"),
+                    ValidationError::PassportSeries { field: f("series") }
+                ),
+                (
+                    f("lebedev-kirill/ru.passport"),
+                    ValidationError::PassportExpiredByAge {
+                        field: f("issue_date"),
+                        age: 45
+                    }
+                ),
+                (
+                    f("morozova-anna/ru.passport"),
+                    ValidationError::PassportExpiredByAge {
+                        field: f("issue_date"),
+                        age: 20
+                    }
+                ),
+                (
+                    f("volkov-sergey/ru.driving_licence"),
+                    ValidationError::Expired {
+                        field: f("expiry_date")
+                    }
+                ),
+            ]
+        );
+        // Every subject and every document has its line.
+        assert!(lines.len() > 100, "{}", lines.len());
+    }
+
+    #[test]
+    fn lines_read_id_field_rule() {
+        let lines = check(&seed(), TODAY).unwrap();
+        let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        assert!(text.contains(&"ivanov-ivan/ru.passport: OK".to_owned()));
+        assert!(text.contains(&"ivanov-ivan: OK".to_owned()));
+        assert!(text.contains(
+            &"fedorov-nikolay/ru.snils: snils: SNILS check number does not match (digits 1-9 x weights 9..1, mod 101)"
+                .to_owned()
+        ));
+    }
+
+    #[test]
+    fn unreadable_directory_is_an_error() {
+        assert!(matches!(
+            check(Path::new("/nonexistent/registry"), TODAY),
+            Err(RegistryError::Io { .. })
+        ));
+    }
+}

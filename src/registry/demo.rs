@@ -102,3 +102,117 @@ impl Registry for DemoRegistry {
         Ok(self.subjects.values().cloned().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue;
+    use crate::registry::IdentityProofing;
+
+    fn seed_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry")
+    }
+
+    #[test]
+    fn seed_loads_with_every_case() {
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        assert!(reg.len() >= 25, "{}", reg.len());
+        let all = reg.subjects().unwrap();
+        for p in [
+            IdentityProofing::Biometric,
+            IdentityProofing::NfcPassport,
+            IdentityProofing::Bank,
+            IdentityProofing::None,
+        ] {
+            assert!(all.iter().any(|s| s.identity_proofing == p), "{p:?}");
+        }
+        let ivanov = reg
+            .subject(&SubjectId("ivanov-ivan".into()))
+            .unwrap()
+            .unwrap();
+        let five = [
+            "ru.driving_licence",
+            "ru.inn",
+            "ru.oms",
+            "ru.passport",
+            "ru.snils",
+        ];
+        assert_eq!(
+            ivanov
+                .documents
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            five
+        );
+        let kids = reg.children(&SubjectId("popova-maria".into())).unwrap();
+        assert_eq!(kids.len(), 2);
+        assert!(all.iter().any(|s| s.person.family_name.contains('-')));
+    }
+
+    #[test]
+    fn every_seed_record_matches_its_schema() {
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        for s in reg.subjects().unwrap() {
+            for (id, record) in &s.documents {
+                let doc = catalogue::find(id)
+                    .unwrap_or_else(|| panic!("{}: unknown document {id}", s.id));
+                let result = schema::validate(doc, record);
+                if s.id.0 == "grigoriev-oleg" && id == "ru.passport" {
+                    assert_eq!(
+                        result,
+                        Err(catalogue::ValidationError::Schema {
+                            field: "series".into(),
+                            keyword: "pattern"
+                        })
+                    );
+                } else {
+                    assert_eq!(result, Ok(()), "{}/{id}", s.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pension_status_from_the_record() {
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        let p = reg
+            .pension_status(&SubjectId("smirnova-olga".into()))
+            .unwrap()
+            .unwrap();
+        assert!(p.active);
+        assert_eq!(p.pension_type, "old_age");
+        assert_eq!(
+            reg.pension_status(&SubjectId("ivanov-ivan".into()))
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn loads_from_any_directory_and_rejects_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = fs::read_to_string(seed_dir().join("ivanov-ivan.json")).unwrap();
+        fs::write(dir.path().join("a.json"), &one).unwrap();
+        fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        assert_eq!(DemoRegistry::load(dir.path()).unwrap().len(), 1);
+
+        fs::write(dir.path().join("b.json"), &one).unwrap();
+        assert!(matches!(
+            DemoRegistry::load(dir.path()),
+            Err(RegistryError::DuplicateId { .. })
+        ));
+        fs::remove_file(dir.path().join("b.json")).unwrap();
+
+        fs::write(dir.path().join("c.json"), r#"{"id": "x"}"#).unwrap();
+        assert!(matches!(
+            DemoRegistry::load(dir.path()),
+            Err(RegistryError::Schema { .. })
+        ));
+        fs::write(dir.path().join("c.json"), "{not json").unwrap();
+        assert!(matches!(
+            DemoRegistry::load(dir.path()),
+            Err(RegistryError::Json { .. })
+        ));
+    }
+}

@@ -89,3 +89,130 @@ pub fn issuable(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::registry::demo::DemoRegistry;
+    use time::macros::date;
+
+    const TODAY: Date = date!(2026 - 11 - 25);
+
+    fn reg() -> DemoRegistry {
+        DemoRegistry::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry"))
+            .unwrap()
+    }
+
+    fn id(s: &str) -> SubjectId {
+        SubjectId(s.into())
+    }
+
+    #[test]
+    fn ordinary_adult_gets_all_five() {
+        let r = reg();
+        for doc in [
+            "ru.passport",
+            "ru.driving_licence",
+            "ru.snils",
+            "ru.oms",
+            "ru.inn",
+        ] {
+            let out = issuable(&r, &id("ivanov-ivan"), doc, TODAY).unwrap();
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].document_id, doc);
+            assert!(!out[0].sd_paths.is_empty());
+        }
+    }
+
+    #[test]
+    fn minors_get_nothing_in_their_own_wallet() {
+        let r = reg();
+        for (who, doc) in [
+            ("zaitsev-timur", "ru.passport"),
+            ("popov-artyom", "ru.snils"),
+            ("popova-sofia", "ru.birth_certificate"),
+        ] {
+            let err = issuable(&r, &id(who), doc, TODAY).unwrap_err();
+            assert!(matches!(err, IssueRefusal::UnderAge), "{who}: {err}");
+            assert_eq!(err.error_code(), Some("credential_request_denied"));
+        }
+    }
+
+    #[test]
+    fn parent_receives_a_birth_certificate_per_child() {
+        let r = reg();
+        let out = issuable(&r, &id("popova-maria"), "ru.birth_certificate", TODAY).unwrap();
+        let names: Vec<&str> = out
+            .iter()
+            .map(|c| c.claims["given_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Артём", "София"]);
+        assert_eq!(out[0].claims["mother"]["family_name"], "Попова");
+        let one = issuable(&r, &id("zaitseva-irina"), "ru.birth_certificate", TODAY).unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(matches!(
+            issuable(&r, &id("ivanov-ivan"), "ru.birth_certificate", TODAY),
+            Err(IssueRefusal::NoDocument)
+        ));
+    }
+
+    #[test]
+    fn invalid_records_are_refused_naming_field_and_rule() {
+        let r = reg();
+        let err = issuable(&r, &id("fedorov-nikolay"), "ru.snils", TODAY).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "fedorov-nikolay/ru.snils: snils: SNILS check number does not match (digits 1-9 x weights 9..1, mod 101)"
+        );
+        assert_eq!(err.error_code(), Some("credential_request_denied"));
+        assert!(matches!(
+            issuable(&r, &id("egorova-tatiana"), "ru.inn", TODAY),
+            Err(IssueRefusal::Invalid {
+                error: ValidationError::InnCheckDigit { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            issuable(&r, &id("volkov-sergey"), "ru.driving_licence", TODAY),
+            Err(IssueRefusal::Invalid {
+                error: ValidationError::Expired { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn other_refusals() {
+        let r = reg();
+        assert!(matches!(
+            issuable(&r, &id("nobody"), "ru.passport", TODAY),
+            Err(IssueRefusal::UnknownSubject)
+        ));
+        let err = issuable(&r, &id("ivanov-ivan"), "ru.diploma", TODAY).unwrap_err();
+        assert_eq!(err.error_code(), Some("unknown_credential_configuration"));
+        assert!(matches!(
+            issuable(&r, &id("sokolov-dmitry"), "ru.driving_licence", TODAY),
+            Err(IssueRefusal::NoDocument)
+        ));
+    }
+
+    #[test]
+    fn leap_day_adult_and_pensioner() {
+        let r = reg();
+        let out = issuable(&r, &id("leapday-vasilisa"), "ru.passport", TODAY).unwrap();
+        assert_eq!(out[0].claims["age_equal_or_over"]["18"], true);
+        assert_eq!(out[0].claims["age_in_years"], 18);
+        let before = issuable(
+            &r,
+            &id("leapday-vasilisa"),
+            "ru.passport",
+            date!(2026 - 02 - 27),
+        )
+        .unwrap_err();
+        assert!(matches!(before, IssueRefusal::UnderAge));
+        let p = issuable(&r, &id("smirnova-olga"), "ru.pensioner_status", TODAY).unwrap();
+        assert_eq!(p[0].claims["pensioner"], true);
+    }
+}
