@@ -4,7 +4,7 @@ use serde_json::Map;
 use time::Date;
 
 use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
-use super::validate::{self, ValidationError, format_date, is_digits};
+use super::validate::{self, ValidationError, format_date};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
 pub static INN: DocumentType = DocumentType {
@@ -46,11 +46,7 @@ fn build(p: &Person, r: &Record, today: Date) -> Result<Built, ValidationError> 
     let inn = r.str("inn")?;
     validate::person_inn(&r.field("inn"), inn)?;
     let office = r.str("tax_authority_code")?;
-    if !is_digits(office, 4) {
-        return Err(ValidationError::TaxAuthorityCode {
-            field: r.field("tax_authority_code"),
-        });
-    }
+    validate::tax_authority_code(&r.field("tax_authority_code"), office)?;
     let registered = r.past_date("registration_date", today)?;
     let mut m = Map::new();
     p.put_names(&mut m);

@@ -45,6 +45,18 @@ pub fn person_inn(field: &str, value: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// Code of the tax office where the person is registered: 4 digits, the
+/// first two being the region (e.g. `7701`).
+pub fn tax_authority_code(field: &str, value: &str) -> Result<(), ValidationError> {
+    if is_digits(value, 4) {
+        Ok(())
+    } else {
+        Err(ValidationError::TaxAuthorityCode {
+            field: field.into(),
+        })
+    }
+}
+
 fn check(d: &[u32], weights: &[u32]) -> u32 {
     d.iter().zip(weights).map(|(a, b)| a * b).sum::<u32>() % 11 % 10
 }
@@ -92,6 +104,20 @@ mod tests {
             ("", &fmt),
         ] {
             assert_eq!(inn("inn", v).as_ref(), Err(err), "{v}");
+        }
+    }
+
+    #[test]
+    fn tax_authority_codes() {
+        for v in ["7701", "5036", "6658", "1690", "0274"] {
+            assert_eq!(tax_authority_code("tax_authority_code", v), Ok(()), "{v}");
+        }
+        for v in ["770", "77011", "77 01", "77O1", ""] {
+            assert_eq!(
+                tax_authority_code("t", v),
+                Err(ValidationError::TaxAuthorityCode { field: "t".into() }),
+                "{v}"
+            );
         }
     }
 

@@ -17,7 +17,7 @@ mod vehicle;
 
 pub use birth_certificate::birth_certificate_number;
 pub use dates::{anniversary, date, format_date, past_date};
-pub use inn::{inn, person_inn};
+pub use inn::{inn, person_inn, tax_authority_code};
 pub use licence::{LICENCE_CATEGORIES, licence_category, licence_number};
 pub use names::{name, sex};
 pub use oms::{insurer_code, oms_policy_number};

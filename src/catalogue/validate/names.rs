@@ -4,7 +4,7 @@ use super::ValidationError;
 
 /// A name part (family name, given name, patronymic): Cyrillic letters, with
 /// a single hyphen or space allowed only between letters ("Римский-Корсаков",
-/// "Анна Мария"). Returns the name unchanged.
+/// "Анна Мария").
 pub fn name(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.is_empty() {
         return Err(ValidationError::Empty {

@@ -147,6 +147,24 @@ mod tests {
     }
 
     #[test]
+    fn postal_codes() {
+        for v in ["125009", "101000", "190000", "420111", "630099"] {
+            assert_eq!(
+                postal_code("resident_address/postal_code", v),
+                Ok(()),
+                "{v}"
+            );
+        }
+        for v in ["12500", "1250090", "125 009", "12500A", ""] {
+            assert_eq!(
+                postal_code("p", v),
+                Err(ValidationError::PostalCode { field: "p".into() }),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
     fn issue_after_fourteenth_birthday() {
         let born = date!(2008 - 02 - 29);
         for issued in [
