@@ -1,11 +1,14 @@
 //! digital-id: issues identity documents as SD-JWT VCs (OpenID4VCI 1.0) and
 //! verifies presentations (OpenID4VP 1.0).
 //!
-//! Pure protocol code lives in [`crypto`] and [`sdjwt`]; [`keystore`] and
-//! [`http`] are the I/O edges; [`cli`] is the command line.
+//! Pure protocol code lives in [`crypto`], [`sdjwt`] and [`catalogue`];
+//! [`registry`], [`keystore`] and [`http`] are the I/O edges; [`cli`] is the
+//! command line.
 
+pub mod catalogue;
 pub mod cli;
 pub mod crypto;
 pub mod http;
 pub mod keystore;
+pub mod registry;
 pub mod sdjwt;

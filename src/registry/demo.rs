@@ -1,0 +1,218 @@
+//! The demo registry: synthetic citizens loaded from `examples/registry/*.json`
+//! (or any directory given with `--registry`), held in memory.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Registry, RegistryError, Subject, SubjectId};
+use crate::catalogue::schema;
+
+/// Subjects by id.
+#[derive(Debug, Clone, Default)]
+pub struct DemoRegistry {
+    subjects: BTreeMap<SubjectId, Subject>,
+}
+
+impl DemoRegistry {
+    /// Loads every `*.json` file of `dir` (in name order); a file holds one
+    /// subject object or an array of them. Each subject must match
+    /// `schemas/subject.json`; document formats are *not* checked here, so a
+    /// deliberately invalid record loads and is refused at issuance.
+    pub fn load(dir: &Path) -> Result<Self, RegistryError> {
+        let io = |source| RegistryError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        files.sort();
+        let mut subjects = Vec::new();
+        for path in files {
+            let text = fs::read_to_string(&path).map_err(|source| RegistryError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let json: Value =
+                serde_json::from_str(&text).map_err(|source| RegistryError::Json {
+                    path: path.clone(),
+                    source,
+                })?;
+            let items = match json {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+            for item in items {
+                schema::validate_subject(&item).map_err(|error| RegistryError::Schema {
+                    path: path.clone(),
+                    error,
+                })?;
+                let s: Subject =
+                    serde_json::from_value(item).map_err(|source| RegistryError::Json {
+                        path: path.clone(),
+                        source,
+                    })?;
+                subjects.push(s);
+            }
+        }
+        Self::from_subjects(subjects)
+    }
+
+    /// A registry of these subjects; ids must be unique and children known.
+    pub fn from_subjects(list: Vec<Subject>) -> Result<Self, RegistryError> {
+        let mut subjects = BTreeMap::new();
+        for s in list {
+            if subjects.contains_key(&s.id) {
+                return Err(RegistryError::DuplicateId { id: s.id });
+            }
+            subjects.insert(s.id.clone(), s);
+        }
+        for s in subjects.values() {
+            if let Some(child) = s.children.iter().find(|c| !subjects.contains_key(*c)) {
+                return Err(RegistryError::UnknownChild {
+                    parent: s.id.clone(),
+                    child: child.clone(),
+                });
+            }
+        }
+        Ok(DemoRegistry { subjects })
+    }
+
+    pub fn len(&self) -> usize {
+        self.subjects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.subjects.is_empty()
+    }
+}
+
+impl Registry for DemoRegistry {
+    fn subject(&self, id: &SubjectId) -> Result<Option<Subject>, RegistryError> {
+        Ok(self.subjects.get(id).cloned())
+    }
+
+    fn subjects(&self) -> Result<Vec<Subject>, RegistryError> {
+        Ok(self.subjects.values().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue;
+    use crate::registry::IdentityProofing;
+
+    fn seed_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry")
+    }
+
+    #[test]
+    fn seed_loads_with_every_case() {
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        assert!(reg.len() >= 25, "{}", reg.len());
+        let all = reg.subjects().unwrap();
+        for p in [
+            IdentityProofing::Biometric,
+            IdentityProofing::NfcPassport,
+            IdentityProofing::Bank,
+            IdentityProofing::None,
+        ] {
+            assert!(all.iter().any(|s| s.identity_proofing == p), "{p:?}");
+        }
+        let ivanov = reg
+            .subject(&SubjectId("ivanov-ivan".into()))
+            .unwrap()
+            .unwrap();
+        let five = [
+            "ru.driving_licence",
+            "ru.inn",
+            "ru.oms",
+            "ru.passport",
+            "ru.snils",
+        ];
+        assert_eq!(
+            ivanov
+                .documents
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            five
+        );
+        let kids = reg.children(&SubjectId("popova-maria".into())).unwrap();
+        assert_eq!(kids.len(), 2);
+        assert!(all.iter().any(|s| s.person.family_name.contains('-')));
+    }
+
+    #[test]
+    fn every_seed_record_matches_its_schema() {
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        for s in reg.subjects().unwrap() {
+            for (id, record) in &s.documents {
+                let doc = catalogue::find(id)
+                    .unwrap_or_else(|| panic!("{}: unknown document {id}", s.id));
+                let result = schema::validate(doc, record);
+                if s.id.0 == "grigoriev-oleg" && id == "ru.passport" {
+                    assert_eq!(
+                        result,
+                        Err(catalogue::ValidationError::Schema {
+                            field: "series".into(),
+                            keyword: "pattern"
+                        })
+                    );
+                } else {
+                    assert_eq!(result, Ok(()), "{}/{id}", s.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pension_status_from_the_record() {
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        let p = reg
+            .pension_status(&SubjectId("smirnova-olga".into()))
+            .unwrap()
+            .unwrap();
+        assert!(p.active);
+        assert_eq!(p.pension_type, "old_age");
+        assert_eq!(
+            reg.pension_status(&SubjectId("ivanov-ivan".into()))
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn loads_from_any_directory_and_rejects_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = fs::read_to_string(seed_dir().join("ivanov-ivan.json")).unwrap();
+        fs::write(dir.path().join("a.json"), &one).unwrap();
+        fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        assert_eq!(DemoRegistry::load(dir.path()).unwrap().len(), 1);
+
+        fs::write(dir.path().join("b.json"), &one).unwrap();
+        assert!(matches!(
+            DemoRegistry::load(dir.path()),
+            Err(RegistryError::DuplicateId { .. })
+        ));
+        fs::remove_file(dir.path().join("b.json")).unwrap();
+
+        fs::write(dir.path().join("c.json"), r#"{"id": "x"}"#).unwrap();
+        assert!(matches!(
+            DemoRegistry::load(dir.path()),
+            Err(RegistryError::Schema { .. })
+        ));
+        fs::write(dir.path().join("c.json"), "{not json").unwrap();
+        assert!(matches!(
+            DemoRegistry::load(dir.path()),
+            Err(RegistryError::Json { .. })
+        ));
+    }
+}
