@@ -36,6 +36,23 @@ pub enum Command {
     /// Decode or verify SD-JWTs.
     #[command(name = "sd-jwt", subcommand)]
     SdJwt(SdJwtCommand),
+    /// Validate registry records.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Validate every record as issuance would; one line per record
+    /// (`<id>: OK` or `<id>: <field>: <rule>`); exit 1 if any record fails.
+    Check {
+        /// Directory of registry JSON files.
+        #[arg(env = "VC_REGISTRY", default_value = "examples/registry")]
+        path: PathBuf,
+        /// Check as of this date (YYYY-MM-DD; default: today, UTC).
+        #[arg(long)]
+        today: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +122,33 @@ pub fn run(cli: Cli) -> ExitCode {
         }) => with_token(&token, |t| {
             verify(t, &jwks, aud.as_deref(), nonce.as_deref(), require_kb, now)
         }),
+        Command::Registry(RegistryCommand::Check { path, today }) => {
+            registry_check(&path, today.as_deref())
+        }
+    }
+}
+
+fn registry_check(path: &std::path::Path, today: Option<&str>) -> ExitCode {
+    let today = match today {
+        None => time::OffsetDateTime::now_utc().date(),
+        Some(t) => match crate::catalogue::validate::date("--today", t) {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        },
+    };
+    let lines = match crate::registry::check(path, today) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for line in &lines {
+        let _ = writeln!(out, "{line}");
+    }
+    if lines.iter().all(|l| l.result.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -188,3 +188,35 @@ fn verify_exit_codes_and_failed_rule() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no KB-JWT"));
 }
+
+#[test]
+fn registry_check_reports_exactly_the_broken_seed_records() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry");
+    let out = run(&["registry", "check", dir, "--today", "2026-11-25"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "broken records must fail the check"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut failed: Vec<&str> = text.lines().filter(|l| !l.ends_with(": OK")).collect();
+    failed.sort();
+    let expected = [
+        "egorova-tatiana/ru.inn: inn:",
+        "fedorov-nikolay/ru.snils: snils:",
+        "grigoriev-oleg/ru.passport: series:",
+        "lebedev-kirill/ru.passport: issue_date:",
+        "morozova-anna/ru.passport: issue_date:",
+        "volkov-sergey/ru.driving_licence: expiry_date:",
+    ];
+    assert_eq!(failed.len(), expected.len(), "{failed:#?}");
+    for (line, prefix) in failed.iter().zip(expected) {
+        assert!(
+            line.starts_with(prefix),
+            "{line} should start with {prefix}"
+        );
+    }
+    assert!(text.lines().filter(|l| l.ends_with(": OK")).count() > 100);
+    let bad = run(&["registry", "check", "/no/such/dir"], None);
+    assert_eq!(bad.status.code(), Some(2));
+}
