@@ -2,7 +2,6 @@
 //! and output only; the work is done by the library modules.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,8 +9,11 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use crate::app::build_state;
+use crate::clock::SystemClock;
+use crate::config::{ServeArgs, Settings};
 use crate::crypto::{self, did_key, jwk::Jwks};
-use crate::http::{self, AppState};
+use crate::http;
 use crate::keystore::KeySet;
 use crate::sdjwt::{self, HolderCredential, VerifyPolicy};
 
@@ -60,15 +62,6 @@ pub struct DataDirArg {
     /// Directory for keys and data.
     #[arg(long, env = "VC_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "VC_BIND", default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
-    #[command(flatten)]
-    pub data: DataDirArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,13 +151,22 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let keys = match KeySet::load_or_generate(&args.data.data_dir) {
-        Ok(k) => k,
+    let settings = match Settings::load(&args) {
+        Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let state = Arc::new(AppState { keys });
+    let bind = settings.bind;
+    let state = match build_state(settings, Arc::new(SystemClock), |key| {
+        println!(
+            "Generated the back-office API key (stored in the data directory, shown once): {key}"
+        );
+    }) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(e),
+    };
+    tracing::info!(public_url = %state.settings.public_url, "starting");
     let result = actix_web::rt::System::new().block_on(async move {
-        let (server, addr) = http::bind(state, args.bind)?;
+        let (server, addr) = http::bind(state, bind)?;
         tracing::info!(%addr, "listening");
         // The fixture of the integration tests reads this line.
         eprintln!("digital-id listening on http://{addr}");
@@ -172,7 +174,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format_args!("cannot serve on {}: {e}", args.bind)),
+        Err(e) => fail(format_args!("cannot serve on {bind}: {e}")),
     }
 }
 

@@ -5,10 +5,14 @@
 //! [`registry`], [`keystore`] and [`http`] are the I/O edges; [`cli`] is the
 //! command line.
 
+pub mod app;
 pub mod catalogue;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod keystore;
 pub mod registry;
 pub mod sdjwt;
+pub mod store;

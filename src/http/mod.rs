@@ -1,5 +1,6 @@
-//! The web adapter: routes, JSON errors and the server.
+//! The web adapter: routes, JSON errors, limits and the server.
 
+pub mod error;
 mod health;
 
 use std::net::{SocketAddr, TcpListener};
@@ -7,33 +8,80 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, dev::Server, web};
 
+pub use error::{ApiError, WireError};
+
+use crate::clock::Clock;
+use crate::config::{Secret, Settings};
 use crate::keystore::KeySet;
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Largest JSON body accepted (credential requests with a batch of proofs
+/// fit easily; anything bigger is refused with 413 before parsing).
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+/// Largest form body (token requests, `direct_post` responses with a
+/// presentation).
+pub const MAX_FORM_BODY: usize = 256 * 1024;
 
 /// Everything handlers need, built once at start-up (no globals).
-#[derive(Debug)]
 pub struct AppState {
+    pub settings: Settings,
     pub keys: KeySet,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<dyn Registry>,
+    pub clock: Arc<dyn Clock>,
+    /// The back-office key (from configuration or generated).
+    pub api_key: Secret,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("public_url", &self.settings.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
 }
 
 /// Registers every route on an actix `ServiceConfig`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    error::extractor_config(cfg);
     health::configure(cfg);
 }
 
 /// Binds `addr` and returns the running server and the bound address (port
-/// 0 picks a free port).
+/// 0 picks a free port). Expired entries are swept every 30 s while it runs.
 pub fn bind(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<(Server, SocketAddr)> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
-    let data = web::Data::from(state);
+    let data = web::Data::from(state.clone());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::Logger::new("%U %s %Dms").log_target("digital_id::http"))
             .configure(configure)
+            .default_service(web::to(error::not_found))
     })
     .workers(std::thread::available_parallelism().map_or(2, |n| n.get()))
     .listen(listener)?
     .run();
+    actix_web::rt::spawn(sweeper(state));
     Ok((server, local))
+}
+
+async fn sweeper(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        match state.store.sweep(state.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "swept expired entries"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired entries failed"),
+        }
+    }
 }

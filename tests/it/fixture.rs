@@ -1,11 +1,17 @@
+#![allow(dead_code)] // a shared fixture: not every test uses every helper
 //! Runs the real `digital-id` binary on an ephemeral port with a fresh data
 //! directory, waits until it listens, and kills it on drop.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+use digital_id::app::build_state;
+use digital_id::clock::ManualClock;
+use digital_id::config::{ServeArgs, Settings};
+use digital_id::http::AppState;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_digital-id");
 
@@ -30,6 +36,8 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .arg("--registry")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -78,3 +86,88 @@ pub fn agent() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// A server started in this process on `127.0.0.1:0`, with a clock the test
+/// moves. It listens on a real socket like the binary does.
+pub struct InProc {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub state: Arc<AppState>,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _data: tempfile::TempDir,
+}
+
+/// The fixed start time of in-process servers (2026-11-25T00:00:00Z).
+pub const T0: i64 = 1_795_651_200;
+
+impl InProc {
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts with settings adjusted by `tweak` (public URL is set to the
+    /// bound address afterwards unless `tweak` set one).
+    pub fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let listener_probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener_probe.local_addr().unwrap();
+        drop(listener_probe);
+        let args = ServeArgs {
+            bind: Some(addr),
+            data_dir: Some(data.path().to_owned()),
+            registry: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry").into()),
+            api_key: Some(API_KEY.into()),
+            ..ServeArgs::default()
+        };
+        let mut settings = Settings::load(&args).unwrap();
+        tweak(&mut settings);
+        let clock = Arc::new(ManualClock::new(T0));
+        let state = Arc::new(build_state(settings, clock.clone(), |_| {}).unwrap());
+        let (tx, rx) = mpsc::channel();
+        let st = state.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let (server, bound) = digital_id::http::bind(st, addr).unwrap();
+                tx.send((server.handle(), bound)).unwrap();
+                let _ = server.await;
+            });
+        });
+        let (handle, bound) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("in-process server did not start");
+        InProc {
+            base: format!("http://{bound}"),
+            clock,
+            state,
+            handle,
+            thread: Some(thread),
+            _data: data,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `Authorization: Bearer <API key>` for back-office calls.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {API_KEY}")
+    }
+}
+
+impl Drop for InProc {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The back-office key of in-process servers.
+pub const API_KEY: &str = "test-api-key-0123456789";

@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::fixture::{Server, agent};
+use crate::fixture::{InProc, Server, agent};
 
 #[test]
 fn health_answers_ok() {
@@ -38,4 +38,15 @@ fn keys_survive_a_restart() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn in_process_server_answers_json_errors() {
+    let server = InProc::start();
+    let mut resp = agent().get(&server.url("/nope")).call().unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+    let body: Value = resp.body_mut().read_json().unwrap();
+    assert_eq!(body["error"], "not_found");
+    assert!(body["error_description"].is_string());
 }

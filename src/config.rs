@@ -1,0 +1,467 @@
+//! Configuration: defaults → TOML file → `VC_*` environment → flags, then one
+//! validation step producing [`Settings`], the checked value `AppState`
+//! holds. A bad setting is one clear line and a non-zero exit.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// `digital-id serve` flags; each has a `VC_*` environment twin.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "VC_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Public base URL; the issuer identifier byte for byte [default: http:// + bind].
+    #[arg(long, env = "VC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory for keys and the embedded store [default: ./data].
+    #[arg(long, env = "VC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `redb` (embedded, in the data directory) or a `postgres://` URL [default: redb].
+    #[arg(long, env = "VC_STORE")]
+    pub store: Option<String>,
+    /// Directory of registry JSON files seeding the demo registry [default: examples/registry].
+    #[arg(long, env = "VC_REGISTRY")]
+    pub registry: Option<PathBuf>,
+    /// Back-office API key [default: generated on first start into the data directory].
+    #[arg(long, env = "VC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Optional TOML configuration file.
+    #[arg(long, env = "VC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// `default` or `haip` (HAIP 1.0: ES256 only, x509_hash, encrypted responses).
+    #[arg(long, env = "VC_PROFILE")]
+    pub profile: Option<Profile>,
+}
+
+/// Interoperability profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Default,
+    Haip,
+}
+
+/// The TOML file: the same top-level settings plus the tunables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<SocketAddr>,
+    pub public_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub store: Option<String>,
+    pub registry: Option<PathBuf>,
+    pub api_key: Option<String>,
+    pub profile: Option<Profile>,
+    #[serde(default)]
+    pub issuer: IssuerSettings,
+    #[serde(default)]
+    pub verifier: VerifierSettings,
+}
+
+/// Issuer tunables (seconds unless named otherwise).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IssuerSettings {
+    /// Lifetime of a credential offer and its pre-authorized code.
+    pub offer_ttl: i64,
+    /// Wrong `tx_code` tries that burn a pre-authorized code.
+    pub tx_code_attempts: u32,
+    pub access_token_ttl: i64,
+    pub c_nonce_ttl: i64,
+    pub authorization_code_ttl: i64,
+    /// Credentials per request at most (`batch_credential_issuance.batch_size`).
+    pub batch_size: usize,
+    /// Credential lifetime in days (never past the document's own expiry).
+    pub credential_days: i64,
+    /// Entries per status list.
+    pub status_list_size: usize,
+    /// `ttl` of a status list token.
+    pub status_list_ttl: i64,
+}
+
+impl Default for IssuerSettings {
+    fn default() -> Self {
+        IssuerSettings {
+            offer_ttl: 600,
+            tx_code_attempts: 5,
+            access_token_ttl: 600,
+            c_nonce_ttl: 300,
+            authorization_code_ttl: 120,
+            batch_size: 10,
+            credential_days: 365,
+            status_list_size: 1 << 17,
+            status_list_ttl: 300,
+        }
+    }
+}
+
+/// Verifier tunables (seconds).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifierSettings {
+    /// Lifetime of a request (QR / `request_uri`) from its creation.
+    pub request_ttl: i64,
+    /// Time the wallet has to answer once it fetched the request.
+    pub response_window: i64,
+    /// How long results are kept before they are deleted.
+    pub retention: i64,
+    /// Lifetime of a holder-shown QR nonce.
+    pub presentation_nonce_ttl: i64,
+    /// `x509_hash` or `decentralized_identifier`.
+    pub client_id_prefix: String,
+    /// Issuers trusted besides ourselves: `https://…` (jwt-vc-issuer
+    /// metadata) or `jwks:https://…` (a JWKS URL).
+    pub trusted_issuers: Vec<String>,
+}
+
+impl Default for VerifierSettings {
+    fn default() -> Self {
+        VerifierSettings {
+            request_ttl: 30,
+            response_window: 120,
+            retention: 600,
+            presentation_nonce_ttl: 30,
+            client_id_prefix: "x509_hash".into(),
+            trusted_issuers: Vec::new(),
+        }
+    }
+}
+
+/// Where data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// The embedded redb file `<data_dir>/store.redb`.
+    Redb,
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+/// A secret whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// The issuer identifier: an http(s) URL, used byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    url: String,
+    /// `scheme://host[:port]`.
+    origin_end: usize,
+}
+
+impl PublicUrl {
+    /// Parses and checks a public URL: `https` (or `http` for localhost /
+    /// 127.0.0.1 / [::1] during development), a host, an optional path, no
+    /// query, fragment, user info or trailing slash.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let bad = |why: &'static str| ConfigError::PublicUrl {
+            url: url.to_owned(),
+            why,
+        };
+        let (scheme, rest) = url.split_once("://").ok_or(bad("it has no scheme"))?;
+        if url.contains(['?', '#']) || url.chars().any(char::is_whitespace) {
+            return Err(bad("it may not have a query, a fragment or white space"));
+        }
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad("it needs a host and no user info"));
+        }
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(h, port)| {
+                if port.parse::<u16>().is_ok() {
+                    h
+                } else {
+                    authority
+                }
+            }),
+        };
+        let local = matches!(host, "localhost" | "127.0.0.1" | "::1");
+        match scheme {
+            "https" => {}
+            "http" if local => {}
+            "http" => {
+                return Err(bad(
+                    "it must be https unless the host is localhost or 127.0.0.1",
+                ));
+            }
+            _ => return Err(bad("the scheme must be https")),
+        }
+        if url.ends_with('/') {
+            return Err(bad("it may not end with `/`"));
+        }
+        Ok(PublicUrl {
+            url: url.to_owned(),
+            origin_end: scheme.len() + 3 + authority.len(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// `scheme://host[:port]`.
+    pub fn origin(&self) -> &str {
+        &self.url[..self.origin_end]
+    }
+
+    /// The path part (`""` or `/tenant`).
+    pub fn path(&self) -> &str {
+        &self.url[self.origin_end..]
+    }
+
+    /// A URL below this one: `join("/token")`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The well-known URL for this identifier (RFC 8615 path insertion, as
+    /// OpenID4VCI §12.2.2 and RFC 8414 §3 require):
+    /// `https://h/t` + `openid-credential-issuer` → `https://h/.well-known/openid-credential-issuer/t`.
+    pub fn well_known(&self, name: &str) -> String {
+        format!("{}/.well-known/{name}{}", self.origin(), self.path())
+    }
+}
+
+impl fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// A configuration problem, as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is invalid: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("the public URL {url:?} is not usable: {why}")]
+    PublicUrl { url: String, why: &'static str },
+    #[error("the store must be `redb` or a postgres:// URL")]
+    Store,
+    #[error("the setting {0} is out of range")]
+    Range(&'static str),
+}
+
+/// The checked settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub public_url: PublicUrl,
+    pub data_dir: PathBuf,
+    pub store: StoreSpec,
+    pub registry: PathBuf,
+    /// `None`: generated on first start into the data directory.
+    pub api_key: Option<Secret>,
+    pub profile: Profile,
+    pub issuer: IssuerSettings,
+    pub verifier: VerifierSettings,
+}
+
+impl Settings {
+    /// Layers defaults, the TOML file, environment and flags (clap has
+    /// already merged the last two) and validates the result.
+    pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Self::from_layers(args.clone(), file)
+    }
+
+    pub fn from_layers(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+        let bind = args
+            .bind
+            .or(file.bind)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{bind}"));
+        let store = match args.store.or(file.store).as_deref() {
+            None | Some("redb") => StoreSpec::Redb,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreSpec::Postgres(url.to_owned())
+            }
+            Some(_) => return Err(ConfigError::Store),
+        };
+        let s = Settings {
+            bind,
+            public_url: PublicUrl::parse(&public_url)?,
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./data")),
+            store,
+            registry: args
+                .registry
+                .or(file.registry)
+                .unwrap_or_else(|| PathBuf::from("examples/registry")),
+            api_key: args.api_key.or(file.api_key).map(Secret),
+            profile: args.profile.or(file.profile).unwrap_or_default(),
+            issuer: file.issuer,
+            verifier: file.verifier,
+        };
+        s.check_ranges()?;
+        Ok(s)
+    }
+
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        let i = &self.issuer;
+        let v = &self.verifier;
+        let checks: [(bool, &'static str); 10] = [
+            (i.offer_ttl > 0, "issuer.offer_ttl"),
+            (i.tx_code_attempts > 0, "issuer.tx_code_attempts"),
+            (i.access_token_ttl > 0, "issuer.access_token_ttl"),
+            (i.c_nonce_ttl > 0, "issuer.c_nonce_ttl"),
+            ((1..=100).contains(&i.batch_size), "issuer.batch_size"),
+            (
+                i.status_list_size >= 1 << 17 && i.status_list_size % 4 == 0,
+                "issuer.status_list_size",
+            ),
+            (
+                v.request_ttl > 0 && v.response_window > 0,
+                "verifier.request_ttl",
+            ),
+            (v.retention > 0, "verifier.retention"),
+            (
+                v.presentation_nonce_ttl > 0,
+                "verifier.presentation_nonce_ttl",
+            ),
+            (
+                matches!(
+                    v.client_id_prefix.as_str(),
+                    "x509_hash" | "decentralized_identifier"
+                ),
+                "verifier.client_id_prefix",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, name)) => Err(ConfigError::Range(name)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Toml {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_rules() {
+        for ok in [
+            "https://id.example.ru",
+            "https://id.example.ru/tenant",
+            "http://127.0.0.1:8080",
+            "http://localhost:3000",
+            "http://[::1]:8080",
+        ] {
+            PublicUrl::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://id.example.ru",
+            "ftp://x",
+            "https://id.example.ru/",
+            "https://a@b",
+            "https://x?q=1",
+            "https://x#f",
+            "id.example.ru",
+            "https://",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn well_known_inserts_before_the_path() {
+        let u = PublicUrl::parse("https://id.example.ru/tenant/1").unwrap();
+        assert_eq!(u.origin(), "https://id.example.ru");
+        assert_eq!(
+            u.well_known("openid-credential-issuer"),
+            "https://id.example.ru/.well-known/openid-credential-issuer/tenant/1"
+        );
+        let root = PublicUrl::parse("https://id.example.ru").unwrap();
+        assert_eq!(
+            root.well_known("jwt-vc-issuer"),
+            "https://id.example.ru/.well-known/jwt-vc-issuer"
+        );
+        assert_eq!(root.join("/token"), "https://id.example.ru/token");
+    }
+
+    #[test]
+    fn layers_flags_over_file_over_defaults() {
+        let file: FileConfig = toml::from_str(
+            "bind = \"127.0.0.1:9000\"\nprofile = \"haip\"\n[verifier]\nretention = 60\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            bind: Some("127.0.0.1:9100".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(args, file).unwrap();
+        assert_eq!(s.bind.port(), 9100);
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:9100");
+        assert_eq!(s.profile, Profile::Haip);
+        assert_eq!(s.verifier.retention, 60);
+        assert_eq!(s.verifier.request_ttl, 30);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<FileConfig>("bnd = \"x\"").is_err());
+        assert!(toml::from_str::<FileConfig>("[issuer]\nbatch = 3").is_err());
+        let file: FileConfig = toml::from_str("[issuer]\nbatch_size = 0").unwrap();
+        assert!(matches!(
+            Settings::from_layers(ServeArgs::default(), file),
+            Err(ConfigError::Range("issuer.batch_size"))
+        ));
+        let args = ServeArgs {
+            store: Some("mysql://x".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Settings::from_layers(args, FileConfig::default()),
+            Err(ConfigError::Store)
+        ));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+    }
+}

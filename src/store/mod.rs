@@ -1,0 +1,139 @@
+//! Storage behind one small trait: single-use entries with a lifetime, taken
+//! atomically, and durable records. [`redb`](self::redb) is the embedded
+//! default; a PostgreSQL implementation fits the same trait.
+//!
+//! Every write is durable before its future resolves: a consumed code or
+//! nonce never becomes valid again, also across a crash. Implementations
+//! share one commit among concurrent writers (group commit), so durability
+//! does not cost one fsync per request.
+
+pub mod redb;
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so `Store` stays object-safe (`Arc<dyn Store>`).
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a store operation failed. Callers map these to a 5xx (or 409 for
+/// `Conflict`); descriptions never carry keys or values.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the entry already exists")]
+    Conflict,
+    #[error("the storage backend failed: {0}")]
+    Backend(String),
+    #[error("the storage is closed")]
+    Closed,
+}
+
+/// What an [`Store::update`] closure decides about an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// Leave the entry as it is.
+    Keep,
+    /// Replace (or create) the entry.
+    Put {
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+    },
+    /// Remove the entry.
+    Delete,
+}
+
+/// The decision function of an update: sees the current value (`None` when
+/// absent or expired) and returns what to do. It runs inside the write
+/// transaction, so no other writer sees a state in between.
+pub type UpdateFn = Box<dyn FnOnce(Option<&[u8]>) -> Update + Send>;
+
+/// One stored entry as returned by scans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub expires_at: Option<i64>,
+}
+
+/// Storage for everything the server keeps. Keys live in namespaces
+/// (`ns`, a constant of the caller); times are Unix seconds supplied by the
+/// caller's clock; an entry whose `expires_at <= now` is treated as absent
+/// and is deleted by [`Store::sweep`].
+pub trait Store: Send + Sync + 'static {
+    /// Creates an entry; [`StoreError::Conflict`] when a live one exists.
+    fn insert(
+        &self,
+        ns: &'static str,
+        key: String,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> BoxFut<'_, Result<(), StoreError>>;
+
+    /// Creates or replaces an entry.
+    fn put(
+        &self,
+        ns: &'static str,
+        key: String,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+    ) -> BoxFut<'_, Result<(), StoreError>>;
+
+    /// Reads a live entry.
+    fn get(
+        &self,
+        ns: &'static str,
+        key: String,
+        now: i64,
+    ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Removes and returns a live entry, atomically: of two racing takers
+    /// exactly one gets `Some`.
+    fn take(
+        &self,
+        ns: &'static str,
+        key: String,
+        now: i64,
+    ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Read-modify-write in one transaction. Returns the value the closure
+    /// saw (`None` when absent or expired), so the caller can replay its
+    /// (pure) decision to learn the outcome.
+    fn update(
+        &self,
+        ns: &'static str,
+        key: String,
+        now: i64,
+        f: UpdateFn,
+    ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Removes an entry; `true` if one was there.
+    fn delete(&self, ns: &'static str, key: String) -> BoxFut<'_, Result<bool, StoreError>>;
+
+    /// Live entries of `ns` whose key starts with `prefix`, in key order, at
+    /// most `limit`.
+    fn scan(
+        &self,
+        ns: &'static str,
+        prefix: String,
+        now: i64,
+        limit: usize,
+    ) -> BoxFut<'_, Result<Vec<Entry>, StoreError>>;
+
+    /// Deletes entries expired at `now`; returns how many.
+    fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>>;
+}
+
+/// Serializes a value for the store.
+pub fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
+}
+
+/// Deserializes a stored value.
+pub fn from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Backend(format!("a stored record is unreadable: {e}")))
+}
+
+#[cfg(test)]
+pub(crate) mod contract;
