@@ -37,7 +37,11 @@ pub fn build_state(
         StoreSpec::Redb => Arc::new(RedbStore::open(&settings.data_dir.join("store.redb"))?),
         StoreSpec::Postgres(_) => return Err(StartError::PostgresUnavailable),
     };
-    let registry = Arc::new(DemoRegistry::load(&settings.registry)?);
+    let registry = Arc::new(open_registry(
+        &*store,
+        settings.registry.as_deref(),
+        clock.now(),
+    )?);
     let api_key = match &settings.api_key {
         Some(k) => k.clone(),
         None => load_or_generate_api_key(&settings.data_dir, generated_key)?,
@@ -49,6 +53,43 @@ pub fn build_state(
         registry,
         clock,
         api_key,
+    })
+}
+
+/// Default seed of the demo registry when the store holds none.
+pub const DEFAULT_REGISTRY: &str = "examples/registry";
+
+/// The demo registry lives in the store: `--registry DIR` (re)seeds it;
+/// without it the stored registry is used, seeded from
+/// [`DEFAULT_REGISTRY`] on first start.
+fn open_registry(
+    store: &dyn Store,
+    seed: Option<&Path>,
+    now: i64,
+) -> Result<DemoRegistry, RegistryError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    rt.block_on(async {
+        match seed {
+            Some(dir) => {
+                let n = DemoRegistry::seed_store(store, dir, now).await?;
+                tracing::info!(subjects = n, dir = %dir.display(), "seeded the demo registry");
+            }
+            None if store
+                .scan(crate::registry::demo::STORE_NS, String::new(), now, 1)
+                .await?
+                .is_empty() =>
+            {
+                let n = DemoRegistry::seed_store(store, Path::new(DEFAULT_REGISTRY), now).await?;
+                tracing::info!(
+                    subjects = n,
+                    "seeded the demo registry from {DEFAULT_REGISTRY}"
+                );
+            }
+            None => {}
+        }
+        DemoRegistry::from_store(store, now).await
     })
 }
 

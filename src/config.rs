@@ -24,7 +24,8 @@ pub struct ServeArgs {
     /// `redb` (embedded, in the data directory) or a `postgres://` URL [default: redb].
     #[arg(long, env = "VC_STORE")]
     pub store: Option<String>,
-    /// Directory of registry JSON files seeding the demo registry [default: examples/registry].
+    /// Directory of registry JSON files: (re)seeds the demo registry in the store
+    /// [default: the stored registry; seeded from examples/registry when empty].
     #[arg(long, env = "VC_REGISTRY")]
     pub registry: Option<PathBuf>,
     /// Back-office API key [default: generated on first start into the data directory].
@@ -274,7 +275,8 @@ pub struct Settings {
     pub public_url: PublicUrl,
     pub data_dir: PathBuf,
     pub store: StoreSpec,
-    pub registry: PathBuf,
+    /// Seed the store's demo registry from this directory at start.
+    pub registry: Option<PathBuf>,
     /// `None`: generated on first start into the data directory.
     pub api_key: Option<Secret>,
     pub profile: Profile,
@@ -317,10 +319,7 @@ impl Settings {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./data")),
             store,
-            registry: args
-                .registry
-                .or(file.registry)
-                .unwrap_or_else(|| PathBuf::from("examples/registry")),
+            registry: args.registry.or(file.registry),
             api_key: args.api_key.or(file.api_key).map(Secret),
             profile: args.profile.or(file.profile).unwrap_or_default(),
             issuer: file.issuer,

@@ -9,6 +9,10 @@ use serde_json::Value;
 
 use super::{Registry, RegistryError, Subject, SubjectId};
 use crate::catalogue::schema;
+use crate::store::{Store, from_bytes, to_bytes};
+
+/// Store namespace of the demo registry's subject records.
+pub const STORE_NS: &str = "registry";
 
 /// Subjects by id.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +88,39 @@ impl DemoRegistry {
         Ok(DemoRegistry { subjects })
     }
 
+    /// Writes every subject of `dir` into the store, replacing the records
+    /// there (subjects missing from `dir` are removed). Returns how many.
+    pub async fn seed_store(
+        store: &dyn Store,
+        dir: &Path,
+        now: i64,
+    ) -> Result<usize, RegistryError> {
+        let fresh = Self::load(dir)?;
+        let old = store.scan(STORE_NS, String::new(), now, usize::MAX).await?;
+        for e in old
+            .iter()
+            .filter(|e| !fresh.subjects.contains_key(&SubjectId(e.key.clone())))
+        {
+            store.delete(STORE_NS, e.key.clone()).await?;
+        }
+        for s in fresh.subjects.values() {
+            store
+                .put(STORE_NS, s.id.0.clone(), to_bytes(s)?, None)
+                .await?;
+        }
+        Ok(fresh.len())
+    }
+
+    /// The registry as stored (see [`DemoRegistry::seed_store`]).
+    pub async fn from_store(store: &dyn Store, now: i64) -> Result<Self, RegistryError> {
+        let entries = store.scan(STORE_NS, String::new(), now, usize::MAX).await?;
+        let subjects = entries
+            .iter()
+            .map(|e| from_bytes::<Subject>(&e.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_subjects(subjects)
+    }
+
     pub fn len(&self) -> usize {
         self.subjects.len()
     }
@@ -111,6 +148,38 @@ mod tests {
 
     fn seed_dir() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry")
+    }
+
+    #[test]
+    fn the_registry_lives_in_the_store_and_reseeding_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let n = DemoRegistry::seed_store(&store, &seed_dir(), 0)
+                .await
+                .unwrap();
+            let from_json = DemoRegistry::load(&seed_dir()).unwrap();
+            let stored = DemoRegistry::from_store(&store, 0).await.unwrap();
+            assert_eq!(n, from_json.len());
+            assert_eq!(stored.subjects().unwrap(), from_json.subjects().unwrap());
+
+            // A smaller seed directory removes the subjects it lacks.
+            let small = tempfile::tempdir().unwrap();
+            let one = std::fs::read_dir(seed_dir())
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            std::fs::copy(&one, small.path().join("one.json")).unwrap();
+            let n = DemoRegistry::seed_store(&store, small.path(), 0)
+                .await
+                .unwrap();
+            assert_eq!(DemoRegistry::from_store(&store, 0).await.unwrap().len(), n);
+        });
     }
 
     #[test]

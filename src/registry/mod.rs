@@ -90,6 +90,8 @@ pub enum RegistryError {
     DuplicateId { id: SubjectId },
     #[error("subject {parent} lists an unknown child {child}")]
     UnknownChild { parent: SubjectId, child: SubjectId },
+    #[error("the registry store failed: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("the registry is unavailable")]
     Unavailable,
 }
