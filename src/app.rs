@@ -53,6 +53,7 @@ pub fn build_state(
         registry,
         clock,
         api_key,
+        metrics: Default::default(),
     })
 }
 

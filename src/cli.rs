@@ -41,6 +41,8 @@ pub enum Command {
     /// Validate registry records.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Print the OpenAPI document.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +119,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }),
         Command::Registry(RegistryCommand::Check { path, today }) => {
             registry_check(&path, today.as_deref())
+        }
+        Command::Openapi => {
+            use std::io::Write;
+            let json = crate::http::openapi::to_json();
+            let _ = std::io::stdout().lock().write_all(json.as_bytes());
+            ExitCode::SUCCESS
         }
     }
 }

@@ -1,13 +1,21 @@
 //! `GET /health`: liveness for load balancers and the test fixture.
 
 use actix_web::{HttpResponse, get, web};
-use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health);
 }
 
+/// Liveness.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// Liveness probe.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
 #[get("/health")]
-async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+pub(crate) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
 }

@@ -2,6 +2,8 @@
 
 pub mod error;
 mod health;
+pub mod metrics;
+pub mod openapi;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The back-office key (from configuration or generated).
     pub api_key: Secret,
+    pub metrics: metrics::Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -52,6 +55,8 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     error::extractor_config(cfg);
     health::configure(cfg);
+    metrics::configure(cfg);
+    openapi::configure(cfg);
 }
 
 /// Binds `addr` and returns the running server and the bound address (port
@@ -63,6 +68,7 @@ pub fn bind(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<(Server, 
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(metrics::track))
             .wrap(actix_web::middleware::Logger::new("%U %s %Dms").log_target("digital_id::http"))
             .configure(configure)
             .default_service(web::to(error::not_found))

@@ -50,3 +50,48 @@ fn in_process_server_answers_json_errors() {
     assert_eq!(body["error"], "not_found");
     assert!(body["error_description"].is_string());
 }
+
+#[test]
+fn openapi_and_docs_are_served_without_external_assets() {
+    let server = InProc::start();
+    let mut resp = agent().get(&server.url("/openapi.json")).call().unwrap();
+    assert_eq!(resp.status(), 200);
+    let served: Value = resp.body_mut().read_json().unwrap();
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(served, committed);
+    let mut page = agent().get(&server.url("/docs/")).call().unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("cdn") && !html.contains("unpkg"),
+        "the docs page must not load assets from a CDN"
+    );
+    let js = agent()
+        .get(&server.url("/docs/swagger-ui-bundle.js"))
+        .call()
+        .unwrap();
+    assert_eq!(js.status(), 200, "Swagger UI assets ship with the binary");
+}
+
+#[test]
+fn metrics_count_requests_by_route() {
+    let server = InProc::start();
+    for _ in 0..3 {
+        agent().get(&server.url("/health")).call().unwrap();
+    }
+    let mut resp = agent().get(&server.url("/metrics")).call().unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains(
+            "digital_id_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 3"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE digital_id_http_request_duration_seconds histogram"));
+}

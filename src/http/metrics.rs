@@ -1,0 +1,184 @@
+//! `GET /metrics` in the Prometheus text format: requests and latencies per
+//! route, and issued / verified counts by credential type and outcome.
+//! Labels carry route patterns and type ids only — never ids, tokens or
+//! personal data.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, get, web};
+
+use super::AppState;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// (method, route pattern, status) → count.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// (method, route pattern) → latency histogram.
+    latency: BTreeMap<(String, String), Histogram>,
+    /// credential configuration id → issued credentials.
+    issued: BTreeMap<String, u64>,
+    /// (credential query / preset kind, outcome) → verifications.
+    verified: BTreeMap<(String, String), u64>,
+}
+
+/// Counters shared by all workers.
+#[derive(Debug, Default)]
+pub struct Metrics(Mutex<Inner>);
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A poisoned lock only means another thread panicked while counting;
+        // the counters are still usable.
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    /// Counts `n` credentials issued of `credential_type`.
+    pub fn issued(&self, credential_type: &str, n: u64) {
+        self.with(|m| *m.issued.entry(credential_type.to_owned()).or_default() += n);
+    }
+
+    /// Counts one verification of `kind` (a credential type or preset) with
+    /// `outcome` (`verified`, `failed`, …).
+    pub fn verified(&self, kind: &str, outcome: &str) {
+        self.with(|m| {
+            *m.verified
+                .entry((kind.to_owned(), outcome.to_owned()))
+                .or_default() += 1
+        });
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.with(|m| {
+            *m.requests
+                .entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
+            let h = m
+                .latency
+                .entry((method.to_owned(), route.to_owned()))
+                .or_default();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        });
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.with(|m| {
+            let mut out = String::new();
+            let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str("# HELP digital_id_http_requests_total HTTP requests by route and status.\n");
+            out.push_str("# TYPE digital_id_http_requests_total counter\n");
+            for ((method, route, status), n) in &m.requests {
+                let _ = writeln!(
+                    out,
+                    "digital_id_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    esc(route)
+                );
+            }
+            out.push_str("# HELP digital_id_http_request_duration_seconds HTTP request latency.\n");
+            out.push_str("# TYPE digital_id_http_request_duration_seconds histogram\n");
+            for ((method, route), h) in &m.latency {
+                let labels = format!("method=\"{method}\",route=\"{}\"", esc(route));
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(out, "digital_id_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
+                }
+                let _ = writeln!(out, "digital_id_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "digital_id_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "digital_id_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            }
+            out.push_str("# HELP digital_id_credentials_issued_total Credentials issued by type.\n");
+            out.push_str("# TYPE digital_id_credentials_issued_total counter\n");
+            for (t, n) in &m.issued {
+                let _ = writeln!(out, "digital_id_credentials_issued_total{{type=\"{}\"}} {n}", esc(t));
+            }
+            out.push_str("# HELP digital_id_presentations_verified_total Presentations verified by kind and outcome.\n");
+            out.push_str("# TYPE digital_id_presentations_verified_total counter\n");
+            for ((k, o), n) in &m.verified {
+                let _ = writeln!(out, "digital_id_presentations_verified_total{{kind=\"{}\",outcome=\"{}\"}} {n}", esc(k), esc(o));
+            }
+            out
+        })
+    }
+}
+
+/// Middleware: counts every request by its route pattern (`/verifier/requests/{id}`,
+/// not the concrete path) and records its latency.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        state.metrics.observe(
+            &method,
+            &route,
+            res.status().as_u16(),
+            start.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(metrics);
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.observe("GET", "/health", 200, 0.002);
+        m.observe("GET", "/health", 200, 2.0);
+        m.issued("ru.passport", 3);
+        m.verified("age_over_18", "verified");
+        let text = m.render();
+        assert!(text.contains(
+            "digital_id_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("le=\"0.0025\"} 1"));
+        assert!(text.contains("le=\"+Inf\"} 2"));
+        assert!(text.contains("digital_id_credentials_issued_total{type=\"ru.passport\"} 3"));
+        assert!(text.contains("kind=\"age_over_18\",outcome=\"verified\"} 1"));
+    }
+}
