@@ -118,7 +118,7 @@ export function makeHttp({ timeoutMs = 15000 } = {}) {
       if (cc) entry.cache_control = cc;
       return res;
     } catch (e) {
-      entry.status = `error: ${e?.cause?.code ?? e?.name ?? 'fetch failed'}`;
+      entry.status = `error: ${e?.cause?.code ?? e?.cause?.message ?? e?.message ?? 'fetch failed'}`;
       throw e;
     }
   }

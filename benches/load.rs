@@ -1,0 +1,231 @@
+//! The project's HTTP load generator: runs whole protocol flows against a
+//! server and reports flows/s and p50/p99 latency.
+//!
+//! ```sh
+//! cargo bench --bench load -- preauth [--base URL --api-key KEY] [--concurrency 16] [--seconds 20]
+//! ```
+//! Without `--base` it starts a release server in this process on
+//! 127.0.0.1:0 (fresh data directory, demo registry) and drives that. The
+//! loops are bounded by time and by `--max-flows`; all traffic stays on
+//! loopback.
+//!
+//! Scenarios:
+//! - `preauth`: one OpenID4VCI pre-authorized flow = `POST /token` +
+//!   `POST /nonce` + `POST /credential` (ES256 proof). Offers are created
+//!   beforehand through the back-office and are not timed.
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use digital_id::crypto::{Algorithm, SigningKey, jws};
+use serde_json::{Map, Value, json};
+
+struct Options {
+    scenario: String,
+    base: Option<String>,
+    api_key: Option<String>,
+    concurrency: usize,
+    seconds: u64,
+    max_flows: usize,
+}
+
+fn parse_args() -> Options {
+    let mut o = Options {
+        scenario: "preauth".into(),
+        base: None,
+        api_key: None,
+        concurrency: 16,
+        seconds: 15,
+        max_flows: 200_000,
+    };
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+        match a.as_str() {
+            "--base" => o.base = Some(value()),
+            "--api-key" => o.api_key = Some(value()),
+            "--concurrency" => o.concurrency = value().parse().expect("--concurrency N"),
+            "--seconds" => o.seconds = value().parse().expect("--seconds N"),
+            "--max-flows" => o.max_flows = value().parse().expect("--max-flows N"),
+            s if !s.starts_with('-') => o.scenario = s.to_owned(),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    o
+}
+
+/// A server started in this process, kept alive for the run.
+struct Local {
+    base: String,
+    api_key: String,
+    _data: tempfile::TempDir,
+}
+
+fn start_local() -> Local {
+    use digital_id::config::{ServeArgs, Settings};
+    let data = tempfile::tempdir().unwrap();
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let api_key = "load-generator-key".to_owned();
+    let args = ServeArgs {
+        bind: Some(addr),
+        data_dir: Some(data.path().to_owned()),
+        registry: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry").into()),
+        api_key: Some(api_key.clone()),
+        ..ServeArgs::default()
+    };
+    let settings = Settings::load(&args).unwrap();
+    let state =
+        Arc::new(digital_id::app::build_state(settings, Arc::new(digital_id::clock::SystemClock), |_| {}).unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let (server, bound) = digital_id::http::bind(state, addr).unwrap();
+            tx.send(bound).unwrap();
+            let _ = server.await;
+        });
+    });
+    let bound = rx.recv_timeout(Duration::from_secs(20)).expect("server did not start");
+    Local { base: format!("http://{bound}"), api_key, _data: data }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into()
+}
+
+fn post_json(agent: &ureq::Agent, url: &str, auth: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut req = agent.post(url);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    match req.send_json(body) {
+        Ok(mut r) => (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}
+
+/// One prepared pre-authorized flow: the code from an offer.
+struct PreparedOffer {
+    code: String,
+    configuration_id: String,
+}
+
+fn prepare_offers(base: &str, api_key: &str, n: usize) -> Vec<PreparedOffer> {
+    let agent = agent();
+    let auth = format!("Bearer {api_key}");
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let body = json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false});
+        let (status, offer) = post_json(&agent, &format!("{base}/issuer/offers"), Some(&auth), &body);
+        assert_eq!(status, 200, "creating an offer failed: {offer}");
+        let code = offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+            ["pre-authorized_code"]
+            .as_str()
+            .expect("offer without a pre-authorized code")
+            .to_owned();
+        out.push(PreparedOffer { code, configuration_id: "ru.passport".into() });
+    }
+    out
+}
+
+fn proof(holder: &SigningKey, aud: &str, nonce: &str) -> String {
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("openid4vci-proof+jwt"));
+    header.insert("jwk".into(), Value::Object(holder.public().jwk().clone()));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = json!({"aud": aud, "iat": now, "nonce": nonce});
+    jws::sign(holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap()
+}
+
+fn preauth_flow(agent: &ureq::Agent, base: &str, issuer: &str, holder: &SigningKey, offer: &PreparedOffer) {
+    let token: Value = agent
+        .post(&format!("{base}/token"))
+        .send_form([
+            ("grant_type", "urn:ietf:params:oauth:grant-type:pre-authorized_code"),
+            ("pre-authorized_code", offer.code.as_str()),
+        ])
+        .expect("token request")
+        .body_mut()
+        .read_json()
+        .expect("token response");
+    let access = token["access_token"].as_str().unwrap_or_else(|| panic!("no access token: {token}"));
+    let auth = format!("Bearer {access}");
+    let (_, nonce) = post_json(agent, &format!("{base}/nonce"), None, &json!({}));
+    let c_nonce = nonce["c_nonce"].as_str().unwrap_or_else(|| panic!("no c_nonce: {nonce}"));
+    let body = json!({
+        "credential_configuration_id": offer.configuration_id,
+        "proofs": {"jwt": [proof(holder, issuer, c_nonce)]},
+    });
+    let (status, cred) = post_json(agent, &format!("{base}/credential"), Some(&auth), &body);
+    assert_eq!(status, 200, "credential request failed: {cred}");
+    assert!(cred["credentials"][0]["credential"].is_string());
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    let o = parse_args();
+    let local = o.base.is_none().then(start_local);
+    let base = o.base.clone().unwrap_or_else(|| local.as_ref().unwrap().base.clone());
+    let api_key = o.api_key.clone().or_else(|| local.as_ref().map(|l| l.api_key.clone())).expect("--api-key KEY");
+    let metadata: Value = agent()
+        .get(&format!("{base}/.well-known/openid-credential-issuer"))
+        .call()
+        .expect("issuer metadata")
+        .body_mut()
+        .read_json()
+        .expect("issuer metadata JSON");
+    let issuer = metadata["credential_issuer"].as_str().expect("credential_issuer").to_owned();
+
+    match o.scenario.as_str() {
+        "preauth" => {}
+        other => panic!("unknown scenario {other} (preauth)"),
+    }
+    // Offers for the whole run, made before the clock starts (~1 ms each).
+    let budget = o.max_flows.min(o.seconds as usize * 2_000);
+    eprintln!("preparing {budget} offers…");
+    let offers = Arc::new(Mutex::new(prepare_offers(&base, &api_key, budget)));
+    let latencies = Arc::new(Mutex::new(Vec::<Duration>::with_capacity(budget)));
+    let deadline = Instant::now() + Duration::from_secs(o.seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..o.concurrency)
+        .map(|_| {
+            let (offers, latencies, base, issuer) = (offers.clone(), latencies.clone(), base.clone(), issuer.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+                let mut mine = Vec::new();
+                while Instant::now() < deadline {
+                    let Some(offer) = offers.lock().unwrap().pop() else { break };
+                    let t = Instant::now();
+                    preauth_flow(&agent, &base, &issuer, &holder, &offer);
+                    mine.push(t.elapsed());
+                }
+                latencies.lock().unwrap().extend(mine);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a worker failed");
+    }
+    let elapsed = started.elapsed();
+    let mut all = latencies.lock().unwrap().clone();
+    all.sort();
+    println!(
+        "scenario {}  concurrency {}  flows {}  in {:.1} s  =>  {:.0} flows/s  p50 {:.1} ms  p99 {:.1} ms",
+        o.scenario,
+        o.concurrency,
+        all.len(),
+        elapsed.as_secs_f64(),
+        all.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&all, 0.50).as_secs_f64() * 1e3,
+        percentile(&all, 0.99).as_secs_f64() * 1e3,
+    );
+}
