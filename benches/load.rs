@@ -76,8 +76,10 @@ fn start_local() -> Local {
         ..ServeArgs::default()
     };
     let settings = Settings::load(&args).unwrap();
-    let state =
-        Arc::new(digital_id::app::build_state(settings, Arc::new(digital_id::clock::SystemClock), |_| {}).unwrap());
+    let state = Arc::new(
+        digital_id::app::build_state(settings, Arc::new(digital_id::clock::SystemClock), |_| {})
+            .unwrap(),
+    );
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -86,12 +88,22 @@ fn start_local() -> Local {
             let _ = server.await;
         });
     });
-    let bound = rx.recv_timeout(Duration::from_secs(20)).expect("server did not start");
-    Local { base: format!("http://{bound}"), api_key, _data: data }
+    let bound = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("server did not start");
+    Local {
+        base: format!("http://{bound}"),
+        api_key,
+        _data: data,
+    }
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
 }
 
 fn post_json(agent: &ureq::Agent, url: &str, auth: Option<&str>, body: &Value) -> (u16, Value) {
@@ -100,7 +112,10 @@ fn post_json(agent: &ureq::Agent, url: &str, auth: Option<&str>, body: &Value) -
         req = req.header("Authorization", a);
     }
     match req.send_json(body) {
-        Ok(mut r) => (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null)),
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or(Value::Null),
+        ),
         Err(e) => panic!("POST {url}: {e}"),
     }
 }
@@ -117,14 +132,18 @@ fn prepare_offers(base: &str, api_key: &str, n: usize) -> Vec<PreparedOffer> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let body = json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false});
-        let (status, offer) = post_json(&agent, &format!("{base}/issuer/offers"), Some(&auth), &body);
+        let (status, offer) =
+            post_json(&agent, &format!("{base}/issuer/offers"), Some(&auth), &body);
         assert_eq!(status, 200, "creating an offer failed: {offer}");
         let code = offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
             ["pre-authorized_code"]
             .as_str()
             .expect("offer without a pre-authorized code")
             .to_owned();
-        out.push(PreparedOffer { code, configuration_id: "ru.passport".into() });
+        out.push(PreparedOffer {
+            code,
+            configuration_id: "ru.passport".into(),
+        });
     }
     out
 }
@@ -133,26 +152,42 @@ fn proof(holder: &SigningKey, aud: &str, nonce: &str) -> String {
     let mut header = Map::new();
     header.insert("typ".into(), json!("openid4vci-proof+jwt"));
     header.insert("jwk".into(), Value::Object(holder.public().jwk().clone()));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let claims = json!({"aud": aud, "iat": now, "nonce": nonce});
     jws::sign(holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap()
 }
 
-fn preauth_flow(agent: &ureq::Agent, base: &str, issuer: &str, holder: &SigningKey, offer: &PreparedOffer) {
+fn preauth_flow(
+    agent: &ureq::Agent,
+    base: &str,
+    issuer: &str,
+    holder: &SigningKey,
+    offer: &PreparedOffer,
+) {
     let token: Value = agent
         .post(&format!("{base}/token"))
         .send_form([
-            ("grant_type", "urn:ietf:params:oauth:grant-type:pre-authorized_code"),
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+            ),
             ("pre-authorized_code", offer.code.as_str()),
         ])
         .expect("token request")
         .body_mut()
         .read_json()
         .expect("token response");
-    let access = token["access_token"].as_str().unwrap_or_else(|| panic!("no access token: {token}"));
+    let access = token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {token}"));
     let auth = format!("Bearer {access}");
     let (_, nonce) = post_json(agent, &format!("{base}/nonce"), None, &json!({}));
-    let c_nonce = nonce["c_nonce"].as_str().unwrap_or_else(|| panic!("no c_nonce: {nonce}"));
+    let c_nonce = nonce["c_nonce"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no c_nonce: {nonce}"));
     let body = json!({
         "credential_configuration_id": offer.configuration_id,
         "proofs": {"jwt": [proof(holder, issuer, c_nonce)]},
@@ -173,8 +208,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() {
     let o = parse_args();
     let local = o.base.is_none().then(start_local);
-    let base = o.base.clone().unwrap_or_else(|| local.as_ref().unwrap().base.clone());
-    let api_key = o.api_key.clone().or_else(|| local.as_ref().map(|l| l.api_key.clone())).expect("--api-key KEY");
+    let base = o
+        .base
+        .clone()
+        .unwrap_or_else(|| local.as_ref().unwrap().base.clone());
+    let api_key = o
+        .api_key
+        .clone()
+        .or_else(|| local.as_ref().map(|l| l.api_key.clone()))
+        .expect("--api-key KEY");
     let metadata: Value = agent()
         .get(&format!("{base}/.well-known/openid-credential-issuer"))
         .call()
@@ -182,7 +224,10 @@ fn main() {
         .body_mut()
         .read_json()
         .expect("issuer metadata JSON");
-    let issuer = metadata["credential_issuer"].as_str().expect("credential_issuer").to_owned();
+    let issuer = metadata["credential_issuer"]
+        .as_str()
+        .expect("credential_issuer")
+        .to_owned();
 
     match o.scenario.as_str() {
         "preauth" => {}
@@ -197,13 +242,20 @@ fn main() {
     let started = Instant::now();
     let workers: Vec<_> = (0..o.concurrency)
         .map(|_| {
-            let (offers, latencies, base, issuer) = (offers.clone(), latencies.clone(), base.clone(), issuer.clone());
+            let (offers, latencies, base, issuer) = (
+                offers.clone(),
+                latencies.clone(),
+                base.clone(),
+                issuer.clone(),
+            );
             std::thread::spawn(move || {
                 let agent = agent();
                 let holder = SigningKey::generate(Algorithm::Es256).unwrap();
                 let mut mine = Vec::new();
                 while Instant::now() < deadline {
-                    let Some(offer) = offers.lock().unwrap().pop() else { break };
+                    let Some(offer) = offers.lock().unwrap().pop() else {
+                        break;
+                    };
                     let t = Instant::now();
                     preauth_flow(&agent, &base, &issuer, &holder, &offer);
                     mine.push(t.elapsed());

@@ -10,7 +10,7 @@ use crate::http::AppState;
 use crate::keystore::{self, KeySet, KeyStoreError};
 use crate::registry::RegistryError;
 use crate::registry::demo::DemoRegistry;
-use crate::store::{Store, StoreError, redb::RedbStore};
+use crate::store::{Store, StoreError, postgres::PostgresStore, redb::RedbStore};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +21,6 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot load the registry: {0}")]
     Registry(#[from] RegistryError),
-    #[error("the PostgreSQL store is not available in this build; use --store redb")]
-    PostgresUnavailable,
 }
 
 /// Builds the state the server runs with. `generated_key` is called with a
@@ -35,7 +33,7 @@ pub fn build_state(
     let keys = KeySet::load_or_generate(&settings.data_dir)?;
     let store: Arc<dyn Store> = match &settings.store {
         StoreSpec::Redb => Arc::new(RedbStore::open(&settings.data_dir.join("store.redb"))?),
-        StoreSpec::Postgres(_) => return Err(StartError::PostgresUnavailable),
+        StoreSpec::Postgres(url) => Arc::new(PostgresStore::connect(url, "digital_id_entries", 8)?),
     };
     let registry = Arc::new(open_registry(
         &*store,

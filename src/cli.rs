@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::app::build_state;
 use crate::clock::SystemClock;
-use crate::config::{ServeArgs, Settings};
+use crate::config::{PublicUrl, ServeArgs, Settings};
 use crate::crypto::{self, did_key, jwk::Jwks};
 use crate::http;
 use crate::keystore::KeySet;
@@ -159,11 +159,24 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let settings = match Settings::load(&args) {
+    let mut settings = match Settings::load(&args) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
     let bind = settings.bind;
+    let listener = match std::net::TcpListener::bind(bind) {
+        Ok(l) => l,
+        Err(e) => return fail(format_args!("cannot listen on {bind}: {e}")),
+    };
+    // With `--bind …:0` and no public URL, the default public URL is the
+    // address actually bound.
+    if let Ok(actual) = listener.local_addr() {
+        if settings.public_url.as_str() == format!("http://{bind}") && bind.port() == 0 {
+            if let Ok(u) = PublicUrl::parse(&format!("http://{actual}")) {
+                settings.public_url = u;
+            }
+        }
+    }
     let state = match build_state(settings, Arc::new(SystemClock), |key| {
         println!(
             "Generated the back-office API key (stored in the data directory, shown once): {key}"
@@ -174,7 +187,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     tracing::info!(public_url = %state.settings.public_url, "starting");
     let result = actix_web::rt::System::new().block_on(async move {
-        let (server, addr) = http::bind(state, bind)?;
+        let (server, addr) = http::serve(state, listener)?;
         tracing::info!(%addr, "listening");
         // The fixture of the integration tests reads this line.
         eprintln!("digital-id listening on http://{addr}");
@@ -182,7 +195,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format_args!("cannot serve on {bind}: {e}")),
+        Err(e) => fail(format_args!("the server stopped: {e}")),
     }
 }
 

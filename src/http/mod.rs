@@ -62,7 +62,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Binds `addr` and returns the running server and the bound address (port
 /// 0 picks a free port). Expired entries are swept every 30 s while it runs.
 pub fn bind(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<(Server, SocketAddr)> {
-    let listener = TcpListener::bind(addr)?;
+    serve(state, TcpListener::bind(addr)?)
+}
+
+/// Serves on an already bound listener.
+pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Server, SocketAddr)> {
     let local = listener.local_addr()?;
     let data = web::Data::from(state.clone());
     let server = HttpServer::new(move || {

@@ -7,6 +7,7 @@
 //! share one commit among concurrent writers (group commit), so durability
 //! does not cost one fsync per request.
 
+pub mod postgres;
 pub mod redb;
 
 use std::future::Future;
