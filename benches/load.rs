@@ -206,6 +206,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets without `--bench`: a
+    // load run is only for `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("load generator: run it with `cargo bench --bench load -- <scenario>`");
+        return;
+    }
     let o = parse_args();
     let local = o.base.is_none().then(start_local);
     let base = o
