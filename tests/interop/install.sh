@@ -27,3 +27,6 @@ if [[ ! -d "$nd/node_modules/@sd-jwt/sd-jwt-vc" ]] || [[ "$(cat "$nstamp" 2>/dev
   echo "$lockhash" > "$nstamp"
 fi
 (cd "$nd" && node --input-type=module -e 'await import("@sd-jwt/sd-jwt-vc"); await import("@sd-jwt/crypto-nodejs")')
+
+# The OpenID4VCI / OpenID4VP wallets and the DCQL reference (@openid4vc/*, dcql).
+bash "$here/openid4vc/install.sh"

@@ -49,8 +49,9 @@ const oauthError = (res, status, error, description) => send(res, status, { erro
  * @param {object} o
  * @param {{leafKeyPem: string, leafCertPem: string}} o.verifierCert  x5c leaf for x509_hash
  * @param {boolean} [o.dpop]  advertise + require DPoP at the token endpoint (bound token)
+ * @param {boolean} [o.anonymous]  advertise pre-authorized_grant_anonymous_access_supported
  */
-export async function startMockServer({ verifierCert, dpop = false } = {}) {
+export async function startMockServer({ verifierCert, dpop = false, anonymous = true } = {}) {
   const issuerKeyPair = await jose.generateKeyPair('ES256', { extractable: true });
   const issuerJwk = { ...(await jose.exportJWK(issuerKeyPair.publicKey)), kid: 'issuer-key-1', alg: 'ES256', use: 'sig' };
   const issuerPrivate = createPrivateKey({ key: await jose.exportJWK(issuerKeyPair.privateKey), format: 'jwk' });
@@ -121,7 +122,7 @@ export async function startMockServer({ verifierCert, dpop = false } = {}) {
     // ---------------- issuer
     if (req.method === 'GET' && p === '/.well-known/openid-credential-issuer') return send(res, 200, issuerMetadata());
     if (req.method === 'GET' && p === '/.well-known/oauth-authorization-server') {
-      const m = { issuer: base, token_endpoint: `${base}/token`, grant_types_supported: ['urn:ietf:params:oauth:grant-type:pre-authorized_code'], 'pre-authorized_grant_anonymous_access_supported': true };
+      const m = { issuer: base, token_endpoint: `${base}/token`, grant_types_supported: ['urn:ietf:params:oauth:grant-type:pre-authorized_code'], 'pre-authorized_grant_anonymous_access_supported': anonymous };
       if (dpop) m.dpop_signing_alg_values_supported = ['ES256'];
       return send(res, 200, m);
     }
@@ -272,7 +273,7 @@ export async function startMockServer({ verifierCert, dpop = false } = {}) {
         : `openid-credential-offer://?credential_offer_uri=${encodeURIComponent(`${base}/credential-offer/${id}`)}`;
       return { link, txCode: tx ?? null };
     },
-    async createPresentationRequest({ dcqlQuery, responseMode = 'direct_post.jwt', prefix = 'x509_hash', aud = 'https://self-issued.me/v2', typ = 'oauth-authz-req+jwt', encUse = 'enc' } = {}) {
+    async createPresentationRequest({ dcqlQuery, responseMode = 'direct_post.jwt', prefix = 'x509_hash', aud = 'https://self-issued.me/v2', typ = 'oauth-authz-req+jwt', encUse = 'enc', withIss = prefix === 'x509_hash' } = {}) {
       const id = rnd(12);
       const nonce = rnd(16);
       const st = rnd(16);
@@ -280,7 +281,8 @@ export async function startMockServer({ verifierCert, dpop = false } = {}) {
       const encKey = await jose.generateKeyPair('ECDH-ES', { crv: 'P-256', extractable: true });
       const encKid = rnd(8);
       const payload = {
-        iss: clientId,
+        // decentralized_identifier: no `iss` by default (as in the spec's example) — README quirks.
+        ...(withIss ? { iss: clientId } : {}),
         aud,
         client_id: clientId,
         response_type: 'vp_token',

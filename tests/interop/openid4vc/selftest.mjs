@@ -115,6 +115,21 @@ describe('wallet_vci.mjs', () => {
     assert.equal(out.dpop, true);
     assert.equal(out.token_type, 'DPoP');
   });
+  test('AS metadata without the anonymous-access flag: strict refuses, strict=false proceeds', async () => {
+    const m = await startMockServer({ verifierCert: makeLeaf(dir, ca), anonymous: false });
+    try {
+      const o1 = m.createOffer();
+      const r1 = await run('wallet_vci.mjs', { offer: o1.link, tx_code: o1.txCode, holder_jwk: holder });
+      assert.equal(r1.code, 1);
+      assert.equal(r1.out.step, 'token');
+      assert.match(r1.out.error, /anonymous_access_supported/);
+      const o2 = m.createOffer();
+      const r2 = await run('wallet_vci.mjs', { offer: o2.link, tx_code: o2.txCode, holder_jwk: holder, strict: false });
+      assert.equal(r2.code, 0, JSON.stringify(r2.out));
+    } finally {
+      await m.close();
+    }
+  });
   test('wrong tx_code fails at step token with the OAuth error', async () => {
     const { link } = mock.createOffer();
     const { code, out } = await run('wallet_vci.mjs', { offer: link, tx_code: '000000x', holder_jwk: holder });
@@ -164,6 +179,13 @@ describe('wallet_vp.mjs', () => {
     assert.equal(code, 0, JSON.stringify(out));
     assert.equal(out.status, 200, JSON.stringify(out.body));
     assert.equal(out.client_id_prefix, 'decentralized_identifier');
+  });
+  test('quirk: decentralized_identifier request object whose iss is the full client_id is refused by the library', async () => {
+    const req = await mock.createPresentationRequest({ dcqlQuery: PASSPORT_QUERY, prefix: 'did', withIss: true });
+    const { code, out } = await vp(req);
+    assert.equal(code, 1);
+    assert.equal(out.step, 'resolve_request');
+    assert.match(out.error, /different from did value in 'iss'/);
   });
   test('a second answer to the same request gets the verifier status (400), exit 0', async () => {
     const req = await mock.createPresentationRequest({ dcqlQuery: PASSPORT_QUERY });

@@ -221,9 +221,61 @@ export async function walletVp(input, http = makeHttp()) {
         throw new Error(`request object aud ${JSON.stringify(aud)} != "${SELF_ISSUED_AUD}"`);
       }
       if (req.response_type !== 'vp_token') throw new Error(`response_type ${req.response_type}`);
-      if (typeof req.nonce !== 'string' || req.nonce.length < 16) throw new Error(`nonce ${JSON.stringify(req.nonce)} is too short`);
+      if (typeof req.nonce !== 'string' || req.nonce.length < 22) throw new Error(`nonce ${JSON.stringify(req.nonce)} is shorter than 128 bits of base64url`);
     }
   });
+
+  // Response building (library: createOpenid4vpAuthorizationResponse, which adds `state` and, for
+  // direct_post.jwt, encrypts through our encryptJwe callback) and submission (library:
+  // submitOpenid4vpAuthorizationResponse: form `vp_token=…&state=…` or `response=<JWE>`).
+  const mode = overrides.response_mode ?? req.response_mode;
+  const requestForResponse = { ...req, response_mode: mode };
+  if (overrides.state !== undefined) requestForResponse.state = overrides.state;
+  async function buildResponse(payload) {
+    if (mode === 'direct_post.jwt') {
+      const created = await step('encrypt_response', async () => {
+        const cm = req.client_metadata ?? {};
+        const jwk = chooseEncryptionJwk(cm.jwks);
+        const verifierEnc = cm.encrypted_response_enc_values_supported ?? ['A128GCM'];
+        const encOrder = verifierEnc.filter((e) => SUPPORTED_ENC.includes(e)); // the Verifier's order
+        if (!encOrder.length) throw new Error(`no supported enc in ${JSON.stringify(verifierEnc)}`);
+        return client.createOpenid4vpAuthorizationResponse({
+          authorizationRequestPayload: requestForResponse,
+          authorizationResponsePayload: payload,
+          jarm: {
+            encryption: { jwk },
+            serverMetadata: {
+              authorization_signing_alg_values_supported: ['ES256'],
+              authorization_encryption_alg_values_supported: ['ECDH-ES'],
+              authorization_encryption_enc_values_supported: encOrder,
+            },
+          },
+        });
+      });
+      return { created, mode };
+    }
+    if (mode === 'direct_post') {
+      const created = await step('encrypt_response', () =>
+        client.createOpenid4vpAuthorizationResponse({ authorizationRequestPayload: requestForResponse, authorizationResponsePayload: payload }),
+      );
+      return { created, mode };
+    }
+    throw new StepError('encrypt_response', `unsupported response mode ${mode}`);
+  }
+  async function submitResponse(created) {
+    const before = http.trace.length;
+    const submitted = await client.submitOpenid4vpAuthorizationResponse({
+      authorizationRequestPayload: requestForResponse,
+      authorizationResponsePayload: created.authorizationResponsePayload,
+      jarm: created.jarm ? { responseJwt: created.jarm.responseJwt } : undefined,
+    });
+    if (http.trace.length === before) throw new Error('library did not POST');
+    return submitted;
+  }
+  const postedBodyOf = (created) =>
+    created.jarm
+      ? `response=${created.jarm.responseJwt}`
+      : new URLSearchParams(Object.entries(created.authorizationResponsePayload).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])).toString();
 
   // ---- decode_credentials -> DCQL credential model
   const decoded = await step('decode_credentials', () => Promise.all(credentials.map((c) => decodeSdJwt(c))));
@@ -259,24 +311,17 @@ export async function walletVp(input, http = makeHttp()) {
       selectedIds = [...new Set(selectedIds)];
     }
   }
-  const postTo = async (body) => {
-    const res = await http.fetch(req.response_uri, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-    return res;
-  };
   if (!result.can_be_satisfied) {
     const why = Object.fromEntries(
       Object.entries(result.credential_matches).map(([id, m]) => [id, m.success ? 'ok' : (m.failed_credentials ?? []).map((f) => ({ index: f.input_credential_index, meta: f.meta?.issues, claims: f.claims?.failed_claims?.map((c) => c.issues) }))]),
     );
     if (onUnsatisfiable === 'fail') throw new StepError('dcql_match', `the DCQL query cannot be satisfied by the given credentials: ${JSON.stringify(why)}`);
-    // Error response (OpenID4VP 1.0 §8.5), sent unencrypted as §8.3.1 allows.
-    const form = new URLSearchParams({ error: 'access_denied', error_description: 'no matching credentials' });
-    if (req.state !== undefined) form.set('state', req.state);
-    const res = await step('submit', () => postTo(form.toString()));
-    return { ...(await readResponse(res)), response_mode: 'direct_post', sent: 'error', client_id: clientId, posted_body: form.toString() };
+    // Error response (OpenID4VP 1.0 §8.5) in the requested response mode: encrypted for
+    // direct_post.jwt (the library encrypts whatever payload it is given), form-encoded otherwise.
+    const errorPayload = { error: 'access_denied', error_description: 'no matching credentials' };
+    const { created } = await buildResponse(errorPayload);
+    const submitted = await step('submit', () => submitResponse(created));
+    return { ...(await readResponse(submitted.response)), response_mode: submitted.responseMode, sent: 'error', client_id: clientId, posted_body: postedBodyOf(created) };
   }
 
   // ---- present (only the selected claims, KB-JWT aud = full client_id, nonce = request nonce)
@@ -315,50 +360,10 @@ export async function walletVp(input, http = makeHttp()) {
     }
   }
 
-  // ---- encrypt_response / submit (library: createOpenid4vpAuthorizationResponse + submit…)
-  const mode = overrides.response_mode ?? req.response_mode;
-  const requestForResponse = { ...req, response_mode: mode };
-  if (overrides.state !== undefined) requestForResponse.state = overrides.state;
-  let created;
-  if (mode === 'direct_post.jwt') {
-    created = await step('encrypt_response', async () => {
-      const cm = req.client_metadata ?? {};
-      const jwk = chooseEncryptionJwk(cm.jwks);
-      const verifierEnc = cm.encrypted_response_enc_values_supported ?? ['A128GCM'];
-      const encOrder = verifierEnc.filter((e) => SUPPORTED_ENC.includes(e)); // the Verifier's order
-      if (!encOrder.length) throw new Error(`no supported enc in ${JSON.stringify(verifierEnc)}`);
-      return client.createOpenid4vpAuthorizationResponse({
-        authorizationRequestPayload: requestForResponse,
-        authorizationResponsePayload: { vp_token: vpToken },
-        jarm: {
-          encryption: { jwk },
-          serverMetadata: {
-            authorization_signing_alg_values_supported: ['ES256'],
-            authorization_encryption_alg_values_supported: ['ECDH-ES'],
-            authorization_encryption_enc_values_supported: encOrder,
-          },
-        },
-      });
-    });
-  } else if (mode === 'direct_post') {
-    created = await step('encrypt_response', () =>
-      client.createOpenid4vpAuthorizationResponse({ authorizationRequestPayload: requestForResponse, authorizationResponsePayload: { vp_token: vpToken } }),
-    );
-  } else {
-    throw new StepError('encrypt_response', `unsupported response mode ${mode}`);
-  }
-  const before = http.trace.length;
-  const submitted = await step('submit', () =>
-    client.submitOpenid4vpAuthorizationResponse({
-      authorizationRequestPayload: requestForResponse,
-      authorizationResponsePayload: created.authorizationResponsePayload,
-      jarm: created.jarm ? { responseJwt: created.jarm.responseJwt } : undefined,
-    }),
-  );
-  if (http.trace.length === before) throw new StepError('submit', 'library did not POST');
-  const postedBody = created.jarm
-    ? `response=${created.jarm.responseJwt}`
-    : new URLSearchParams(Object.entries(created.authorizationResponsePayload).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])).toString();
+  // ---- encrypt_response / submit
+  const { created } = await buildResponse({ vp_token: vpToken });
+  const submitted = await step('submit', () => submitResponse(created));
+  const postedBody = postedBodyOf(created);
 
   return {
     ...(await readResponse(submitted.response)),
@@ -369,7 +374,7 @@ export async function walletVp(input, http = makeHttp()) {
     disclosed,
     credential_indices: used,
     posted_body: postedBody,
-    jwe_header: created.jarm ? JSON.parse(Buffer.from(created.jarm.responseJwt.split('.')[0], 'base64url').toString()) : undefined,
+    jwe_header: submitted.responseMode === 'direct_post.jwt' ? JSON.parse(Buffer.from(created.jarm.responseJwt.split('.')[0], 'base64url').toString()) : undefined,
     request: { nonce: req.nonce, state: req.state, response_uri: req.response_uri, aud: jarPayload.aud, typ: jarHeader.typ, version: resolved.version },
     libraries: VERSIONS,
   };
