@@ -1,7 +1,9 @@
 //! The web adapter: routes, JSON errors, limits and the server.
 
+mod backoffice;
 pub mod error;
 mod health;
+mod issuer;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -52,6 +54,8 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     error::extractor_config(cfg);
     health::configure(cfg);
+    issuer::configure(cfg);
+    backoffice::configure(cfg);
 }
 
 /// Binds `addr` and returns the running server and the bound address (port

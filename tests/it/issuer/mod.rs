@@ -1,0 +1,4 @@
+//! The OpenID4VCI issuer over HTTP, with a wallet written in the test.
+
+mod preauth;
+pub mod wallet;
