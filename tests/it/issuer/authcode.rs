@@ -4,7 +4,7 @@
 use digital_id::crypto::{b64url, sha256};
 use serde_json::{Value, json};
 
-use super::wallet::{self, ClockNow, credential, key, nonce, proof};
+use super::wallet::{self, credential, key, nonce, proof};
 use crate::fixture::InProc;
 
 pub const CLIENT: &str = "wallet-client-1";
@@ -367,15 +367,26 @@ fn authorization_request_errors() {
     );
     let bad_details = push(&server, &[("authorization_details", r#"[{"type":"x"}]"#)]);
     assert_eq!(bad_details.error(), "invalid_authorization_details");
-    let bad_type = push(
+    let challenge = challenge();
+    let bad_type = wallet::post_form(
+        &server,
+        "/par",
+        &[
+            ("response_type", "token"),
+            ("client_id", CLIENT),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("scope", "ru.snils"),
+        ],
+    );
+    assert_eq!(bad_type.error(), "unsupported_response_type");
+    // A parameter given twice is a malformed request (RFC 6749 §3.1).
+    let twice = push(
         &server,
         &[("scope", "ru.snils"), ("response_type", "token")],
     );
-    assert_eq!(
-        bad_type.error(),
-        "invalid_request",
-        "the first response_type wins in the form"
-    );
+    assert_eq!(twice.error(), "invalid_request");
     let unknown_uri = no_redirect_agent()
         .get(&server.url("/authorize"))
         .query("client_id", CLIENT)
@@ -394,7 +405,6 @@ fn authorization_request_errors() {
         .call()
         .unwrap();
     assert_eq!(again.status(), 400);
-    let _ = server.clock_now();
 }
 
 #[test]
