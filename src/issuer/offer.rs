@@ -195,7 +195,7 @@ pub async fn create(ctx: &Ctx<'_>, req: OfferRequest) -> Result<OfferCreated, Of
         now,
     )
     .await?;
-    tracing::info!(offer = %offer_id, tx_code = tx_code.is_some(), "credential offer created");
+    tracing::info!(tx_code = tx_code.is_some(), "credential offer created");
     let credential_offer_uri = offer_uri(ctx, &offer_id);
     Ok(OfferCreated {
         offer_link: offer_link(&credential_offer_uri),
