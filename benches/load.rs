@@ -134,7 +134,10 @@ fn prepare_offers(base: &str, api_key: &str, n: usize) -> Vec<PreparedOffer> {
         let body = json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false});
         let (status, offer) =
             post_json(&agent, &format!("{base}/issuer/offers"), Some(&auth), &body);
-        assert!((200..300).contains(&status), "creating an offer failed: {offer}");
+        assert!(
+            (200..300).contains(&status),
+            "creating an offer failed: {offer}"
+        );
         let code = offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
             ["pre-authorized_code"]
             .as_str()

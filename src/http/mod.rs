@@ -1,7 +1,9 @@
 //! The web adapter: routes, JSON errors, limits and the server.
 
+mod backoffice;
 pub mod error;
 mod health;
+mod issuer;
 pub mod metrics;
 pub mod openapi;
 
@@ -57,6 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     metrics::configure(cfg);
     openapi::configure(cfg);
+    issuer::configure(cfg);
+    backoffice::configure(cfg);
 }
 
 /// Binds `addr` and returns the running server and the bound address (port

@@ -38,6 +38,7 @@ impl Server {
             .arg(data_dir)
             .arg("--registry")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry"))
+            .args(["--api-key", API_KEY])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -69,6 +70,13 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `kill -9`: no shutdown, no flush (crash tests).
+    pub fn sigkill(mut self) {
+        // std's `Child::kill` sends SIGKILL on Unix.
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
     }
 }
 

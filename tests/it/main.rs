@@ -3,4 +3,5 @@
 
 mod cli;
 mod fixture;
+mod issuer;
 mod server;

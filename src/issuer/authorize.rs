@@ -1,0 +1,523 @@
+//! Authorization code flow (RFC 6749 §4.1, RFC 7636 PKCE S256 required,
+//! RFC 9396 `authorization_details` of type `openid_credential` or `scope`,
+//! OpenID4VCI §5): validate the request (directly or pushed via PAR), a
+//! demo login where the citizen picks their registry record, consent once
+//! per subject and client, then a single-use authorization code.
+//!
+//! The steps return data; the pages are rendered by `web::authorize`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::consent;
+use super::{Ctx, Grant, new_secret, ns, secret_key};
+use crate::catalogue;
+use crate::registry::{IdentityProofing, RegistryError, Subject, SubjectId};
+use crate::store::{self, StoreError};
+
+/// How long a login session (from the authorization request to the
+/// consent) may take.
+pub const SESSION_TTL: i64 = 600;
+/// `request_uri` prefix of pushed requests (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// Authorization request parameters as received (query or PAR form).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizationParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub scope: Option<String>,
+    /// JSON array (RFC 9396 §2).
+    pub authorization_details: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub issuer_state: Option<String>,
+    pub request_uri: Option<String>,
+}
+
+/// A validated authorization request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    /// base64url(SHA-256(code_verifier)).
+    pub code_challenge: String,
+    pub credential_configuration_ids: Vec<String>,
+    /// Requested through `authorization_details`: the token response then
+    /// carries credential identifiers.
+    pub by_authorization_details: bool,
+    pub issuer_state: Option<String>,
+    /// The subject of the offer `issuer_state` names: only they may log in.
+    pub offered_subject: Option<SubjectId>,
+}
+
+/// A login in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub request: AuthorizationRequest,
+    pub subject_id: Option<SubjectId>,
+}
+
+/// A stored authorization code (keyed by its SHA-256).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+}
+
+/// The rule an authorization request or login step broke.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeError {
+    #[error("`client_id` is missing")]
+    MissingClientId,
+    #[error("`redirect_uri` is missing")]
+    MissingRedirectUri,
+    #[error("`redirect_uri` must be an absolute https, loopback http or app URI without fragment")]
+    BadRedirectUri,
+    #[error("`response_type` must be `code`")]
+    UnsupportedResponseType,
+    #[error("`code_challenge` is missing: PKCE is required")]
+    MissingCodeChallenge,
+    #[error("`code_challenge_method` must be `S256`")]
+    ChallengeMethodNotS256,
+    #[error("`code_challenge` must be a base64url SHA-256 (43 characters)")]
+    MalformedCodeChallenge,
+    #[error("request credentials with `scope` or `authorization_details`")]
+    NothingRequested,
+    #[error("`scope` names an unknown credential configuration")]
+    UnknownScope,
+    #[error(
+        "`authorization_details` must be a JSON array of `openid_credential` entries naming known configurations"
+    )]
+    BadAuthorizationDetails,
+    #[error("`issuer_state` names no live credential offer")]
+    UnknownIssuerState,
+    #[error("`request_uri` is unknown, used or expired")]
+    UnknownRequestUri,
+    #[error("a pushed request may not itself carry `request_uri`")]
+    NestedRequestUri,
+    #[error("`client_id` differs from the pushed request's")]
+    ClientMismatch,
+    #[error("the login session is unknown or has expired; start again from the wallet")]
+    UnknownSession,
+    #[error("no such person in the registry")]
+    UnknownSubject,
+    #[error("this offer was made for another person")]
+    SubjectNotOffered,
+    #[error(
+        "the identity of this person has not been proofed (biometrics, NFC passport or bank); \
+         a digital ID can only be issued after identity proofing"
+    )]
+    NotProofed,
+    #[error("choose a person before consenting")]
+    NoSubjectChosen,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::http::WireError for AuthorizeError {
+    fn code(&self) -> &'static str {
+        use AuthorizeError::*;
+        match self {
+            UnsupportedResponseType => "unsupported_response_type",
+            UnknownScope => "invalid_scope",
+            BadAuthorizationDetails => "invalid_authorization_details",
+            NotProofed | SubjectNotOffered => "access_denied",
+            Registry(_) => "server_error",
+            Store(e) => e.code(),
+            _ => "invalid_request",
+        }
+    }
+    fn status(&self) -> u16 {
+        use AuthorizeError::*;
+        match self {
+            NotProofed | SubjectNotOffered => 403,
+            Registry(_) => 503,
+            Store(e) => e.status(),
+            _ => 400,
+        }
+    }
+}
+
+/// Validates authorization request parameters (also those pushed via PAR).
+pub async fn validate(
+    ctx: &Ctx<'_>,
+    p: AuthorizationParams,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let client_id = p.client_id.ok_or(AuthorizeError::MissingClientId)?;
+    let redirect_uri = p.redirect_uri.ok_or(AuthorizeError::MissingRedirectUri)?;
+    if !redirect_uri_acceptable(&redirect_uri) {
+        return Err(AuthorizeError::BadRedirectUri);
+    }
+    if p.response_type.as_deref() != Some("code") {
+        return Err(AuthorizeError::UnsupportedResponseType);
+    }
+    let challenge = p
+        .code_challenge
+        .ok_or(AuthorizeError::MissingCodeChallenge)?;
+    if p.code_challenge_method.as_deref() != Some("S256") {
+        return Err(AuthorizeError::ChallengeMethodNotS256);
+    }
+    if challenge.len() != 43 || crate::crypto::b64url_decode(&challenge).is_err() {
+        return Err(AuthorizeError::MalformedCodeChallenge);
+    }
+    let (ids, by_details) = requested(p.scope.as_deref(), p.authorization_details.as_deref())?;
+    let offered_subject = match &p.issuer_state {
+        Some(state) => Some(
+            super::offer::get(ctx, state)
+                .await
+                .map_err(|_| AuthorizeError::UnknownIssuerState)?
+                .subject_id,
+        ),
+        None => None,
+    };
+    Ok(AuthorizationRequest {
+        client_id,
+        redirect_uri,
+        state: p.state,
+        code_challenge: challenge,
+        credential_configuration_ids: ids,
+        by_authorization_details: by_details,
+        issuer_state: p.issuer_state,
+        offered_subject,
+    })
+}
+
+/// Configuration ids from `authorization_details` (preferred) or `scope`.
+fn requested(
+    scope: Option<&str>,
+    details: Option<&str>,
+) -> Result<(Vec<String>, bool), AuthorizeError> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut push = |id: &str| {
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
+        }
+    };
+    if let Some(details) = details {
+        let list: Vec<Value> =
+            serde_json::from_str(details).map_err(|_| AuthorizeError::BadAuthorizationDetails)?;
+        for d in &list {
+            let id = d
+                .get("credential_configuration_id")
+                .and_then(Value::as_str)
+                .filter(|id| catalogue::find(id).is_some());
+            match (d.get("type").and_then(Value::as_str), id) {
+                (Some("openid_credential"), Some(id)) => push(id),
+                _ => return Err(AuthorizeError::BadAuthorizationDetails),
+            }
+        }
+        if ids.is_empty() {
+            return Err(AuthorizeError::BadAuthorizationDetails);
+        }
+        return Ok((ids, true));
+    }
+    let scope = scope.ok_or(AuthorizeError::NothingRequested)?;
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        catalogue::find(s).ok_or(AuthorizeError::UnknownScope)?;
+        push(s);
+    }
+    if ids.is_empty() {
+        return Err(AuthorizeError::NothingRequested);
+    }
+    Ok((ids, false))
+}
+
+fn redirect_uri_acceptable(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let lower = scheme.to_ascii_lowercase();
+    let loopback = ["//localhost", "//127.0.0.1", "//[::1]"]
+        .iter()
+        .any(|h| rest.starts_with(h) && rest[h.len()..].starts_with([':', '/']));
+    let kind_ok = match lower.as_str() {
+        "https" => rest.starts_with("//") && rest.len() > 2,
+        "http" => loopback,
+        "javascript" | "data" | "file" | "vbscript" | "blob" => false,
+        _ => !rest.is_empty(),
+    };
+    scheme_ok && kind_ok && !uri.contains('#') && !uri.chars().any(char::is_whitespace)
+}
+
+/// The login page: the session and who may log in.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub session_id: String,
+    pub request: AuthorizationRequest,
+    pub subjects: Vec<Subject>,
+}
+
+/// The consent page.
+#[derive(Debug, Clone)]
+pub struct ConsentStep {
+    pub session_id: String,
+    pub request: AuthorizationRequest,
+    pub subject: Subject,
+}
+
+/// Where the login step leads.
+#[derive(Debug, Clone)]
+pub enum AfterLogin {
+    /// Consent is needed.
+    Consent(Box<ConsentStep>),
+    /// Consent was given before: back to the wallet.
+    Redirect(String),
+}
+
+/// `GET /authorize`: a validated request (or a pushed one) opens a session.
+pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, AuthorizeError> {
+    let request = match p.request_uri.clone() {
+        Some(uri) => super::par::redeem(ctx, &uri, p.client_id.as_deref()).await?,
+        None => validate(ctx, p).await?,
+    };
+    let subjects = match &request.offered_subject {
+        Some(id) => ctx.registry.subject(id)?.into_iter().collect(),
+        None => ctx.registry.subjects()?,
+    };
+    let session_id = new_secret();
+    let session = Session {
+        request: request.clone(),
+        subject_id: None,
+    };
+    ctx.store
+        .insert(
+            ns::SESSION,
+            secret_key(&session_id),
+            store::to_bytes(&session)?,
+            Some(ctx.now + SESSION_TTL),
+            ctx.now,
+        )
+        .await?;
+    Ok(Login {
+        session_id,
+        request,
+        subjects,
+    })
+}
+
+/// `POST /authorize/login`: the citizen picked their record.
+pub async fn login(
+    ctx: &Ctx<'_>,
+    session_id: &str,
+    subject_id: &SubjectId,
+) -> Result<AfterLogin, AuthorizeError> {
+    let mut session = load_session(ctx, session_id).await?;
+    let subject = ctx
+        .registry
+        .subject(subject_id)?
+        .ok_or(AuthorizeError::UnknownSubject)?;
+    if session
+        .request
+        .offered_subject
+        .as_ref()
+        .is_some_and(|o| o != subject_id)
+    {
+        return Err(AuthorizeError::SubjectNotOffered);
+    }
+    if subject.identity_proofing == IdentityProofing::None {
+        return Err(AuthorizeError::NotProofed);
+    }
+    let remembered = consent::find(ctx, subject_id, &session.request.client_id).await?;
+    if remembered.is_some_and(|c| c.covers(&session.request.credential_configuration_ids)) {
+        ctx.store
+            .delete(ns::SESSION, secret_key(session_id))
+            .await?;
+        return finish(ctx, &session.request, &subject)
+            .await
+            .map(AfterLogin::Redirect);
+    }
+    session.subject_id = Some(subject_id.clone());
+    ctx.store
+        .put(
+            ns::SESSION,
+            secret_key(session_id),
+            store::to_bytes(&session)?,
+            Some(ctx.now + SESSION_TTL),
+        )
+        .await?;
+    Ok(AfterLogin::Consent(Box::new(ConsentStep {
+        session_id: session_id.to_owned(),
+        request: session.request,
+        subject,
+    })))
+}
+
+/// `POST /authorize/consent`: approve (remembered, then a code) or deny
+/// (`access_denied`); either way back to the wallet.
+pub async fn decide(
+    ctx: &Ctx<'_>,
+    session_id: &str,
+    approve: bool,
+) -> Result<String, AuthorizeError> {
+    let session: Session = match ctx
+        .store
+        .take(ns::SESSION, secret_key(session_id), ctx.now)
+        .await?
+    {
+        Some(b) => store::from_bytes(&b)?,
+        None => return Err(AuthorizeError::UnknownSession),
+    };
+    let subject_id = session.subject_id.ok_or(AuthorizeError::NoSubjectChosen)?;
+    let request = session.request;
+    if !approve {
+        return Ok(redirect(ctx, &request, &[("error", "access_denied")]));
+    }
+    let subject = ctx
+        .registry
+        .subject(&subject_id)?
+        .ok_or(AuthorizeError::UnknownSubject)?;
+    consent::grant(
+        ctx,
+        &subject_id,
+        &request.client_id,
+        &request.credential_configuration_ids,
+        subject.identity_proofing,
+    )
+    .await?;
+    finish(ctx, &request, &subject).await
+}
+
+async fn load_session(ctx: &Ctx<'_>, session_id: &str) -> Result<Session, AuthorizeError> {
+    match ctx
+        .store
+        .get(ns::SESSION, secret_key(session_id), ctx.now)
+        .await?
+    {
+        Some(b) => Ok(store::from_bytes(&b)?),
+        None => Err(AuthorizeError::UnknownSession),
+    }
+}
+
+/// Stores an authorization code and returns the redirect to the wallet.
+async fn finish(
+    ctx: &Ctx<'_>,
+    request: &AuthorizationRequest,
+    subject: &Subject,
+) -> Result<String, AuthorizeError> {
+    let credential_identifiers: BTreeMap<String, String> = if request.by_authorization_details {
+        request
+            .credential_configuration_ids
+            .iter()
+            .map(|c| (crate::crypto::random_token(), c.clone()))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let code = new_secret();
+    let rec = AuthorizationCode {
+        grant: Grant {
+            subject_id: subject.id.clone(),
+            credential_configuration_ids: request.credential_configuration_ids.clone(),
+            credential_identifiers,
+            client_id: Some(request.client_id.clone()),
+            identity_proofing: subject.identity_proofing,
+        },
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+    };
+    ctx.store
+        .insert(
+            ns::AUTHORIZATION_CODE,
+            secret_key(&code),
+            store::to_bytes(&rec)?,
+            Some(ctx.now + ctx.settings.issuer.authorization_code_ttl),
+            ctx.now,
+        )
+        .await?;
+    tracing::info!(client = %request.client_id, proofing = ?subject.identity_proofing, "authorization code issued");
+    Ok(redirect(ctx, request, &[("code", &code)]))
+}
+
+/// `redirect_uri` with the response parameters, `state` and `iss`
+/// (RFC 9207).
+fn redirect(ctx: &Ctx<'_>, request: &AuthorizationRequest, params: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, &str)> = params.to_vec();
+    if let Some(state) = &request.state {
+        all.push(("state", state));
+    }
+    all.push(("iss", ctx.issuer_id()));
+    let query = serde_urlencoded::to_string(&all).unwrap_or_default();
+    let sep = if request.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!("{}{sep}{query}", request.redirect_uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris() {
+        for ok in [
+            "https://wallet.example/cb",
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "eudi-wallet://authorize",
+            "ru.gosuslugi.wallet:/cb",
+        ] {
+            assert!(redirect_uri_acceptable(ok), "{ok}");
+        }
+        for bad in [
+            "wallet.example/cb",
+            "http://wallet.example/cb",
+            "https://wallet.example/cb#frag",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "https:",
+            "1abc://x",
+        ] {
+            assert!(!redirect_uri_acceptable(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_and_authorization_details() {
+        assert_eq!(
+            requested(Some("ru.passport ru.snils"), None).unwrap(),
+            (vec!["ru.passport".to_owned(), "ru.snils".to_owned()], false)
+        );
+        assert!(matches!(
+            requested(Some("ru.diploma"), None),
+            Err(AuthorizeError::UnknownScope)
+        ));
+        assert!(matches!(
+            requested(None, None),
+            Err(AuthorizeError::NothingRequested)
+        ));
+        let d = r#"[{"type":"openid_credential","credential_configuration_id":"ru.inn"}]"#;
+        assert_eq!(
+            requested(Some("ru.passport"), Some(d)).unwrap(),
+            (vec!["ru.inn".to_owned()], true)
+        );
+        for bad in [
+            "{}",
+            "[]",
+            r#"[{"type":"other","credential_configuration_id":"ru.inn"}]"#,
+            r#"[{"type":"openid_credential","credential_configuration_id":"x"}]"#,
+        ] {
+            assert!(matches!(
+                requested(None, Some(bad)),
+                Err(AuthorizeError::BadAuthorizationDetails)
+            ));
+        }
+    }
+}

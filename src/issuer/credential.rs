@@ -1,0 +1,345 @@
+//! Credential endpoint (OpenID4VCI 1.0 §8): one SD-JWT VC per key proof (up
+//! to `batch_size`), each with fresh salts, its own decoys and its own
+//! status index, so credentials of one batch cannot be linked. Every error
+//! of §8.3.1.2 and RFC 6750 §3.1 has its variant.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::proof::{self, ProofError, ProofExpectations, VerifiedProof};
+use super::records::{self, IssuedCredential};
+use super::{Ctx, Grant, nonce, notification, token};
+use crate::catalogue::{self, Issuable, metadata as type_meta};
+use crate::registry::{self, IssueRefusal, RegistryError};
+use crate::sdjwt::{self, IssueOptions, RandomSalts};
+use crate::status::{self, StatusError};
+use crate::store::StoreError;
+
+/// Tolerated clock skew for a proof's `iat` in the future.
+pub const PROOF_FUTURE_SKEW: i64 = 60;
+
+/// The Credential Request body (§8.2).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CredentialRequest {
+    pub credential_identifier: Option<String>,
+    pub credential_configuration_id: Option<String>,
+    pub proofs: Option<Value>,
+    /// The single `proof` of earlier drafts, replaced by `proofs`.
+    pub proof: Option<Value>,
+    pub credential_response_encryption: Option<Value>,
+}
+
+/// The Credential Response (§8.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialResponse {
+    pub credentials: Vec<IssuedItem>,
+    pub notification_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedItem {
+    pub credential: String,
+}
+
+/// The rule a credential request broke.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("an access token is required (Authorization: Bearer …)")]
+    MissingToken,
+    #[error("the access token is unknown or expired")]
+    InvalidToken,
+    #[error("the access token does not cover this credential configuration")]
+    InsufficientScope,
+    #[error("the request body is not a Credential Request JSON object")]
+    Malformed,
+    #[error("exactly one of `credential_identifier` and `credential_configuration_id` is required")]
+    IdentifierChoice,
+    #[error("this authorization issued credential identifiers: use `credential_identifier`")]
+    IdentifierRequired,
+    #[error("`proof` was replaced by `proofs` in OpenID4VCI 1.0")]
+    SingularProof,
+    #[error("`proofs` must be an object with one proof type holding a non-empty array of proofs")]
+    MalformedProofs,
+    #[error("at most {0} proofs per request (`batch_size`)")]
+    BatchTooLarge(usize),
+    #[error("credential response encryption is not supported")]
+    EncryptionUnsupported,
+    #[error("unknown credential configuration")]
+    UnknownConfiguration,
+    #[error("unknown credential identifier")]
+    UnknownIdentifier,
+    #[error("`proofs` is missing")]
+    MissingProofs,
+    #[error("only `jwt` key proofs are supported")]
+    UnsupportedProofType,
+    #[error("proof {index}: {error}")]
+    InvalidProof { index: usize, error: ProofError },
+    #[error("all proofs of one request must carry the same c_nonce")]
+    MixedNonces,
+    #[error("two proofs name the same key; each credential of a batch needs its own key")]
+    DuplicateKey,
+    #[error("the c_nonce is unknown, used or expired: get a fresh one from the nonce endpoint")]
+    InvalidNonce,
+    #[error("{0}")]
+    Denied(IssueRefusal),
+    #[error("the document has expired; nothing can be issued")]
+    DocumentExpired,
+    #[error(transparent)]
+    Registry(RegistryError),
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing the credential failed")]
+    Signing,
+}
+
+impl crate::http::WireError for CredentialError {
+    fn code(&self) -> &'static str {
+        use CredentialError::*;
+        match self {
+            MissingToken | InvalidToken => "invalid_token",
+            InsufficientScope => "insufficient_scope",
+            Malformed | IdentifierChoice | IdentifierRequired | SingularProof | MalformedProofs
+            | BatchTooLarge(_) => "invalid_credential_request",
+            EncryptionUnsupported => "invalid_encryption_parameters",
+            UnknownConfiguration => "unknown_credential_configuration",
+            UnknownIdentifier => "unknown_credential_identifier",
+            MissingProofs
+            | UnsupportedProofType
+            | InvalidProof { .. }
+            | MixedNonces
+            | DuplicateKey => "invalid_proof",
+            InvalidNonce => "invalid_nonce",
+            Denied(_) | DocumentExpired => "credential_request_denied",
+            Registry(_) | Signing => "server_error",
+            Status(e) => crate::http::WireError::code(e),
+            Store(e) => crate::http::WireError::code(e),
+        }
+    }
+    fn status(&self) -> u16 {
+        use CredentialError::*;
+        match self {
+            MissingToken | InvalidToken => 401,
+            InsufficientScope => 403,
+            Registry(_) => 503,
+            Signing => 500,
+            Status(e) => crate::http::WireError::status(e),
+            Store(e) => crate::http::WireError::status(e),
+            _ => 400,
+        }
+    }
+    fn challenge(&self) -> Option<String> {
+        match self {
+            CredentialError::MissingToken => Some("Bearer realm=\"digital-id\"".into()),
+            CredentialError::InvalidToken => Some(format!(
+                "Bearer realm=\"digital-id\", error=\"invalid_token\", error_description=\"{self}\""
+            )),
+            CredentialError::InsufficientScope => Some(format!(
+                "Bearer realm=\"digital-id\", error=\"insufficient_scope\", error_description=\"{self}\""
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The grant behind `Authorization: Bearer <token>`.
+pub async fn authorize(ctx: &Ctx<'_>, bearer: Option<&str>) -> Result<Grant, CredentialError> {
+    let token = bearer.ok_or(CredentialError::MissingToken)?;
+    token::grant_of(ctx, token)
+        .await?
+        .ok_or(CredentialError::InvalidToken)
+}
+
+/// `POST /credential`.
+pub async fn issue(
+    ctx: &Ctx<'_>,
+    bearer: Option<&str>,
+    body: &[u8],
+) -> Result<CredentialResponse, CredentialError> {
+    let grant = authorize(ctx, bearer).await?;
+    let req: CredentialRequest =
+        serde_json::from_slice(body).map_err(|_| CredentialError::Malformed)?;
+    let configuration = configuration(&grant, &req)?;
+    let jwts = proof_jwts(&req, ctx.settings.issuer.batch_size)?;
+    let proofs = verify_proofs(ctx, &grant, &jwts)?;
+    if !nonce::consume(ctx, &proofs[0].nonce).await? {
+        return Err(CredentialError::InvalidNonce);
+    }
+    let documents = registry::issuable(ctx.registry, &grant.subject_id, configuration, ctx.today())
+        .map_err(|e| match e {
+            IssueRefusal::Registry(e) => CredentialError::Registry(e),
+            IssueRefusal::UnknownDocument => CredentialError::UnknownConfiguration,
+            refusal => CredentialError::Denied(refusal),
+        })?;
+    let notification_id = crate::crypto::random_token();
+    let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
+    let mut ids = Vec::with_capacity(credentials.capacity());
+    for p in &proofs {
+        for doc in &documents {
+            let (credential, rec) = sign_one(ctx, &grant, doc, p, &notification_id).await?;
+            ids.push(rec.id);
+            credentials.push(IssuedItem { credential });
+        }
+    }
+    notification::save(ctx, &notification_id, &grant, ids).await?;
+    tracing::info!(
+        configuration,
+        count = credentials.len(),
+        "credentials issued"
+    );
+    Ok(CredentialResponse {
+        credentials,
+        notification_id,
+    })
+}
+
+/// The credential configuration the request is for, checked against the
+/// grant.
+fn configuration(grant: &Grant, req: &CredentialRequest) -> Result<&'static str, CredentialError> {
+    if req.credential_response_encryption.is_some() {
+        return Err(CredentialError::EncryptionUnsupported);
+    }
+    let id = match (&req.credential_identifier, &req.credential_configuration_id) {
+        (Some(ident), None) => grant
+            .credential_identifiers
+            .get(ident)
+            .ok_or(CredentialError::UnknownIdentifier)?,
+        (None, Some(_)) if !grant.credential_identifiers.is_empty() => {
+            return Err(CredentialError::IdentifierRequired);
+        }
+        (None, Some(cfg)) => cfg,
+        _ => return Err(CredentialError::IdentifierChoice),
+    };
+    let doc = catalogue::find(id).ok_or(CredentialError::UnknownConfiguration)?;
+    if !grant
+        .credential_configuration_ids
+        .iter()
+        .any(|c| c == doc.id)
+    {
+        return Err(CredentialError::InsufficientScope);
+    }
+    Ok(doc.id)
+}
+
+/// The `jwt` proofs of the request (§8.2 `proofs`).
+fn proof_jwts(req: &CredentialRequest, batch_size: usize) -> Result<Vec<&str>, CredentialError> {
+    if req.proof.is_some() {
+        return Err(CredentialError::SingularProof);
+    }
+    let proofs = req
+        .proofs
+        .as_ref()
+        .ok_or(CredentialError::MissingProofs)?
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or(CredentialError::MalformedProofs)?;
+    let jwts = match proofs.get("jwt") {
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(CredentialError::MalformedProofs),
+        None => return Err(CredentialError::UnsupportedProofType),
+    };
+    if jwts.is_empty() {
+        return Err(CredentialError::MalformedProofs);
+    }
+    if jwts.len() > batch_size {
+        return Err(CredentialError::BatchTooLarge(batch_size));
+    }
+    jwts.iter()
+        .map(|j| j.as_str().ok_or(CredentialError::MalformedProofs))
+        .collect()
+}
+
+fn verify_proofs(
+    ctx: &Ctx<'_>,
+    grant: &Grant,
+    jwts: &[&str],
+) -> Result<Vec<VerifiedProof>, CredentialError> {
+    let exp = ProofExpectations {
+        audience: ctx.issuer_id(),
+        client_id: grant.client_id.as_deref(),
+        now: ctx.now,
+        max_age: ctx.settings.issuer.c_nonce_ttl,
+        future_skew: PROOF_FUTURE_SKEW,
+    };
+    let proofs = jwts
+        .iter()
+        .enumerate()
+        .map(|(index, jwt)| {
+            proof::verify(jwt, &exp).map_err(|error| CredentialError::InvalidProof { index, error })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if proofs.iter().any(|p| p.nonce != proofs[0].nonce) {
+        return Err(CredentialError::MixedNonces);
+    }
+    for (i, p) in proofs.iter().enumerate() {
+        if proofs[..i]
+            .iter()
+            .any(|q| q.key.thumbprint() == p.key.thumbprint())
+        {
+            return Err(CredentialError::DuplicateKey);
+        }
+    }
+    Ok(proofs)
+}
+
+/// Allocates a status index, signs one credential and stores its record
+/// (durably, before the credential leaves the server).
+async fn sign_one(
+    ctx: &Ctx<'_>,
+    grant: &Grant,
+    doc: &Issuable,
+    proof: &VerifiedProof,
+    notification_id: &str,
+) -> Result<(String, IssuedCredential), CredentialError> {
+    let settings = &ctx.settings.issuer;
+    let iat = ctx.now;
+    let exp = catalogue::exp(iat, settings.credential_days * 86_400, doc.valid_until)
+        .ok_or(CredentialError::DocumentExpired)?;
+    let id = crate::crypto::random_token();
+    let slot = status::allocate(ctx.store, settings.status_list_size, &id, ctx.now).await?;
+    let type_metadata = catalogue::find(doc.document_id)
+        .map(type_meta::type_metadata_bytes)
+        .unwrap_or_default();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), ctx.issuer_id().into());
+    claims.insert("iat".into(), iat.into());
+    claims.insert("exp".into(), exp.into());
+    claims.insert("vct".into(), doc.vct.into());
+    claims.insert(
+        "vct#integrity".into(),
+        type_meta::integrity(&type_metadata).into(),
+    );
+    claims.insert("cnf".into(), json!({"jwk": proof.key.jwk()}));
+    claims.insert(
+        "status".into(),
+        json!({"status_list": {"idx": slot.idx, "uri": ctx.url(&format!("/status-lists/{}", slot.list))}}),
+    );
+    if let Value::Object(m) = &doc.claims {
+        claims.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let issued = sdjwt::issue(
+        &ctx.keys.issuer_es256,
+        claims,
+        &doc.sd_paths,
+        &IssueOptions::default(),
+        &mut RandomSalts::default(),
+    )
+    .map_err(|_| CredentialError::Signing)?;
+    let rec = IssuedCredential {
+        id,
+        credential_configuration_id: doc.document_id.to_owned(),
+        vct: doc.vct.to_owned(),
+        subject_id: grant.subject_id.clone(),
+        holder_key_thumbprint: proof.key.thumbprint().to_owned(),
+        status_list: slot.list,
+        status_index: slot.idx,
+        iat,
+        exp,
+        notification_id: notification_id.to_owned(),
+        identity_proofing: grant.identity_proofing,
+        client_id: grant.client_id.clone(),
+    };
+    records::save(ctx, &rec).await?;
+    Ok((issued.compact, rec))
+}

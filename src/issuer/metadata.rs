@@ -1,0 +1,130 @@
+//! Discovery documents: Credential Issuer Metadata (OpenID4VCI 1.0 §12.2),
+//! Authorization Server Metadata (RFC 8414 with the OpenID4VCI additions of
+//! §12.3), JWT VC Issuer Metadata (SD-JWT VC §5) and SD-JWT VC Type Metadata
+//! for every `vct`.
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::catalogue::{self, DocumentType, metadata as type_meta};
+use crate::config::PublicUrl;
+
+/// `format` of every configuration (SD-JWT VC, OpenID4VCI Appendix A.3).
+pub const FORMAT: &str = "dc+sd-jwt";
+/// `typ` of key proofs (OpenID4VCI Appendix F.1).
+pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
+/// Key proof algorithms accepted (HAIP: ES256; EdDSA also).
+pub const PROOF_ALGS: &[&str] = &["ES256", "EdDSA"];
+/// Grant type of the pre-authorized code flow (OpenID4VCI §4.1.1).
+pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+
+/// Whether a request for a well-known document under `/.well-known/<name>`
+/// with the rest of the path `tail` is for this issuer: RFC 8615 path
+/// insertion puts the public URL's path after the name (`""` at the root).
+pub fn well_known_tail_matches(public_url: &PublicUrl, tail: &str) -> bool {
+    tail.is_empty() || tail == public_url.path()
+}
+
+/// Where `doc`'s Type Metadata is served.
+pub fn type_metadata_url(ctx: &Ctx<'_>, doc: &DocumentType) -> String {
+    ctx.url(&format!("/type-metadata/{}", doc.id))
+}
+
+/// The served Type Metadata bytes of the document with configuration id
+/// `id`; `vct#integrity` in credentials is computed over exactly these.
+pub fn type_metadata(id: &str) -> Option<Vec<u8>> {
+    catalogue::find(id).map(type_meta::type_metadata_bytes)
+}
+
+/// `GET /.well-known/openid-credential-issuer`.
+pub fn credential_issuer(ctx: &Ctx<'_>) -> Value {
+    let configurations: serde_json::Map<String, Value> = catalogue::DOCUMENTS
+        .iter()
+        .map(|d| (d.id.to_owned(), configuration(ctx, d)))
+        .collect();
+    json!({
+        "credential_issuer": ctx.issuer_id(),
+        "credential_endpoint": ctx.url("/credential"),
+        "nonce_endpoint": ctx.url("/nonce"),
+        "notification_endpoint": ctx.url("/notification"),
+        "batch_credential_issuance": {"batch_size": ctx.settings.issuer.batch_size},
+        "display": [
+            {"name": "Цифровой ID", "locale": "ru-RU"},
+            {"name": "Digital ID", "locale": "en-US"},
+        ],
+        "credential_configurations_supported": configurations,
+    })
+}
+
+/// One entry of `credential_configurations_supported`. `type_metadata_uri`
+/// is our extension: where the `vct`'s Type Metadata is (the `vct` values
+/// are URNs, so they do not resolve by themselves).
+fn configuration(ctx: &Ctx<'_>, doc: &DocumentType) -> Value {
+    let display: Vec<Value> = doc
+        .name
+        .by_locale()
+        .into_iter()
+        .zip(doc.description.by_locale())
+        .map(|((locale, name), (_, description))| {
+            json!({"name": name, "locale": locale, "description": description})
+        })
+        .collect();
+    let claims: Vec<Value> = doc
+        .claim_specs()
+        .map(|c| {
+            let display: Vec<Value> = c
+                .label
+                .by_locale()
+                .into_iter()
+                .map(|(locale, name)| json!({"name": name, "locale": locale}))
+                .collect();
+            json!({"path": c.claim_path(), "mandatory": c.mandatory, "display": display})
+        })
+        .collect();
+    json!({
+        "format": FORMAT,
+        "scope": doc.id,
+        "vct": doc.vct,
+        "type_metadata_uri": type_metadata_url(ctx, doc),
+        "cryptographic_binding_methods_supported": ["jwk"],
+        "credential_signing_alg_values_supported": [ctx.keys.issuer_es256.alg().as_str()],
+        "proof_types_supported": {
+            "jwt": {"proof_signing_alg_values_supported": PROOF_ALGS}
+        },
+        "credential_metadata": {"display": display, "claims": claims},
+    })
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; RFC 9126 §5;
+/// RFC 9207 §3; OpenID4VCI §12.3).
+pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
+    let scopes: Vec<&str> = catalogue::DOCUMENTS.iter().map(|d| d.id).collect();
+    json!({
+        "issuer": ctx.issuer_id(),
+        "authorization_endpoint": ctx.url("/authorize"),
+        "token_endpoint": ctx.url("/token"),
+        "pushed_authorization_request_endpoint": ctx.url("/par"),
+        "require_pushed_authorization_requests": false,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", PRE_AUTHORIZED_GRANT],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "scopes_supported": scopes,
+        "authorization_details_types_supported": ["openid_credential"],
+        "authorization_response_iss_parameter_supported": true,
+        "pre-authorized_grant_anonymous_access_supported": true,
+    })
+}
+
+/// `GET /.well-known/jwt-vc-issuer` (SD-JWT VC §5): `{issuer, jwks}`, each
+/// key with its `kid` (the RFC 7638 thumbprint credentials name).
+pub fn jwt_vc_issuer(ctx: &Ctx<'_>) -> Value {
+    json!({
+        "issuer": ctx.issuer_id(),
+        "jwks": {"keys": [
+            ctx.keys.issuer_es256.public().jwk_for_publication(),
+            ctx.keys.issuer_eddsa.public().jwk_for_publication(),
+        ]},
+    })
+}

@@ -1,0 +1,123 @@
+//! OpenID4VCI 1.0 issuer and its OAuth 2.0 authorization server: metadata,
+//! offers, token, nonce, credential, authorization code flow with PAR and
+//! consent, notifications. One file per operation; no `actix_web` here (the
+//! web adapter is `http/issuer.rs`).
+//!
+//! Secrets (pre-authorized codes, authorization codes, access tokens) are
+//! stored under their SHA-256, never in the clear; nothing here stores or
+//! logs claim values.
+
+pub mod authorize;
+pub mod consent;
+pub mod credential;
+pub mod metadata;
+pub mod nonce;
+pub mod notification;
+pub mod offer;
+pub mod par;
+pub mod proof;
+pub mod records;
+pub mod token;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::config::Settings;
+use crate::crypto::{b64url, sha256};
+use crate::keystore::KeySet;
+use crate::registry::{IdentityProofing, Registry, SubjectId};
+use crate::store::Store;
+
+/// Store namespaces of the issuer.
+pub mod ns {
+    /// offer id → [`Offer`](super::offer::Offer).
+    pub const OFFER: &str = "vci_offer";
+    /// sha256(pre-authorized code) → [`PreAuthorizedCode`](super::token::PreAuthorizedCode).
+    pub const PRE_AUTHORIZED_CODE: &str = "vci_preauth";
+    /// sha256(authorization code) → [`AuthorizationCode`](super::authorize::AuthorizationCode).
+    pub const AUTHORIZATION_CODE: &str = "vci_authcode";
+    /// PAR `request_uri` id → [`AuthorizationRequest`](super::authorize::AuthorizationRequest).
+    pub const PAR: &str = "vci_par";
+    /// login session id → [`Session`](super::authorize::Session).
+    pub const SESSION: &str = "vci_session";
+    /// sha256(access token) → [`Grant`].
+    pub const ACCESS_TOKEN: &str = "vci_token";
+    /// c_nonce → `[]`.
+    pub const C_NONCE: &str = "vci_cnonce";
+    /// `"<subject>\n<client_id>"` → [`Consent`](super::consent::Consent).
+    pub const CONSENT: &str = "vci_consent";
+    /// credential id → [`IssuedCredential`](super::records::IssuedCredential).
+    pub const CREDENTIAL: &str = "vci_credential";
+    /// `"<subject>/<credential id>"` → `[]`: records by subject.
+    pub const CREDENTIAL_BY_SUBJECT: &str = "vci_credential_subject";
+    /// notification id → [`NotificationRecord`](super::notification::NotificationRecord).
+    pub const NOTIFICATION: &str = "vci_notification";
+}
+
+/// What the issuer works with for one request: settings, keys, store,
+/// registry and the request's time.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub settings: &'a Settings,
+    pub keys: &'a KeySet,
+    pub store: &'a dyn Store,
+    pub registry: &'a dyn Registry,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx<'_> {
+    /// The Credential Issuer Identifier, byte for byte the public URL.
+    pub fn issuer_id(&self) -> &str {
+        self.settings.public_url.as_str()
+    }
+
+    /// `public URL + path`.
+    pub fn url(&self, path: &str) -> String {
+        self.settings.public_url.join(path)
+    }
+
+    /// The calendar day (UTC) registry data is judged on.
+    pub fn today(&self) -> Date {
+        time::OffsetDateTime::from_unix_timestamp(self.now)
+            .map(|t| t.date())
+            .unwrap_or(Date::MIN)
+    }
+}
+
+/// What an access token (and the code it came from) allows: whose documents
+/// and which credential configurations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub subject_id: SubjectId,
+    pub credential_configuration_ids: Vec<String>,
+    /// `credential_identifier` → credential configuration id, when the
+    /// authorization used `authorization_details` (OpenID4VCI §6.2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credential_identifiers: BTreeMap<String, String>,
+    /// The wallet's client id (absent for anonymous pre-authorized access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// How the subject's identity was proofed, as recorded at authorization.
+    pub identity_proofing: IdentityProofing,
+}
+
+/// The store key of a secret: base64url(SHA-256(secret)).
+pub fn secret_key(secret: &str) -> String {
+    b64url(sha256(secret))
+}
+
+/// A new random 256-bit secret (codes, tokens).
+pub fn new_secret() -> String {
+    b64url(crate::crypto::random_bytes::<32>())
+}

@@ -1,0 +1,259 @@
+//! Credential offers (OpenID4VCI 1.0 §4.1), created by the back-office for
+//! a registry subject: a pre-authorized code (single use, short-lived,
+//! guarded by a 6-digit `tx_code` by default) and an `issuer_state` for
+//! wallets that prefer the authorization code flow.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::metadata::PRE_AUTHORIZED_GRANT;
+use super::token::PreAuthorizedCode;
+use super::{Ctx, new_secret, ns, secret_key};
+use crate::catalogue;
+use crate::registry::{self, IdentityProofing, IssueRefusal, RegistryError, SubjectId};
+use crate::sdjwt::{RandomSalts, SaltSource};
+use crate::store::{self, StoreError};
+
+/// Digits of a `tx_code`.
+pub const TX_CODE_LENGTH: usize = 6;
+
+/// `POST /issuer/offers` body (DESIGN.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferRequest {
+    pub subject_id: SubjectId,
+    pub credential_configuration_ids: Vec<String>,
+    /// Ask for a `tx_code` (default: yes).
+    #[serde(default)]
+    pub tx_code: Option<bool>,
+}
+
+/// `POST /issuer/offers` answer (DESIGN.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct OfferCreated {
+    pub offer_id: String,
+    pub credential_offer: Value,
+    /// The URL that returns `credential_offer` (offer by reference).
+    pub credential_offer_uri: String,
+    /// `openid-credential-offer://?credential_offer_uri=…`, what a QR carries.
+    pub offer_link: String,
+    /// Sent to the citizen out of band.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_code: Option<String>,
+    pub expires_at: String,
+}
+
+/// A stored offer. It holds the pre-authorized code in the clear (the
+/// wallet fetches it by reference) until the code is redeemed or expires.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Offer {
+    pub id: String,
+    pub subject_id: SubjectId,
+    pub credential_configuration_ids: Vec<String>,
+    pub credential_offer: Value,
+    pub expires_at: i64,
+}
+
+/// Why an offer was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum OfferError {
+    #[error("no subject with this id in the registry")]
+    UnknownSubject,
+    #[error("`credential_configuration_ids` must name at least one configuration")]
+    NoConfigurations,
+    #[error("`credential_configuration_ids` names an unknown configuration")]
+    UnknownConfiguration,
+    #[error("`credential_configuration_ids` names a configuration twice")]
+    DuplicateConfiguration,
+    #[error("this subject cannot receive the credential: {0}")]
+    Refused(IssueRefusal),
+    #[error("no such offer, or it has expired")]
+    UnknownOffer,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::http::WireError for OfferError {
+    fn code(&self) -> &'static str {
+        match self {
+            OfferError::UnknownSubject | OfferError::UnknownOffer => "not_found",
+            OfferError::NoConfigurations | OfferError::DuplicateConfiguration => "invalid_request",
+            OfferError::UnknownConfiguration => "unknown_credential_configuration",
+            OfferError::Refused(_) => "credential_request_denied",
+            OfferError::Registry(_) => "server_error",
+            OfferError::Store(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            OfferError::UnknownSubject | OfferError::UnknownOffer => 404,
+            OfferError::NoConfigurations
+            | OfferError::DuplicateConfiguration
+            | OfferError::UnknownConfiguration
+            | OfferError::Refused(_) => 400,
+            OfferError::Registry(_) => 503,
+            OfferError::Store(e) => e.status(),
+        }
+    }
+}
+
+/// One row of `GET /issuer/subjects`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectSummary {
+    pub id: SubjectId,
+    pub family_name: String,
+    pub given_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patronymic: Option<String>,
+    pub birthdate: String,
+    pub identity_proofing: IdentityProofing,
+    /// Configuration ids of the documents the registry holds for them.
+    pub documents: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<SubjectId>,
+}
+
+/// `GET /issuer/subjects`.
+pub fn subjects(ctx: &Ctx<'_>) -> Result<Vec<SubjectSummary>, OfferError> {
+    Ok(ctx
+        .registry
+        .subjects()?
+        .into_iter()
+        .map(|s| SubjectSummary {
+            family_name: s.person.family_name,
+            given_name: s.person.given_name,
+            patronymic: s.person.patronymic,
+            birthdate: s.person.birthdate,
+            identity_proofing: s.identity_proofing,
+            documents: s.documents.into_keys().collect(),
+            children: s.children,
+            id: s.id,
+        })
+        .collect())
+}
+
+/// `POST /issuer/offers`: checks that the subject may receive every
+/// configuration today, then stores the offer and its pre-authorized code.
+pub async fn create(ctx: &Ctx<'_>, req: OfferRequest) -> Result<OfferCreated, OfferError> {
+    check(ctx, &req)?;
+    let subject = ctx
+        .registry
+        .subject(&req.subject_id)?
+        .ok_or(OfferError::UnknownSubject)?;
+    let offer_id = crate::crypto::random_token();
+    let code = new_secret();
+    let tx_code = req.tx_code.unwrap_or(true).then(new_tx_code);
+    let expires_at = ctx.now + ctx.settings.issuer.offer_ttl;
+    let mut pre_auth = json!({"pre-authorized_code": code});
+    if tx_code.is_some() {
+        pre_auth["tx_code"] = json!({
+            "input_mode": "numeric",
+            "length": TX_CODE_LENGTH,
+            "description": "Код из SMS / The code sent to you by SMS",
+        });
+    }
+    let credential_offer = json!({
+        "credential_issuer": ctx.issuer_id(),
+        "credential_configuration_ids": req.credential_configuration_ids,
+        "grants": {
+            PRE_AUTHORIZED_GRANT: pre_auth,
+            "authorization_code": {"issuer_state": offer_id},
+        },
+    });
+    let record = PreAuthorizedCode {
+        subject_id: req.subject_id.clone(),
+        credential_configuration_ids: req.credential_configuration_ids.clone(),
+        identity_proofing: subject.identity_proofing,
+        offer_id: offer_id.clone(),
+        tx_code_digest: tx_code.as_deref().map(secret_key),
+        failed_attempts: 0,
+        expires_at,
+    };
+    let offer = Offer {
+        id: offer_id.clone(),
+        subject_id: req.subject_id,
+        credential_configuration_ids: req.credential_configuration_ids,
+        credential_offer: credential_offer.clone(),
+        expires_at,
+    };
+    let (s, now) = (ctx.store, ctx.now);
+    s.insert(
+        ns::PRE_AUTHORIZED_CODE,
+        secret_key(&code),
+        store::to_bytes(&record)?,
+        Some(expires_at),
+        now,
+    )
+    .await?;
+    s.insert(
+        ns::OFFER,
+        offer_id.clone(),
+        store::to_bytes(&offer)?,
+        Some(expires_at),
+        now,
+    )
+    .await?;
+    tracing::info!(tx_code = tx_code.is_some(), "credential offer created");
+    let credential_offer_uri = offer_uri(ctx, &offer_id);
+    Ok(OfferCreated {
+        offer_link: offer_link(&credential_offer_uri),
+        credential_offer_uri,
+        credential_offer,
+        tx_code,
+        expires_at: crate::clock::rfc3339(expires_at),
+        offer_id,
+    })
+}
+
+fn check(ctx: &Ctx<'_>, req: &OfferRequest) -> Result<(), OfferError> {
+    let ids = &req.credential_configuration_ids;
+    if ids.is_empty() {
+        return Err(OfferError::NoConfigurations);
+    }
+    if ids.iter().any(|id| catalogue::find(id).is_none()) {
+        return Err(OfferError::UnknownConfiguration);
+    }
+    if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+        return Err(OfferError::DuplicateConfiguration);
+    }
+    for id in ids {
+        match registry::issuable(ctx.registry, &req.subject_id, id, ctx.today()) {
+            Ok(_) => {}
+            Err(IssueRefusal::UnknownSubject) => return Err(OfferError::UnknownSubject),
+            Err(IssueRefusal::Registry(e)) => return Err(e.into()),
+            Err(refusal) => return Err(OfferError::Refused(refusal)),
+        }
+    }
+    Ok(())
+}
+
+/// `GET /credential-offer/{id}`: the offer while it is live.
+pub async fn get(ctx: &Ctx<'_>, offer_id: &str) -> Result<Offer, OfferError> {
+    match ctx
+        .store
+        .get(ns::OFFER, offer_id.to_owned(), ctx.now)
+        .await?
+    {
+        Some(b) => Ok(store::from_bytes(&b)?),
+        None => Err(OfferError::UnknownOffer),
+    }
+}
+
+pub fn offer_uri(ctx: &Ctx<'_>, offer_id: &str) -> String {
+    ctx.url(&format!("/credential-offer/{offer_id}"))
+}
+
+/// The deep link a QR code carries (OpenID4VCI §4.1.3).
+pub fn offer_link(credential_offer_uri: &str) -> String {
+    let query = serde_urlencoded::to_string([("credential_offer_uri", credential_offer_uri)])
+        .unwrap_or_default();
+    format!("openid-credential-offer://?{query}")
+}
+
+/// A uniformly random 6-digit code.
+fn new_tx_code() -> String {
+    let n = RandomSalts::default().below(1_000_000);
+    format!("{n:0width$}", width = TX_CODE_LENGTH)
+}

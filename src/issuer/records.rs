@@ -1,0 +1,154 @@
+//! Issued-credential records: what the issuer keeps about each credential
+//! (never the credential or its claim values), and the back-office status
+//! changes (revoke, suspend, reinstate) that act on them.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, ns};
+use crate::registry::{IdentityProofing, SubjectId};
+use crate::status::{self, Status, StatusError};
+use crate::store::{self, StoreError};
+
+/// One issued credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCredential {
+    pub id: String,
+    pub credential_configuration_id: String,
+    pub vct: String,
+    pub subject_id: SubjectId,
+    /// RFC 7638 thumbprint of the holder key (`cnf.jwk`).
+    pub holder_key_thumbprint: String,
+    pub status_list: u32,
+    pub status_index: usize,
+    pub iat: i64,
+    pub exp: i64,
+    pub notification_id: String,
+    pub identity_proofing: IdentityProofing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// A record with its current status, as the back-office sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialView {
+    #[serde(flatten)]
+    pub record: IssuedCredential,
+    pub status: Status,
+}
+
+/// Why a back-office credential operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("no issued credential with this id")]
+    UnknownCredential,
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::http::WireError for RecordError {
+    fn code(&self) -> &'static str {
+        match self {
+            RecordError::UnknownCredential => "not_found",
+            RecordError::Status(e) => e.code(),
+            RecordError::Store(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            RecordError::UnknownCredential => 404,
+            RecordError::Status(e) => e.status(),
+            RecordError::Store(e) => e.status(),
+        }
+    }
+}
+
+/// Stores a record and its by-subject index entry durably (before the
+/// credential is returned).
+pub async fn save(ctx: &Ctx<'_>, rec: &IssuedCredential) -> Result<(), StoreError> {
+    ctx.store
+        .insert(
+            ns::CREDENTIAL,
+            rec.id.clone(),
+            store::to_bytes(rec)?,
+            None,
+            ctx.now,
+        )
+        .await?;
+    ctx.store
+        .put(
+            ns::CREDENTIAL_BY_SUBJECT,
+            format!("{}/{}", rec.subject_id, rec.id),
+            Vec::new(),
+            None,
+        )
+        .await
+}
+
+/// Most records listed per subject.
+pub const LIST_LIMIT: usize = 1000;
+
+/// `GET /issuer/subjects/{id}/credentials`: the subject's records, oldest
+/// first.
+pub async fn of_subject(
+    ctx: &Ctx<'_>,
+    subject: &SubjectId,
+) -> Result<Vec<CredentialView>, RecordError> {
+    let prefix = format!("{subject}/");
+    let entries = ctx
+        .store
+        .scan(
+            ns::CREDENTIAL_BY_SUBJECT,
+            prefix.clone(),
+            ctx.now,
+            LIST_LIMIT,
+        )
+        .await?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        out.push(view(ctx, &e.key[prefix.len()..]).await?);
+    }
+    out.sort_by_key(|v| v.record.iat);
+    Ok(out)
+}
+
+pub async fn load(ctx: &Ctx<'_>, id: &str) -> Result<IssuedCredential, RecordError> {
+    match ctx
+        .store
+        .get(ns::CREDENTIAL, id.to_owned(), ctx.now)
+        .await?
+    {
+        Some(b) => Ok(store::from_bytes(&b)?),
+        None => Err(RecordError::UnknownCredential),
+    }
+}
+
+/// `GET /issuer/credentials/{id}`.
+pub async fn view(ctx: &Ctx<'_>, id: &str) -> Result<CredentialView, RecordError> {
+    let record = load(ctx, id).await?;
+    let status = status::get(ctx.store, record.status_list, record.status_index, ctx.now).await?;
+    Ok(CredentialView { record, status })
+}
+
+/// `POST /issuer/credentials/{id}/revoke|suspend|reinstate`.
+pub async fn set_status(
+    ctx: &Ctx<'_>,
+    id: &str,
+    next: Status,
+) -> Result<CredentialView, RecordError> {
+    let record = load(ctx, id).await?;
+    let before = status::set(
+        ctx.store,
+        record.status_list,
+        record.status_index,
+        next,
+        ctx.now,
+    )
+    .await?;
+    tracing::info!(credential = %record.id, ?before, after = ?next, "credential status changed");
+    Ok(CredentialView {
+        record,
+        status: next,
+    })
+}

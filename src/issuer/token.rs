@@ -1,0 +1,332 @@
+//! Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5, RFC 7636):
+//! the pre-authorized code grant with `tx_code` (anonymous access allowed)
+//! and the authorization code grant with PKCE S256. Codes are redeemed in
+//! one store transaction, so of racing redemptions exactly one gets a token.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::authorize::AuthorizationCode;
+use super::metadata::PRE_AUTHORIZED_GRANT;
+use super::{Ctx, Grant, new_secret, ns, secret_key};
+use crate::registry::{IdentityProofing, SubjectId};
+use crate::store::{self, StoreError, Update};
+
+/// The form body of a token request; every member optional so that a
+/// missing one becomes the spec's error, not an extractor error.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    #[serde(rename = "pre-authorized_code")]
+    pub pre_authorized_code: Option<String>,
+    pub tx_code: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1, OpenID4VCI §6.2).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Vec<Value>>,
+}
+
+/// A stored pre-authorized code (keyed by its SHA-256).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreAuthorizedCode {
+    pub subject_id: SubjectId,
+    pub credential_configuration_ids: Vec<String>,
+    pub identity_proofing: IdentityProofing,
+    pub offer_id: String,
+    /// SHA-256 of the `tx_code`, when one is required.
+    pub tx_code_digest: Option<String>,
+    pub failed_attempts: u32,
+    pub expires_at: i64,
+}
+
+/// The rule a token request broke; each maps to its RFC 6749 §5.2 /
+/// OpenID4VCI §6.3 code.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("`grant_type` is missing")]
+    MissingGrantType,
+    #[error("this grant type is not supported")]
+    UnsupportedGrantType,
+    #[error("`pre-authorized_code` is missing")]
+    MissingPreAuthorizedCode,
+    #[error("the offer requires a `tx_code`, none was sent")]
+    TxCodeMissing,
+    #[error("a `tx_code` was sent but the offer does not use one")]
+    TxCodeNotExpected,
+    #[error("the pre-authorized code is unknown, used or expired")]
+    UnknownPreAuthorizedCode,
+    #[error("the `tx_code` is wrong ({left} attempts left)")]
+    WrongTxCode { left: u32 },
+    #[error("the `tx_code` is wrong; too many attempts, the pre-authorized code is now invalid")]
+    TxCodeAttemptsExhausted,
+    #[error("`code` is missing")]
+    MissingCode,
+    #[error("`code_verifier` is missing (PKCE is required)")]
+    MissingCodeVerifier,
+    #[error("`code_verifier` must be 43 to 128 unreserved characters (RFC 7636 §4.1)")]
+    MalformedCodeVerifier,
+    #[error("`redirect_uri` is missing")]
+    MissingRedirectUri,
+    #[error("`client_id` is missing: public clients identify themselves with it")]
+    MissingClientId,
+    #[error("client authentication is not supported: wallets are public clients")]
+    ClientAuthenticationUnsupported,
+    #[error("the authorization code is unknown, used or expired")]
+    UnknownAuthorizationCode,
+    #[error("the authorization code was issued to another client")]
+    ClientMismatch,
+    #[error("`redirect_uri` differs from the authorization request's")]
+    RedirectUriMismatch,
+    #[error("the `code_verifier` does not match the `code_challenge` (PKCE S256)")]
+    PkceMismatch,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::http::WireError for TokenError {
+    fn code(&self) -> &'static str {
+        use TokenError::*;
+        match self {
+            MissingGrantType
+            | MissingPreAuthorizedCode
+            | TxCodeMissing
+            | TxCodeNotExpected
+            | MissingCode
+            | MissingCodeVerifier
+            | MalformedCodeVerifier
+            | MissingRedirectUri => "invalid_request",
+            UnsupportedGrantType => "unsupported_grant_type",
+            UnknownPreAuthorizedCode
+            | WrongTxCode { .. }
+            | TxCodeAttemptsExhausted
+            | UnknownAuthorizationCode
+            | ClientMismatch
+            | RedirectUriMismatch
+            | PkceMismatch => "invalid_grant",
+            MissingClientId | ClientAuthenticationUnsupported => "invalid_client",
+            Store(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported => 401,
+            TokenError::Store(e) => e.status(),
+            _ => 400,
+        }
+    }
+    fn challenge(&self) -> Option<String> {
+        matches!(
+            self,
+            TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported
+        )
+        .then(|| "Basic realm=\"digital-id\"".to_owned())
+    }
+}
+
+/// `POST /token`. `client_authentication` is whether the request carried
+/// an `Authorization` header (we have no confidential clients).
+pub async fn token(
+    ctx: &Ctx<'_>,
+    req: TokenRequest,
+    client_authentication: bool,
+) -> Result<TokenResponse, TokenError> {
+    if client_authentication || req.client_secret.is_some() || req.client_assertion.is_some() {
+        return Err(TokenError::ClientAuthenticationUnsupported);
+    }
+    match req.grant_type.as_deref() {
+        None => Err(TokenError::MissingGrantType),
+        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req).await,
+        Some("authorization_code") => authorization_code(ctx, req).await,
+        Some(_) => Err(TokenError::UnsupportedGrantType),
+    }
+}
+
+/// What one redemption attempt does with the stored code.
+enum Redemption {
+    Redeem(PreAuthorizedCode),
+    Refuse(TokenError),
+    WrongTry(PreAuthorizedCode, TokenError),
+    Burn,
+}
+
+fn redeem(
+    current: Option<&[u8]>,
+    tx_code: Option<&str>,
+    max_attempts: u32,
+) -> Result<Redemption, StoreError> {
+    let Some(bytes) = current else {
+        return Ok(Redemption::Refuse(TokenError::UnknownPreAuthorizedCode));
+    };
+    let rec: PreAuthorizedCode = store::from_bytes(bytes)?;
+    Ok(match (&rec.tx_code_digest, tx_code) {
+        (None, None) => Redemption::Redeem(rec),
+        (None, Some(_)) => Redemption::Refuse(TokenError::TxCodeNotExpected),
+        (Some(_), None) => Redemption::Refuse(TokenError::TxCodeMissing),
+        (Some(d), Some(t)) if digests_equal(d, &secret_key(t)) => Redemption::Redeem(rec),
+        (Some(_), Some(_)) if rec.failed_attempts + 1 >= max_attempts => Redemption::Burn,
+        (Some(_), Some(_)) => {
+            let left = max_attempts - rec.failed_attempts - 1;
+            let rec = PreAuthorizedCode {
+                failed_attempts: rec.failed_attempts + 1,
+                ..rec
+            };
+            Redemption::WrongTry(rec, TokenError::WrongTxCode { left })
+        }
+    })
+}
+
+/// Constant-time comparison of two base64url SHA-256 digests.
+pub(crate) fn digests_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+}
+
+async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenResponse, TokenError> {
+    let code = req
+        .pre_authorized_code
+        .ok_or(TokenError::MissingPreAuthorizedCode)?;
+    let max = ctx.settings.issuer.tx_code_attempts;
+    let tx_code = req.tx_code;
+    let tx = tx_code.clone();
+    let seen = ctx
+        .store
+        .update(
+            ns::PRE_AUTHORIZED_CODE,
+            secret_key(&code),
+            ctx.now,
+            Box::new(move |cur| match redeem(cur, tx.as_deref(), max) {
+                Ok(Redemption::Redeem(_) | Redemption::Burn) => Update::Delete,
+                Ok(Redemption::WrongTry(rec, _)) => match store::to_bytes(&rec) {
+                    Ok(value) => Update::Put {
+                        value,
+                        expires_at: Some(rec.expires_at),
+                    },
+                    Err(_) => Update::Delete,
+                },
+                Ok(Redemption::Refuse(_)) | Err(_) => Update::Keep,
+            }),
+        )
+        .await?;
+    let rec = match redeem(seen.as_deref(), tx_code.as_deref(), max)? {
+        Redemption::Redeem(rec) => rec,
+        Redemption::Refuse(e) | Redemption::WrongTry(_, e) => return Err(e),
+        Redemption::Burn => {
+            tracing::warn!("pre-authorized code burnt after too many wrong tx_code attempts");
+            return Err(TokenError::TxCodeAttemptsExhausted);
+        }
+    };
+    // The offer has done its job; fetching it again would show a dead code.
+    ctx.store.delete(ns::OFFER, rec.offer_id.clone()).await?;
+    let grant = Grant {
+        subject_id: rec.subject_id,
+        credential_configuration_ids: rec.credential_configuration_ids,
+        credential_identifiers: Default::default(),
+        client_id: req.client_id,
+        identity_proofing: rec.identity_proofing,
+    };
+    access_token(ctx, grant, None).await
+}
+
+async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenResponse, TokenError> {
+    let client_id = req.client_id.ok_or(TokenError::MissingClientId)?;
+    let code = req.code.ok_or(TokenError::MissingCode)?;
+    let redirect_uri = req.redirect_uri.ok_or(TokenError::MissingRedirectUri)?;
+    let verifier = req.code_verifier.ok_or(TokenError::MissingCodeVerifier)?;
+    if !(43..=128).contains(&verifier.len())
+        || !verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        return Err(TokenError::MalformedCodeVerifier);
+    }
+    // Taken first: a code is tried once, whatever the outcome (RFC 6749 §4.1.2).
+    let rec: AuthorizationCode = match ctx
+        .store
+        .take(ns::AUTHORIZATION_CODE, secret_key(&code), ctx.now)
+        .await?
+    {
+        Some(b) => store::from_bytes(&b)?,
+        None => return Err(TokenError::UnknownAuthorizationCode),
+    };
+    if rec.grant.client_id.as_deref() != Some(client_id.as_str()) {
+        return Err(TokenError::ClientMismatch);
+    }
+    if rec.redirect_uri != redirect_uri {
+        return Err(TokenError::RedirectUriMismatch);
+    }
+    if !digests_equal(&secret_key(&verifier), &rec.code_challenge) {
+        return Err(TokenError::PkceMismatch);
+    }
+    let details = (!rec.grant.credential_identifiers.is_empty()).then(|| {
+        rec.grant
+            .credential_configuration_ids
+            .iter()
+            .map(|cfg| {
+                let ids: Vec<&String> = rec
+                    .grant
+                    .credential_identifiers
+                    .iter()
+                    .filter(|(_, c)| *c == cfg)
+                    .map(|(id, _)| id)
+                    .collect();
+                json!({
+                    "type": "openid_credential",
+                    "credential_configuration_id": cfg,
+                    "credential_identifiers": ids,
+                })
+            })
+            .collect()
+    });
+    access_token(ctx, rec.grant, details).await
+}
+
+async fn access_token(
+    ctx: &Ctx<'_>,
+    grant: Grant,
+    authorization_details: Option<Vec<Value>>,
+) -> Result<TokenResponse, TokenError> {
+    let token = new_secret();
+    let ttl = ctx.settings.issuer.access_token_ttl;
+    ctx.store
+        .insert(
+            ns::ACCESS_TOKEN,
+            secret_key(&token),
+            store::to_bytes(&grant)?,
+            Some(ctx.now + ttl),
+            ctx.now,
+        )
+        .await?;
+    tracing::info!(
+        client = grant.client_id.as_deref().unwrap_or("-"),
+        "access token issued"
+    );
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        authorization_details,
+    })
+}
+
+/// The grant behind a bearer access token, if it is live.
+pub async fn grant_of(ctx: &Ctx<'_>, access_token: &str) -> Result<Option<Grant>, StoreError> {
+    match ctx
+        .store
+        .get(ns::ACCESS_TOKEN, secret_key(access_token), ctx.now)
+        .await?
+    {
+        Some(b) => store::from_bytes(&b).map(Some),
+        None => Ok(None),
+    }
+}

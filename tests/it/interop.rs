@@ -1,0 +1,80 @@
+//! Other people's wallets against our server: `@openid4vc/openid4vci` (Credo's
+//! protocol library) obtains credentials through metadata, offer link, token,
+//! nonce and credential, and verifies them with `@sd-jwt/sd-jwt-vc` against
+//! `/.well-known/jwt-vc-issuer`; `@openid4vc/openid4vp` answers our signed
+//! request objects. Drivers: `tests/interop/openid4vc/` (installed by
+//! `scripts/test`).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use digital_id::crypto::{Algorithm, SigningKey};
+use serde_json::{Value, json};
+
+use crate::fixture::{InProc, agent};
+
+fn node(script: &str, input: &Value) -> Result<Value, Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/openid4vc");
+    assert!(
+        std::path::Path::new(dir).join("node_modules/@openid4vc/openid4vci").exists(),
+        "the npm wallets are not installed: run tests/interop/install.sh (scripts/test does)"
+    );
+    let mut child = Command::new("node")
+        .arg(format!("{dir}/{script}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("{script} printed no JSON:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    if out.status.success() { Ok(v) } else { Err(v) }
+}
+
+fn create_offer(server: &InProc, subject: &str, ids: &[&str], tx_code: bool) -> Value {
+    let mut resp = agent()
+        .post(&server.url("/issuer/offers"))
+        .header("Authorization", &server.bearer())
+        .send_json(json!({"subject_id": subject, "credential_configuration_ids": ids, "tx_code": tx_code}))
+        .unwrap();
+    assert!(resp.status().is_success(), "offer: {}", resp.status());
+    resp.body_mut().read_json().unwrap()
+}
+
+fn vci_wallet(server: &InProc, offer: &Value, holder: &SigningKey) -> Value {
+    let input = json!({
+        "offer": offer["offer_link"],
+        "tx_code": offer.get("tx_code").cloned().unwrap_or(Value::Null),
+        "holder_jwk": holder.to_private_jwk(),
+    });
+    node("wallet_vci.mjs", &input).unwrap_or_else(|e| panic!("the @openid4vc/openid4vci wallet failed: {e}\n(server {})", server.base))
+}
+
+#[test]
+fn openid4vci_library_wallet_gets_a_passport_with_tx_code() {
+    let server = InProc::start();
+    let offer = create_offer(&server, "ivanov-ivan", &["ru.passport"], true);
+    let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+    let out = vci_wallet(&server, &offer, &holder);
+    let credentials = out["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 1);
+    let claims = &out["verified_claims"];
+    assert_eq!(claims["vct"], "urn:ru:digital-id:passport:1");
+    assert_eq!(claims["family_name"], "Иванов");
+    assert_eq!(claims["cnf"]["jwk"]["x"], holder.public().jwk()["x"]);
+}
+
+#[test]
+fn openid4vci_library_wallet_gets_every_document_of_a_subject() {
+    let server = InProc::start();
+    for id in ["ru.driving_licence", "ru.snils", "ru.oms", "ru.inn"] {
+        let offer = create_offer(&server, "ivanov-ivan", &[id], false);
+        let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+        let out = vci_wallet(&server, &offer, &holder);
+        let vct = digital_id::catalogue::find(id).unwrap().vct;
+        assert_eq!(out["verified_claims"]["vct"], vct, "{id}");
+    }
+}

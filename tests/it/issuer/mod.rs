@@ -1,0 +1,11 @@
+//! The OpenID4VCI issuer over HTTP, with a wallet written in the test.
+
+mod authcode;
+pub mod backoffice;
+mod concurrency;
+mod crash;
+mod credential_errors;
+mod metadata;
+mod preauth;
+mod token_errors;
+pub mod wallet;
