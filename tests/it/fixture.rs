@@ -106,7 +106,7 @@ pub struct InProc {
     _data: tempfile::TempDir,
 }
 
-/// The fixed start time of in-process servers (2026-11-25T00:00:00Z).
+/// The fixed start time of in-process servers (2026-11-26T00:00:00Z).
 pub const T0: i64 = 1_795_651_200;
 
 impl InProc {

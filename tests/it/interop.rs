@@ -34,6 +34,14 @@ fn node(script: &str, input: &Value) -> Result<Value, Value> {
     if out.status.success() { Ok(v) } else { Err(v) }
 }
 
+/// An in-process server whose clock reads the real time: the wallets sign
+/// with their own clocks.
+fn real_time_server() -> InProc {
+    let server = InProc::start();
+    server.clock.set(digital_id::cli::unix_now());
+    server
+}
+
 fn create_offer(server: &InProc, subject: &str, ids: &[&str], tx_code: bool) -> Value {
     let mut resp = agent()
         .post(&server.url("/issuer/offers"))
@@ -55,7 +63,7 @@ fn vci_wallet(server: &InProc, offer: &Value, holder: &SigningKey) -> Value {
 
 #[test]
 fn openid4vci_library_wallet_gets_a_passport_with_tx_code() {
-    let server = InProc::start();
+    let server = real_time_server();
     let offer = create_offer(&server, "ivanov-ivan", &["ru.passport"], true);
     let holder = SigningKey::generate(Algorithm::Es256).unwrap();
     let out = vci_wallet(&server, &offer, &holder);
@@ -69,7 +77,7 @@ fn openid4vci_library_wallet_gets_a_passport_with_tx_code() {
 
 #[test]
 fn openid4vci_library_wallet_gets_every_document_of_a_subject() {
-    let server = InProc::start();
+    let server = real_time_server();
     for id in ["ru.driving_licence", "ru.snils", "ru.oms", "ru.inn"] {
         let offer = create_offer(&server, "ivanov-ivan", &[id], false);
         let holder = SigningKey::generate(Algorithm::Es256).unwrap();

@@ -3,5 +3,6 @@
 
 mod cli;
 mod fixture;
+mod interop;
 mod issuer;
 mod server;
