@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{Secret, Settings, StoreSpec};
 use crate::http::AppState;
+use crate::http::limits::{Rate, RateLimiter};
 use crate::keystore::{self, KeySet, KeyStoreError};
 use crate::registry::RegistryError;
 use crate::registry::demo::DemoRegistry;
@@ -44,6 +45,7 @@ pub fn build_state(
         Some(k) => k.clone(),
         None => load_or_generate_api_key(&settings.data_dir, generated_key)?,
     };
+    let limits = settings.limits.clone();
     Ok(AppState {
         settings,
         keys,
@@ -52,6 +54,16 @@ pub fn build_state(
         clock,
         api_key,
         metrics: Default::default(),
+        limiter: RateLimiter::new(
+            Rate {
+                per_second: limits.per_client_rate,
+                burst: limits.per_client_burst,
+            },
+            Rate {
+                per_second: limits.global_rate,
+                burst: limits.global_burst,
+            },
+        ),
     })
 }
 

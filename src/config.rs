@@ -63,6 +63,8 @@ pub struct FileConfig {
     pub issuer: IssuerSettings,
     #[serde(default)]
     pub verifier: VerifierSettings,
+    #[serde(default)]
+    pub limits: LimitSettings,
 }
 
 /// Issuer tunables (seconds unless named otherwise).
@@ -130,6 +132,30 @@ impl Default for VerifierSettings {
             presentation_nonce_ttl: 30,
             client_id_prefix: "x509_hash".into(),
             trusted_issuers: Vec::new(),
+        }
+    }
+}
+
+/// Rate limits of the public endpoints that create state (see
+/// `http::limits`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Requests per second per client address.
+    pub per_client_rate: f64,
+    pub per_client_burst: f64,
+    /// Requests per second from everybody together.
+    pub global_rate: f64,
+    pub global_burst: f64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            per_client_rate: 10.0,
+            per_client_burst: 50.0,
+            global_rate: 1000.0,
+            global_burst: 2000.0,
         }
     }
 }
@@ -282,6 +308,7 @@ pub struct Settings {
     pub profile: Profile,
     pub issuer: IssuerSettings,
     pub verifier: VerifierSettings,
+    pub limits: LimitSettings,
 }
 
 impl Settings {
@@ -324,6 +351,7 @@ impl Settings {
             profile: args.profile.or(file.profile).unwrap_or_default(),
             issuer: file.issuer,
             verifier: file.verifier,
+            limits: file.limits,
         };
         s.check_ranges()?;
         Ok(s)
@@ -359,6 +387,14 @@ impl Settings {
                 "verifier.client_id_prefix",
             ),
         ];
+        let l = &self.limits;
+        if !(l.per_client_rate > 0.0
+            && l.per_client_burst >= 1.0
+            && l.global_rate > 0.0
+            && l.global_burst >= 1.0)
+        {
+            return Err(ConfigError::Range("limits"));
+        }
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, name)) => Err(ConfigError::Range(name)),
             None => Ok(()),

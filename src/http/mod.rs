@@ -4,6 +4,7 @@ mod backoffice;
 pub mod error;
 mod health;
 mod issuer;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 
@@ -37,6 +38,7 @@ pub struct AppState {
     /// The back-office key (from configuration or generated).
     pub api_key: Secret,
     pub metrics: metrics::Metrics,
+    pub limiter: limits::RateLimiter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -76,8 +78,8 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(limits::limit))
             .wrap(actix_web::middleware::from_fn(metrics::track))
-            .wrap(actix_web::middleware::Logger::new("%U %s %Dms").log_target("digital_id::http"))
             .configure(configure)
             .default_service(web::to(error::not_found))
     })

@@ -16,7 +16,9 @@ use crate::fixture::{InProc, agent};
 fn node(script: &str, input: &Value) -> Result<Value, Value> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/openid4vc");
     assert!(
-        std::path::Path::new(dir).join("node_modules/@openid4vc/openid4vci").exists(),
+        std::path::Path::new(dir)
+            .join("node_modules/@openid4vc/openid4vci")
+            .exists(),
         "the npm wallets are not installed: run tests/interop/install.sh (scripts/test does)"
     );
     let mut child = Command::new("node")
@@ -26,10 +28,19 @@ fn node(script: &str, input: &Value) -> Result<Value, Value> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("node");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!("{script} printed no JSON:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{script} printed no JSON:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     if out.status.success() { Ok(v) } else { Err(v) }
 }
@@ -46,7 +57,9 @@ fn create_offer(server: &InProc, subject: &str, ids: &[&str], tx_code: bool) -> 
     let mut resp = agent()
         .post(&server.url("/issuer/offers"))
         .header("Authorization", &server.bearer())
-        .send_json(json!({"subject_id": subject, "credential_configuration_ids": ids, "tx_code": tx_code}))
+        .send_json(
+            json!({"subject_id": subject, "credential_configuration_ids": ids, "tx_code": tx_code}),
+        )
         .unwrap();
     assert!(resp.status().is_success(), "offer: {}", resp.status());
     resp.body_mut().read_json().unwrap()
@@ -58,7 +71,12 @@ fn vci_wallet(server: &InProc, offer: &Value, holder: &SigningKey) -> Value {
         "tx_code": offer.get("tx_code").cloned().unwrap_or(Value::Null),
         "holder_jwk": holder.to_private_jwk(),
     });
-    node("wallet_vci.mjs", &input).unwrap_or_else(|e| panic!("the @openid4vc/openid4vci wallet failed: {e}\n(server {})", server.base))
+    node("wallet_vci.mjs", &input).unwrap_or_else(|e| {
+        panic!(
+            "the @openid4vc/openid4vci wallet failed: {e}\n(server {})",
+            server.base
+        )
+    })
 }
 
 #[test]

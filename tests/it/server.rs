@@ -95,3 +95,57 @@ fn metrics_count_requests_by_route() {
     );
     assert!(text.contains("# TYPE digital_id_http_request_duration_seconds histogram"));
 }
+
+#[test]
+fn state_creating_endpoints_are_rate_limited_per_client() {
+    let server = InProc::start_with(|s| {
+        s.limits.per_client_rate = 0.001;
+        s.limits.per_client_burst = 3.0;
+    });
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| {
+            agent()
+                .post(&server.url("/nonce"))
+                .send_empty()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    let mut resp = agent().post(&server.url("/nonce")).send_empty().unwrap();
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "1");
+    let body: Value = resp.body_mut().read_json().unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    // Other endpoints are not limited.
+    assert_eq!(
+        agent().get(&server.url("/health")).call().unwrap().status(),
+        200
+    );
+}
+
+#[test]
+fn every_response_carries_a_request_id() {
+    let server = InProc::start();
+    let resp = agent().get(&server.url("/health")).call().unwrap();
+    let id = resp
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.len() >= 8);
+    let echoed = agent()
+        .get(&server.url("/health"))
+        .header("X-Request-Id", "trace-42")
+        .call()
+        .unwrap();
+    assert_eq!(echoed.headers().get("x-request-id").unwrap(), "trace-42");
+    let junk = agent()
+        .get(&server.url("/health"))
+        .header("X-Request-Id", "a b\"c")
+        .call()
+        .unwrap();
+    assert_ne!(junk.headers().get("x-request-id").unwrap(), "a b\"c");
+}
