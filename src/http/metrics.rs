@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, get, web};
 
@@ -123,26 +124,53 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts every request by its route pattern (`/verifier/requests/{id}`,
-/// not the concrete path) and records its latency.
+/// Middleware: gives every request an id (`X-Request-Id`, echoed when the
+/// client sent a sane one), counts it by its route pattern
+/// (`/verifier/requests/{id}`, never the concrete path, which can hold
+/// capabilities such as offer ids) and logs one line with that pattern.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let method = req.method().as_str().to_owned();
-    let res = next.call(req).await?;
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(
+            || crate::crypto::b64url(crate::crypto::random_bytes::<9>()),
+            str::to_owned,
+        );
+    let mut res = next.call(req).await?;
     let route = res
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed();
     if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-        state.metrics.observe(
-            &method,
-            &route,
-            res.status().as_u16(),
-            start.elapsed().as_secs_f64(),
-        );
+        state
+            .metrics
+            .observe(&method, &route, status, elapsed.as_secs_f64());
+    }
+    tracing::info!(
+        target: "digital_id::http",
+        request_id = %request_id,
+        %method,
+        %route,
+        status,
+        ms = elapsed.as_secs_f64() * 1e3,
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
 }
