@@ -5,11 +5,21 @@
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::openapi::{
+    AuthorizationServerMetadata, CredentialIssuerMetadata, CredentialOffer, ErrorBody,
+    JwtVcIssuerMetadata, TypeMetadata,
+};
 use super::{ApiError, AppState};
 use crate::issuer::authorize::{self, AuthorizationParams};
 use crate::issuer::{
-    Ctx, credential, metadata, nonce, notification, offer, par,
-    token::{self, TokenRequest},
+    Ctx,
+    credential::{self, CredentialRequest, CredentialResponse},
+    metadata,
+    nonce::{self, NonceResponse},
+    notification::{self, NotificationRequest},
+    offer,
+    par::{self, PushedRequest},
+    token::{self, TokenRequest, TokenResponse},
 };
 use crate::registry::SubjectId;
 use crate::status;
@@ -83,6 +93,13 @@ fn well_known(
         .ok_or_else(|| ApiError::not_found("no such well-known document"))
 }
 
+#[utoipa::path(get, path = "/.well-known/openid-credential-issuer", tag = "issuer",
+    summary = "Credential Issuer Metadata (OpenID4VCI 1.0 §12.2)",
+    description = "With a path in the public URL it is served at `/.well-known/openid-credential-issuer<path>` (RFC 8615 path insertion, OpenID4VCI 1.0 §12.2.2).",
+    responses(
+        (status = 200, description = "The metadata", body = CredentialIssuerMetadata),
+        (status = 404, description = "`not_found`: a path after the well-known name that is not this issuer's", body = ErrorBody),
+    ))]
 async fn credential_issuer(
     state: web::Data<AppState>,
     tail: web::Path<String>,
@@ -90,6 +107,13 @@ async fn credential_issuer(
     well_known(&state, &tail, metadata::credential_issuer)
 }
 
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "issuer",
+    summary = "Authorization Server Metadata (RFC 8414 §3, OpenID4VCI 1.0 §12.3)",
+    description = "With a path in the public URL it is served at `/.well-known/oauth-authorization-server<path>` (RFC 8414 §3.1 path insertion).",
+    responses(
+        (status = 200, description = "The metadata", body = AuthorizationServerMetadata),
+        (status = 404, description = "`not_found`: a path after the well-known name that is not this issuer's", body = ErrorBody),
+    ))]
 async fn authorization_server(
     state: web::Data<AppState>,
     tail: web::Path<String>,
@@ -97,6 +121,13 @@ async fn authorization_server(
     well_known(&state, &tail, metadata::authorization_server)
 }
 
+#[utoipa::path(get, path = "/.well-known/jwt-vc-issuer", tag = "issuer",
+    summary = "JWT VC Issuer Metadata (SD-JWT VC §5)",
+    description = "The issuer's public keys for verifying SD-JWT VCs; with a path in the public URL it is served at `/.well-known/jwt-vc-issuer<path>` (SD-JWT VC §5.1).",
+    responses(
+        (status = 200, description = "`{issuer, jwks}`", body = JwtVcIssuerMetadata),
+        (status = 404, description = "`not_found`: a path after the well-known name that is not this issuer's", body = ErrorBody),
+    ))]
 async fn jwt_vc_issuer(
     state: web::Data<AppState>,
     tail: web::Path<String>,
@@ -105,6 +136,14 @@ async fn jwt_vc_issuer(
 }
 
 /// SD-JWT VC Type Metadata; the bytes `vct#integrity` covers.
+#[utoipa::path(get, path = "/type-metadata/{id}", tag = "issuer",
+    summary = "SD-JWT VC Type Metadata of one credential configuration (SD-JWT VC §6)",
+    description = "The exact bytes `vct#integrity` in issued credentials covers; the configuration's `type_metadata_uri` points here.",
+    params(("id" = String, Path, description = "Credential configuration id", example = "ru.passport")),
+    responses(
+        (status = 200, description = "The Type Metadata document", body = TypeMetadata),
+        (status = 404, description = "`not_found`: no such credential configuration", body = ErrorBody),
+    ))]
 async fn type_metadata(id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let bytes = metadata::type_metadata(&id)
         .ok_or_else(|| ApiError::not_found("no such credential type"))?;
@@ -113,6 +152,15 @@ async fn type_metadata(id: web::Path<String>) -> Result<HttpResponse, ApiError> 
         .body(bytes))
 }
 
+#[utoipa::path(get, path = "/credential-offer/{id}", tag = "issuer",
+    summary = "Credential Offer by reference (OpenID4VCI 1.0 §4.1.3)",
+    description = "What `credential_offer_uri` returns while the offer is live (`Cache-Control: no-store`); gone once its pre-authorized code is redeemed.",
+    params(("id" = String, Path, description = "Offer id (`offer_id`)")),
+    responses(
+        (status = 200, description = "The Credential Offer", body = CredentialOffer),
+        (status = 404, description = "`not_found`: no such offer, or it has expired or been redeemed", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn credential_offer(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -121,6 +169,16 @@ async fn credential_offer(
     Ok(no_store(HttpResponse::Ok().json(offer.credential_offer)))
 }
 
+#[utoipa::path(post, path = "/token", tag = "issuer",
+    summary = "Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5)",
+    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or authorization code grant with PKCE S256; wallets are public clients (no client authentication).",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Access token (`Cache-Control: no-store`)", body = TokenResponse),
+        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type`, `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch)", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication sent, or `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -131,11 +189,31 @@ async fn token(
     Ok(no_store(HttpResponse::Ok().json(resp)))
 }
 
+#[utoipa::path(post, path = "/nonce", tag = "issuer",
+    summary = "Nonce endpoint (OpenID4VCI 1.0 §7)",
+    description = "A fresh single-use `c_nonce` for key proofs, valid 5 minutes (`Cache-Control: no-store`); rate limited.",
+    responses(
+        (status = 200, description = "A fresh `c_nonce`", body = NonceResponse),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let resp = nonce::issue(&state.issuer()).await?;
     Ok(no_store(HttpResponse::Ok().json(resp)))
 }
 
+#[utoipa::path(post, path = "/credential", tag = "issuer",
+    summary = "Credential endpoint (OpenID4VCI 1.0 §8)",
+    description = "One SD-JWT VC (`dc+sd-jwt`) per key proof in `proofs.jwt`; needs `Authorization: Bearer <access token>` from `/token`.",
+    request_body(content = CredentialRequest, content_type = "application/json"),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The credentials (`Cache-Control: no-store`)", body = CredentialResponse),
+        (status = 400, description = "`invalid_credential_request` (not a Credential Request, identifier choice, singular `proof`, malformed `proofs`, batch too large), `invalid_encryption_parameters`, `unknown_credential_configuration`, `unknown_credential_identifier`, `invalid_proof`, `invalid_nonce`, `credential_request_denied` (the registry does not allow issuing it, or the document expired)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`: the access token does not cover this configuration (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn credential(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -145,6 +223,17 @@ async fn credential(
     Ok(no_store(HttpResponse::Ok().json(resp)))
 }
 
+#[utoipa::path(post, path = "/notification", tag = "issuer",
+    summary = "Notification endpoint (OpenID4VCI 1.0 §11)",
+    description = "The wallet reports what it did with the credentials of one Credential Response; needs the access token they were issued with.",
+    request_body(content = NotificationRequest, content_type = "application/json"),
+    security(("access_token" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 400, description = "`invalid_notification_request` (not a Notification Request), `invalid_notification_id` (unknown, or of another authorization)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn notification(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -155,6 +244,16 @@ async fn notification(
 }
 
 /// `statuslist+jwt`, cacheable for its `ttl`.
+#[utoipa::path(get, path = "/status-lists/{id}", tag = "issuer",
+    summary = "Status List Token (Token Status List §5.1)",
+    description = "The signed list credentials reference in `status.status_list.uri`; `Cache-Control: public, max-age=<ttl>`.",
+    params(("id" = u32, Path, description = "Status list id")),
+    responses(
+        (status = 200, description = "`statuslist+jwt` with `sub`, `iat`, `exp`, `ttl` and `status_list {bits: 2, lst}`", body = String, content_type = "application/statuslist+jwt"),
+        (status = 400, description = "`invalid_request`: the id is not a number", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such status list", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn status_list(
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -170,6 +269,16 @@ async fn status_list(
         .body(t.jwt))
 }
 
+#[utoipa::path(post, path = "/par", tag = "issuer",
+    summary = "Pushed Authorization Request (RFC 9126 §2)",
+    description = "Validates an authorization request as `GET /authorize` would and returns a single-use `request_uri` valid 60 seconds; rate limited.",
+    request_body(content = AuthorizationParams, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "The `request_uri` (`Cache-Control: no-store`)", body = PushedRequest),
+        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, PKCE S256 missing, unknown `issuer_state`, nested `request_uri`, malformed form), `unsupported_response_type`, `invalid_scope`, `invalid_authorization_details`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 async fn par(
     state: web::Data<AppState>,
     form: web::Form<AuthorizationParams>,
@@ -201,6 +310,19 @@ fn see_other(location: String) -> HttpResponse {
     )
 }
 
+#[utoipa::path(get, path = "/authorize", tag = "issuer",
+    summary = "Authorization endpoint: the login page (RFC 6749 §4.1.1, OpenID4VCI 1.0 §5.1)",
+    description = "Opens a login session for a direct or pushed (`request_uri`) authorization request; the citizen picks their registry record (demo login). Refusals are HTML pages naming the error code; rate limited.",
+    params(AuthorizationParams),
+    responses(
+        (status = 200, description = "Login page", body = String, content_type = "text/html"),
+        (status = 400, description = "Refusal page: `invalid_request`, `unsupported_response_type`, `invalid_scope`, `invalid_authorization_details`; or `invalid_request` JSON when the query itself cannot be parsed", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json"),
+        )),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
+    ))]
 async fn authorize_page(
     state: web::Data<AppState>,
     query: web::Query<AuthorizationParams>,
@@ -211,12 +333,31 @@ async fn authorize_page(
     }
 }
 
-#[derive(serde::Deserialize)]
+/// The login page's form.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct LoginForm {
+    /// The session id from the login page.
     session: String,
+    /// The registry record the citizen picked.
     subject_id: SubjectId,
 }
 
+#[utoipa::path(post, path = "/authorize/login", tag = "issuer",
+    operation_id = "authorize_login",
+    summary = "Authorization endpoint: login step (RFC 6749 §4.1, demo login)",
+    description = "The citizen picked their record: the consent page, or straight back to the wallet with the authorization response (RFC 6749 §4.1.2, `iss` per RFC 9207) when consent was given before; rate limited.",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Consent page", body = String, content_type = "text/html"),
+        (status = 303, description = "Consent known: to `redirect_uri` with `code`, `state` and `iss`", headers(("Location" = String, description = "The wallet's `redirect_uri` with the authorization response"))),
+        (status = 400, description = "Refusal page: `invalid_request` (session unknown or expired, no such person); or `invalid_request` JSON for a malformed form", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json"),
+        )),
+        (status = 403, description = "Refusal page: `access_denied` (identity not proofed, or the offer was made for another person)", body = String, content_type = "text/html"),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
+    ))]
 async fn login(state: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
     match authorize::login(&state.issuer(), &form.session, &form.subject_id).await {
         Ok(authorize::AfterLogin::Consent(step)) => {
@@ -227,19 +368,35 @@ async fn login(state: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpRe
     }
 }
 
-#[derive(serde::Deserialize)]
+/// The consent page's form.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct ConsentForm {
+    /// The session id from the consent page.
     session: String,
     decision: Decision,
 }
 
-#[derive(serde::Deserialize, PartialEq, Eq)]
+/// The citizen's answer.
+#[derive(serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Decision {
     Approve,
     Deny,
 }
 
+#[utoipa::path(post, path = "/authorize/consent", tag = "issuer",
+    operation_id = "authorize_consent",
+    summary = "Authorization endpoint: consent step (RFC 6749 §4.1.2)",
+    description = "Approve (remembered for this wallet, then an authorization code) or deny (`error=access_denied`, RFC 6749 §4.1.2.1); either way back to the wallet with `state` and `iss` (RFC 9207).",
+    request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To `redirect_uri` with `code` or `error=access_denied`, `state` and `iss`", headers(("Location" = String, description = "The wallet's `redirect_uri` with the authorization response"))),
+        (status = 400, description = "Refusal page: `invalid_request` (session unknown, expired or without a chosen person); or `invalid_request` JSON for a malformed form", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json"),
+        )),
+        (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
+    ))]
 async fn consent(state: web::Data<AppState>, form: web::Form<ConsentForm>) -> HttpResponse {
     let approve = form.decision == Decision::Approve;
     match authorize::decide(&state.issuer(), &form.session, approve).await {

@@ -2,13 +2,24 @@
 //! annotations; served at `/openapi.json` with Swagger UI at `/docs` (assets
 //! built into the binary: utoipa-swagger-ui `vendored`). `openapi/openapi.json`
 //! is the committed copy; a test fails when it drifts.
+//!
+//! The schemas below describe bodies the handlers build as ad-hoc JSON (the
+//! error body, discovery documents, the Credential Offer); they are never
+//! constructed.
 
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
 use actix_web::web;
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, metrics};
+use super::{backoffice, health, issuer, metrics};
+use crate::registry::{IdentityProofing, SubjectId};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,19 +30,49 @@ use super::{health, metrics};
                        the spec's error codes. Back-office endpoints need `Authorization: Bearer <API key>`.",
         license(name = "Apache-2.0")
     ),
-    paths(health::health, metrics::metrics),
-    components(schemas(health::Health)),
-    modifiers(&BackOfficeAuth),
+    paths(
+        health::health,
+        metrics::metrics,
+        issuer::credential_issuer,
+        issuer::authorization_server,
+        issuer::jwt_vc_issuer,
+        issuer::type_metadata,
+        issuer::credential_offer,
+        issuer::par,
+        issuer::authorize_page,
+        issuer::login,
+        issuer::consent,
+        issuer::token,
+        issuer::nonce,
+        issuer::credential,
+        issuer::notification,
+        issuer::status_list,
+        backoffice::subjects,
+        backoffice::consents,
+        backoffice::credentials,
+        backoffice::withdraw,
+        backoffice::create_offer,
+        backoffice::offer_qr,
+        backoffice::credential,
+        backoffice::revoke,
+        backoffice::suspend,
+        backoffice::reinstate,
+    ),
+    components(schemas(health::Health, ErrorBody)),
+    modifiers(&SecuritySchemes, &ResponseDescriptions),
     tags(
+        (name = "issuer", description = "Wallet-facing OpenID4VCI 1.0 issuer: discovery, offers, authorization, token, nonce, credential, notification, status lists"),
+        (name = "back-office", description = "Operator API under /issuer/: subjects, offers, consents, issued credentials and their status"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
 struct ApiDoc;
 
-/// The bearer API key of the back-office endpoints.
-struct BackOfficeAuth;
+/// The bearer schemes: the back-office API key and the wallet's access
+/// token from `/token`.
+struct SecuritySchemes;
 
-impl Modify for BackOfficeAuth {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
             components.add_security_scheme(
@@ -43,8 +84,373 @@ impl Modify for BackOfficeAuth {
                         .build(),
                 ),
             );
+            components.add_security_scheme(
+                "access_token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "The OpenID4VCI access token from `POST /token` (RFC 6750)",
+                        ))
+                        .build(),
+                ),
+            );
         }
     }
+}
+
+/// OpenAPI requires a description on every response: one left out in an
+/// annotation (`/health`) gets the status's reason phrase.
+struct ResponseDescriptions;
+
+impl Modify for ResponseDescriptions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+        });
+        for op in operations {
+            for (status, response) in &mut op.responses.responses {
+                if let RefOr::T(r) = response {
+                    if r.description.is_empty() {
+                        r.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|c| StatusCode::from_u16(c).ok())
+                            .and_then(|c| c.canonical_reason())
+                            .unwrap_or("Response")
+                            .to_owned();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The error body of every endpoint (RFC 6749 §5.2 style, `Cache-Control:
+/// no-store`); each operation lists the codes it uses.
+#[derive(ToSchema)]
+pub struct ErrorBody {
+    /// The spec's error code.
+    #[schema(example = "invalid_request")]
+    pub error: String,
+    /// What was wrong, in English.
+    #[schema(example = "`grant_type` is missing")]
+    pub error_description: String,
+}
+
+impl PartialSchema for SubjectId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A subject's id in the registry"))
+            .examples([json!("belova-svetlana")])
+            .into()
+    }
+}
+
+impl ToSchema for SubjectId {}
+
+impl PartialSchema for IdentityProofing {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "How the person's identity was proofed: against the unified biometric system, \
+                 by reading the passport chip over NFC, through a bank, or not at all",
+            ))
+            .enum_values(Some(["biometric", "nfc_passport", "bank", "none"]))
+            .into()
+    }
+}
+
+impl ToSchema for IdentityProofing {}
+
+/// Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4).
+#[derive(ToSchema)]
+pub struct CredentialIssuerMetadata {
+    /// The Credential Issuer Identifier: the public URL, byte for byte.
+    #[schema(example = "https://id.example.ru")]
+    pub credential_issuer: String,
+    #[schema(example = "https://id.example.ru/credential")]
+    pub credential_endpoint: String,
+    #[schema(example = "https://id.example.ru/nonce")]
+    pub nonce_endpoint: String,
+    #[schema(example = "https://id.example.ru/notification")]
+    pub notification_endpoint: String,
+    pub batch_credential_issuance: BatchCredentialIssuance,
+    /// The issuer's name per locale (`ru-RU`, `en-US`).
+    pub display: Vec<NameDisplay>,
+    /// Keyed by credential configuration id (`ru.passport`, `ru.snils`, …).
+    pub credential_configurations_supported: BTreeMap<String, CredentialConfiguration>,
+}
+
+/// `batch_credential_issuance` (OpenID4VCI 1.0 §12.2.4).
+#[derive(ToSchema)]
+pub struct BatchCredentialIssuance {
+    /// Most key proofs (and so credentials) per Credential Request.
+    #[schema(example = 10)]
+    pub batch_size: usize,
+}
+
+/// A name for one locale.
+#[derive(ToSchema)]
+pub struct NameDisplay {
+    pub name: String,
+    #[schema(example = "ru-RU")]
+    pub locale: String,
+}
+
+/// A document's name and description for one locale.
+#[derive(ToSchema)]
+pub struct DocumentDisplay {
+    pub name: String,
+    #[schema(example = "en-US")]
+    pub locale: String,
+    pub description: String,
+}
+
+/// A claim's label for one locale (Type Metadata).
+#[derive(ToSchema)]
+pub struct LabelDisplay {
+    #[schema(example = "en-US")]
+    pub locale: String,
+    pub label: String,
+}
+
+/// One entry of `credential_configurations_supported` (OpenID4VCI 1.0
+/// §12.2.4, Appendix A.3 for `dc+sd-jwt`).
+#[derive(ToSchema)]
+pub struct CredentialConfiguration {
+    #[schema(example = "dc+sd-jwt")]
+    pub format: String,
+    /// The configuration id, usable as an OAuth scope.
+    #[schema(example = "ru.passport")]
+    pub scope: String,
+    #[schema(example = "urn:ru:digital-id:passport:1")]
+    pub vct: String,
+    /// Extension: where this `vct`'s Type Metadata is served (the `vct`
+    /// URNs do not resolve by themselves).
+    #[schema(example = "https://id.example.ru/type-metadata/ru.passport")]
+    pub type_metadata_uri: String,
+    #[schema(example = json!(["jwk"]))]
+    pub cryptographic_binding_methods_supported: Vec<String>,
+    #[schema(example = json!(["ES256"]))]
+    pub credential_signing_alg_values_supported: Vec<String>,
+    pub proof_types_supported: ProofTypesSupported,
+    pub credential_metadata: CredentialMetadata,
+}
+
+/// `proof_types_supported`: only `jwt` key proofs.
+#[derive(ToSchema)]
+pub struct ProofTypesSupported {
+    pub jwt: ProofTypeMetadata,
+}
+
+/// Algorithms accepted for one proof type.
+#[derive(ToSchema)]
+pub struct ProofTypeMetadata {
+    #[schema(example = json!(["ES256", "EdDSA"]))]
+    pub proof_signing_alg_values_supported: Vec<String>,
+}
+
+/// `credential_metadata` (OpenID4VCI 1.0 Appendix B.2).
+#[derive(ToSchema)]
+pub struct CredentialMetadata {
+    pub display: Vec<DocumentDisplay>,
+    pub claims: Vec<ClaimMetadata>,
+}
+
+/// One claim's description (OpenID4VCI 1.0 Appendix B.2).
+#[derive(ToSchema)]
+pub struct ClaimMetadata {
+    /// Claims path pointer: keys, `null` for every element of an array.
+    #[schema(example = json!(["driving_privileges", null, "category"]))]
+    pub path: Vec<Option<String>>,
+    pub mandatory: bool,
+    pub display: Vec<NameDisplay>,
+}
+
+/// Authorization Server Metadata (RFC 8414 §2 with RFC 9126 §5, RFC 9207 §3,
+/// RFC 9396 §10 and OpenID4VCI 1.0 §12.3).
+#[derive(ToSchema)]
+pub struct AuthorizationServerMetadata {
+    #[schema(example = "https://id.example.ru")]
+    pub issuer: String,
+    #[schema(example = "https://id.example.ru/authorize")]
+    pub authorization_endpoint: String,
+    #[schema(example = "https://id.example.ru/token")]
+    pub token_endpoint: String,
+    #[schema(example = "https://id.example.ru/par")]
+    pub pushed_authorization_request_endpoint: String,
+    #[schema(example = false)]
+    pub require_pushed_authorization_requests: bool,
+    #[schema(example = json!(["code"]))]
+    pub response_types_supported: Vec<String>,
+    #[schema(example = json!(["query"]))]
+    pub response_modes_supported: Vec<String>,
+    #[schema(example = json!(["authorization_code", "urn:ietf:params:oauth:grant-type:pre-authorized_code"]))]
+    pub grant_types_supported: Vec<String>,
+    #[schema(example = json!(["S256"]))]
+    pub code_challenge_methods_supported: Vec<String>,
+    #[schema(example = json!(["none"]))]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Every credential configuration id.
+    #[schema(example = json!(["ru.passport", "ru.snils"]))]
+    pub scopes_supported: Vec<String>,
+    #[schema(example = json!(["openid_credential"]))]
+    pub authorization_details_types_supported: Vec<String>,
+    #[schema(example = true)]
+    pub authorization_response_iss_parameter_supported: bool,
+    #[schema(
+        rename = "pre-authorized_grant_anonymous_access_supported",
+        example = true
+    )]
+    pub pre_authorized_grant_anonymous_access_supported: bool,
+}
+
+/// JWT VC Issuer Metadata (SD-JWT VC §5.2).
+#[derive(ToSchema)]
+pub struct JwtVcIssuerMetadata {
+    #[schema(example = "https://id.example.ru")]
+    pub issuer: String,
+    pub jwks: Jwks,
+}
+
+/// A JWK Set (RFC 7517 §5): the ES256 and the EdDSA issuer key.
+#[derive(ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<PublicJwk>,
+}
+
+/// A public issuer key (RFC 7517); `kid` is its RFC 7638 thumbprint.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "crv": "P-256", "kty": "EC",
+    "x": "DREA4G5qXztvUjtOkjxKvp3F9zMSdjCt3lFFSlV3KzA",
+    "y": "79UKbyO3KfVvRY4NDf3uhGrOjRhfP0m9VyZdanz2DGM",
+    "kid": "xtu9XIfOFBl3M0W8AMzW_6rX1djB5Oc3At5cBi_Q51o", "alg": "ES256", "use": "sig"
+}))]
+pub struct PublicJwk {
+    /// `EC` (P-256) or `OKP` (Ed25519).
+    pub kty: String,
+    /// `P-256` or `Ed25519`.
+    pub crv: String,
+    pub x: String,
+    /// EC keys only.
+    #[schema(nullable = false)]
+    pub y: Option<String>,
+    pub kid: String,
+    /// `ES256` or `EdDSA`.
+    pub alg: String,
+    /// Always `sig`.
+    #[schema(rename = "use")]
+    pub use_: String,
+}
+
+/// SD-JWT VC Type Metadata (SD-JWT VC §6) of one credential configuration.
+#[derive(ToSchema)]
+pub struct TypeMetadata {
+    #[schema(example = "urn:ru:digital-id:snils:1")]
+    pub vct: String,
+    /// The English name.
+    #[schema(example = "SNILS (individual insurance account number)")]
+    pub name: String,
+    /// The English description.
+    pub description: String,
+    pub display: Vec<DocumentDisplay>,
+    pub claims: Vec<TypeMetadataClaim>,
+    /// Extension: the JSON Schema (2020-12) of the registry record.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+}
+
+/// One claim of the Type Metadata (SD-JWT VC §6 "Claim Metadata").
+#[derive(ToSchema)]
+pub struct TypeMetadataClaim {
+    /// Claims path pointer: keys, `null` for every element of an array.
+    #[schema(example = json!(["family_name"]))]
+    pub path: Vec<Option<String>>,
+    pub display: Vec<LabelDisplay>,
+    pub sd: SelectiveDisclosure,
+    pub mandatory: bool,
+}
+
+/// Whether the issuer makes the claim selectively disclosable.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SelectiveDisclosure {
+    Always,
+    Never,
+}
+
+/// A Credential Offer (OpenID4VCI 1.0 §4.1.1).
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "credential_issuer": "https://id.example.ru",
+    "credential_configuration_ids": ["ru.passport"],
+    "grants": {
+        "urn:ietf:params:oauth:grant-type:pre-authorized_code": {
+            "pre-authorized_code": "Lw3Ez8lS9zXfP2R1h7kG0vQmYtN5cJbA4uD6eHiKoUs",
+            "tx_code": {
+                "input_mode": "numeric",
+                "length": 6,
+                "description": "Код из SMS / The code sent to you by SMS"
+            }
+        },
+        "authorization_code": {"issuer_state": "3mRkq0mV2b8TQz2l1aQk7g"}
+    }
+}))]
+pub struct CredentialOffer {
+    #[schema(example = "https://id.example.ru")]
+    pub credential_issuer: String,
+    pub credential_configuration_ids: Vec<String>,
+    pub grants: OfferGrants,
+}
+
+/// The grants of an offer: both flows are always offered.
+#[derive(ToSchema)]
+pub struct OfferGrants {
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:pre-authorized_code")]
+    pub pre_authorized_code: PreAuthorizedCodeGrant,
+    pub authorization_code: AuthorizationCodeGrant,
+}
+
+/// The pre-authorized code grant of an offer (OpenID4VCI 1.0 §4.1.1).
+#[derive(ToSchema)]
+pub struct PreAuthorizedCodeGrant {
+    /// Single use, redeemed at `POST /token`.
+    #[schema(rename = "pre-authorized_code")]
+    pub pre_authorized_code: String,
+    /// Present when the token request must carry a `tx_code`.
+    #[schema(nullable = false)]
+    pub tx_code: Option<TxCode>,
+}
+
+/// How the wallet asks the citizen for the Transaction Code.
+#[derive(ToSchema)]
+pub struct TxCode {
+    #[schema(example = "numeric")]
+    pub input_mode: String,
+    #[schema(example = 6)]
+    pub length: usize,
+    #[schema(example = "Код из SMS / The code sent to you by SMS")]
+    pub description: String,
+}
+
+/// The authorization code grant of an offer.
+#[derive(ToSchema)]
+pub struct AuthorizationCodeGrant {
+    /// For `issuer_state` in the authorization request: binds it to the
+    /// offer's subject.
+    pub issuer_state: String,
 }
 
 /// The OpenAPI document of this build.

@@ -24,18 +24,59 @@ pub const SESSION_TTL: i64 = 600;
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 /// Authorization request parameters as received (query or PAR form).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthorizationParams {
+    /// Must be `code`.
+    #[schema(nullable = false, example = "code")]
+    #[param(nullable = false, example = "code")]
     pub response_type: Option<String>,
+    /// The wallet's client id (required; with `request_uri`, the pushing
+    /// client's).
+    #[schema(nullable = false)]
+    #[param(nullable = false)]
     pub client_id: Option<String>,
+    /// Absolute https, loopback http or app URI without fragment (required).
+    #[schema(nullable = false, example = "https://wallet.example/cb")]
+    #[param(nullable = false, example = "https://wallet.example/cb")]
     pub redirect_uri: Option<String>,
+    /// Returned unchanged with the authorization response.
+    #[schema(nullable = false)]
+    #[param(nullable = false)]
     pub state: Option<String>,
+    /// Space-separated credential configuration ids; ignored when
+    /// `authorization_details` is present.
+    #[schema(nullable = false, example = "ru.passport ru.snils")]
+    #[param(nullable = false, example = "ru.passport ru.snils")]
     pub scope: Option<String>,
-    /// JSON array (RFC 9396 §2).
+    /// JSON array (RFC 9396 §2) of `{"type": "openid_credential",
+    /// "credential_configuration_id": …}`; the token response then names
+    /// `credential_identifiers`.
+    #[schema(
+        nullable = false,
+        example = r#"[{"type":"openid_credential","credential_configuration_id":"ru.passport"}]"#
+    )]
+    #[param(
+        nullable = false,
+        example = r#"[{"type":"openid_credential","credential_configuration_id":"ru.passport"}]"#
+    )]
     pub authorization_details: Option<String>,
+    /// base64url(SHA-256(code_verifier)), 43 characters (PKCE is required).
+    #[schema(nullable = false)]
+    #[param(nullable = false)]
     pub code_challenge: Option<String>,
+    /// Must be `S256`.
+    #[schema(nullable = false, example = "S256")]
+    #[param(nullable = false, example = "S256")]
     pub code_challenge_method: Option<String>,
+    /// The `issuer_state` of a Credential Offer: only its subject may log in.
+    #[schema(nullable = false)]
+    #[param(nullable = false)]
     pub issuer_state: Option<String>,
+    /// A `request_uri` from `POST /par` (then only `client_id` is needed);
+    /// refused in a pushed request.
+    #[schema(nullable = false)]
+    #[param(nullable = false)]
     pub request_uri: Option<String>,
 }
 

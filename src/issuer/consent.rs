@@ -9,7 +9,7 @@ use crate::registry::{IdentityProofing, SubjectId};
 use crate::store::{self, StoreError};
 
 /// A remembered consent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Consent {
     pub subject_id: SubjectId,
     pub client_id: String,
@@ -17,6 +17,7 @@ pub struct Consent {
     pub credential_configuration_ids: Vec<String>,
     /// How the subject's identity was proofed when they consented.
     pub identity_proofing: IdentityProofing,
+    /// Unix seconds of the last grant.
     pub granted_at: i64,
 }
 
@@ -29,7 +30,7 @@ impl Consent {
 }
 
 /// `POST /issuer/consents/withdraw` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     pub subject_id: SubjectId,

@@ -19,25 +19,46 @@ use crate::store::StoreError;
 pub const PROOF_FUTURE_SKEW: i64 = 60;
 
 /// The Credential Request body (§8.2).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "credential_configuration_id": "ru.passport",
+    "proofs": {"jwt": ["eyJ0eXAiOiJvcGVuaWQ0dmNpLXByb29mK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Li4ufX0.eyJhdWQiOiIuLi4iLCJpYXQiOjAsIm5vbmNlIjoiLi4uIn0.c2ln"]}
+}))]
 pub struct CredentialRequest {
+    /// From the token response's `authorization_details`; required when
+    /// the authorization issued credential identifiers. Exactly one of this
+    /// and `credential_configuration_id`.
+    #[schema(nullable = false)]
     pub credential_identifier: Option<String>,
+    /// A configuration the access token covers.
+    #[schema(nullable = false, example = "ru.passport")]
     pub credential_configuration_id: Option<String>,
+    /// `{"jwt": [<openid4vci-proof+jwt>, …]}`: one key proof per credential,
+    /// at most `batch_size`, all with the same `c_nonce`, each for its own key.
+    #[schema(value_type = Option<Object>, nullable = false)]
     pub proofs: Option<Value>,
     /// The single `proof` of earlier drafts, replaced by `proofs`.
+    #[schema(value_type = Option<Object>, nullable = false, deprecated)]
     pub proof: Option<Value>,
+    /// Not supported: refused with `invalid_encryption_parameters`.
+    #[schema(value_type = Option<Object>, nullable = false)]
     pub credential_response_encryption: Option<Value>,
 }
 
 /// The Credential Response (§8.3).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CredentialResponse {
+    /// One credential per key proof, in the order of `proofs.jwt`.
     pub credentials: Vec<IssuedItem>,
+    /// For `POST /notification`.
     pub notification_id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One issued credential.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedItem {
+    /// The SD-JWT VC (`dc+sd-jwt`): issuer-signed JWT and disclosures,
+    /// `~`-separated, ending in `~`.
     pub credential: String,
 }
 

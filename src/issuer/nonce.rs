@@ -8,8 +8,9 @@ use super::{Ctx, ns};
 use crate::store::StoreError;
 
 /// `POST /nonce` answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NonceResponse {
+    /// The nonce a key proof must carry; single use.
     pub c_nonce: String,
 }
 

@@ -10,7 +10,7 @@ use crate::registry::SubjectId;
 use crate::store::{self, StoreError, Update};
 
 /// Events the wallet may report (§11.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     CredentialAccepted,
@@ -19,13 +19,15 @@ pub enum Event {
 }
 
 /// The Notification Request body (§11.1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NotificationRequest {
+    /// From the Credential Response.
     pub notification_id: String,
     pub event: Event,
     /// Free text from the wallet; never stored or logged (it may carry
     /// anything).
     #[serde(default)]
+    #[schema(nullable = false)]
     pub event_description: Option<String>,
 }
 

@@ -18,20 +18,25 @@ use crate::store::{self, StoreError};
 pub const TX_CODE_LENGTH: usize = 6;
 
 /// `POST /issuer/offers` body (DESIGN.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferRequest {
     pub subject_id: SubjectId,
+    /// Credential configurations to offer: at least one, no repeats.
+    #[schema(example = json!(["ru.passport", "ru.snils"]))]
     pub credential_configuration_ids: Vec<String>,
     /// Ask for a `tx_code` (default: yes).
     #[serde(default)]
+    #[schema(default = true)]
     pub tx_code: Option<bool>,
 }
 
 /// `POST /issuer/offers` answer (DESIGN.md).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OfferCreated {
     pub offer_id: String,
+    /// The Credential Offer (by value).
+    #[schema(value_type = crate::http::openapi::CredentialOffer)]
     pub credential_offer: Value,
     /// The URL that returns `credential_offer` (offer by reference).
     pub credential_offer_uri: String,
@@ -39,7 +44,10 @@ pub struct OfferCreated {
     pub offer_link: String,
     /// Sent to the citizen out of band.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "493021")]
     pub tx_code: Option<String>,
+    /// When the offer and its pre-authorized code expire (RFC 3339 UTC).
+    #[schema(example = "2026-01-01T12:10:00Z")]
     pub expires_at: String,
 }
 
@@ -100,17 +108,22 @@ impl crate::http::WireError for OfferError {
 }
 
 /// One row of `GET /issuer/subjects`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubjectSummary {
     pub id: SubjectId,
     pub family_name: String,
     pub given_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub patronymic: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(example = "1963-02-02")]
     pub birthdate: String,
     pub identity_proofing: IdentityProofing,
     /// Configuration ids of the documents the registry holds for them.
+    #[schema(example = json!(["ru.inn", "ru.passport", "ru.snils"]))]
     pub documents: Vec<String>,
+    /// Ids of the subject's children (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<SubjectId>,
 }

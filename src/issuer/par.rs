@@ -14,9 +14,13 @@ use crate::store;
 pub const REQUEST_URI_TTL: i64 = 60;
 
 /// RFC 9126 §2.2 answer (201 Created).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PushedRequest {
+    /// Single-use reference for `GET /authorize?client_id=…&request_uri=…`.
+    #[schema(example = "urn:ietf:params:oauth:request_uri:3mRkq0mV2b8TQz2l1aQk7g")]
     pub request_uri: String,
+    /// Seconds the `request_uri` is valid.
+    #[schema(example = 60)]
     pub expires_in: i64,
 }
 

@@ -10,7 +10,7 @@ use crate::status::{self, Status, StatusError};
 use crate::store::{self, StoreError};
 
 /// One issued credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedCredential {
     pub id: String,
     pub credential_configuration_id: String,
@@ -18,18 +18,24 @@ pub struct IssuedCredential {
     pub subject_id: SubjectId,
     /// RFC 7638 thumbprint of the holder key (`cnf.jwk`).
     pub holder_key_thumbprint: String,
+    /// Id of the status list (`/status-lists/{id}`).
     pub status_list: u32,
+    /// Index in that list (`status.status_list.idx`).
     pub status_index: usize,
+    /// Issued at, Unix seconds.
     pub iat: i64,
+    /// Expires at, Unix seconds.
     pub exp: i64,
     pub notification_id: String,
     pub identity_proofing: IdentityProofing,
+    /// The wallet's client id (absent for anonymous pre-authorized access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
 }
 
 /// A record with its current status, as the back-office sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CredentialView {
     #[serde(flatten)]
     pub record: IssuedCredential,

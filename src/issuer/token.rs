@@ -14,27 +14,63 @@ use crate::store::{self, StoreError, Update};
 
 /// The form body of a token request; every member optional so that a
 /// missing one becomes the spec's error, not an extractor error.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
+    /// `urn:ietf:params:oauth:grant-type:pre-authorized_code` or
+    /// `authorization_code`.
+    #[schema(
+        nullable = false,
+        example = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+    )]
     pub grant_type: Option<String>,
+    /// The code of the Credential Offer (pre-authorized code grant).
     #[serde(rename = "pre-authorized_code")]
+    #[schema(nullable = false)]
     pub pre_authorized_code: Option<String>,
+    /// The 6-digit Transaction Code sent to the citizen out of band, when
+    /// the offer asks for one (pre-authorized code grant).
+    #[schema(nullable = false, example = "493021")]
     pub tx_code: Option<String>,
+    /// The authorization code (authorization code grant).
+    #[schema(nullable = false)]
     pub code: Option<String>,
+    /// The `redirect_uri` of the authorization request (authorization code
+    /// grant).
+    #[schema(nullable = false)]
     pub redirect_uri: Option<String>,
+    /// The PKCE verifier, 43 to 128 unreserved characters (authorization
+    /// code grant).
+    #[schema(nullable = false)]
     pub code_verifier: Option<String>,
+    /// The wallet's client id: required for the authorization code grant,
+    /// optional for the pre-authorized code grant.
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
+    /// Refused with `invalid_client`: wallets are public clients.
+    #[schema(nullable = false)]
     pub client_secret: Option<String>,
+    /// Refused with `invalid_client`: wallets are public clients.
+    #[schema(nullable = false)]
     pub client_assertion: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1, OpenID4VCI §6.2).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
+    /// Bearer token for the credential and notification endpoints.
     pub access_token: String,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds the access token is valid.
     pub expires_in: i64,
+    /// Present when the authorization used `authorization_details`: per
+    /// configuration, the `credential_identifiers` to request with.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>, nullable = false, example = json!([{
+        "type": "openid_credential",
+        "credential_configuration_id": "ru.passport",
+        "credential_identifiers": ["Xk1Eo2cQ4CqYqNPl0f2L7w"]
+    }]))]
     pub authorization_details: Option<Vec<Value>>,
 }
 

@@ -14,7 +14,7 @@ use crate::crypto::b64url;
 pub const BITS: u8 = 2;
 
 /// A credential's status (Token Status List §7.1 values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// `0x00` VALID.
