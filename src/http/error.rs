@@ -109,6 +109,7 @@ impl WireError for crate::store::StoreError {
     fn code(&self) -> &'static str {
         match self {
             crate::store::StoreError::Conflict => "conflict",
+            crate::store::StoreError::Missing => "not_found",
             crate::store::StoreError::Backend(_) | crate::store::StoreError::Closed => {
                 "server_error"
             }
@@ -117,6 +118,7 @@ impl WireError for crate::store::StoreError {
     fn status(&self) -> u16 {
         match self {
             crate::store::StoreError::Conflict => 409,
+            crate::store::StoreError::Missing => 404,
             crate::store::StoreError::Backend(_) | crate::store::StoreError::Closed => 503,
         }
     }

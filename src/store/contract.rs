@@ -17,6 +17,7 @@ pub fn run_all(store: Arc<dyn Store>) {
         update_is_read_modify_write(&*store).await;
         scan_by_prefix(&*store).await;
         durable_records(&*store).await;
+        transactions_are_all_or_nothing(&*store).await;
     });
     racing_takers_exactly_one_wins(store, &rt);
 }
@@ -154,6 +155,65 @@ async fn durable_records(s: &dyn Store) {
     );
     assert!(s.delete("rec", "r".into()).await.unwrap());
     assert!(!s.delete("rec", "r".into()).await.unwrap());
+}
+
+async fn transactions_are_all_or_nothing(s: &dyn Store) {
+    use super::TxOp;
+    s.insert("tx", "nonce".into(), b"n".to_vec(), Some(100), 0)
+        .await
+        .unwrap();
+    s.put("tx", "taken-index".into(), b"x".to_vec(), None)
+        .await
+        .unwrap();
+    let ops = |idx: &str| {
+        vec![
+            TxOp::Take {
+                ns: "tx",
+                key: "nonce".into(),
+                now: 10,
+            },
+            TxOp::Insert {
+                ns: "tx",
+                key: idx.into(),
+                value: b"alloc".to_vec(),
+                expires_at: None,
+                now: 10,
+            },
+            TxOp::Put {
+                ns: "tx",
+                key: "record".into(),
+                value: b"rec".to_vec(),
+                expires_at: None,
+            },
+        ]
+    };
+    // The index is taken: nothing happens, the nonce stays.
+    assert!(matches!(
+        s.transact(ops("taken-index")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.get("tx", "nonce".into(), 10).await.unwrap(),
+        Some(b"n".to_vec())
+    );
+    assert_eq!(s.get("tx", "record".into(), 10).await.unwrap(), None);
+    // A free index: everything happens at once.
+    s.transact(ops("free-index")).await.unwrap();
+    assert_eq!(s.get("tx", "nonce".into(), 10).await.unwrap(), None);
+    assert_eq!(
+        s.get("tx", "free-index".into(), 10).await.unwrap(),
+        Some(b"alloc".to_vec())
+    );
+    assert_eq!(
+        s.get("tx", "record".into(), 10).await.unwrap(),
+        Some(b"rec".to_vec())
+    );
+    // The nonce is gone now: a second use fails and writes nothing.
+    assert!(matches!(
+        s.transact(ops("other-index")).await,
+        Err(StoreError::Missing)
+    ));
+    assert_eq!(s.get("tx", "other-index".into(), 10).await.unwrap(), None);
 }
 
 fn racing_takers_exactly_one_wins(store: Arc<dyn Store>, rt: &tokio::runtime::Runtime) {

@@ -22,6 +22,8 @@ pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum StoreError {
     #[error("the entry already exists")]
     Conflict,
+    #[error("a required entry does not exist")]
+    Missing,
     #[error("the storage backend failed: {0}")]
     Backend(String),
     #[error("the storage is closed")]
@@ -46,6 +48,34 @@ pub enum Update {
 /// absent or expired) and returns what to do. It runs inside the write
 /// transaction, so no other writer sees a state in between.
 pub type UpdateFn = Box<dyn FnOnce(Option<&[u8]>) -> Update + Send>;
+
+/// One step of an all-or-nothing [`Store::transact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxOp {
+    /// Removes a live entry; the transaction fails with
+    /// [`StoreError::Missing`] when there is none.
+    Take {
+        ns: &'static str,
+        key: String,
+        now: i64,
+    },
+    /// Creates an entry; the transaction fails with [`StoreError::Conflict`]
+    /// when a live one exists.
+    Insert {
+        ns: &'static str,
+        key: String,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+        now: i64,
+    },
+    /// Creates or replaces an entry.
+    Put {
+        ns: &'static str,
+        key: String,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+    },
+}
 
 /// One stored entry as returned by scans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +149,10 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         limit: usize,
     ) -> BoxFut<'_, Result<Vec<Entry>, StoreError>>;
+
+    /// Applies every step in one durable transaction, or none of them: the
+    /// first step whose condition fails aborts it with that step's error.
+    fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>>;
 
     /// Deletes entries expired at `now`; returns how many.
     fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>>;

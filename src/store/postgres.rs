@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-use super::{BoxFut, Entry, Store, StoreError, Update, UpdateFn};
+use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -332,6 +332,72 @@ impl Store for PostgresStore {
                     expires_at: r.get(2),
                 })
                 .collect())
+        })
+    }
+
+    fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
+        let t = self.table.clone();
+        let client = self.client();
+        Box::pin(async move {
+            let mut c = client.lock().await;
+            let tx = c.transaction().await.map_err(pg)?;
+            for op in ops {
+                // Each step checks its own condition; returning drops `tx`,
+                // which rolls everything back.
+                match op {
+                    TxOp::Take { ns, key, now } => {
+                        let n = tx
+                            .execute(
+                                &format!("DELETE FROM {t} WHERE ns = $1 AND key = $2 AND {LIVE}"),
+                                &[&ns, &key, &now],
+                            )
+                            .await
+                            .map_err(pg)?;
+                        if n != 1 {
+                            return Err(StoreError::Missing);
+                        }
+                    }
+                    TxOp::Insert {
+                        ns,
+                        key,
+                        value,
+                        expires_at,
+                        now,
+                    } => {
+                        let n = tx
+                            .execute(
+                                &format!(
+                                    "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $4, $5)
+                                     ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+                                     WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $3"
+                                ),
+                                &[&ns, &key, &now, &value, &expires_at],
+                            )
+                            .await
+                            .map_err(pg)?;
+                        if n != 1 {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    TxOp::Put {
+                        ns,
+                        key,
+                        value,
+                        expires_at,
+                    } => {
+                        tx.execute(
+                            &format!(
+                                "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"
+                            ),
+                            &[&ns, &key, &value, &expires_at],
+                        )
+                        .await
+                        .map_err(pg)?;
+                    }
+                }
+            }
+            tx.commit().await.map_err(pg)
         })
     }
 

@@ -14,7 +14,7 @@ use std::thread;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
-use super::{BoxFut, Entry, Store, StoreError, Update, UpdateFn};
+use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
 
 /// `"<ns>\0<key>"` → `(expires_at or i64::MAX, value)`.
 const ENTRIES: TableDefinition<&str, (i64, &[u8])> = TableDefinition::new("entries");
@@ -65,6 +65,10 @@ enum Op {
     Sweep {
         now: i64,
         reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    Transact {
+        ops: Vec<TxOp>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
 }
 
@@ -235,6 +239,7 @@ fn apply(db: &Database, batch: Vec<Op>, replies: &mut Vec<Pending>) -> Result<()
                     Pending::Bool(reply, t.remove(&key).map(|old| old.is_some()))
                 }
                 Op::Sweep { now, reply } => Pending::Count(reply, t.sweep(now)),
+                Op::Transact { ops, reply } => Pending::Unit(reply, t.transact(ops)),
             });
         }
     }
@@ -308,6 +313,54 @@ impl Tables<'_, '_> {
             }
         }
         Ok(current)
+    }
+
+    /// All conditions are checked first, against the state this write
+    /// transaction sees (earlier requests of the batch included); only then
+    /// is anything changed, so a failed step leaves no trace.
+    fn transact(&mut self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        let mut keys: Vec<String> = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let (ns, key) = match op {
+                TxOp::Take { ns, key, .. }
+                | TxOp::Insert { ns, key, .. }
+                | TxOp::Put { ns, key, .. } => (ns, key),
+            };
+            let k = full_key(ns, key);
+            match op {
+                TxOp::Take { now, .. } if self.live(&k, *now)?.is_none() => {
+                    return Err(StoreError::Missing);
+                }
+                TxOp::Insert { now, .. } if self.live(&k, *now)?.is_some() => {
+                    return Err(StoreError::Conflict);
+                }
+                _ => {}
+            }
+            // Two steps on one key would see each other's effects only
+            // partly: refuse that instead of guessing.
+            if keys.contains(&k) {
+                return Err(StoreError::Backend(
+                    "a transaction names one key twice".into(),
+                ));
+            }
+            keys.push(k);
+        }
+        for (op, k) in ops.into_iter().zip(keys) {
+            match op {
+                TxOp::Take { .. } => {
+                    self.remove(&k)?;
+                }
+                TxOp::Insert {
+                    value, expires_at, ..
+                }
+                | TxOp::Put {
+                    value, expires_at, ..
+                } => {
+                    self.put(&k, &value, expires_at.unwrap_or(NEVER))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn sweep(&mut self, now: i64) -> Result<usize, StoreError> {
@@ -459,6 +512,10 @@ impl Store for RedbStore {
 
     fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>> {
         self.send(move |reply| Op::Sweep { now, reply })
+    }
+
+    fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
+        self.send(move |reply| Op::Transact { ops, reply })
     }
 }
 

@@ -1,0 +1,189 @@
+//! In-process issuance: `POST /credential`'s work without HTTP — access
+//! token lookup, key proof verification (ES256), c_nonce consumption, record
+//! validation, SD-JWT signing, status index allocation and the durable
+//! issued-credential record — with many concurrent requests on the redb
+//! store, against its crypto bound (one ES256 verify + one ES256 sign per
+//! credential, on every core); then single-request latency.
+//!
+//! `cargo bench --bench issuance [-- --concurrency 64 --requests 20000]`
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use digital_id::crypto::{Algorithm, SigningKey, jws};
+use digital_id::http::AppState;
+use digital_id::issuer::{credential, nonce, offer, token};
+use serde_json::{Map, Value, json};
+
+struct Prepared {
+    bearer: String,
+    body: Vec<u8>,
+}
+
+fn state() -> (Arc<AppState>, tempfile::TempDir) {
+    use digital_id::config::{ServeArgs, Settings};
+    let data = tempfile::tempdir().unwrap();
+    let args = ServeArgs {
+        data_dir: Some(data.path().to_owned()),
+        registry: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry").into()),
+        api_key: Some("bench".into()),
+        ..ServeArgs::default()
+    };
+    let settings = Settings::load(&args).unwrap();
+    let clock = Arc::new(digital_id::clock::SystemClock);
+    (
+        Arc::new(digital_id::app::build_state(settings, clock, |_| {}).unwrap()),
+        data,
+    )
+}
+
+fn proof(holder: &SigningKey, aud: &str, nonce: &str, now: i64) -> String {
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("openid4vci-proof+jwt"));
+    header.insert("jwk".into(), Value::Object(holder.public().jwk().clone()));
+    let claims = json!({"aud": aud, "iat": now, "nonce": nonce});
+    jws::sign(holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap()
+}
+
+async fn prepare(state: &AppState, holders: &[SigningKey], n: usize) -> Vec<Prepared> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let ctx = state.issuer();
+        let req: offer::OfferRequest = serde_json::from_value(
+            json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false}),
+        )
+        .unwrap();
+        let created = offer::create(&ctx, req).await.unwrap();
+        let code = created.credential_offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+            ["pre-authorized_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let treq: token::TokenRequest = serde_json::from_value(json!({
+            "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+            "pre-authorized_code": code,
+        }))
+        .unwrap();
+        let access = token::token(&ctx, treq, false).await.unwrap().access_token;
+        let c_nonce = nonce::issue(&ctx).await.unwrap().c_nonce;
+        let holder = &holders[i % holders.len()];
+        let body = json!({
+            "credential_configuration_id": "ru.passport",
+            "proofs": {"jwt": [proof(holder, ctx.issuer_id(), &c_nonce, ctx.now)]},
+        });
+        out.push(Prepared {
+            bearer: access,
+            body: serde_json::to_vec(&body).unwrap(),
+        });
+    }
+    out
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * p).round() as usize)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// ES256 verify + sign per second on one core, measured here.
+fn crypto_bound_per_core() -> f64 {
+    let key = SigningKey::generate(Algorithm::Es256).unwrap();
+    let msg = vec![7u8; 600];
+    let sig = key.sign(&msg).unwrap();
+    let n = 3000;
+    let t = Instant::now();
+    for _ in 0..n {
+        key.public().verify(&msg, &sig).unwrap();
+        std::hint::black_box(key.sign(&msg).unwrap());
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("issuance benchmark: run it with `cargo bench --bench issuance`");
+        return;
+    }
+    let concurrency = arg("--concurrency", 64);
+    let requests = arg("--requests", 20_000);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (state, _data) = state();
+    let holders: Vec<SigningKey> = (0..64)
+        .map(|_| SigningKey::generate(Algorithm::Es256).unwrap())
+        .collect();
+
+    eprintln!("preparing {requests} grants, c_nonces and proofs…");
+    let work = Arc::new(rt.block_on(prepare(&state, &holders, requests + 2000)));
+    let queue = Arc::new(Mutex::new((0..requests).collect::<Vec<usize>>()));
+
+    // Many concurrent requests.
+    let t = Instant::now();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let (state, queue, work) = (state.clone(), queue.clone(), work.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let Some(i) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let p = &work[i];
+                    let ctx = state.issuer();
+                    credential::issue(&ctx, Some(&p.bearer), &p.body)
+                        .await
+                        .expect("issuance failed");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let elapsed = t.elapsed();
+    let rate = requests as f64 / elapsed.as_secs_f64();
+
+    // One request at a time.
+    let mut latencies = Vec::with_capacity(work.len() - requests);
+    rt.block_on(async {
+        for p in &work[requests..] {
+            let t = Instant::now();
+            let ctx = state.issuer();
+            credential::issue(&ctx, Some(&p.bearer), &p.body)
+                .await
+                .expect("issuance failed");
+            latencies.push(t.elapsed());
+        }
+    });
+    latencies.sort();
+    let bound = crypto_bound_per_core() * cores as f64;
+    println!("in-process issuance, redb, {cores} cores, concurrency {concurrency}:");
+    println!(
+        "  {requests} credentials in {:.2} s = {rate:.0} credentials/s",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  crypto bound (ES256 verify + sign) on {cores} cores = {bound:.0}/s; ratio {:.2}",
+        rate / bound
+    );
+    println!(
+        "  single request: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.iter().map(Duration::as_secs_f64).sum::<f64>() * 1e3
+            / latencies.len().max(1) as f64
+    );
+}
