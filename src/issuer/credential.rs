@@ -184,7 +184,9 @@ pub async fn issue(
     let configuration = configuration(&grant, &req)?;
     let jwts = proof_jwts(&req, ctx.settings.issuer.batch_size)?;
     let proofs = verify_proofs(ctx, &grant, &jwts)?;
-    if !nonce::consume(ctx, &proofs[0].nonce).await? {
+    // A read here; the c_nonce is used up in the transaction below, which
+    // fails as a whole when another request used it first.
+    if !nonce::is_live(ctx, &proofs[0].nonce).await? {
         return Err(CredentialError::InvalidNonce);
     }
     let documents = registry::issuable(ctx.registry, &grant.subject_id, configuration, ctx.today())
@@ -194,16 +196,40 @@ pub async fn issue(
             refusal => CredentialError::Denied(refusal),
         })?;
     let notification_id = crate::crypto::random_token();
-    let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
-    let mut ids = Vec::with_capacity(credentials.capacity());
-    for p in &proofs {
-        for doc in &documents {
-            let (credential, rec) = sign_one(ctx, &grant, doc, p, &notification_id).await?;
-            ids.push(rec.id);
-            credentials.push(IssuedItem { credential });
+    // Signed credentials, their records, their status indices, the c_nonce
+    // and the notification record go to the store in ONE durable
+    // transaction: all of it or none (and one commit instead of five).
+    let mut attempt = 0;
+    let credentials = loop {
+        let mut ops = vec![nonce::consume_op(ctx, &proofs[0].nonce)];
+        let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
+        let mut ids = Vec::with_capacity(credentials.capacity());
+        let mut slots = Vec::with_capacity(credentials.capacity());
+        for p in &proofs {
+            for doc in &documents {
+                let (credential, rec) =
+                    sign_one(ctx, &grant, doc, p, &notification_id, &slots).await?;
+                let slot = status::Allocation {
+                    list: rec.status_list,
+                    idx: rec.status_index,
+                };
+                ops.push(status::claim_op(slot, &rec.id, ctx.now));
+                ops.extend(records::save_ops(ctx, &rec)?);
+                slots.push(slot);
+                ids.push(rec.id);
+                credentials.push(IssuedItem { credential });
+            }
         }
-    }
-    notification::save(ctx, &notification_id, &grant, ids).await?;
+        ops.push(notification::save_op(ctx, &notification_id, &grant, ids)?);
+        match ctx.store.transact(ops).await {
+            Ok(()) => break credentials,
+            Err(StoreError::Missing) => return Err(CredentialError::InvalidNonce),
+            // A status index was claimed by a concurrent issuance between
+            // our check and our commit: sign again with fresh indices.
+            Err(StoreError::Conflict) if attempt < 3 => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    };
     tracing::info!(
         configuration,
         count = credentials.len(),
@@ -312,13 +338,14 @@ async fn sign_one(
     doc: &Issuable,
     proof: &VerifiedProof,
     notification_id: &str,
+    taken: &[status::Allocation],
 ) -> Result<(String, IssuedCredential), CredentialError> {
     let settings = &ctx.settings.issuer;
     let iat = ctx.now;
     let exp = catalogue::exp(iat, settings.credential_days * 86_400, doc.valid_until)
         .ok_or(CredentialError::DocumentExpired)?;
     let id = crate::crypto::random_token();
-    let slot = status::allocate(ctx.store, settings.status_list_size, &id, ctx.now).await?;
+    let slot = status::candidate(ctx.store, settings.status_list_size, ctx.now, taken).await?;
     let type_metadata = catalogue::find(doc.document_id)
         .map(type_meta::type_metadata_bytes)
         .unwrap_or_default();
@@ -361,6 +388,5 @@ async fn sign_one(
         identity_proofing: grant.identity_proofing,
         client_id: grant.client_id.clone(),
     };
-    records::save(ctx, &rec).await?;
     Ok((issued.compact, rec))
 }

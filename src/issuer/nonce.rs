@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{Ctx, ns};
-use crate::store::StoreError;
+use crate::store::{StoreError, TxOp};
 
 /// `POST /nonce` answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -31,6 +31,26 @@ pub async fn issue(ctx: &Ctx<'_>) -> Result<NonceResponse, StoreError> {
 }
 
 /// Consumes a `c_nonce`: `true` for exactly one caller while it is live.
+/// Whether `c_nonce` is issued and unused (a read; the use itself is
+/// [`consume_op`] in the issuance transaction).
+pub async fn is_live(ctx: &Ctx<'_>, c_nonce: &str) -> Result<bool, StoreError> {
+    Ok(ctx
+        .store
+        .get(ns::C_NONCE, c_nonce.to_owned(), ctx.now)
+        .await?
+        .is_some())
+}
+
+/// The transaction step that uses up `c_nonce`; the transaction fails with
+/// `Missing` when it was used (or expired) meanwhile.
+pub fn consume_op(ctx: &Ctx<'_>, c_nonce: &str) -> TxOp {
+    TxOp::Take {
+        ns: ns::C_NONCE,
+        key: c_nonce.to_owned(),
+        now: ctx.now,
+    }
+}
+
 pub async fn consume(ctx: &Ctx<'_>, c_nonce: &str) -> Result<bool, StoreError> {
     Ok(ctx
         .store

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::credential::{self, CredentialError};
 use super::{Ctx, Grant, ns};
 use crate::registry::SubjectId;
-use crate::store::{self, StoreError, Update};
+use crate::store::{self, StoreError, TxOp, Update};
 
 /// Events the wallet may report (§11.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -85,20 +85,30 @@ pub async fn save(
     grant: &Grant,
     credential_ids: Vec<String>,
 ) -> Result<(), StoreError> {
+    ctx.store
+        .transact(vec![save_op(ctx, id, grant, credential_ids)?])
+        .await
+}
+
+/// The transaction step storing the notification record of one issuance.
+pub fn save_op(
+    ctx: &Ctx<'_>,
+    id: &str,
+    grant: &Grant,
+    credential_ids: Vec<String>,
+) -> Result<TxOp, StoreError> {
     let rec = NotificationRecord {
         subject_id: grant.subject_id.clone(),
         credential_ids,
         events: Vec::new(),
     };
-    ctx.store
-        .insert(
-            ns::NOTIFICATION,
-            id.to_owned(),
-            store::to_bytes(&rec)?,
-            None,
-            ctx.now,
-        )
-        .await
+    Ok(TxOp::Insert {
+        ns: ns::NOTIFICATION,
+        key: id.to_owned(),
+        value: store::to_bytes(&rec)?,
+        expires_at: None,
+        now: ctx.now,
+    })
 }
 
 /// `POST /notification`.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, ns};
 use crate::registry::{IdentityProofing, SubjectId};
 use crate::status::{self, Status, StatusError};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, TxOp};
 
 /// One issued credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -73,23 +73,26 @@ impl crate::http::WireError for RecordError {
 /// Stores a record and its by-subject index entry durably (before the
 /// credential is returned).
 pub async fn save(ctx: &Ctx<'_>, rec: &IssuedCredential) -> Result<(), StoreError> {
-    ctx.store
-        .insert(
-            ns::CREDENTIAL,
-            rec.id.clone(),
-            store::to_bytes(rec)?,
-            None,
-            ctx.now,
-        )
-        .await?;
-    ctx.store
-        .put(
-            ns::CREDENTIAL_BY_SUBJECT,
-            format!("{}/{}", rec.subject_id, rec.id),
-            Vec::new(),
-            None,
-        )
-        .await
+    ctx.store.transact(save_ops(ctx, rec)?).await
+}
+
+/// The transaction steps storing `rec` and its by-subject index entry.
+pub fn save_ops(ctx: &Ctx<'_>, rec: &IssuedCredential) -> Result<Vec<TxOp>, StoreError> {
+    Ok(vec![
+        TxOp::Insert {
+            ns: ns::CREDENTIAL,
+            key: rec.id.clone(),
+            value: store::to_bytes(rec)?,
+            expires_at: None,
+            now: ctx.now,
+        },
+        TxOp::Put {
+            ns: ns::CREDENTIAL_BY_SUBJECT,
+            key: format!("{}/{}", rec.subject_id, rec.id),
+            value: Vec::new(),
+            expires_at: None,
+        },
+    ])
 }
 
 /// Most records listed per subject.

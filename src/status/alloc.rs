@@ -7,7 +7,7 @@
 
 use super::{ListRecord, NS_ALLOC, NS_LIST, NS_META, StatusError};
 use crate::sdjwt::{RandomSalts, SaltSource};
-use crate::store::{self, Store, StoreError, Update};
+use crate::store::{self, Store, StoreError, TxOp, Update};
 
 /// Random probes in one list before moving to the next.
 pub const PROBES: usize = 32;
@@ -42,6 +42,51 @@ pub async fn allocate(
             }
         }
         list = advance(store, list, size, now).await?;
+    }
+}
+
+/// An index that is free now, not yet claimed: the caller claims it with
+/// [`claim_op`] inside the transaction that also stores the credential
+/// record, so a credential and its index are written together or not at all.
+/// `avoid` holds indices already chosen for the same transaction.
+pub async fn candidate(
+    store: &dyn Store,
+    size: usize,
+    now: i64,
+    avoid: &[Allocation],
+) -> Result<Allocation, StatusError> {
+    let mut rng = RandomSalts::default();
+    let mut list = current(store, size, now).await?;
+    loop {
+        for _ in 0..PROBES {
+            let a = Allocation {
+                list,
+                idx: random_below(&mut rng, size),
+            };
+            if avoid.contains(&a) {
+                continue;
+            }
+            if store
+                .get(NS_ALLOC, format!("{}/{}", a.list, a.idx), now)
+                .await?
+                .is_none()
+            {
+                return Ok(a);
+            }
+        }
+        list = advance(store, list, size, now).await?;
+    }
+}
+
+/// The transaction step claiming `a` for `credential_id`; the transaction
+/// fails with `Conflict` when someone claimed it meanwhile.
+pub fn claim_op(a: Allocation, credential_id: &str, now: i64) -> TxOp {
+    TxOp::Insert {
+        ns: NS_ALLOC,
+        key: format!("{}/{}", a.list, a.idx),
+        value: credential_id.as_bytes().to_vec(),
+        expires_at: None,
+        now,
     }
 }
 

@@ -7,7 +7,7 @@ mod alloc;
 pub mod list;
 mod token;
 
-pub use alloc::{Allocation, allocate};
+pub use alloc::{Allocation, allocate, candidate, claim_op};
 pub use list::{Entries, Status};
 pub use token::{StatusListToken, status_list_token};
 
