@@ -21,6 +21,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot load the registry: {0}")]
     Registry(#[from] RegistryError),
+    #[error("cannot set up the verifier identity: {0}")]
+    VerifierKeys(#[from] crate::verifier::VerifierKeyError),
     #[error("the PostgreSQL store is not available in this build; use --store redb")]
     PostgresUnavailable,
 }
@@ -42,7 +44,16 @@ pub fn build_state(
         Some(k) => k.clone(),
         None => load_or_generate_api_key(&settings.data_dir, generated_key)?,
     };
+    let verifier = Arc::new(crate::verifier::Verifier::new(
+        &settings,
+        [
+            keys.issuer_es256.public().clone(),
+            keys.issuer_eddsa.public().clone(),
+        ],
+        store.clone(),
+    )?);
     Ok(AppState {
+        verifier,
         settings,
         keys,
         store,

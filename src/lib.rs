@@ -16,3 +16,5 @@ pub mod keystore;
 pub mod registry;
 pub mod sdjwt;
 pub mod store;
+pub mod verifier;
+pub mod web;

@@ -1,7 +1,10 @@
 //! The web adapter: routes, JSON errors, limits and the server.
 
+pub mod auth;
 pub mod error;
 mod health;
+mod verifier;
+mod wallet;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -32,6 +35,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The back-office key (from configuration or generated).
     pub api_key: Secret,
+    /// The OpenID4VP verifier role.
+    pub verifier: Arc<crate::verifier::Verifier>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -52,6 +57,8 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     error::extractor_config(cfg);
     health::configure(cfg);
+    verifier::configure(cfg);
+    wallet::configure(cfg);
 }
 
 /// Binds `addr` and returns the running server and the bound address (port
