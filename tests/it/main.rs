@@ -4,3 +4,4 @@
 mod cli;
 mod fixture;
 mod server;
+mod verifier;
