@@ -1211,3 +1211,87 @@ fn holder_qr_versions_per_preset() {
     }
     eprintln!("{}", report.join("\n"));
 }
+
+// ------------------------------------------------------ result delivery
+
+#[test]
+fn events_stream_reports_pending_then_verified() {
+    use std::io::BufRead;
+    let n = neg();
+    let resp = agent()
+        .get(&n.server.url(&format!("/verifier/requests/{}/events", n.id)))
+        .header("Authorization", &n.server.bearer())
+        .call()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
+    let mut lines = std::io::BufReader::new(resp.into_body().into_reader()).lines();
+    let mut next_status = || loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data).unwrap();
+            if v.get("status").is_some() {
+                return v;
+            }
+        }
+    };
+    assert_eq!(next_status()["status"], "pending");
+    let p = present(
+        &n.cred,
+        &[&["age_equal_or_over", "18"]],
+        &n.holder,
+        &n.ro,
+        T0,
+    );
+    assert_eq!(n.send(p).0, 200);
+    let done = next_status();
+    assert_eq!(done["status"], "verified");
+    assert_eq!(
+        done["claims"]["credential"]["age_equal_or_over"]["18"],
+        true
+    );
+}
+
+#[test]
+fn callback_receives_the_result_signed_by_the_verifier() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let server = InProc::start();
+    let holder = wallet_key();
+    let cred = passport(&server, &holder);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let (id, ro) = start(
+        &server,
+        json!({"preset": "age_over_18", "callback_url": url}),
+    );
+    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
+    assert_eq!(answer(&ro, json!({"credential": [p]})).0, 200);
+    let (stream, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    reader
+        .get_mut()
+        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .unwrap();
+    let jws = Jws::decode(std::str::from_utf8(&body).unwrap()).unwrap();
+    jws.verify(server.state.verifier.keys.signing.public())
+        .unwrap();
+    let claims = jws.payload_json().unwrap();
+    assert_eq!(claims["transaction_id"], id.as_str());
+    assert_eq!(claims["result"]["status"], "verified");
+}
