@@ -2,6 +2,7 @@
 //! `127.0.0.1:0`.
 
 mod cli;
+mod demo_page;
 mod fixture;
 mod server;
 mod verifier;

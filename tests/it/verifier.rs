@@ -65,6 +65,11 @@ fn credential_with(
 }
 
 fn passport(server: &InProc, holder: &SigningKey) -> String {
+    passport_for(server, holder)
+}
+
+/// A passport credential of the demo subject `ivanov-ivan` for `holder`.
+pub fn passport_for(server: &InProc, holder: &SigningKey) -> String {
     credential_with(server, "ivanov-ivan", "ru.passport", holder, None, |_| {})
 }
 
