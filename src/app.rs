@@ -54,6 +54,9 @@ pub fn build_state(
     )?);
     Ok(AppState {
         verifier,
+        public_create_limit: crate::http::limit::RateLimiter::new(
+            crate::http::limit::PUBLIC_CREATE,
+        ),
         settings,
         keys,
         store,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 mod health;
+pub mod limit;
 mod verifier;
 mod wallet;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub api_key: Secret,
     /// The OpenID4VP verifier role.
     pub verifier: Arc<crate::verifier::Verifier>,
+    /// Per-client limit of the public endpoints that create state.
+    pub public_create_limit: limit::RateLimiter,
 }
 
 impl std::fmt::Debug for AppState {

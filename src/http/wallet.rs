@@ -3,7 +3,7 @@
 //! by-reference presentation uploads for the holder-shown QR.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -77,7 +77,11 @@ async fn response(
 }
 
 #[post("/presentation-nonces")]
-async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn presentation_nonce(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    limited(&state, &req)?;
     let n = state.verifier.presentation_nonce(state.now()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -118,6 +122,12 @@ async fn uploaded(
     Ok(HttpResponse::Ok().json(json!({
         "description": "a holder-shown presentation; a relying party posts this link to /verifier/scan",
     })))
+}
+
+/// Counts a state-creating public call of this peer.
+pub(super) fn limited(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let ip = req.peer_addr().map(|a| a.ip());
+    Ok(state.public_create_limit.check(ip, state.now())?)
 }
 
 impl WireError for RequestObjectError {

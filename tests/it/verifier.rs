@@ -1152,6 +1152,8 @@ fn holder_qr_by_reference_for_large_presentations() {
     let up: Value = resp.body_mut().read_json().unwrap();
     let uri = up["uri"].as_str().unwrap();
     assert!(uri.len() < 100, "{uri}");
+    let v = digital_id::web::qr::version(uri).unwrap();
+    assert!(v <= 5, "a by-reference QR is small: version {v}");
     // A second upload with the same nonce is refused.
     let resp = agent()
         .post(&server.url("/presentations"))
@@ -1299,4 +1301,26 @@ fn callback_receives_the_result_signed_by_the_verifier() {
     let claims = jws.payload_json().unwrap();
     assert_eq!(claims["transaction_id"], id.as_str());
     assert_eq!(claims["result"]["status"], "verified");
+}
+
+#[test]
+fn presentation_nonces_are_rate_limited_per_client() {
+    let server = InProc::start();
+    let codes: Vec<u16> = (0..31)
+        .map(|_| {
+            agent()
+                .post(&server.url("/presentation-nonces"))
+                .send_empty()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert!(codes[..30].iter().all(|&c| c == 200));
+    assert_eq!(codes[30], 429);
+    server.clock.advance(10);
+    assert_eq!(
+        presentation_nonce(&server)["audience"],
+        server.state.verifier.client_id()
+    );
 }
