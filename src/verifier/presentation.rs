@@ -83,3 +83,109 @@ impl Verifier {
         Ok(query.select(&verified.claims)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{FileConfig, ServeArgs, Settings};
+    use crate::crypto::{Algorithm, SigningKey, jws};
+    use crate::sdjwt::{HolderCredential, IssueOptions, KeyBinding, RandomSalts};
+    use crate::verifier::presets::Preset;
+    use crate::verifier::trust::tests::FakeFetch;
+
+    const ISS: &str = "https://id.example.ru";
+    const LIST: &str = "https://id.example.ru/status-lists/1";
+
+    /// A verifier whose fetcher serves one status list signed by `issuer`:
+    /// entries [1 revoked, 2 suspended, 0 valid, 3, …] (the 2-bit example of
+    /// the Token Status List draft).
+    fn verifier(dir: &std::path::Path, issuer: &SigningKey) -> Verifier {
+        let args = ServeArgs {
+            data_dir: Some(dir.to_owned()),
+            public_url: Some(ISS.into()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::from_layers(args, FileConfig::default()).unwrap();
+        let store = Arc::new(crate::store::redb::RedbStore::open(&dir.join("s.redb")).unwrap());
+        let fetch = Arc::new(FakeFetch::default());
+        let mut h = Map::new();
+        h.insert("typ".into(), "statuslist+jwt".into());
+        let payload = json!({"iss": ISS, "sub": LIST, "iat": 0, "ttl": 300,
+            "status_list": {"bits": 2, "lst": "eNo76fITAAPfAgc"}});
+        let token = jws::sign(issuer, &h, &serde_json::to_vec(&payload).unwrap()).unwrap();
+        fetch
+            .docs
+            .lock()
+            .unwrap()
+            .insert(LIST.into(), token.into_bytes());
+        Verifier::with_fetcher(&settings, [issuer.public().clone()], store, fetch).unwrap()
+    }
+
+    fn presentation(issuer: &SigningKey, holder: &SigningKey, idx: u64, aud: &str) -> String {
+        let claims = json!({"iss": ISS, "vct": "urn:ru:digital-id:passport:1", "iat": 0, "exp": 10_000,
+            "cnf": {"jwk": holder.public().jwk_for_publication()},
+            "status": {"status_list": {"idx": idx, "uri": LIST}},
+            "age_equal_or_over": {"18": true}});
+        let issued = crate::sdjwt::issue(
+            issuer,
+            claims.as_object().unwrap().clone(),
+            &[crate::sdjwt::ClaimPath::keys(["age_equal_or_over", "18"])],
+            &IssueOptions::default(),
+            &mut RandomSalts::default(),
+        )
+        .unwrap();
+        HolderCredential::parse(&issued.compact)
+            .unwrap()
+            .present(
+                &[crate::sdjwt::ClaimPath::keys(["age_equal_or_over", "18"])],
+                Some(&KeyBinding {
+                    holder,
+                    aud,
+                    nonce: "n-0123456789abcdef",
+                    iat: 100,
+                }),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn status_list_entries_decide_valid_revoked_suspended() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = SigningKey::generate(Algorithm::Es256).unwrap();
+        let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+        let v = verifier(dir.path(), &issuer);
+        let q = Preset::AgeOver18.query().credentials.remove(0);
+        let aud = v.client_id().to_owned();
+        let binding = Binding {
+            aud: &aud,
+            nonce: "n-0123456789abcdef",
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ok = v
+                .verify_presentation(&q, &presentation(&issuer, &holder, 2, &aud), binding, 100)
+                .await;
+            assert_eq!(ok.unwrap()["age_equal_or_over"]["18"], true);
+            let revoked = v
+                .verify_presentation(&q, &presentation(&issuer, &holder, 0, &aud), binding, 100)
+                .await;
+            assert_eq!(
+                revoked,
+                Err(PresentationError::Status(StatusError::Revoked))
+            );
+            let suspended = v
+                .verify_presentation(&q, &presentation(&issuer, &holder, 1, &aud), binding, 100)
+                .await;
+            assert_eq!(
+                suspended,
+                Err(PresentationError::Status(StatusError::Suspended))
+            );
+        });
+    }
+}
