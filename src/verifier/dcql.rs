@@ -42,7 +42,7 @@ pub struct CredentialQuery {
     pub trusted_authorities: Option<Vec<TrustedAuthority>>,
     #[serde(
         default = "yes",
-        skip_serializing_if = "Clone::clone",
+        skip_serializing_if = "is_true",
         rename = "require_cryptographic_holder_binding"
     )]
     pub require_holder_binding: bool,
@@ -54,6 +54,10 @@ pub struct CredentialQuery {
 
 fn yes() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// `meta` of an SD-JWT VC Credential Query (§B.3.5).
@@ -106,12 +110,41 @@ fn err(field: impl Into<String>, rule: &'static str) -> DcqlError {
 }
 
 impl DcqlQuery {
-    /// Parses and validates a `dcql_query` JSON value.
+    /// Parses and validates a `dcql_query` JSON value. Each Credential Query
+    /// is read on its own so that a type error names its index.
     pub fn from_value(value: &Value) -> Result<Self, DcqlError> {
-        let q: DcqlQuery = serde_json::from_value(value.clone()).map_err(|e| DcqlError {
-            field: shape_field(&e.to_string()),
+        let shape = |field: String, e: serde_json::Error| DcqlError {
+            field: match shape_field(&e.to_string()) {
+                Some(member) => format!("{field}.{member}"),
+                None => field,
+            },
             rule: "is missing or has the wrong type (OpenID4VP 1.0 §6)",
-        })?;
+        };
+        let obj = value
+            .as_object()
+            .ok_or_else(|| err("(root)", "must be a JSON object"))?;
+        let list = obj
+            .get("credentials")
+            .and_then(Value::as_array)
+            .ok_or_else(|| err("credentials", "must be a non-empty array"))?;
+        let credentials = list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                serde_json::from_value(c.clone()).map_err(|e| shape(format!("credentials[{i}]"), e))
+            })
+            .collect::<Result<Vec<CredentialQuery>, _>>()?;
+        let credential_sets = match obj.get("credential_sets") {
+            None => None,
+            Some(v) => Some(
+                serde_json::from_value(v.clone())
+                    .map_err(|e| shape("credential_sets".into(), e))?,
+            ),
+        };
+        let q = DcqlQuery {
+            credentials,
+            credential_sets,
+        };
         q.validate()?;
         Ok(q)
     }
@@ -384,12 +417,13 @@ fn is_identifier(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The serde message names the missing or mistyped member; keep just that.
-fn shape_field(message: &str) -> String {
+/// The serde message names a missing member (``missing field `meta` ``);
+/// keep just that name.
+fn shape_field(message: &str) -> Option<String> {
     message
-        .split('`')
-        .nth(1)
-        .map_or_else(|| "(root)".to_owned(), str::to_owned)
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned)
 }
 
 /// Whether the claim at `q.path` exists (every element of a `null` step) and,
@@ -487,6 +521,15 @@ mod tests {
         let cases = [
             (json!({"credentials": []}), "credentials"),
             (json!({}), "credentials"),
+            (
+                json!({"credentials": [{"id": "a", "format": "dc+sd-jwt"}]}),
+                "credentials[0].meta",
+            ),
+            (
+                json!({"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["x"]},
+                    "claims": [{"path": "family_name"}]}]}),
+                "credentials[0]",
+            ),
             (
                 json!({"credentials": [{"id": "a b", "format": "dc+sd-jwt", "meta": {"vct_values": ["x"]}}]}),
                 "credentials[0].id",
