@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::auth::BackOffice;
 use super::{ApiError, AppState, WireError};
-use crate::verifier::percent_encode;
 use crate::verifier::request::{CreateError, CreateRequest};
 use crate::verifier::scan::{ScanError, ScanRequest};
 use crate::verifier::transaction::{Phase, Status};
@@ -67,11 +66,7 @@ async fn remove(
 /// The `openid4vp://` link of a transaction.
 async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
     let tx = state.verifier.transaction(id, state.now()).await?;
-    Ok(format!(
-        "openid4vp://?client_id={}&request_uri={}",
-        percent_encode(&tx.client_id),
-        percent_encode(&state.verifier.request_uri(&tx.request_id))
-    ))
+    Ok(state.verifier.authorization_request(&tx.request_id))
 }
 
 #[get("/verifier/requests/{id}/qr.svg")]

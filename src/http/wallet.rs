@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{ApiError, AppState, WireError};
 use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
 use crate::verifier::response::{ResponseError, WalletResponse};
-use crate::verifier::scan::{NS_UPLOAD, Upload};
+use crate::verifier::scan::Upload;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(request_object_get)
@@ -109,12 +109,7 @@ async fn uploaded(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let live = state
-        .store
-        .get(NS_UPLOAD, id.into_inner(), state.now())
-        .await?
-        .is_some();
-    if !live {
+    if !state.verifier.upload_is_live(&id, state.now()).await? {
         return Err(ApiError::not_found(
             "no such presentation (expired or already scanned)",
         ));

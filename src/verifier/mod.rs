@@ -111,6 +111,15 @@ impl Verifier {
             .join(&format!("{RESPONSE_URI_PATH}{}", id.0))
     }
 
+    /// The `openid4vp://` link a QR carries for a request.
+    pub fn authorization_request(&self, id: &RequestId) -> String {
+        format!(
+            "openid4vp://?client_id={}&request_uri={}",
+            percent_encode(self.client_id()),
+            percent_encode(&self.request_uri(id))
+        )
+    }
+
     pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }

@@ -6,13 +6,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Verifier;
 use super::dcql::{DcqlError, DcqlQuery};
 use super::jwe;
 use super::presets::Preset;
 use super::transaction::{
     NS_REQUEST, NS_TRANSACTION, Phase, RequestId, ResponseMode, Transaction, TransactionId,
 };
-use super::{Verifier, percent_encode};
 use crate::clock::rfc3339;
 use crate::crypto::{b64url, random_bytes, random_token};
 use crate::store::{self, StoreError};
@@ -143,11 +143,7 @@ impl Verifier {
             .await?;
         let request_uri = self.request_uri(&tx.request_id);
         Ok(Created {
-            authorization_request: format!(
-                "openid4vp://?client_id={}&request_uri={}",
-                percent_encode(self.client_id()),
-                percent_encode(&request_uri)
-            ),
+            authorization_request: self.authorization_request(&tx.request_id),
             request_uri,
             transaction_id: tx.id,
             expires_at: rfc3339(now + ttl),

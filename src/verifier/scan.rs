@@ -143,6 +143,15 @@ impl Verifier {
         })
     }
 
+    /// Whether an uploaded presentation is still waiting to be scanned.
+    pub async fn upload_is_live(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .store()
+            .get(NS_UPLOAD, id.to_owned(), now)
+            .await?
+            .is_some())
+    }
+
     /// Verifies a scanned holder QR at once and keeps the result like a
     /// transaction's (so `GET /verifier/requests/{id}` shows it too).
     pub async fn scan(&self, req: ScanRequest, now: i64) -> Result<StatusView, ScanError> {
