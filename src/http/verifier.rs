@@ -243,6 +243,7 @@ impl WireError for CreateError {
             | CreateError::UnknownPreset
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
+            | CreateError::HaipNeedsEncryption
             | CreateError::CallbackUrl => "invalid_request",
         }
     }
@@ -254,6 +255,7 @@ impl WireError for CreateError {
             | CreateError::UnknownPreset
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
+            | CreateError::HaipNeedsEncryption
             | CreateError::CallbackUrl => 400,
         }
     }

@@ -47,6 +47,8 @@ pub struct Verifier {
     pub public_url: PublicUrl,
     pub trust: trust::Trust,
     pub status: status::StatusChecker,
+    /// HAIP 1.0 profile: encrypted responses only.
+    pub haip: bool,
     store: Arc<dyn Store>,
 }
 
@@ -94,6 +96,7 @@ impl Verifier {
                 fetcher.clone(),
             ),
             status: status::StatusChecker::new(fetcher),
+            haip: settings.profile == crate::config::Profile::Haip,
             store,
         })
     }

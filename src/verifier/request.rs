@@ -55,6 +55,8 @@ pub enum CreateError {
     Dcql(#[from] DcqlError),
     #[error("response_mode: must be `direct_post.jwt` (default) or `direct_post`")]
     ResponseMode,
+    #[error("response_mode: the HAIP profile requires `direct_post.jwt`")]
+    HaipNeedsEncryption,
     #[error("callback_url: must be an https URL (http only for localhost)")]
     CallbackUrl,
     #[error("the response key could not be generated")]
@@ -95,6 +97,7 @@ impl Verifier {
         let dcql_query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
         let response_mode = match req.response_mode.as_deref() {
             None | Some("direct_post.jwt") => ResponseMode::DirectPostJwt,
+            Some("direct_post") if self.haip => return Err(CreateError::HaipNeedsEncryption),
             Some("direct_post") => ResponseMode::DirectPost,
             Some(_) => return Err(CreateError::ResponseMode),
         };

@@ -1324,3 +1324,17 @@ fn presentation_nonces_are_rate_limited_per_client() {
         server.state.verifier.client_id()
     );
 }
+
+#[test]
+fn haip_profile_refuses_plain_responses() {
+    let server = InProc::start_with(|s| s.profile = digital_id::config::Profile::Haip);
+    let mut resp = agent()
+        .post(&server.url("/verifier/requests"))
+        .header("Authorization", &server.bearer())
+        .send_json(json!({"preset": "identity", "response_mode": "direct_post"}))
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.body_mut().read_json().unwrap();
+    assert!(body["error_description"].as_str().unwrap().contains("HAIP"));
+    create(&server, json!({"preset": "identity"}));
+}
