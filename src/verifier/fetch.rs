@@ -8,7 +8,6 @@
 //! lists live on this very server.
 
 use std::net::{IpAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::store::BoxFut;
@@ -125,13 +124,14 @@ impl HttpFetcher {
     }
 }
 
-impl Fetch for Arc<HttpFetcher> {
+impl Fetch for HttpFetcher {
     fn get(
         &self,
         url: String,
         accept: &'static str,
         max_bytes: usize,
     ) -> BoxFut<'_, Result<Vec<u8>, FetchError>> {
+        // Cheap: the agent is a handle to a shared connection pool.
         let this = self.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || this.fetch_blocking(&url, accept, max_bytes))

@@ -69,7 +69,7 @@ impl Verifier {
         store: Arc<dyn Store>,
     ) -> Result<Self, VerifierKeyError> {
         let fetcher = Arc::new(fetch::HttpFetcher::new(settings.public_url.origin()));
-        Self::with_fetcher(settings, issuer_keys, store, Arc::new(fetcher))
+        Self::with_fetcher(settings, issuer_keys, store, fetcher)
     }
 
     /// As [`Verifier::new`] with another way of fetching documents.
