@@ -22,6 +22,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot load the registry: {0}")]
     Registry(#[from] RegistryError),
+    #[error("cannot set up the verifier identity: {0}")]
+    VerifierKeys(#[from] crate::verifier::VerifierKeyError),
 }
 
 /// Builds the state the server runs with. `generated_key` is called with a
@@ -46,7 +48,16 @@ pub fn build_state(
         None => load_or_generate_api_key(&settings.data_dir, generated_key)?,
     };
     let limits = settings.limits.clone();
+    let verifier = Arc::new(crate::verifier::Verifier::new(
+        &settings,
+        [
+            keys.issuer_es256.public().clone(),
+            keys.issuer_eddsa.public().clone(),
+        ],
+        store.clone(),
+    )?);
     Ok(AppState {
+        verifier,
         settings,
         keys,
         store,

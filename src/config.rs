@@ -360,7 +360,7 @@ impl Settings {
     fn check_ranges(&self) -> Result<(), ConfigError> {
         let i = &self.issuer;
         let v = &self.verifier;
-        let checks: [(bool, &'static str); 10] = [
+        let checks: [(bool, &'static str); 11] = [
             (i.offer_ttl > 0, "issuer.offer_ttl"),
             (i.tx_code_attempts > 0, "issuer.tx_code_attempts"),
             (i.access_token_ttl > 0, "issuer.access_token_ttl"),
@@ -384,6 +384,11 @@ impl Settings {
                     v.client_id_prefix.as_str(),
                     "x509_hash" | "decentralized_identifier"
                 ),
+                "verifier.client_id_prefix",
+            ),
+            // HAIP 1.0 §5: x509_hash client identifiers.
+            (
+                self.profile != Profile::Haip || v.client_id_prefix == "x509_hash",
                 "verifier.client_id_prefix",
             ),
         ];

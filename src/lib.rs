@@ -18,4 +18,5 @@ pub mod registry;
 pub mod sdjwt;
 pub mod status;
 pub mod store;
+pub mod verifier;
 pub mod web;

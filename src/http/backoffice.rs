@@ -1,14 +1,12 @@
-//! Back-office routes (`/issuer/…`), behind the bearer API key from the
-//! configuration, compared in constant time.
+//! Back-office routes (`/issuer/…`), behind the bearer API key
+//! ([`BackOffice`], shared with `/verifier/…`).
 
-use std::future::{Ready, ready};
-
-use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
+use super::auth::BackOffice;
 use super::openapi::ErrorBody;
-use super::{ApiError, AppState, WireError};
+use super::{ApiError, AppState};
 use crate::issuer::consent::{self, Consent, WithdrawRequest};
 use crate::issuer::offer::{self, OfferCreated, OfferRequest, SubjectSummary};
 use crate::issuer::records::{self, CredentialView};
@@ -32,50 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/issuer/credentials/{id}/reinstate",
             web::post().to(reinstate),
         );
-}
-
-/// Proof that the request carried the back-office key.
-pub struct BackOffice;
-
-/// A missing or wrong back-office key.
-#[derive(Debug, thiserror::Error)]
-#[error("a valid back-office API key is required (Authorization: Bearer …)")]
-pub struct Unauthorized;
-
-impl WireError for Unauthorized {
-    fn code(&self) -> &'static str {
-        "invalid_token"
-    }
-    fn status(&self) -> u16 {
-        401
-    }
-    fn challenge(&self) -> Option<String> {
-        Some("Bearer realm=\"digital-id back-office\"".into())
-    }
-}
-
-impl FromRequest for BackOffice {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let expected = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.api_key.expose().to_owned());
-        let given = super::issuer::bearer(req);
-        ready(match (expected, given) {
-            (Some(e), Some(g)) if keys_equal(&e, g) => Ok(BackOffice),
-            _ => Err(Unauthorized.into()),
-        })
-    }
-}
-
-/// Constant-time comparison over equal-length digests, so neither the
-/// content nor the length of the key leaks through timing.
-fn keys_equal(expected: &str, given: &str) -> bool {
-    let a = crate::crypto::sha256(expected);
-    let b = crate::crypto::sha256(given);
-    openssl::memcmp::eq(&a, &b)
 }
 
 #[utoipa::path(get, path = "/issuer/subjects", tag = "back-office",

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,12 +24,14 @@ pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/authorize/login"),
     ("POST", "/presentation-nonces"),
     ("POST", "/presentations"),
+    ("POST", "/demo/verifier/requests"),
 ];
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
-    at: Instant,
+    /// Seconds (the server's clock, so tests move it).
+    at: f64,
 }
 
 /// Requests per second and burst size.
@@ -41,8 +42,8 @@ pub struct Rate {
 }
 
 impl Bucket {
-    fn take(&mut self, rate: Rate, now: Instant) -> bool {
-        let refill = now.duration_since(self.at).as_secs_f64() * rate.per_second;
+    fn take(&mut self, rate: Rate, now: f64) -> bool {
+        let refill = (now - self.at).max(0.0) * rate.per_second;
         self.tokens = (self.tokens + refill).min(rate.burst);
         self.at = now;
         if self.tokens >= 1.0 {
@@ -59,7 +60,7 @@ impl Bucket {
 pub struct RateLimiter {
     per_client: Rate,
     global: Rate,
-    inner: Mutex<(HashMap<IpAddr, Bucket>, Bucket)>,
+    inner: Mutex<(HashMap<IpAddr, Bucket>, Option<Bucket>)>,
 }
 
 /// Clients tracked before idle (refilled) buckets are dropped.
@@ -67,29 +68,20 @@ const MAX_CLIENTS: usize = 50_000;
 
 impl RateLimiter {
     pub fn new(per_client: Rate, global: Rate) -> Self {
-        let now = Instant::now();
         RateLimiter {
             per_client,
             global,
-            inner: Mutex::new((
-                HashMap::new(),
-                Bucket {
-                    tokens: global.burst,
-                    at: now,
-                },
-            )),
+            inner: Mutex::new((HashMap::new(), None)),
         }
     }
 
     /// Whether `client` may make one more limited request now.
-    pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
+    pub fn allow(&self, client: IpAddr, now: f64) -> bool {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (clients, global) = &mut *g;
         if clients.len() >= MAX_CLIENTS {
             let rate = self.per_client;
-            clients.retain(|_, b| {
-                b.tokens + now.duration_since(b.at).as_secs_f64() * rate.per_second < rate.burst
-            });
+            clients.retain(|_, b| b.tokens + (now - b.at) * rate.per_second < rate.burst);
         }
         let bucket = clients.entry(client).or_insert(Bucket {
             tokens: self.per_client.burst,
@@ -98,7 +90,12 @@ impl RateLimiter {
         if !bucket.take(self.per_client, now) {
             return false;
         }
-        global.take(self.global, now)
+        global
+            .get_or_insert(Bucket {
+                tokens: self.global.burst,
+                at: now,
+            })
+            .take(self.global, now)
     }
 }
 
@@ -132,7 +129,7 @@ pub async fn limit(
         let client = req.peer_addr().map(|a| a.ip());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         if let (Some(client), Some(state)) = (client, state) {
-            if !state.limiter.allow(client, Instant::now()) {
+            if !state.limiter.allow(client, state.now() as f64) {
                 let mut resp: HttpResponse =
                     ApiError::new(429, "rate_limited", "too many requests; try again shortly")
                         .error_response();
@@ -150,7 +147,6 @@ pub async fn limit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn per_client_buckets_refill() {
@@ -166,14 +162,11 @@ mod tests {
         );
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "127.0.0.2".parse().unwrap();
-        let t = Instant::now();
+        let t = 1000.0;
         assert!((0..3).all(|_| l.allow(a, t)));
         assert!(!l.allow(a, t), "the 4th request in a burst of 3 is refused");
         assert!(l.allow(b, t), "another client has its own bucket");
-        assert!(
-            l.allow(a, t + Duration::from_millis(1100)),
-            "one token back after a second"
-        );
+        assert!(l.allow(a, t + 1.1), "one token back after a second");
     }
 
     #[test]
@@ -188,7 +181,7 @@ mod tests {
                 burst: 2.0,
             },
         );
-        let t = Instant::now();
+        let t = 1000.0;
         let ips: Vec<IpAddr> = (1..=3)
             .map(|i| format!("10.0.0.{i}").parse().unwrap())
             .collect();

@@ -1,5 +1,6 @@
 //! The web adapter: routes, JSON errors, limits and the server.
 
+pub mod auth;
 mod backoffice;
 pub mod error;
 mod health;
@@ -7,6 +8,8 @@ mod issuer;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+mod verifier;
+mod wallet;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -39,6 +42,8 @@ pub struct AppState {
     pub api_key: Secret,
     pub metrics: metrics::Metrics,
     pub limiter: limits::RateLimiter,
+    /// The OpenID4VP verifier role.
+    pub verifier: Arc<crate::verifier::Verifier>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -63,6 +68,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     openapi::configure(cfg);
     issuer::configure(cfg);
     backoffice::configure(cfg);
+    verifier::configure(cfg);
+    wallet::configure(cfg);
 }
 
 /// Binds `addr` and returns the running server and the bound address (port

@@ -1,7 +1,9 @@
-//! Server-rendered demo pages: plain HTML with inline CSS, no scripts and no
-//! external assets.
+//! Server-rendered pages and their pure helpers: plain HTML with inline CSS,
+//! no external assets.
 
 pub mod authorize;
+pub mod qr;
+pub mod verifier_demo;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {

@@ -2,7 +2,9 @@
 //! `127.0.0.1:0`.
 
 mod cli;
+mod demo_page;
 mod fixture;
 mod interop;
 mod issuer;
 mod server;
+mod verifier;

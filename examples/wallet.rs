@@ -1,0 +1,517 @@
+//! A command-line wallet on the digital-id library.
+//!
+//! ```text
+//! cargo run --example wallet -- offer  '<openid-credential-offer://…>' [--tx-code 123456]
+//! cargo run --example wallet -- present '<openid4vp://…>'
+//! cargo run --example wallet -- show-qr --verifier http://127.0.0.1:8080 --preset age_over_18
+//! cargo run --example wallet -- list
+//! ```
+//!
+//! The device key lives in `wallet-key.jwk` (0600) and credentials in
+//! `wallet-credentials.json`, in `--dir` (default `./wallet`). Only the
+//! claims a request asks for are disclosed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+use serde_json::{Map, Value, json};
+
+use digital_id::crypto::jws::{self, Jws};
+use digital_id::crypto::{Algorithm, PublicKey, SigningKey, b64url, did_key, sha256};
+use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
+use digital_id::verifier::dcql::{CredentialQuery, DcqlQuery};
+use digital_id::verifier::{jwe, presets::Preset};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Parser)]
+struct Cli {
+    /// Where the device key and credentials are kept.
+    #[arg(long, default_value = "wallet")]
+    dir: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Obtains the credentials of an OpenID4VCI offer (pre-authorized code).
+    Offer {
+        link: String,
+        #[arg(long)]
+        tx_code: Option<String>,
+    },
+    /// Answers an OpenID4VP request with only the requested claims.
+    Present { link: String },
+    /// Shows a holder QR in the terminal, refreshed every 30 s.
+    ShowQr {
+        #[arg(long)]
+        verifier: String,
+        #[arg(long, default_value = "age_over_18")]
+        preset: String,
+        /// Show one QR and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Lists stored credentials (their types).
+    List,
+}
+
+/// Largest QR version shown by value; bigger presentations go by reference
+/// (versions above ~25 are hard to scan from a phone screen).
+const MAX_QR_VERSION: i16 = 25;
+
+fn main() -> Res<()> {
+    let cli = Cli::parse();
+    let wallet = Wallet::open(&cli.dir)?;
+    match cli.cmd {
+        Cmd::Offer { link, tx_code } => wallet.accept_offer(&link, tx_code.as_deref()),
+        Cmd::Present { link } => wallet.present(&link),
+        Cmd::ShowQr {
+            verifier,
+            preset,
+            once,
+        } => wallet.show_qr(&verifier, &preset, once),
+        Cmd::List => {
+            for c in wallet.credentials()? {
+                let h = HolderCredential::parse(&c)?;
+                println!(
+                    "{}",
+                    h.claims.get("vct").and_then(Value::as_str).unwrap_or("?")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+struct Wallet {
+    dir: PathBuf,
+    key: SigningKey,
+    http: ureq::Agent,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn query_param(link: &str, name: &str) -> Option<String> {
+    let query = link.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Wallet {
+    fn open(dir: &Path) -> Res<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("wallet-key.jwk");
+        let key = match std::fs::read(&path) {
+            Ok(bytes) => SigningKey::from_jwk(&serde_json::from_slice(&bytes)?)?,
+            Err(_) => {
+                let key = SigningKey::generate(Algorithm::Es256)?;
+                digital_id::keystore::write_private_atomically(
+                    &path,
+                    &serde_json::to_vec_pretty(&key.to_private_jwk())?,
+                )?;
+                eprintln!("created a device key in {}", path.display());
+                key
+            }
+        };
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Ok(Wallet {
+            dir: dir.to_owned(),
+            key,
+            http,
+        })
+    }
+
+    fn credentials(&self) -> Res<Vec<String>> {
+        match std::fs::read(self.dir.join("wallet-credentials.json")) {
+            Ok(b) => Ok(serde_json::from_slice(&b)?),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
+    fn save(&self, creds: &[String]) -> Res<()> {
+        let path = self.dir.join("wallet-credentials.json");
+        digital_id::keystore::write_private_atomically(&path, &serde_json::to_vec_pretty(creds)?)?;
+        Ok(())
+    }
+
+    fn get_json(&self, url: &str) -> Res<Value> {
+        let mut r = self.http.get(url).call()?;
+        if r.status() != 200 {
+            return Err(format!("GET {url}: HTTP {}", r.status()).into());
+        }
+        Ok(r.body_mut().read_json()?)
+    }
+
+    // ------------------------------------------------ OpenID4VCI (offer)
+
+    /// Offer → issuer metadata → /token → /nonce → /credential
+    /// (DESIGN.md "External contract").
+    fn accept_offer(&self, link: &str, tx_code: Option<&str>) -> Res<()> {
+        let offer: Value = match (
+            query_param(link, "credential_offer_uri"),
+            query_param(link, "credential_offer"),
+        ) {
+            (Some(uri), _) => self.get_json(&uri)?,
+            (None, Some(inline)) => serde_json::from_str(&inline)?,
+            _ => return Err("not a credential offer link".into()),
+        };
+        let issuer = offer["credential_issuer"]
+            .as_str()
+            .ok_or("offer without credential_issuer")?;
+        let well_known = |name: &str| {
+            let (scheme, rest) = issuer.split_once("://").unwrap_or(("https", issuer));
+            let (host, path) = rest
+                .find('/')
+                .map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+            format!("{scheme}://{host}/.well-known/{name}{path}")
+        };
+        let meta = self.get_json(&well_known("openid-credential-issuer"))?;
+        let as_meta = self
+            .get_json(&well_known("oauth-authorization-server"))
+            .unwrap_or(json!({}));
+        let token_endpoint = as_meta["token_endpoint"]
+            .as_str()
+            .map_or_else(|| format!("{issuer}/token"), str::to_owned);
+        let grant = &offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
+        let code = grant["pre-authorized_code"]
+            .as_str()
+            .ok_or("only pre-authorized offers are supported")?;
+        let mut form = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:pre-authorized_code".to_owned(),
+            ),
+            ("pre-authorized_code", code.to_owned()),
+        ];
+        if grant.get("tx_code").is_some() {
+            let tx = match tx_code {
+                Some(t) => t.to_owned(),
+                None => prompt("transaction code (sent to you separately): ")?,
+            };
+            form.push(("tx_code", tx));
+        }
+        let mut r = self
+            .http
+            .post(&token_endpoint)
+            .send_form(form.iter().map(|(k, v)| (*k, v.as_str())))?;
+        let token: Value = r.body_mut().read_json()?;
+        let access = token["access_token"]
+            .as_str()
+            .ok_or_else(|| format!("token error: {token}"))?
+            .to_owned();
+        let nonce_endpoint = meta["nonce_endpoint"]
+            .as_str()
+            .map_or_else(|| format!("{issuer}/nonce"), str::to_owned);
+        let credential_endpoint = meta["credential_endpoint"]
+            .as_str()
+            .map_or_else(|| format!("{issuer}/credential"), str::to_owned);
+        let mut creds = self.credentials()?;
+        for id in offer["credential_configuration_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let mut r = self.http.post(&nonce_endpoint).send_empty()?;
+            let n: Value = r.body_mut().read_json()?;
+            let c_nonce = n["c_nonce"].as_str().ok_or("no c_nonce")?;
+            let mut header = Map::new();
+            header.insert("typ".into(), "openid4vci-proof+jwt".into());
+            header.insert("jwk".into(), self.key.public().jwk_for_publication());
+            let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
+            let proof = jws::sign(&self.key, &header, &serde_json::to_vec(&claims)?)?;
+            let mut r = self
+                .http
+                .post(&credential_endpoint)
+                .header("Authorization", &format!("Bearer {access}"))
+                .send_json(
+                    json!({"credential_configuration_id": id, "proofs": {"jwt": [proof]}}),
+                )?;
+            let body: Value = r.body_mut().read_json()?;
+            let list = body["credentials"]
+                .as_array()
+                .ok_or_else(|| format!("credential error: {body}"))?;
+            for c in list.iter().filter_map(|c| c["credential"].as_str()) {
+                creds.push(c.to_owned());
+            }
+            println!("received {id}");
+        }
+        self.save(&creds)
+    }
+
+    // ------------------------------------------------ OpenID4VP (present)
+
+    fn present(&self, link: &str) -> Res<()> {
+        let client_id = query_param(link, "client_id").ok_or("no client_id in the link")?;
+        let request_uri = query_param(link, "request_uri").ok_or("no request_uri in the link")?;
+        let mut r = self
+            .http
+            .get(&request_uri)
+            .header("Accept", "application/oauth-authz-req+jwt")
+            .call()?;
+        if r.status() != 200 {
+            return Err(format!("the verifier refused the request: HTTP {}", r.status()).into());
+        }
+        let jar = r.body_mut().read_to_string()?;
+        let jws = Jws::decode(&jar)?;
+        let key = verifier_key(&jws, &client_id)?;
+        jws.verify(&key)?;
+        let ro = jws.payload_json()?;
+        if ro.get("client_id").and_then(Value::as_str) != Some(client_id.as_str()) {
+            return Err("the request object's client_id differs from the link's".into());
+        }
+        println!("verifier {client_id}");
+        let query = DcqlQuery::from_value(ro.get("dcql_query").ok_or("no dcql_query")?)?;
+        let nonce = ro["nonce"].as_str().ok_or("no nonce")?;
+        let mut vp_token = Map::new();
+        for cq in &query.credentials {
+            let (cred, selection) = match self.choose(cq)? {
+                Some(found) => found,
+                None => {
+                    eprintln!("no credential answers `{}`", cq.id);
+                    continue;
+                }
+            };
+            println!(
+                "  {}: disclosing {}",
+                cq.id,
+                selection
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let p = HolderCredential::parse(&cred)?.present(
+                &selection,
+                Some(&KeyBinding {
+                    holder: &self.key,
+                    aud: &client_id,
+                    nonce,
+                    iat: now(),
+                }),
+            )?;
+            vp_token.insert(cq.id.clone(), json!([p]));
+        }
+        let state = ro.get("state").cloned().unwrap_or(Value::Null);
+        let response_uri = ro["response_uri"].as_str().ok_or("no response_uri")?;
+        let form: Vec<(String, String)> = if ro["response_mode"] == "direct_post.jwt" {
+            let keys = ro["client_metadata"]["jwks"]["keys"]
+                .as_array()
+                .ok_or("no encryption key")?;
+            let key = keys
+                .first()
+                .and_then(Value::as_object)
+                .ok_or("no encryption key")?;
+            let enc = ro["client_metadata"]["encrypted_response_enc_values_supported"][0]
+                .as_str()
+                .unwrap_or("A128GCM");
+            let payload = json!({"vp_token": vp_token, "state": state});
+            vec![("response".into(), jwe::encrypt(&payload, key, enc)?)]
+        } else {
+            vec![
+                ("vp_token".into(), Value::Object(vp_token).to_string()),
+                (
+                    "state".into(),
+                    state.as_str().unwrap_or_default().to_owned(),
+                ),
+            ]
+        };
+        let mut r = self
+            .http
+            .post(response_uri)
+            .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        let status = r.status();
+        let body = r.body_mut().read_to_string().unwrap_or_default();
+        println!("verifier answered HTTP {status} {body}");
+        Ok(())
+    }
+
+    /// A stored credential for the query and the claims to disclose: every
+    /// claim of `claims`, or the first satisfiable option of `claim_sets`.
+    fn choose(&self, cq: &CredentialQuery) -> Res<Option<(String, Vec<ClaimPath>)>> {
+        let vcts = cq.meta.vct_values.clone().unwrap_or_default();
+        for cred in self.credentials()? {
+            let h = HolderCredential::parse(&cred)?;
+            let vct = h
+                .claims
+                .get("vct")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !vcts.iter().any(|v| v == vct) {
+                continue;
+            }
+            let Some(claims) = &cq.claims else {
+                return Ok(Some((cred, Vec::new())));
+            };
+            let options: Vec<Vec<ClaimPath>> = match &cq.claim_sets {
+                None => vec![claims.iter().map(|c| c.path.clone()).collect()],
+                Some(sets) => sets
+                    .iter()
+                    .map(|s| {
+                        claims
+                            .iter()
+                            .filter(|c| c.id.as_ref().is_some_and(|id| s.contains(id)))
+                            .map(|c| c.path.clone())
+                            .collect()
+                    })
+                    .collect(),
+            };
+            for option in options {
+                if h.select(&option).is_ok() {
+                    return Ok(Some((cred, option)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    // ------------------------------------------------ holder-shown QR
+
+    fn show_qr(&self, verifier: &str, preset: &str, once: bool) -> Res<()> {
+        let cq = Preset::from_name(preset)
+            .ok_or("unknown preset")?
+            .query()
+            .credentials
+            .remove(0);
+        let (cred, selection) = self.choose(&cq)?.ok_or("no credential for this preset")?;
+        loop {
+            let mut r = self
+                .http
+                .post(&format!("{verifier}/presentation-nonces"))
+                .send_empty()?;
+            let n: Value = r.body_mut().read_json()?;
+            let (nonce, aud) = (
+                n["nonce"].as_str().ok_or("no nonce")?,
+                n["audience"].as_str().ok_or("no audience")?,
+            );
+            let p = HolderCredential::parse(&cred)?.present(
+                &selection,
+                Some(&KeyBinding {
+                    holder: &self.key,
+                    aud,
+                    nonce,
+                    iat: now(),
+                }),
+            )?;
+            let text = match digital_id::web::qr::version(&p) {
+                Ok(v) if v <= MAX_QR_VERSION => p,
+                _ => {
+                    let mut r = self
+                        .http
+                        .post(&format!("{verifier}/presentations"))
+                        .send_json(json!({"presentation": p}))?;
+                    let up: Value = r.body_mut().read_json()?;
+                    up["uri"]
+                        .as_str()
+                        .ok_or_else(|| format!("upload refused: {up}"))?
+                        .to_owned()
+                }
+            };
+            let code = digital_id::web::qr::code(&text).map_err(|e| e.to_string())?;
+            print!("\x1b[2J\x1b[H");
+            println!(
+                "{}",
+                code.render::<qrcode::render::unicode::Dense1x2>()
+                    .quiet_zone(true)
+                    .build()
+            );
+            println!("{preset}: valid for 30 s and one scan");
+            if once {
+                println!("{text}");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    }
+}
+
+/// The key that must have signed the request object, per the Client
+/// Identifier Prefix (OpenID4VP 1.0 §5.9.3).
+fn verifier_key(jws: &Jws<'_>, client_id: &str) -> Res<PublicKey> {
+    if let Some(hash) = client_id.strip_prefix("x509_hash:") {
+        use base64::Engine as _;
+        let leaf = jws
+            .header
+            .get("x5c")
+            .and_then(|v| v.get(0))
+            .and_then(Value::as_str)
+            .ok_or("no x5c")?;
+        let der = base64::engine::general_purpose::STANDARD.decode(leaf)?;
+        if b64url(sha256(&der)) != hash {
+            return Err("x5c does not match the x509_hash client_id".into());
+        }
+        let cert = openssl::x509::X509::from_der(&der)?;
+        let ec = cert.public_key()?.ec_key()?;
+        let mut ctx = openssl::bn::BigNumContext::new()?;
+        let (mut x, mut y) = (openssl::bn::BigNum::new()?, openssl::bn::BigNum::new()?);
+        ec.public_key()
+            .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)?;
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64url(x.to_vec_padded(32)?), "y": b64url(y.to_vec_padded(32)?)});
+        return Ok(PublicKey::from_jwk(&jwk)?);
+    }
+    if let Some(did) = client_id.strip_prefix("decentralized_identifier:") {
+        let kid = jws.kid().ok_or("no kid")?;
+        if !kid.starts_with(did) {
+            return Err("kid is not a key of the client_id's DID".into());
+        }
+        return Ok(did_key::resolve(kid)?);
+    }
+    Err("unsupported client identifier prefix".into())
+}
+
+fn prompt(text: &str) -> Res<String> {
+    use std::io::Write;
+    print!("{text}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}

@@ -1,0 +1,379 @@
+//! The verifier's identity: an ES256 request-signing key, a demo CA and a
+//! leaf certificate for that key (generated on first start, 0600 files in
+//! `<data_dir>/keys`), and the Client Identifier derived from them
+//! (OpenID4VP 1.0 §5.9.3: `x509_hash:<base64url SHA-256 of the leaf DER>`, or
+//! `decentralized_identifier:did:key:…`).
+//!
+//! A production deployment replaces `verifier-ca.pem` / `verifier-leaf.pem`
+//! with its real chain (the leaf must certify `verifier-es256.jwk`).
+
+use std::fs;
+use std::path::Path;
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::extension::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+};
+use openssl::x509::{X509, X509NameBuilder};
+use serde_json::Value;
+
+use crate::config::PublicUrl;
+use crate::crypto::{Algorithm, SigningKey, b64url, b64url_decode, did_key, sha256};
+use crate::keystore::{self, KeyStoreError};
+
+/// Which Client Identifier Prefix the verifier uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientIdPrefix {
+    X509Hash,
+    DecentralizedIdentifier,
+}
+
+impl ClientIdPrefix {
+    /// From `verifier.client_id_prefix` (already checked by the config).
+    pub fn from_setting(s: &str) -> Self {
+        match s {
+            "decentralized_identifier" => ClientIdPrefix::DecentralizedIdentifier,
+            _ => ClientIdPrefix::X509Hash,
+        }
+    }
+}
+
+/// A Client Identifier with its prefix (`x509_hash:…`), as the wallet sees
+/// it and as KB-JWT `aud` must carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientId(pub String);
+
+impl ClientId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why the verifier identity could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierKeyError {
+    #[error(transparent)]
+    Store(#[from] KeyStoreError),
+    #[error("the certificate {path} is unusable: {why}")]
+    Certificate { path: String, why: String },
+}
+
+/// The verifier's keys and Client Identifier.
+pub struct VerifierKeys {
+    /// Signs request objects and result callbacks.
+    pub signing: SigningKey,
+    /// The leaf certificate (DER) for `signing`; `x5c` carries only this.
+    pub leaf_der: Vec<u8>,
+    /// The demo CA certificate (DER); never sent to wallets.
+    pub ca_der: Vec<u8>,
+    pub prefix: ClientIdPrefix,
+    pub client_id: ClientId,
+}
+
+impl std::fmt::Debug for VerifierKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierKeys")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierKeys {
+    /// Loads the verifier identity from `<data_dir>/keys`, generating a key,
+    /// a demo CA and a leaf for `public_url`'s host when missing (a leaf for
+    /// another host is re-issued by the CA).
+    pub fn load_or_generate(
+        data_dir: &Path,
+        public_url: &PublicUrl,
+        prefix: ClientIdPrefix,
+    ) -> Result<Self, VerifierKeyError> {
+        let dir = data_dir.join("keys");
+        fs::create_dir_all(&dir).map_err(|source| KeyStoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let signing = load_or_generate_key(&dir.join("verifier-es256.jwk"))?;
+        let host = host_of(public_url);
+        let ca_path = dir.join("verifier-ca.pem");
+        let ca_key_path = dir.join("verifier-ca-key.pem");
+        let leaf_path = dir.join("verifier-leaf.pem");
+        let (ca, ca_key) = match (fs::read(&ca_path), fs::read(&ca_key_path)) {
+            (Ok(c), Ok(k)) => (
+                X509::from_pem(&c).map_err(cert_err(&ca_path))?,
+                PKey::private_key_from_pem(&k).map_err(cert_err(&ca_key_path))?,
+            ),
+            _ => {
+                let (ca, key) = make_ca().map_err(cert_err(&ca_path))?;
+                let key_pem = key
+                    .private_key_to_pem_pkcs8()
+                    .map_err(cert_err(&ca_key_path))?;
+                keystore::write_private_atomically(&ca_key_path, &key_pem)?;
+                let pem = ca.to_pem().map_err(cert_err(&ca_path))?;
+                keystore::write_private_atomically(&ca_path, &pem)?;
+                (ca, key)
+            }
+        };
+        let signing_pkey = to_pkey(&signing).map_err(cert_err(&leaf_path))?;
+        let existing = fs::read(&leaf_path)
+            .ok()
+            .and_then(|pem| X509::from_pem(&pem).ok())
+            .filter(|leaf| leaf_fits(leaf, &host, &signing_pkey));
+        let leaf = match existing {
+            Some(leaf) => leaf,
+            None => {
+                let leaf =
+                    make_leaf(&ca, &ca_key, &signing_pkey, &host).map_err(cert_err(&leaf_path))?;
+                let pem = leaf.to_pem().map_err(cert_err(&leaf_path))?;
+                keystore::write_private_atomically(&leaf_path, &pem)?;
+                tracing::info!(host = %host, "issued a verifier leaf certificate with the demo CA");
+                leaf
+            }
+        };
+        let leaf_der = leaf.to_der().map_err(cert_err(&leaf_path))?;
+        let ca_der = ca.to_der().map_err(cert_err(&ca_path))?;
+        let client_id = match prefix {
+            ClientIdPrefix::X509Hash => {
+                ClientId(format!("x509_hash:{}", b64url(sha256(&leaf_der))))
+            }
+            ClientIdPrefix::DecentralizedIdentifier => ClientId(format!(
+                "decentralized_identifier:{}",
+                did_key::encode(signing.public())
+            )),
+        };
+        Ok(VerifierKeys {
+            signing,
+            leaf_der,
+            ca_der,
+            prefix,
+            client_id,
+        })
+    }
+
+    /// The JOSE header members that let a wallet check a request object:
+    /// `x5c` (leaf only) for `x509_hash`, `kid` (the DID URL) for did:key.
+    pub fn jar_header(&self) -> serde_json::Map<String, Value> {
+        use base64::Engine as _;
+        let mut h = serde_json::Map::new();
+        match self.prefix {
+            ClientIdPrefix::X509Hash => {
+                let der = base64::engine::general_purpose::STANDARD.encode(&self.leaf_der);
+                h.insert("x5c".into(), Value::Array(vec![Value::String(der)]));
+            }
+            ClientIdPrefix::DecentralizedIdentifier => {
+                h.insert(
+                    "kid".into(),
+                    Value::String(did_key::verification_method(self.signing.public())),
+                );
+            }
+        }
+        h
+    }
+}
+
+fn cert_err(path: &Path) -> impl FnOnce(openssl::error::ErrorStack) -> VerifierKeyError + '_ {
+    move |e| VerifierKeyError::Certificate {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    }
+}
+
+fn load_or_generate_key(path: &Path) -> Result<SigningKey, VerifierKeyError> {
+    let bad = |source| KeyStoreError::BadKey {
+        path: path.to_owned(),
+        source,
+    };
+    match fs::read(path) {
+        Ok(bytes) => {
+            let v: Value = serde_json::from_slice(&bytes).map_err(|_| KeyStoreError::NotJson {
+                path: path.to_owned(),
+            })?;
+            Ok(SigningKey::from_jwk(&v).map_err(bad)?)
+        }
+        Err(_) => {
+            let key = SigningKey::generate(Algorithm::Es256).map_err(bad)?;
+            let text = serde_json::to_vec_pretty(&key.to_private_jwk()).unwrap_or_default();
+            keystore::write_private_atomically(path, &text)?;
+            tracing::info!(
+                kid = key.kid(),
+                "generated the verifier's request-signing key"
+            );
+            Ok(key)
+        }
+    }
+}
+
+/// The host of the public URL (without port or brackets).
+fn host_of(url: &PublicUrl) -> String {
+    let origin = url.origin();
+    let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default().to_owned();
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .to_owned()
+}
+
+fn to_pkey(key: &SigningKey) -> Result<PKey<Private>, openssl::error::ErrorStack> {
+    let jwk = key.to_private_jwk();
+    let part = |n: &str| {
+        jwk.get(n)
+            .and_then(Value::as_str)
+            .and_then(|s| b64url_decode(s).ok())
+            .unwrap_or_default()
+    };
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let public = EcKey::from_public_key_affine_coordinates(
+        &group,
+        BigNum::from_slice(&part("x"))?.as_ref(),
+        BigNum::from_slice(&part("y"))?.as_ref(),
+    )?;
+    let ec = EcKey::from_private_components(
+        &group,
+        BigNum::from_slice(&part("d"))?.as_ref(),
+        public.public_key(),
+    )?;
+    PKey::from_ec_key(ec)
+}
+
+fn serial() -> Result<openssl::asn1::Asn1Integer, openssl::error::ErrorStack> {
+    let mut bn = BigNum::new()?;
+    bn.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    bn.to_asn1_integer()
+}
+
+fn make_ca() -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", "digital-id demo verifier CA")?;
+    let name = name.build();
+    let mut b = X509::builder()?;
+    b.set_version(2)?;
+    b.set_serial_number(serial()?.as_ref())?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(&name)?;
+    b.set_pubkey(&key)?;
+    b.set_not_before(Asn1Time::days_from_now(0)?.as_ref())?;
+    b.set_not_after(Asn1Time::days_from_now(3650)?.as_ref())?;
+    b.append_extension(BasicConstraints::new().critical().ca().pathlen(0).build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
+    b.sign(&key, MessageDigest::sha256())?;
+    Ok((b.build(), key))
+}
+
+fn make_leaf(
+    ca: &X509,
+    ca_key: &PKey<Private>,
+    leaf_key: &PKey<Private>,
+    host: &str,
+) -> Result<X509, openssl::error::ErrorStack> {
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", host)?;
+    let name = name.build();
+    let mut b = X509::builder()?;
+    b.set_version(2)?;
+    b.set_serial_number(serial()?.as_ref())?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(ca.subject_name())?;
+    b.set_pubkey(leaf_key)?;
+    b.set_not_before(Asn1Time::days_from_now(0)?.as_ref())?;
+    b.set_not_after(Asn1Time::days_from_now(365)?.as_ref())?;
+    b.append_extension(BasicConstraints::new().critical().build()?)?;
+    b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
+    b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
+    let ctx = b.x509v3_context(Some(ca), None);
+    let mut san = SubjectAlternativeName::new();
+    san.dns(host);
+    let san = san.build(&ctx)?;
+    b.append_extension(san)?;
+    b.sign(ca_key, MessageDigest::sha256())?;
+    Ok(b.build())
+}
+
+/// Whether a stored leaf still names `host` and certifies `key`.
+fn leaf_fits(leaf: &X509, host: &str, key: &PKey<Private>) -> bool {
+    let names_host = leaf
+        .subject_alt_names()
+        .is_some_and(|names| names.iter().any(|n| n.dnsname() == Some(host)));
+    let same_key = leaf.public_key().ok().is_some_and(|pk| pk.public_eq(key));
+    names_host && same_key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_a_leaf_for_the_host_signed_by_the_ca_and_reloads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = PublicUrl::parse("https://verifier.example.ru").unwrap();
+        let k = VerifierKeys::load_or_generate(dir.path(), &url, ClientIdPrefix::X509Hash).unwrap();
+        let leaf = X509::from_der(&k.leaf_der).unwrap();
+        let ca = X509::from_der(&k.ca_der).unwrap();
+        assert!(leaf.verify(&ca.public_key().unwrap()).unwrap());
+        let sans: Vec<_> = leaf
+            .subject_alt_names()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.dnsname().map(str::to_owned))
+            .collect();
+        assert_eq!(sans, ["verifier.example.ru"]);
+        assert_eq!(
+            k.client_id.as_str(),
+            format!("x509_hash:{}", b64url(sha256(&k.leaf_der)))
+        );
+        let again =
+            VerifierKeys::load_or_generate(dir.path(), &url, ClientIdPrefix::X509Hash).unwrap();
+        assert_eq!(again.client_id, k.client_id);
+        use std::os::unix::fs::PermissionsExt;
+        for f in [
+            "verifier-es256.jwk",
+            "verifier-ca-key.pem",
+            "verifier-leaf.pem",
+        ] {
+            let mode = fs::metadata(dir.path().join("keys").join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+        // A new host gets a new leaf from the same CA.
+        let other = PublicUrl::parse("https://rp.example.ru").unwrap();
+        let moved =
+            VerifierKeys::load_or_generate(dir.path(), &other, ClientIdPrefix::X509Hash).unwrap();
+        assert_ne!(moved.client_id, k.client_id);
+        assert_eq!(moved.ca_der, k.ca_der);
+    }
+
+    #[test]
+    fn did_prefix_uses_the_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = PublicUrl::parse("http://127.0.0.1:8080").unwrap();
+        let k = VerifierKeys::load_or_generate(
+            dir.path(),
+            &url,
+            ClientIdPrefix::DecentralizedIdentifier,
+        )
+        .unwrap();
+        let did = k
+            .client_id
+            .as_str()
+            .strip_prefix("decentralized_identifier:")
+            .unwrap();
+        assert_eq!(did_key::resolve(did).unwrap(), *k.signing.public());
+        assert!(k.jar_header()["kid"].as_str().unwrap().starts_with(did));
+    }
+}

@@ -1,0 +1,142 @@
+//! OpenID4VP 1.0 verifier: DCQL requests, signed request objects,
+//! `direct_post` / `direct_post.jwt` responses, and the holder-shown QR.
+//! One file per operation; no actix here (the web adapter is
+//! `http/verifier.rs` and `http/wallet.rs`).
+//!
+//! Wallet-facing flow: [`request`] creates a transaction → the wallet fetches
+//! the [`request_object`] (single use, within 30 s) → posts to the
+//! [`response`] endpoint (within the response window) → the result is kept
+//! for the retention window. [`scan`] verifies a holder-shown QR at once.
+
+pub mod callback;
+pub mod dcql;
+pub mod fetch;
+pub mod jwe;
+pub mod keys;
+pub mod presentation;
+pub mod presets;
+pub mod request;
+pub mod request_object;
+pub mod response;
+pub mod scan;
+pub mod status;
+pub mod transaction;
+pub mod trust;
+pub mod view;
+
+use std::sync::Arc;
+
+use crate::config::{PublicUrl, Settings, VerifierSettings};
+use crate::crypto::PublicKey;
+use crate::store::Store;
+
+pub use keys::{ClientId, ClientIdPrefix, VerifierKeyError, VerifierKeys};
+pub use transaction::{RequestId, Status, Transaction, TransactionId};
+
+/// Path of the request URI endpoint (`{id}`: the wallet-facing request id).
+pub const REQUEST_URI_PATH: &str = "/oid4vp/requests/";
+/// Path of the response URI endpoint.
+pub const RESPONSE_URI_PATH: &str = "/oid4vp/responses/";
+/// Path prefix of by-reference holder presentations.
+pub const UPLOAD_PATH: &str = "/p/";
+
+/// The verifier role: its identity, trust, status checks and storage.
+pub struct Verifier {
+    pub keys: VerifierKeys,
+    pub settings: VerifierSettings,
+    pub public_url: PublicUrl,
+    pub trust: trust::Trust,
+    pub status: status::StatusChecker,
+    /// HAIP 1.0 profile: encrypted responses only.
+    pub haip: bool,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("client_id", &self.keys.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Builds the verifier; `issuer_keys` are our own issuer's public keys
+    /// (always trusted for `iss` = the public URL).
+    pub fn new(
+        settings: &Settings,
+        issuer_keys: impl IntoIterator<Item = PublicKey>,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, VerifierKeyError> {
+        let fetcher = Arc::new(fetch::HttpFetcher::new(settings.public_url.origin()));
+        Self::with_fetcher(settings, issuer_keys, store, fetcher)
+    }
+
+    /// As [`Verifier::new`] with another way of fetching documents.
+    pub fn with_fetcher(
+        settings: &Settings,
+        issuer_keys: impl IntoIterator<Item = PublicKey>,
+        store: Arc<dyn Store>,
+        fetcher: Arc<dyn fetch::Fetch>,
+    ) -> Result<Self, VerifierKeyError> {
+        let v = &settings.verifier;
+        let keys = VerifierKeys::load_or_generate(
+            &settings.data_dir,
+            &settings.public_url,
+            ClientIdPrefix::from_setting(&v.client_id_prefix),
+        )?;
+        Ok(Verifier {
+            keys,
+            settings: v.clone(),
+            public_url: settings.public_url.clone(),
+            trust: trust::Trust::new(
+                settings.public_url.as_str(),
+                issuer_keys,
+                &v.trusted_issuers,
+                fetcher.clone(),
+            ),
+            status: status::StatusChecker::new(fetcher),
+            haip: settings.profile == crate::config::Profile::Haip,
+            store,
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        self.keys.client_id.as_str()
+    }
+
+    pub fn request_uri(&self, id: &RequestId) -> String {
+        self.public_url.join(&format!("{REQUEST_URI_PATH}{}", id.0))
+    }
+
+    pub fn response_uri(&self, id: &RequestId) -> String {
+        self.public_url
+            .join(&format!("{RESPONSE_URI_PATH}{}", id.0))
+    }
+
+    /// The `openid4vp://` link a QR carries for a request.
+    pub fn authorization_request(&self, id: &RequestId) -> String {
+        format!(
+            "openid4vp://?client_id={}&request_uri={}",
+            percent_encode(self.client_id()),
+            percent_encode(&self.request_uri(id))
+        )
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters kept).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,150 @@
+//! The request object at `request_uri` (OpenID4VP 1.0 §5, RFC 9101): a JWT
+//! `typ: oauth-authz-req+jwt` signed by the verifier key, fetched by GET or
+//! by POST (`request_uri_method=post`, §5.10, echoing `wallet_nonce`).
+//!
+//! Single use: the first fetch within the request's 30 s moves the
+//! transaction to `RequestObjectRetrieved` and opens the response window; a
+//! second fetch is refused (`invalid_request`) and leaves the transaction
+//! as it is, so whoever fetched first is the only one who can answer.
+
+use serde_json::{Map, Value, json};
+
+use super::Verifier;
+use super::dcql::FORMAT_SD_JWT_VC;
+use super::jwe;
+use super::transaction::{NS_REQUEST, NS_TRANSACTION, ResponseMode, Transaction, TransitionError};
+use crate::crypto::jws;
+use crate::store::{self, StoreError, Update};
+
+/// JWS `typ` of a request object (RFC 9101 §10.8).
+pub const TYP: &str = "oauth-authz-req+jwt";
+/// Media type of the request URI response.
+pub const MEDIA_TYPE: &str = "application/oauth-authz-req+jwt";
+/// Static `aud` of a request object (OpenID4VP 1.0 §5.8).
+const AUD: &str = "https://self-issued.me/v2";
+
+/// Why a request object is not served.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestObjectError {
+    #[error("no request with this id")]
+    UnknownRequest,
+    #[error("the request has expired")]
+    Expired,
+    #[error("the request object has already been retrieved; it is single use")]
+    AlreadyRetrieved,
+    #[error("wallet_nonce: must be 1 to 256 URL-safe characters")]
+    BadWalletNonce,
+    #[error("signing the request object failed")]
+    Signing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Verifier {
+    /// Serves the request object for the wallet-facing `request_id`.
+    pub async fn request_object(
+        &self,
+        request_id: &str,
+        wallet_nonce: Option<&str>,
+        now: i64,
+    ) -> Result<String, RequestObjectError> {
+        if let Some(n) = wallet_nonce {
+            let ok = !n.is_empty()
+                && n.len() <= 256
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b));
+            if !ok {
+                return Err(RequestObjectError::BadWalletNonce);
+            }
+        }
+        let tx_id = self
+            .store()
+            .get(NS_REQUEST, request_id.to_owned(), now)
+            .await?
+            .ok_or(RequestObjectError::UnknownRequest)?;
+        let tx_id = String::from_utf8(tx_id).map_err(|_| RequestObjectError::UnknownRequest)?;
+        let window = self.settings.response_window;
+        let retention = self.settings.retention;
+        let before = self
+            .store()
+            .update(
+                NS_TRANSACTION,
+                tx_id,
+                now,
+                Box::new(move |cur| {
+                    let Some(mut tx) = cur.and_then(|b| store::from_bytes::<Transaction>(b).ok())
+                    else {
+                        return Update::Keep;
+                    };
+                    match tx.retrieve(now, window) {
+                        Ok(()) => match store::to_bytes(&tx) {
+                            Ok(value) => Update::Put {
+                                value,
+                                expires_at: Some(tx.retain_until(retention)),
+                            },
+                            Err(_) => Update::Keep,
+                        },
+                        Err(_) => Update::Keep,
+                    }
+                }),
+            )
+            .await?
+            .ok_or(RequestObjectError::UnknownRequest)?;
+        // Replay the pure decision to learn what happened.
+        let mut tx: Transaction = store::from_bytes(&before)?;
+        tx.retrieve(now, window).map_err(|e| match e {
+            TransitionError::AlreadyRetrieved | TransitionError::AlreadySubmitted => {
+                RequestObjectError::AlreadyRetrieved
+            }
+            TransitionError::Expired | TransitionError::NotRetrieved => RequestObjectError::Expired,
+        })?;
+        self.sign_request_object(&tx, wallet_nonce, now)
+    }
+
+    /// The signed request object of a transaction.
+    pub fn sign_request_object(
+        &self,
+        tx: &Transaction,
+        wallet_nonce: Option<&str>,
+        now: i64,
+    ) -> Result<String, RequestObjectError> {
+        let mut client_metadata = Map::new();
+        client_metadata.insert(
+            "vp_formats_supported".into(),
+            json!({FORMAT_SD_JWT_VC: {
+                "sd-jwt_alg_values": ["ES256", "EdDSA"],
+                "kb-jwt_alg_values": ["ES256", "EdDSA"],
+            }}),
+        );
+        if let (ResponseMode::DirectPostJwt, Some(key)) = (tx.response_mode, &tx.response_key) {
+            client_metadata.insert(
+                "jwks".into(),
+                json!({"keys": [Value::Object(jwe::public_jwk(key))]}),
+            );
+            client_metadata.insert(
+                "encrypted_response_enc_values_supported".into(),
+                json!(jwe::ENC_VALUES),
+            );
+        }
+        let mut claims = json!({
+            "aud": AUD,
+            "client_id": tx.client_id,
+            "response_type": "vp_token",
+            "response_mode": tx.response_mode.as_str(),
+            "response_uri": self.response_uri(&tx.request_id),
+            "nonce": tx.nonce,
+            "state": tx.state,
+            "dcql_query": tx.dcql_query,
+            "client_metadata": client_metadata,
+            "iat": now,
+            "exp": tx.deadline().unwrap_or(now),
+        });
+        if let (Some(n), Some(obj)) = (wallet_nonce, claims.as_object_mut()) {
+            obj.insert("wallet_nonce".into(), Value::String(n.to_owned()));
+        }
+        let mut header = self.keys.jar_header();
+        header.insert("typ".into(), Value::String(TYP.into()));
+        let payload = serde_json::to_vec(&claims).map_err(|_| RequestObjectError::Signing)?;
+        jws::sign(&self.keys.signing, &header, &payload).map_err(|_| RequestObjectError::Signing)
+    }
+}

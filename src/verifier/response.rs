@@ -1,0 +1,350 @@
+//! The response endpoint (`response_uri`, OpenID4VP 1.0 §8.2 `direct_post`
+//! and §8.3.1 `direct_post.jwt`).
+//!
+//! One response per transaction. A valid one → 200 `{}` and `verified`; an
+//! invalid one → 400 and `failed` with the reason; a wallet error response
+//! (§8.5) → 200 and `failed` with the wallet's code; a second response →
+//! 400 and nothing changes. A plain `vp_token` to a request that asked for
+//! `direct_post.jwt` is invalid (no downgrade); only an error response may
+//! come unencrypted (§8.3.1).
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::Verifier;
+use super::jwe::{self, JweError};
+use super::presentation::{Binding, PresentationError};
+use super::transaction::{
+    NS_REQUEST, NS_TRANSACTION, Outcome, ResponseMode, Transaction, TransitionError,
+};
+use crate::store::{self, StoreError, Update};
+
+/// The form a wallet posts (unknown members are ignored, §8.2).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WalletResponse {
+    #[serde(default)]
+    pub vp_token: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The JWE of `direct_post.jwt`.
+    #[serde(default)]
+    pub response: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+/// Largest number of presentations in one `vp_token`.
+const MAX_PRESENTATIONS: usize = 16;
+
+/// A response that is not accepted. All but `UnknownRequest`, `Replay`,
+/// `NotRetrieved` and `Store` mark the transaction failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResponseError {
+    #[error("no request with this id")]
+    UnknownRequest,
+    #[error("a response has already been received for this request")]
+    Replay,
+    #[error("the request object has not been retrieved yet")]
+    NotRetrieved,
+    #[error("the response window has closed")]
+    Expired,
+    #[error("a plain response is not accepted: this request asked for direct_post.jwt")]
+    PlainToEncrypted,
+    #[error("an encrypted response is not accepted: this request asked for direct_post")]
+    UnexpectedEncryption,
+    #[error(transparent)]
+    Jwe(#[from] JweError),
+    #[error("`state` does not match the request")]
+    WrongState,
+    #[error("the response has neither `vp_token` nor `error`")]
+    Empty,
+    #[error(
+        "vp_token: must be a JSON object mapping Credential Query ids to non-empty arrays of presentations"
+    )]
+    VpTokenShape,
+    #[error("vp_token.{0}: `multiple` is false, so exactly one presentation is allowed")]
+    NotMultiple(String),
+    #[error("vp_token: {0}")]
+    Match(#[from] super::dcql::MatchError),
+    #[error("vp_token.{id}: {error}")]
+    Presentation {
+        id: String,
+        error: PresentationError,
+    },
+    #[error("storage failed: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for ResponseError {
+    fn from(e: StoreError) -> Self {
+        ResponseError::Store(e.to_string())
+    }
+}
+
+/// What a valid submission returns to the wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    Verified,
+    /// The wallet reported an error (§8.5); recorded as `failed`.
+    WalletError,
+}
+
+impl Verifier {
+    /// Handles a wallet's POST to the response URI of `request_id`.
+    pub async fn respond(
+        &self,
+        request_id: &str,
+        form: WalletResponse,
+        now: i64,
+    ) -> Result<(Accepted, Transaction), ResponseError> {
+        let tx_id = self
+            .store()
+            .get(NS_REQUEST, request_id.to_owned(), now)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(ResponseError::UnknownRequest)?;
+        let tx = self
+            .transaction(&tx_id, now)
+            .await
+            .map_err(|_| ResponseError::UnknownRequest)?;
+        match tx.can_submit(now) {
+            Ok(()) => {}
+            Err(TransitionError::AlreadySubmitted) => return Err(ResponseError::Replay),
+            Err(TransitionError::NotRetrieved) => return Err(ResponseError::NotRetrieved),
+            Err(TransitionError::Expired | TransitionError::AlreadyRetrieved) => {
+                self.finish(&tx, now, None).await?;
+                return Err(ResponseError::Expired);
+            }
+        }
+        let (outcome, result) = match self.evaluate(&tx, form, now).await {
+            Ok(Evaluated::Verified(claims)) => {
+                (Outcome::Verified { claims }, Ok(Accepted::Verified))
+            }
+            Ok(Evaluated::WalletError { code, description }) => (
+                Outcome::Failed { code, description },
+                Ok(Accepted::WalletError),
+            ),
+            Err(e) => (
+                Outcome::Failed {
+                    code: "invalid_request".into(),
+                    description: e.to_string(),
+                },
+                Err(e),
+            ),
+        };
+        let tx = self.finish(&tx, now, Some(outcome)).await?;
+        result.map(|a| (a, tx))
+    }
+
+    /// Records the outcome (or the time-out when `None`) atomically; a
+    /// concurrent response that got there first makes this one a replay.
+    async fn finish(
+        &self,
+        tx: &Transaction,
+        now: i64,
+        outcome: Option<Outcome>,
+    ) -> Result<Transaction, ResponseError> {
+        let retention = self.settings.retention;
+        let apply =
+            move |tx: &mut Transaction, outcome: Option<Outcome>| -> Result<(), TransitionError> {
+                match outcome {
+                    Some(o) => {
+                        tx.submit(now, o)?;
+                        // The response key is never needed again.
+                        tx.response_key = None;
+                        Ok(())
+                    }
+                    None if tx.time_out(now) => Ok(()),
+                    None => Err(TransitionError::AlreadySubmitted),
+                }
+            };
+        let o2 = outcome.clone();
+        let before = self
+            .store()
+            .update(
+                NS_TRANSACTION,
+                tx.id.0.clone(),
+                now,
+                Box::new(move |cur| {
+                    let Some(mut t) = cur.and_then(|b| store::from_bytes::<Transaction>(b).ok())
+                    else {
+                        return Update::Keep;
+                    };
+                    match apply(&mut t, o2)
+                        .ok()
+                        .and_then(|()| store::to_bytes(&t).ok())
+                    {
+                        Some(value) => Update::Put {
+                            value,
+                            expires_at: Some(t.retain_until(retention)),
+                        },
+                        None => Update::Keep,
+                    }
+                }),
+            )
+            .await?
+            .ok_or(ResponseError::UnknownRequest)?;
+        let mut t: Transaction = store::from_bytes(&before)?;
+        match apply(&mut t, outcome) {
+            Ok(()) => {
+                self.send_callback(&t, now);
+                Ok(t)
+            }
+            Err(_) if t.outcome().is_some() => Err(ResponseError::Replay),
+            Err(_) => Err(ResponseError::Expired),
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        tx: &Transaction,
+        form: WalletResponse,
+        now: i64,
+    ) -> Result<Evaluated, ResponseError> {
+        let params = match (tx.response_mode, form.response) {
+            (ResponseMode::DirectPostJwt, Some(jwe)) => {
+                let key = tx.response_key.as_ref().ok_or(JweError::Decrypt)?;
+                Params::from_json(jwe::decrypt(&jwe, key)?)?
+            }
+            (ResponseMode::DirectPostJwt, None) if form.error.is_some() => {
+                Params::from_form(form.error, form.error_description, form.state, None)
+            }
+            (ResponseMode::DirectPostJwt, None) => return Err(ResponseError::PlainToEncrypted),
+            (ResponseMode::DirectPost, Some(_)) => return Err(ResponseError::UnexpectedEncryption),
+            (ResponseMode::DirectPost, None) => {
+                let vp = match form.vp_token {
+                    Some(t) => {
+                        Some(serde_json::from_str(&t).map_err(|_| ResponseError::VpTokenShape)?)
+                    }
+                    None => None,
+                };
+                Params::from_form(form.error, form.error_description, form.state, vp)
+            }
+        };
+        if params.state.as_deref() != Some(tx.state.as_str()) {
+            return Err(ResponseError::WrongState);
+        }
+        if let Some(code) = params.error {
+            return Ok(Evaluated::WalletError {
+                code: sanitize_code(&code),
+                description: params
+                    .error_description
+                    .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect())
+                    .unwrap_or_else(|| "the wallet returned an error".into()),
+            });
+        }
+        let vp_token = params.vp_token.ok_or(ResponseError::Empty)?;
+        let vp = vp_token.as_object().ok_or(ResponseError::VpTokenShape)?;
+        let total: usize = vp.values().map(|v| v.as_array().map_or(0, Vec::len)).sum();
+        if vp.is_empty() || total > MAX_PRESENTATIONS {
+            return Err(ResponseError::VpTokenShape);
+        }
+        let answered: BTreeSet<String> = vp.keys().cloned().collect();
+        tx.dcql_query.check_answered(&answered)?;
+        let binding = Binding {
+            aud: &tx.client_id,
+            nonce: &tx.nonce,
+        };
+        let mut claims = Map::new();
+        for (id, presentations) in vp {
+            let list = presentations
+                .as_array()
+                .filter(|a| !a.is_empty() && a.iter().all(Value::is_string))
+                .ok_or(ResponseError::VpTokenShape)?;
+            // UNWRAP SAFETY: check_answered refused ids outside the query.
+            let query = tx
+                .dcql_query
+                .credential(id)
+                .ok_or(ResponseError::VpTokenShape)?;
+            if !query.multiple && list.len() != 1 {
+                return Err(ResponseError::NotMultiple(id.clone()));
+            }
+            let mut out = Vec::with_capacity(list.len());
+            for p in list.iter().filter_map(Value::as_str) {
+                let c = self
+                    .verify_presentation(query, p, binding, now)
+                    .await
+                    .map_err(|error| ResponseError::Presentation {
+                        id: id.clone(),
+                        error,
+                    })?;
+                out.push(Value::Object(c));
+            }
+            let value = match (query.multiple, out.pop()) {
+                (false, Some(one)) => one,
+                (true, Some(last)) => {
+                    out.push(last);
+                    Value::Array(out)
+                }
+                (_, None) => return Err(ResponseError::VpTokenShape),
+            };
+            claims.insert(id.clone(), value);
+        }
+        Ok(Evaluated::Verified(claims))
+    }
+}
+
+enum Evaluated {
+    Verified(Map<String, Value>),
+    WalletError { code: String, description: String },
+}
+
+/// The Authorization Response parameters, from the form or the JWE payload.
+struct Params {
+    vp_token: Option<Value>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+impl Params {
+    fn from_form(
+        error: Option<String>,
+        error_description: Option<String>,
+        state: Option<String>,
+        vp_token: Option<Value>,
+    ) -> Self {
+        Params {
+            vp_token,
+            state,
+            error,
+            error_description,
+        }
+    }
+
+    fn from_json(mut payload: Map<String, Value>) -> Result<Self, ResponseError> {
+        let mut text = |name: &str| -> Result<Option<String>, ResponseError> {
+            match payload.remove(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(ResponseError::VpTokenShape),
+            }
+        };
+        let state = text("state")?;
+        let error = text("error")?;
+        let error_description = text("error_description")?;
+        Ok(Params {
+            vp_token: payload.remove("vp_token"),
+            state,
+            error,
+            error_description,
+        })
+    }
+}
+
+/// A wallet's error code as stored: OAuth codes are `[a-z_]`; anything else
+/// becomes `invalid_wallet_error`.
+fn sanitize_code(code: &str) -> String {
+    if !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        code.to_owned()
+    } else {
+        "invalid_wallet_error".into()
+    }
+}

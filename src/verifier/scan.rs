@@ -1,0 +1,254 @@
+//! The holder-shown QR: the wallet takes a single-use presentation nonce
+//! (30 s) whose audience is our client_id, signs a KB-JWT with it, and shows
+//! the presentation as a QR — by value, or as a short link to a copy it
+//! uploaded with the same nonce. The relying party posts the scanned text;
+//! the nonce is taken atomically, so a QR is worthless after one scan and
+//! after 30 s.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Verifier;
+use super::dcql::DcqlError;
+use super::presentation::{Binding, peek_kb_nonce};
+use super::request::{CreateError, query_of};
+use super::transaction::{
+    NS_TRANSACTION, Outcome, Phase, RequestId, ResponseMode, Transaction, TransactionId,
+};
+use super::view::StatusView;
+use crate::clock::rfc3339;
+use crate::crypto::{b64url, random_bytes, random_token};
+use crate::store::{self, StoreError};
+
+/// Store namespace of presentation nonces.
+pub const NS_PRESENTATION_NONCE: &str = "vp_pnonce";
+/// Store namespace of uploaded presentations (key: upload id).
+pub const NS_UPLOAD: &str = "vp_upload";
+/// Store namespace marking a nonce as used for an upload.
+const NS_UPLOAD_NONCE: &str = "vp_upload_nonce";
+/// Largest scanned text / uploaded presentation.
+pub const MAX_PRESENTATION: usize = 64 * 1024;
+
+/// `POST /presentation-nonces`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresentationNonce {
+    pub nonce: String,
+    pub audience: String,
+    pub expires_at: String,
+    pub expires_in: i64,
+}
+
+/// `POST /verifier/scan`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    pub qr: String,
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub dcql_query: Option<Value>,
+}
+
+/// `POST /presentations` (by-reference upload).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    pub presentation: String,
+}
+
+/// The answer to an upload: the link the holder QR carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Uploaded {
+    pub uri: String,
+    pub expires_at: String,
+}
+
+/// A malformed scan or upload call (a presentation that does not verify is
+/// not an error: it is a `failed` result).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Query(#[from] CreateError),
+    #[error("dcql_query.credentials: a holder QR answers exactly one Credential Query")]
+    OneCredential,
+    #[error("qr: must be non-empty and at most 64 KiB")]
+    QrSize,
+    #[error("presentation: its KB-JWT nonce is not a live presentation nonce")]
+    UnknownNonce,
+    #[error("presentation: a presentation was already uploaded with this nonce")]
+    NonceUsed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Verifier {
+    /// A fresh single-use nonce for a holder-shown QR.
+    pub async fn presentation_nonce(&self, now: i64) -> Result<PresentationNonce, StoreError> {
+        let ttl = self.settings.presentation_nonce_ttl;
+        let nonce = b64url(random_bytes::<32>());
+        self.store()
+            .insert(
+                NS_PRESENTATION_NONCE,
+                nonce.clone(),
+                vec![],
+                Some(now + ttl),
+                now,
+            )
+            .await?;
+        Ok(PresentationNonce {
+            nonce,
+            audience: self.client_id().to_owned(),
+            expires_at: rfc3339(now + ttl),
+            expires_in: ttl,
+        })
+    }
+
+    /// Stores a presentation too large for a QR; it lives as long as its
+    /// nonce and can be scanned once.
+    pub async fn upload(&self, up: Upload, now: i64) -> Result<Uploaded, ScanError> {
+        if up.presentation.is_empty() || up.presentation.len() > MAX_PRESENTATION {
+            return Err(ScanError::QrSize);
+        }
+        let nonce = peek_kb_nonce(&up.presentation).ok_or(ScanError::UnknownNonce)?;
+        if self
+            .store()
+            .get(NS_PRESENTATION_NONCE, nonce.clone(), now)
+            .await?
+            .is_none()
+        {
+            return Err(ScanError::UnknownNonce);
+        }
+        let until = now + self.settings.presentation_nonce_ttl;
+        match self
+            .store()
+            .insert(NS_UPLOAD_NONCE, nonce, vec![], Some(until), now)
+            .await
+        {
+            Err(StoreError::Conflict) => return Err(ScanError::NonceUsed),
+            other => other?,
+        }
+        let id = random_token();
+        self.store()
+            .insert(
+                NS_UPLOAD,
+                id.clone(),
+                up.presentation.into_bytes(),
+                Some(until),
+                now,
+            )
+            .await?;
+        Ok(Uploaded {
+            uri: self.public_url.join(&format!("{}{id}", super::UPLOAD_PATH)),
+            expires_at: rfc3339(until),
+        })
+    }
+
+    /// Whether an uploaded presentation is still waiting to be scanned.
+    pub async fn upload_is_live(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .store()
+            .get(NS_UPLOAD, id.to_owned(), now)
+            .await?
+            .is_some())
+    }
+
+    /// Verifies a scanned holder QR at once and keeps the result like a
+    /// transaction's (so `GET /verifier/requests/{id}` shows it too).
+    pub async fn scan(&self, req: ScanRequest, now: i64) -> Result<StatusView, ScanError> {
+        let query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
+        if query.credentials.len() != 1 {
+            return Err(ScanError::OneCredential);
+        }
+        let qr = req.qr.trim();
+        if qr.is_empty() || qr.len() > MAX_PRESENTATION {
+            return Err(ScanError::QrSize);
+        }
+        let by_ref = self.public_url.join(super::UPLOAD_PATH);
+        let presentation = match qr.strip_prefix(&by_ref) {
+            Some(id) => self
+                .store()
+                .take(NS_UPLOAD, id.to_owned(), now)
+                .await?
+                .and_then(|b| String::from_utf8(b).ok()),
+            None => Some(qr.to_owned()),
+        };
+        let outcome = match presentation {
+            None => failed("the presentation link is unknown, expired or already scanned"),
+            Some(p) => self.check_scanned(&query.credentials[0], &p, now).await,
+        };
+        let tx = Transaction {
+            id: TransactionId(random_token()),
+            request_id: RequestId(random_token()),
+            created_at: now,
+            request_expires_at: now,
+            dcql_query: query,
+            response_mode: ResponseMode::DirectPost,
+            client_id: self.client_id().to_owned(),
+            nonce: String::new(),
+            state: String::new(),
+            response_key: None,
+            callback_url: None,
+            demo: false,
+            phase: Phase::Submitted { at: now, outcome },
+        };
+        let keep = tx.retain_until(self.settings.retention);
+        self.store()
+            .insert(
+                NS_TRANSACTION,
+                tx.id.0.clone(),
+                store::to_bytes(&tx)?,
+                Some(keep),
+                now,
+            )
+            .await?;
+        Ok(StatusView::of(&tx, now, self.settings.retention))
+    }
+
+    async fn check_scanned(
+        &self,
+        query: &super::dcql::CredentialQuery,
+        p: &str,
+        now: i64,
+    ) -> Outcome {
+        let Some(nonce) = peek_kb_nonce(p) else {
+            return failed("the QR does not hold a presentation with a KB-JWT");
+        };
+        // Single use: of two scans of the same QR exactly one takes the nonce.
+        match self
+            .store()
+            .take(NS_PRESENTATION_NONCE, nonce.clone(), now)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return failed("the presentation nonce is unknown, expired or already used");
+            }
+            Err(e) => return failed(&format!("the nonce could not be checked: {e}")),
+        }
+        let binding = Binding {
+            aud: self.client_id(),
+            nonce: &nonce,
+        };
+        match self.verify_presentation(query, p, binding, now).await {
+            Ok(claims) => {
+                let mut m = serde_json::Map::new();
+                m.insert(query.id.clone(), Value::Object(claims));
+                Outcome::Verified { claims: m }
+            }
+            Err(e) => failed(&e.to_string()),
+        }
+    }
+}
+
+fn failed(description: &str) -> Outcome {
+    Outcome::Failed {
+        code: "invalid_presentation".into(),
+        description: description.to_owned(),
+    }
+}
+
+impl From<DcqlError> for ScanError {
+    fn from(e: DcqlError) -> Self {
+        ScanError::Query(CreateError::Dcql(e))
+    }
+}
