@@ -1339,3 +1339,88 @@ fn haip_profile_refuses_plain_responses() {
     assert!(body["error_description"].as_str().unwrap().contains("HAIP"));
     create(&server, json!({"preset": "identity"}));
 }
+
+// ------------------------------------------- status lists of our own issuer
+
+/// A passport issued through the real OpenID4VCI flow, and its record id.
+fn issued_passport(server: &InProc, holder: &SigningKey) -> (String, String) {
+    let reply = crate::issuer::wallet::issue_one(server, "ivanov-ivan", "ru.passport", holder);
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let credential = reply.body["credentials"][0]["credential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let records =
+        crate::issuer::wallet::get_authorized(server, "/issuer/subjects/ivanov-ivan/credentials");
+    let id = records.body.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (credential, id)
+}
+
+fn set_status(server: &InProc, record: &str, action: &str) {
+    let r = crate::issuer::wallet::post_json(
+        server,
+        &format!("/issuer/credentials/{record}/{action}"),
+        Some(&server.bearer()),
+        &json!({}),
+    );
+    assert!(r.status < 300, "{action}: {:?}", r.body);
+}
+
+fn answer_age_over_18(
+    server: &InProc,
+    credential: &str,
+    holder: &SigningKey,
+) -> (String, (u16, Value)) {
+    let (id, ro) = start(server, json!({"preset": "age_over_18"}));
+    let now = server.state.now();
+    let p = present(
+        credential,
+        &[&["age_equal_or_over", "18"]],
+        holder,
+        &ro,
+        now,
+    );
+    (id, answer(&ro, json!({"credential": [p]})))
+}
+
+#[test]
+fn a_credential_from_our_issuer_verifies_until_it_is_revoked() {
+    let server = InProc::start();
+    let holder = wallet_key();
+    let (credential, record) = issued_passport(&server, &holder);
+    let (id, (code, body)) = answer_age_over_18(&server, &credential, &holder);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        status(&server, &id)["claims"]["credential"]["age_equal_or_over"]["18"],
+        true
+    );
+
+    set_status(&server, &record, "revoke");
+    // The verifier caches the status list for its `ttl`: move past it.
+    server
+        .clock
+        .advance(server.state.settings.issuer.status_list_ttl + 1);
+    let (id, r) = answer_age_over_18(&server, &credential, &holder);
+    assert_rejected(&server, &id, r, "revoked");
+}
+
+#[test]
+fn rejects_a_suspended_credential_and_accepts_it_when_reinstated() {
+    let server = InProc::start();
+    let holder = wallet_key();
+    let (credential, record) = issued_passport(&server, &holder);
+    set_status(&server, &record, "suspend");
+    let (id, r) = answer_age_over_18(&server, &credential, &holder);
+    assert_rejected(&server, &id, r, "suspended");
+
+    set_status(&server, &record, "reinstate");
+    server
+        .clock
+        .advance(server.state.settings.issuer.status_list_ttl + 1);
+    let (id, (code, body)) = answer_age_over_18(&server, &credential, &holder);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(status(&server, &id)["status"], "verified");
+}

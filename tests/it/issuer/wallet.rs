@@ -36,6 +36,16 @@ fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
     }
 }
 
+/// A back-office `GET` (with the API key).
+pub fn get_authorized(server: &InProc, path: &str) -> Reply {
+    reply(
+        agent()
+            .get(&server.url(path))
+            .header("Authorization", &server.bearer())
+            .call(),
+    )
+}
+
 pub fn get(server: &InProc, path: &str) -> Reply {
     reply(agent().get(&server.url(path)).call())
 }
