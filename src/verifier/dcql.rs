@@ -426,36 +426,41 @@ fn shape_field(message: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Whether the claim at `q.path` exists (every element of a `null` step) and,
-/// when `values` is given, every selected value is one of them (§6.3, §7.1).
+/// Whether the claim at `q.path` exists (§7.1) and, when `values` is given,
+/// at least one selected value is one of them (§6.3: "for at least one of
+/// the elements in the array").
 fn matches(root: &Value, q: &ClaimsQuery) -> bool {
-    let mut found = Vec::new();
-    collect(root, q.path.elems(), &mut found);
-    !found.is_empty()
-        && q.values
+    select_path(root, q.path.elems()).is_some_and(|found| {
+        q.values
             .as_ref()
-            .is_none_or(|vals| found.iter().all(|v| vals.contains(v)))
+            .is_none_or(|vals| found.iter().any(|v| vals.contains(v)))
+    })
 }
 
-fn collect<'a>(v: &'a Value, path: &[PathElem], out: &mut Vec<&'a Value>) {
-    let Some((first, rest)) = path.split_first() else {
-        out.push(v);
-        return;
-    };
-    match (first, v) {
-        (PathElem::Key(k), Value::Object(o)) => {
-            if let Some(c) = o.get(k) {
-                collect(c, rest, out);
+/// Claims path pointer processing (OpenID4VP 1.0 §7.1): a string component
+/// selects that key of every selected object (elements without it drop
+/// out), an index or `null` the element(s) of every selected array. A
+/// selected element of the wrong kind, or an empty selection, is an error
+/// (`None`): `["degrees", null, "type"]` over `["honorary", {"type": …}]`
+/// does not match.
+fn select_path<'a>(root: &'a Value, path: &[PathElem]) -> Option<Vec<&'a Value>> {
+    let mut selected = vec![root];
+    for component in path {
+        let mut next = Vec::with_capacity(selected.len());
+        for v in selected {
+            match (component, v) {
+                (PathElem::Key(k), Value::Object(o)) => next.extend(o.get(k)),
+                (PathElem::Index(i), Value::Array(a)) => next.extend(a.get(*i)),
+                (PathElem::All, Value::Array(a)) => next.extend(a.iter()),
+                _ => return None,
             }
         }
-        (PathElem::Index(i), Value::Array(a)) => {
-            if let Some(c) = a.get(*i) {
-                collect(c, rest, out);
-            }
+        if next.is_empty() {
+            return None;
         }
-        (PathElem::All, Value::Array(a)) => a.iter().for_each(|c| collect(c, rest, out)),
-        _ => {}
+        selected = next;
     }
+    Some(selected)
 }
 
 /// Copies what `path` selects from `src` into `dst`, keeping the structure
