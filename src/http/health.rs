@@ -14,7 +14,10 @@ pub struct Health {
 }
 
 /// Liveness probe.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses(
+        (status = 200, description = "The server is up: `{\"status\": \"ok\"}`", body = Health),
+    ))]
 #[get("/health")]
 pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })

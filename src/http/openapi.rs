@@ -4,12 +4,11 @@
 //! is the committed copy; a test fails when it drifts.
 //!
 //! The schemas below describe bodies the handlers build as ad-hoc JSON (the
-//! error body, discovery documents, the Credential Offer); they are never
-//! constructed.
+//! error body, discovery documents, the Credential Offer, the demo and
+//! holder-link answers); they are never constructed.
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use serde_json::json;
 use utoipa::openapi::RefOr;
@@ -18,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{backoffice, health, issuer, metrics};
+use super::{backoffice, health, issuer, metrics, verifier, wallet};
 use crate::registry::{IdentityProofing, SubjectId};
 
 #[derive(OpenApi)]
@@ -57,12 +56,31 @@ use crate::registry::{IdentityProofing, SubjectId};
         backoffice::revoke,
         backoffice::suspend,
         backoffice::reinstate,
+        verifier::create,
+        verifier::status,
+        verifier::remove,
+        verifier::qr_svg,
+        verifier::qr_png,
+        verifier::events,
+        verifier::scan,
+        wallet::request_object_get,
+        wallet::request_object_post,
+        wallet::response,
+        wallet::presentation_nonce,
+        wallet::upload,
+        wallet::uploaded,
+        verifier::demo_page,
+        verifier::demo_create,
+        verifier::demo_events,
     ),
     components(schemas(health::Health, ErrorBody)),
-    modifiers(&SecuritySchemes, &ResponseDescriptions),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "issuer", description = "Wallet-facing OpenID4VCI 1.0 issuer: discovery, offers, authorization, token, nonce, credential, notification, status lists"),
         (name = "back-office", description = "Operator API under /issuer/: subjects, offers, consents, issued credentials and their status"),
+        (name = "verifier", description = "Relying-party API under /verifier/ (back-office key): OpenID4VP 1.0 presentation requests with DCQL, their QR codes, status, event streams and results, and holder-shown QR scans"),
+        (name = "wallet", description = "Wallet-facing OpenID4VP 1.0 endpoints: request URI, response URI, and presentation nonces and uploads for holder-shown QR codes"),
+        (name = "demo", description = "The relying-party demo page and its unauthenticated, preset-only twins of the verifier API"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -95,41 +113,6 @@ impl Modify for SecuritySchemes {
                         .build(),
                 ),
             );
-        }
-    }
-}
-
-/// OpenAPI requires a description on every response: one left out in an
-/// annotation (`/health`) gets the status's reason phrase.
-struct ResponseDescriptions;
-
-impl Modify for ResponseDescriptions {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
-            [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-        });
-        for op in operations {
-            for (status, response) in &mut op.responses.responses {
-                if let RefOr::T(r) = response {
-                    if r.description.is_empty() {
-                        r.description = status
-                            .parse::<u16>()
-                            .ok()
-                            .and_then(|c| StatusCode::from_u16(c).ok())
-                            .and_then(|c| c.canonical_reason())
-                            .unwrap_or("Response")
-                            .to_owned();
-                    }
-                }
-            }
         }
     }
 }
@@ -452,6 +435,57 @@ pub struct AuthorizationCodeGrant {
     /// offer's subject.
     pub issuer_state: String,
 }
+
+/// What `POST /demo/verifier/requests` returns.
+#[derive(ToSchema)]
+pub struct DemoCreated {
+    #[schema(example = "q1Xb8c0fT2yJv6mWnKp3Rg")]
+    pub transaction_id: String,
+    /// The `openid4vp://` link the QR carries.
+    #[schema(
+        example = "openid4vp://?client_id=x509_hash%3AUvRWDK3mZ6t0Zc4yZ2f6OBrNtl1kmKZbW3Dr_Xx0nFA&request_uri=https%3A%2F%2Fid.example.ru%2Foid4vp%2Frequests%2FZk3v9QpL0sHc1TnA7wYb2e"
+    )]
+    pub authorization_request: String,
+    /// RFC 3339.
+    #[schema(example = "2025-06-01T12:00:30Z")]
+    pub expires_at: String,
+    /// Seconds (30 by default).
+    #[schema(example = 30)]
+    pub expires_in: i64,
+    /// The QR code of `authorization_request` as an SVG document.
+    pub qr_svg: String,
+}
+
+/// An empty JSON object: what the response URI returns once it accepted a
+/// response (OpenID4VP 1.0 §8.2: no `redirect_uri`).
+#[derive(ToSchema)]
+#[schema(example = json!({}))]
+pub struct EmptyObject {}
+
+/// What the holder short link `/p/{id}` says about itself.
+#[derive(ToSchema)]
+pub struct UploadLink {
+    #[schema(
+        example = "a holder-shown presentation; a relying party posts this link to /verifier/scan"
+    )]
+    pub description: String,
+}
+
+/// A PNG image as a response body (raw bytes; OpenAPI 3.1 describes
+/// binary content with `contentMediaType`).
+pub struct PngImage;
+
+impl PartialSchema for PngImage {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("image/png")
+            .description(Some("A PNG image"))
+            .into()
+    }
+}
+
+impl ToSchema for PngImage {}
 
 /// The OpenAPI document of this build.
 pub fn document() -> utoipa::openapi::OpenApi {

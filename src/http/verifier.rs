@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::BackOffice;
+use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError};
-use crate::verifier::request::{CreateError, CreateRequest};
+use crate::verifier::request::{CreateError, CreateRequest, Created};
 use crate::verifier::scan::{ScanError, ScanRequest};
 use crate::verifier::transaction::{Phase, Status};
 use crate::verifier::view::{LookupError, StatusView};
@@ -30,6 +31,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(demo_events);
 }
 
+#[utoipa::path(post, path = "/verifier/requests", tag = "verifier",
+    operation_id = "create_presentation_request",
+    summary = "Create a presentation request (OpenID4VP 1.0 §5, DCQL §6)",
+    description = "A preset or a DCQL query; a signed request object at a single-use `request_uri` that lives 30 seconds, reached through the `openid4vp://` link the QR carries. The answer comes as `direct_post.jwt` (default) or `direct_post`. Follow it with `GET /verifier/requests/{id}`, its `/events`, or `callback_url`; `Cache-Control: no-store`.",
+    request_body(content = CreateRequest, content_type = "application/json"),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "The transaction and its link", body = Created),
+        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` not an https URL (http only for localhost) or over 2048 characters", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/verifier/requests")]
 async fn create(
     _: BackOffice,
@@ -43,6 +56,18 @@ async fn create(
     Ok(no_store().json(created))
 }
 
+#[utoipa::path(get, path = "/verifier/requests/{id}", tag = "verifier",
+    operation_id = "presentation_request_status",
+    summary = "A presentation request's status and result",
+    description = "`pending`, then `verified` with the disclosed claims per Credential Query id, `failed` with `error`, or `expired`; results are kept for the retention window (10 minutes by default) after the answer. Also serves transactions made by `POST /verifier/scan`; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "The status", body = StatusView),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction (unknown, deleted, or its retention is over)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/verifier/requests/{id}")]
 async fn status(
     _: BackOffice,
@@ -53,6 +78,18 @@ async fn status(
     Ok(no_store().json(view))
 }
 
+#[utoipa::path(delete, path = "/verifier/requests/{id}", tag = "verifier",
+    operation_id = "delete_presentation_request",
+    summary = "Delete a presentation request and its result",
+    description = "At once, whatever its status: a pending request can no longer be fetched or answered, and the disclosed claims are gone.",
+    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    security(("backoffice" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[delete("/verifier/requests/{id}")]
 async fn remove(
     _: BackOffice,
@@ -69,6 +106,18 @@ async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
     Ok(state.verifier.authorization_request(&tx.request_id))
 }
 
+#[utoipa::path(get, path = "/verifier/requests/{id}/qr.svg", tag = "verifier",
+    operation_id = "presentation_request_qr_svg",
+    summary = "QR code of a presentation request, as SVG (OpenID4VP 1.0 §5.7)",
+    description = "SVG encoding the request's `openid4vp://` link (`client_id` and `request_uri`, OpenID4VP 1.0 §5.7); the link stays the same, but the request behind it lives 30 seconds and is single use; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "The QR code", body = String, content_type = "image/svg+xml"),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/verifier/requests/{id}/qr.svg")]
 async fn qr_svg(
     _: BackOffice,
@@ -79,6 +128,18 @@ async fn qr_svg(
     Ok(no_store().content_type("image/svg+xml").body(svg))
 }
 
+#[utoipa::path(get, path = "/verifier/requests/{id}/qr.png", tag = "verifier",
+    operation_id = "presentation_request_qr_png",
+    summary = "QR code of a presentation request, as PNG (OpenID4VP 1.0 §5.7)",
+    description = "PNG encoding the request's `openid4vp://` link (`client_id` and `request_uri`, OpenID4VP 1.0 §5.7); the link stays the same, but the request behind it lives 30 seconds and is single use; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "The QR code", body = inline(PngImage), content_type = "image/png"),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/verifier/requests/{id}/qr.png")]
 async fn qr_png(
     _: BackOffice,
@@ -89,6 +150,18 @@ async fn qr_png(
     Ok(no_store().content_type("image/png").body(png))
 }
 
+#[utoipa::path(get, path = "/verifier/requests/{id}/events", tag = "verifier",
+    operation_id = "presentation_request_events",
+    summary = "A presentation request's status as a `text/event-stream`",
+    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "The event stream, e.g. `event: status` / `data: {\"transaction_id\":…,\"status\":\"pending\",…}`", body = String, content_type = "text/event-stream"),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/verifier/requests/{id}/events")]
 async fn events(
     _: BackOffice,
@@ -99,6 +172,18 @@ async fn events(
     Ok(sse(state, id.into_inner()))
 }
 
+#[utoipa::path(post, path = "/verifier/scan", tag = "verifier",
+    operation_id = "scan_holder_qr",
+    summary = "Verify a holder-shown QR code at once",
+    description = "The text of a QR the citizen shows: an SD-JWT presentation whose KB-JWT binds a presentation nonce (`POST /presentation-nonces`; 30 seconds, single use, `aud` = our Client Identifier), or a `/p/{id}` link to one uploaded with `POST /presentations`. A presentation that does not verify is not an error: the answer is `failed` with `error.code` `invalid_presentation`. The result is kept like a request's (`GET /verifier/requests/{id}`); `Cache-Control: no-store`.",
+    request_body(content = ScanRequest, content_type = "application/json"),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "`verified` with the claims, or `failed` with the reason", body = StatusView),
+        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, an invalid DCQL query, not exactly one Credential Query, `qr` empty or over 64 KiB", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/verifier/scan")]
 async fn scan(
     _: BackOffice,
@@ -109,6 +194,13 @@ async fn scan(
     Ok(no_store().json(view))
 }
 
+#[utoipa::path(get, path = "/demo/verifier", tag = "demo",
+    operation_id = "demo_verifier_page",
+    summary = "The relying-party demo page",
+    description = "Pick a preset, show the QR with a 30-second countdown (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+    ))]
 #[get("/demo/verifier")]
 async fn demo_page() -> HttpResponse {
     HttpResponse::Ok()
@@ -117,12 +209,27 @@ async fn demo_page() -> HttpResponse {
         .body(crate::web::verifier_demo::page())
 }
 
-#[derive(Debug, Deserialize)]
+/// The demo page's request: a preset only.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DemoCreateRequest)]
 struct DemoCreate {
+    /// `age_over_18`, `hotel_check_in`, `pensioner_status` or `identity`.
+    #[schema(example = "age_over_18")]
     preset: String,
 }
 
+#[utoipa::path(post, path = "/demo/verifier/requests", tag = "demo",
+    operation_id = "demo_create_presentation_request",
+    summary = "Create a preset presentation request for the demo page (OpenID4VP 1.0 §5)",
+    description = "The unauthenticated twin of `POST /verifier/requests`: presets only, `direct_post.jwt`, no callback, and the QR SVG inline. Its status is seen only through `/demo/verifier/requests/{id}/events`; `Cache-Control: no-store`; rate limited.",
+    request_body(content = DemoCreate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The transaction, its link and QR code", body = DemoCreated),
+        (status = 400, description = "`invalid_request`: invalid JSON, an unknown member or an unknown preset", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/demo/verifier/requests")]
 async fn demo_create(
     state: web::Data<AppState>,
@@ -143,6 +250,16 @@ async fn demo_create(
     })))
 }
 
+#[utoipa::path(get, path = "/demo/verifier/requests/{id}/events", tag = "demo",
+    operation_id = "demo_presentation_request_events",
+    summary = "A demo request's status as a `text/event-stream`",
+    description = "As `GET /verifier/requests/{id}/events`, without authentication, for transactions made by the demo page only. Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    responses(
+        (status = 200, description = "The event stream", body = String, content_type = "text/event-stream"),
+        (status = 404, description = "`not_found`: no such transaction, or not one made by the demo page", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/demo/verifier/requests/{id}/events")]
 async fn demo_events(
     state: web::Data<AppState>,

@@ -7,10 +7,11 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::openapi::{EmptyObject, ErrorBody, UploadLink};
 use super::{ApiError, AppState, WireError};
 use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
 use crate::verifier::response::{ResponseError, WalletResponse};
-use crate::verifier::scan::Upload;
+use crate::verifier::scan::{PresentationNonce, Upload, Uploaded};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(request_object_get)
@@ -21,6 +22,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(uploaded);
 }
 
+#[utoipa::path(get, path = "/oid4vp/requests/{id}", tag = "wallet",
+    operation_id = "request_object",
+    summary = "Request URI: the signed request object (OpenID4VP 1.0 §5.7, RFC 9101)",
+    description = "What the `request_uri` of the QR's `openid4vp://` link returns. Single use and within the request's 30 seconds: the first fetch opens the response window (2 minutes by default) and the transaction's `retrieved` event; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "The wallet-facing request id (from `request_uri`)")),
+    responses(
+        (status = 200, description = "The request object: a JWS (`typ: oauth-authz-req+jwt`) signed by the verifier key (ES256; the leaf certificate in `x5c` for an `x509_hash` Client Identifier, `kid` for `decentralized_identifier`), carrying `aud` (`https://self-issued.me/v2`), `client_id`, `response_type=vp_token`, `response_mode`, `response_uri`, `nonce`, `state`, `dcql_query`, `client_metadata` (with the response encryption key for `direct_post.jwt`), `iat`, `exp`", body = String, content_type = "application/oauth-authz-req+jwt"),
+        (status = 400, description = "`invalid_request`: the request has expired (30 seconds), or its request object was already retrieved (single use)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such request", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/oid4vp/requests/{id}")]
 async fn request_object_get(
     state: web::Data<AppState>,
@@ -34,13 +46,29 @@ async fn request_object_get(
 }
 
 /// OpenID4VP 1.0 §5.10.1: `wallet_metadata` and `wallet_nonce`; other
-/// members are ignored.
-#[derive(Debug, Deserialize)]
+/// members (`wallet_metadata` too) are accepted and ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = RequestUriPostForm)]
 struct RequestUriPost {
+    /// Echoed as `wallet_nonce` in the request object: 1 to 256 of
+    /// `A-Z a-z 0-9 - _ . ~ + / =`.
     #[serde(default)]
+    #[schema(nullable = false, example = "qPmxiNFCR3QTm19POc8u")]
     wallet_nonce: Option<String>,
 }
 
+#[utoipa::path(post, path = "/oid4vp/requests/{id}", tag = "wallet",
+    operation_id = "request_object_post",
+    summary = "Request URI by POST (OpenID4VP 1.0 §5.10, `request_uri_method=post`)",
+    description = "As the GET, with the wallet's `wallet_nonce` echoed in the request object; `wallet_metadata` is accepted and ignored; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "The wallet-facing request id (from `request_uri`)")),
+    request_body(content = RequestUriPost, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The request object: a JWS (`typ: oauth-authz-req+jwt`) signed by the verifier key (ES256; the leaf certificate in `x5c` for an `x509_hash` Client Identifier, `kid` for `decentralized_identifier`), carrying `aud` (`https://self-issued.me/v2`), `client_id`, `response_type=vp_token`, `response_mode`, `response_uri`, `nonce`, `state`, `dcql_query`, `client_metadata` (with the response encryption key for `direct_post.jwt`), `iat`, `exp`", body = String, content_type = "application/oauth-authz-req+jwt"),
+        (status = 400, description = "`invalid_request`: the request has expired (30 seconds), or its request object was already retrieved (single use); `wallet_nonce` malformed; the form body is invalid", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such request", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/oid4vp/requests/{id}")]
 async fn request_object_post(
     state: web::Data<AppState>,
@@ -61,6 +89,18 @@ fn jar(jwt: String) -> HttpResponse {
         .body(jwt)
 }
 
+#[utoipa::path(post, path = "/oid4vp/responses/{id}", tag = "wallet",
+    operation_id = "authorization_response",
+    summary = "Response URI: the wallet's Authorization Response (OpenID4VP 1.0 §8.2 `direct_post`, §8.3.1 `direct_post.jwt`)",
+    description = "One response per request, within the response window that fetching the request object opened. `direct_post`: `vp_token` and `state`; `direct_post.jwt`: `response`, a JWE of them (a plain `vp_token` is refused: no downgrade). An error response (`error`, `error_description`, `state`; §8.5) may come unencrypted in either mode. A valid response makes the transaction `verified`; an invalid one `failed` (with 400); a wallet error `failed` with the wallet's code (with 200). No `redirect_uri` is returned; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "The wallet-facing request id (from `request_uri`)")),
+    request_body(content = WalletResponse, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Accepted: `{}`", body = EmptyObject),
+        (status = 400, description = "`invalid_request`: a response was already received (nothing changes), the request object was not retrieved yet, the response window closed, plain response to a `direct_post.jwt` request or encrypted to a `direct_post` one, a JWE that does not decrypt, wrong `state`, neither `vp_token` nor `error`, malformed `vp_token`, several presentations for a query without `multiple`, queries unanswered or `credential_sets` unmet, a presentation that does not verify (signature, issuer trust, status, KB-JWT `aud`/`nonce`/`sd_hash`, requested claims or values); the invalid form body", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such request", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/oid4vp/responses/{id}")]
 async fn response(
     state: web::Data<AppState>,
@@ -76,6 +116,15 @@ async fn response(
         .json(json!({})))
 }
 
+#[utoipa::path(post, path = "/presentation-nonces", tag = "wallet",
+    operation_id = "presentation_nonce",
+    summary = "A presentation nonce for a holder-shown QR code",
+    description = "The wallet signs its KB-JWT with this `nonce` and `aud` = `audience` and shows the presentation as a QR (by value, or as a `/p/{id}` link from `POST /presentations`). Lives 30 seconds and is taken by the first scan, so a screenshot is worthless after either; `Cache-Control: no-store`; rate limited.",
+    responses(
+        (status = 200, description = "A fresh nonce", body = PresentationNonce),
+        (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/presentation-nonces")]
 async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let n = state.verifier.presentation_nonce(state.now()).await?;
@@ -84,6 +133,17 @@ async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, 
         .json(n))
 }
 
+#[utoipa::path(post, path = "/presentations", tag = "wallet",
+    operation_id = "upload_presentation",
+    summary = "Upload a presentation too large for a QR code",
+    description = "For a holder-shown QR by reference: one upload per presentation nonce; the returned `/p/{id}` link lives as long as the nonce and can be scanned (`POST /verifier/scan`) once; `Cache-Control: no-store`; rate limited.",
+    request_body(content = Upload, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The link the QR carries", body = Uploaded),
+        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, `presentation` empty or over 64 KiB, its KB-JWT `nonce` is not a live presentation nonce, or a presentation was already uploaded with this nonce", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[post("/presentations")]
 async fn upload(
     state: web::Data<AppState>,
@@ -100,6 +160,16 @@ async fn upload(
 
 /// The by-reference link is meant for `/verifier/scan`, not for browsers:
 /// opening it tells what it is without revealing (or consuming) anything.
+#[utoipa::path(get, path = "/p/{id}", tag = "wallet",
+    operation_id = "uploaded_presentation",
+    summary = "The holder short link of an uploaded presentation",
+    description = "Meant for `POST /verifier/scan`, not for browsers: opening it says what it is without revealing or consuming the presentation.",
+    params(("id" = String, Path, description = "Upload id")),
+    responses(
+        (status = 200, description = "`{description}`", body = UploadLink),
+        (status = 404, description = "`not_found`: no such presentation (expired or already scanned)", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
 #[get("/p/{id}")]
 async fn uploaded(
     state: web::Data<AppState>,

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::sdjwt::{ClaimPath, PathElem};
 
@@ -22,33 +22,60 @@ const TRUSTED_AUTHORITY_TYPES: &[&str] = &["aki", "etsi_tl", "openid_federation"
 const MAX_CREDENTIALS: usize = 16;
 const MAX_CLAIMS: usize = 64;
 
-/// A DCQL query (`dcql_query`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A DCQL query (`dcql_query`, OpenID4VP 1.0 §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "credentials": [{
+        "id": "credential",
+        "format": "dc+sd-jwt",
+        "meta": {"vct_values": ["urn:ru:digital-id:passport:1"]},
+        "claims": [{"path": ["age_equal_or_over", "18"], "values": [true]}]
+    }]
+}))]
 pub struct DcqlQuery {
+    /// 1 to 16 Credential Queries with distinct ids.
     pub credentials: Vec<CredentialQuery>,
+    /// Which combinations of Credential Queries answer the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub credential_sets: Option<Vec<CredentialSetQuery>>,
 }
 
 /// A Credential Query (§6.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialQuery {
+    /// Unique in the query; the key of this credential's claims in the
+    /// result and in `vp_token`.
+    #[schema(example = "credential")]
     pub id: String,
+    /// Only `dc+sd-jwt` is supported.
+    #[schema(example = "dc+sd-jwt")]
     pub format: String,
+    /// Whether several presentations may answer it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schema(default = false)]
     pub multiple: bool,
     pub meta: Meta,
+    /// Hints for the wallet; trust is decided by configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub trusted_authorities: Option<Vec<TrustedAuthority>>,
     #[serde(
         default = "yes",
         skip_serializing_if = "is_true",
         rename = "require_cryptographic_holder_binding"
     )]
+    /// Whether the presentation must carry a Key Binding JWT.
+    #[schema(default = true)]
     pub require_holder_binding: bool,
+    /// The claims asked for (all of them when absent); at most 64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub claims: Option<Vec<ClaimsQuery>>,
+    /// Alternative sets of Claims Query ids, most preferred first; only
+    /// with `claims`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub claim_sets: Option<Vec<Vec<String>>>,
 }
 
@@ -61,35 +88,89 @@ fn is_true(b: &bool) -> bool {
 }
 
 /// `meta` of an SD-JWT VC Credential Query (§B.3.5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CredentialQueryMeta)]
 pub struct Meta {
+    /// Required by this verifier: the accepted `vct`s, non-empty.
     #[serde(default)]
+    #[schema(nullable = false, example = json!(["urn:ru:digital-id:passport:1"]))]
     pub vct_values: Option<Vec<String>>,
 }
 
 /// A Trusted Authorities Query (§6.1.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrustedAuthority {
+    /// `aki`, `etsi_tl` or `openid_federation`.
     #[serde(rename = "type")]
+    #[schema(example = "aki")]
     pub kind: String,
+    /// Non-empty strings.
     pub values: Vec<String>,
 }
 
 /// A Claims Query (§6.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimsQuery {
+    /// Required when the Credential Query has `claim_sets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub id: Option<String>,
+    #[schema(schema_with = claim_path_schema)]
     pub path: ClaimPath,
+    /// Accepted values (strings, integers or booleans); the claim must
+    /// equal one of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = claim_values_schema)]
     pub values: Option<Vec<Value>>,
 }
 
+/// A claims path pointer (OpenID4VP 1.0 §7): object keys, array indices
+/// and `null` for every element of an array.
+fn claim_path_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let elem = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null));
+    ArrayBuilder::new()
+        .items(elem)
+        .min_items(Some(1))
+        .description(Some(
+            "Claims path pointer (OpenID4VP 1.0 §7): object keys, array indices, `null` for every element of an array",
+        ))
+        .examples([json!(["age_equal_or_over", "18"])])
+        .build()
+}
+
+/// `values` of a Claims Query (§6.3).
+fn claim_values_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let elem = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean));
+    ArrayBuilder::new()
+        .items(elem)
+        .min_items(Some(1))
+        .description(Some(
+            "Accepted values (strings, integers or booleans); the claim must equal one of them",
+        ))
+        .examples([json!([true])])
+        .build()
+}
+
 /// A Credential Set Query (§6.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialSetQuery {
+    /// Alternative sets of Credential Query ids.
+    #[schema(example = json!([["passport"], ["driving_licence"]]))]
     pub options: Vec<Vec<String>>,
     #[serde(default = "yes")]
+    #[schema(default = true)]
     pub required: bool,
 }
 

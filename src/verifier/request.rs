@@ -17,28 +17,57 @@ use crate::clock::rfc3339;
 use crate::crypto::{b64url, random_bytes, random_token};
 use crate::store::{self, StoreError};
 
-/// The body of `POST /verifier/requests`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The body of `POST /verifier/requests`: exactly one of `preset` and
+/// `dcql_query`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreatePresentationRequest)]
+#[schema(example = json!({"preset": "age_over_18", "response_mode": "direct_post.jwt"}))]
 pub struct CreateRequest {
+    /// A built-in query: `age_over_18`, `hotel_check_in`,
+    /// `pensioner_status` or `identity` (Credential Query id `credential`).
     #[serde(default)]
+    #[schema(nullable = false, example = "hotel_check_in")]
     pub preset: Option<String>,
+    /// A DCQL query (OpenID4VP 1.0 §6); only `dc+sd-jwt` credentials.
     #[serde(default)]
+    #[schema(value_type = Option<DcqlQuery>, nullable = false)]
     pub dcql_query: Option<Value>,
+    /// `direct_post.jwt` (default: an encrypted response, OpenID4VP 1.0
+    /// §8.3.1) or `direct_post` (§8.2; refused under the HAIP profile).
     #[serde(default)]
+    #[schema(nullable = false, example = "direct_post.jwt")]
     pub response_mode: Option<String>,
-    /// Called with the result as a JWS signed by the verifier key.
+    /// Called with the result as a JWS signed by the verifier key: POSTed
+    /// once as `application/jwt` (`{iss, iat, transaction_id, result}`,
+    /// `result` being the status), best effort. `https`, or `http` only
+    /// for localhost; at most 2048 characters.
     #[serde(default)]
+    #[schema(nullable = false, example = "https://rp.example.ru/vp-result")]
     pub callback_url: Option<String>,
 }
 
 /// The answer to `POST /verifier/requests`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PresentationRequestCreated)]
 pub struct Created {
+    /// The back-office handle: `GET /verifier/requests/{id}`.
+    #[schema(value_type = String, example = "q1Xb8c0fT2yJv6mWnKp3Rg")]
     pub transaction_id: TransactionId,
+    /// Where the wallet fetches the signed request object (single use).
+    #[schema(example = "https://id.example.ru/oid4vp/requests/Zk3v9QpL0sHc1TnA7wYb2e")]
     pub request_uri: String,
+    /// The `openid4vp://` link the QR code carries (`client_id` and
+    /// `request_uri`, OpenID4VP 1.0 §5.7).
+    #[schema(
+        example = "openid4vp://?client_id=x509_hash%3AUvRWDK3mZ6t0Zc4yZ2f6OBrNtl1kmKZbW3Dr_Xx0nFA&request_uri=https%3A%2F%2Fid.example.ru%2Foid4vp%2Frequests%2FZk3v9QpL0sHc1TnA7wYb2e"
+    )]
     pub authorization_request: String,
+    /// When the request (and its QR) expires, RFC 3339.
+    #[schema(example = "2025-06-01T12:00:30Z")]
     pub expires_at: String,
+    /// Seconds until then (30 by default).
+    #[schema(example = 30)]
     pub expires_in: i64,
 }
 

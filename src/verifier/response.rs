@@ -21,19 +21,36 @@ use super::transaction::{
 };
 use crate::store::{self, StoreError, Update};
 
-/// The form a wallet posts (unknown members are ignored, §8.2).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The form a wallet posts (unknown members are ignored, §8.2): `vp_token`
+/// and `state` (`direct_post`), `response` (`direct_post.jwt`), or an error
+/// response (`error`, `error_description`, `state`; §8.5), which may come
+/// unencrypted in either mode.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct WalletResponse {
+    /// `direct_post`: a JSON object mapping Credential Query ids to
+    /// non-empty arrays of presentations (§8.1); at most 16 in all.
     #[serde(default)]
+    #[schema(
+        nullable = false,
+        example = r#"{"credential":["eyJhbGciOiJFUzI1NiIsInR5cCI6ImRjK3NkLWp3dCJ9…~eyJhbGciOiJFUzI1NiIsInR5cCI6ImtiK2p3dCJ9…"]}"#
+    )]
     pub vp_token: Option<String>,
+    /// The request object's `state`; required (inside the JWE for
+    /// `direct_post.jwt`).
     #[serde(default)]
+    #[schema(nullable = false)]
     pub state: Option<String>,
-    /// The JWE of `direct_post.jwt`.
+    /// `direct_post.jwt`: a JWE (ECDH-ES with the request's key) whose
+    /// payload holds `vp_token` and `state`, or the error response.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub response: Option<String>,
+    /// The wallet's error code (OpenID4VP 1.0 §8.5, e.g. `access_denied`).
     #[serde(default)]
+    #[schema(nullable = false, example = "access_denied")]
     pub error: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub error_description: Option<String>,
 }
 

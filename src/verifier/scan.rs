@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Verifier;
-use super::dcql::DcqlError;
+use super::dcql::{DcqlError, DcqlQuery};
 use super::presentation::{Binding, peek_kb_nonce};
 use super::request::{CreateError, query_of};
 use super::transaction::{
@@ -30,36 +30,63 @@ const NS_UPLOAD_NONCE: &str = "vp_upload_nonce";
 pub const MAX_PRESENTATION: usize = 64 * 1024;
 
 /// `POST /presentation-nonces`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PresentationNonce {
+    /// The KB-JWT `nonce`: single use, 256 bits.
+    #[schema(example = "oH0c6XlqS1f7m0J2bq9i3Yv8zR4tWkNaEuPdGx5cLsA")]
     pub nonce: String,
+    /// The KB-JWT `aud`: the verifier's Client Identifier.
+    #[schema(example = "x509_hash:UvRWDK3mZ6t0Zc4yZ2f6OBrNtl1kmKZbW3Dr_Xx0nFA")]
     pub audience: String,
+    /// RFC 3339.
+    #[schema(example = "2025-06-01T12:00:30Z")]
     pub expires_at: String,
+    /// Seconds (30 by default).
+    #[schema(example = 30)]
     pub expires_in: i64,
 }
 
-/// `POST /verifier/scan`.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /verifier/scan`: the scanned text and what it must prove (exactly
+/// one of `preset` and `dcql_query`, with exactly one Credential Query).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"qr": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImRjK3NkLWp3dCJ9…~", "preset": "age_over_18"}))]
 pub struct ScanRequest {
+    /// The QR's text: an SD-JWT presentation with a KB-JWT over a
+    /// presentation nonce, or a `/p/{id}` link to an uploaded one; at most
+    /// 64 KiB.
     pub qr: String,
+    /// A built-in query (`age_over_18`, `hotel_check_in`,
+    /// `pensioner_status`, `identity`).
     #[serde(default)]
+    #[schema(nullable = false, example = "age_over_18")]
     pub preset: Option<String>,
+    /// A DCQL query with one Credential Query.
     #[serde(default)]
+    #[schema(value_type = Option<DcqlQuery>, nullable = false)]
     pub dcql_query: Option<Value>,
 }
 
 /// `POST /presentations` (by-reference upload).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PresentationUpload)]
 pub struct Upload {
+    /// An SD-JWT presentation whose KB-JWT `nonce` is a live presentation
+    /// nonce; at most 64 KiB.
+    #[schema(example = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImRjK3NkLWp3dCJ9…~")]
     pub presentation: String,
 }
 
 /// The answer to an upload: the link the holder QR carries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PresentationUploaded)]
 pub struct Uploaded {
+    /// The `/p/{id}` link; scanned once, then gone.
+    #[schema(example = "https://id.example.ru/p/7fQ2nR0cV5xKp1LmZ8bY3w")]
     pub uri: String,
+    /// When it expires with its nonce, RFC 3339.
+    #[schema(example = "2025-06-01T12:00:30Z")]
     pub expires_at: String,
 }
 

@@ -91,8 +91,11 @@ pub struct Transaction {
     pub phase: Phase,
 }
 
-/// The derived status (DESIGN.md `GET /verifier/requests/{id}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The derived status of a transaction: `pending` until a response is
+/// recorded or the request (or its response window) ends; then `verified`,
+/// `failed` or `expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = TransactionStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,

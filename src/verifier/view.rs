@@ -10,24 +10,46 @@ use super::transaction::{NS_REQUEST, NS_TRANSACTION, Outcome, Status, Transactio
 use crate::clock::rfc3339;
 use crate::store::{self, StoreError};
 
-/// `error` of a failed transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `error` of a failed or expired transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = TransactionError)]
 pub struct ErrorView {
+    /// `invalid_request` (the response was refused), `invalid_presentation`
+    /// (a scanned QR did not verify), `expired`, or the wallet's own error
+    /// code (OpenID4VP 1.0 §8.5, e.g. `access_denied`; anything not
+    /// `[a-z_]` becomes `invalid_wallet_error`).
+    #[schema(example = "access_denied")]
     pub code: String,
+    /// What went wrong, in English.
+    #[schema(example = "the user declined")]
     pub description: String,
 }
 
 /// The status of a transaction as integrators see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = TransactionStatusView)]
+#[schema(example = json!({
+    "transaction_id": "q1Xb8c0fT2yJv6mWnKp3Rg",
+    "status": "verified",
+    "expires_at": "2025-06-01T12:10:05Z",
+    "claims": {"credential": {"age_equal_or_over": {"18": true}}}
+}))]
 pub struct StatusView {
+    #[schema(value_type = String, example = "q1Xb8c0fT2yJv6mWnKp3Rg")]
     pub transaction_id: TransactionId,
     pub status: Status,
     /// While pending: when the request (or, once fetched, the response
     /// window) ends. Afterwards: when the result is deleted.
+    #[schema(example = "2025-06-01T12:10:05Z")]
     pub expires_at: String,
+    /// When `verified`: per Credential Query id, the disclosed claims asked
+    /// for (an array of such objects for a `multiple` query).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
     pub claims: Option<Map<String, Value>>,
+    /// When `failed` or `expired`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<ErrorView>,
 }
 
