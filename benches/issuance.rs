@@ -131,6 +131,7 @@ fn main() {
     let queue = Arc::new(Mutex::new((0..requests).collect::<Vec<usize>>()));
 
     // Many concurrent requests.
+    eprintln!("issuing…");
     let t = Instant::now();
     rt.block_on(async {
         let mut tasks = Vec::new();
