@@ -13,6 +13,12 @@
 //! - `preauth`: one OpenID4VCI pre-authorized flow = `POST /token` +
 //!   `POST /nonce` + `POST /credential` (ES256 proof). Offers are created
 //!   beforehand through the back-office and are not timed.
+//! - `scan`: a holder-shown QR = `POST /presentation-nonces`, the wallet's
+//!   presentation (KB-JWT over that nonce), `POST /verifier/scan`
+//!   (`age_over_18`); the latency of the scan call alone is reported too.
+//! - `cycle`: a relying-party request = `POST /verifier/requests`
+//!   (`age_over_18`, `direct_post`), `GET` of the request object,
+//!   `POST` of the answer to `response_uri`, `GET /verifier/requests/{id}`.
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -174,7 +180,7 @@ fn preauth_flow(
     issuer: &str,
     holder: &SigningKey,
     offer: &PreparedOffer,
-) {
+) -> String {
     let token: Value = agent
         .post(&format!("{base}/token"))
         .send_form([
@@ -202,7 +208,178 @@ fn preauth_flow(
     });
     let (status, cred) = post_json(agent, &format!("{base}/credential"), Some(&auth), &body);
     assert_eq!(status, 200, "credential request failed: {cred}");
-    assert!(cred["credentials"][0]["credential"].is_string());
+    cred["credentials"][0]["credential"]
+        .as_str()
+        .expect("a credential")
+        .to_owned()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn present(credential: &str, holder: &SigningKey, aud: &str, nonce: &str) -> String {
+    use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
+    let kb = KeyBinding {
+        holder,
+        aud,
+        nonce,
+        iat: now(),
+    };
+    HolderCredential::parse(credential)
+        .unwrap()
+        .present(&[ClaimPath::keys(["age_equal_or_over", "18"])], Some(&kb))
+        .unwrap()
+}
+
+/// `scan`: returns the latency of the `/verifier/scan` call.
+fn scan_flow(
+    agent: &ureq::Agent,
+    base: &str,
+    auth: &str,
+    credential: &str,
+    holder: &SigningKey,
+) -> Duration {
+    let (_, n) = post_json(
+        agent,
+        &format!("{base}/presentation-nonces"),
+        None,
+        &json!({}),
+    );
+    let qr = present(
+        credential,
+        holder,
+        n["audience"].as_str().unwrap(),
+        n["nonce"].as_str().unwrap(),
+    );
+    let t = Instant::now();
+    let (status, result) = post_json(
+        agent,
+        &format!("{base}/verifier/scan"),
+        Some(auth),
+        &json!({"qr": qr, "preset": "age_over_18"}),
+    );
+    let took = t.elapsed();
+    assert_eq!(
+        (status, result["status"].as_str()),
+        (200, Some("verified")),
+        "{result}"
+    );
+    took
+}
+
+/// `cycle`: request, request object, answer, result.
+fn cycle_flow(agent: &ureq::Agent, base: &str, auth: &str, credential: &str, holder: &SigningKey) {
+    let (status, created) = post_json(
+        agent,
+        &format!("{base}/verifier/requests"),
+        Some(auth),
+        &json!({"preset": "age_over_18", "response_mode": "direct_post"}),
+    );
+    assert!((200..300).contains(&status), "{created}");
+    let jar = agent
+        .get(created["request_uri"].as_str().unwrap())
+        .call()
+        .expect("request object")
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let ro = jws::Jws::decode(&jar).unwrap().payload_json().unwrap();
+    let vp = present(
+        credential,
+        holder,
+        ro["client_id"].as_str().unwrap(),
+        ro["nonce"].as_str().unwrap(),
+    );
+    let vp_token = json!({"credential": [vp]}).to_string();
+    let resp = agent
+        .post(ro["response_uri"].as_str().unwrap())
+        .send_form([
+            ("vp_token", vp_token.as_str()),
+            ("state", ro["state"].as_str().unwrap()),
+        ])
+        .expect("response");
+    assert_eq!(resp.status(), 200);
+    let id = created["transaction_id"].as_str().unwrap();
+    let result: Value = agent
+        .get(&format!("{base}/verifier/requests/{id}"))
+        .header("Authorization", auth)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert_eq!(result["status"], "verified", "{result}");
+}
+
+/// The `scan` and `cycle` scenarios: one passport from the issuer, then
+/// `--concurrency` workers presenting it until the time is up.
+fn run_verifier(o: &Options, base: &str, api_key: &str, issuer: &str) {
+    let auth = format!("Bearer {api_key}");
+    let holder = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
+    let offer = prepare_offers(base, api_key, 1).pop().unwrap();
+    let credential = Arc::new(preauth_flow(&agent(), base, issuer, &holder, &offer));
+    let flows = Arc::new(Mutex::new(Vec::<(Duration, Duration)>::new()));
+    let deadline = Instant::now() + Duration::from_secs(o.seconds);
+    let started = Instant::now();
+    let budget = Arc::new(std::sync::atomic::AtomicUsize::new(o.max_flows));
+    let workers: Vec<_> = (0..o.concurrency)
+        .map(|_| {
+            let (flows, holder, credential, budget) = (
+                flows.clone(),
+                holder.clone(),
+                credential.clone(),
+                budget.clone(),
+            );
+            let (base, auth, scenario) = (base.to_owned(), auth.clone(), o.scenario.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut mine = Vec::new();
+                while Instant::now() < deadline
+                    && budget.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
+                {
+                    let t = Instant::now();
+                    let part = if scenario == "scan" {
+                        scan_flow(&agent, &base, &auth, &credential, &holder)
+                    } else {
+                        cycle_flow(&agent, &base, &auth, &credential, &holder);
+                        Duration::ZERO
+                    };
+                    mine.push((t.elapsed(), part));
+                }
+                flows.lock().unwrap().extend(mine);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a worker failed");
+    }
+    let elapsed = started.elapsed();
+    let all = flows.lock().unwrap().clone();
+    let mut total: Vec<Duration> = all.iter().map(|f| f.0).collect();
+    total.sort();
+    println!(
+        "scenario {}  concurrency {}  flows {}  in {:.1} s  =>  {:.0} flows/s  p50 {:.1} ms  p99 {:.1} ms",
+        o.scenario,
+        o.concurrency,
+        total.len(),
+        elapsed.as_secs_f64(),
+        total.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&total, 0.50).as_secs_f64() * 1e3,
+        percentile(&total, 0.99).as_secs_f64() * 1e3,
+    );
+    if o.scenario == "scan" {
+        let mut scans: Vec<Duration> = all.iter().map(|f| f.1).collect();
+        scans.sort();
+        println!(
+            "  POST /verifier/scan alone: p50 {:.1} ms  p99 {:.1} ms",
+            percentile(&scans, 0.50).as_secs_f64() * 1e3,
+            percentile(&scans, 0.99).as_secs_f64() * 1e3,
+        );
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -245,7 +422,8 @@ fn main() {
 
     match o.scenario.as_str() {
         "preauth" => {}
-        other => panic!("unknown scenario {other} (preauth)"),
+        "scan" | "cycle" => return run_verifier(&o, &base, &api_key, &issuer),
+        other => panic!("unknown scenario {other} (preauth, scan, cycle)"),
     }
     // Offers for the whole run, made before the clock starts (~1 ms each).
     let budget = o.max_flows.min(o.seconds as usize * 2_000);
