@@ -112,7 +112,8 @@ fn vp_wallet(request_link: &str, credential: &str, holder: &SigningKey) -> Value
         "holder_jwk": holder.to_private_jwk(),
         "x509_trust": "accept",
     });
-    node("wallet_vp.mjs", &input).unwrap_or_else(|e| panic!("the @openid4vc/openid4vp wallet failed: {e}"))
+    node("wallet_vp.mjs", &input)
+        .unwrap_or_else(|e| panic!("the @openid4vc/openid4vp wallet failed: {e}"))
 }
 
 /// A passport from our issuer in the wallet, a request from our verifier,
@@ -121,7 +122,10 @@ fn present_with_library_wallet(response_mode: Option<&str>, preset: &str) -> (Va
     let server = real_time_server();
     let holder = SigningKey::generate(Algorithm::Es256).unwrap();
     let issued = crate::issuer::wallet::issue_one(&server, "ivanov-ivan", "ru.passport", &holder);
-    let credential = issued.body["credentials"][0]["credential"].as_str().unwrap().to_owned();
+    let credential = issued.body["credentials"][0]["credential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut body = json!({"preset": preset});
     if let Some(mode) = response_mode {
         body["response_mode"] = json!(mode);
@@ -133,7 +137,11 @@ fn present_with_library_wallet(response_mode: Option<&str>, preset: &str) -> (Va
         .unwrap();
     assert!(resp.status().is_success());
     let created: Value = resp.body_mut().read_json().unwrap();
-    let out = vp_wallet(created["authorization_request"].as_str().unwrap(), &credential, &holder);
+    let out = vp_wallet(
+        created["authorization_request"].as_str().unwrap(),
+        &credential,
+        &holder,
+    );
     let id = created["transaction_id"].as_str().unwrap();
     let mut status = agent()
         .get(&server.url(&format!("/verifier/requests/{id}")))
@@ -148,7 +156,10 @@ fn openid4vp_library_wallet_answers_with_direct_post_jwt() {
     let (out, status) = present_with_library_wallet(None, "age_over_18");
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(status["status"], "verified", "{status}");
-    assert_eq!(status["claims"]["credential"]["age_equal_or_over"]["18"], true);
+    assert_eq!(
+        status["claims"]["credential"]["age_equal_or_over"]["18"],
+        true
+    );
     assert!(status["claims"]["credential"].get("birthdate").is_none());
 }
 
