@@ -308,6 +308,7 @@ fn verify_proofs(
         now: ctx.now,
         max_age: ctx.settings.issuer.c_nonce_ttl,
         future_skew: PROOF_FUTURE_SKEW,
+        algs: super::metadata::proof_algs(ctx.settings.profile),
     };
     let proofs = jwts
         .iter()

@@ -13,8 +13,16 @@ use crate::config::PublicUrl;
 pub const FORMAT: &str = "dc+sd-jwt";
 /// `typ` of key proofs (OpenID4VCI Appendix F.1).
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
-/// Key proof algorithms accepted (HAIP: ES256; EdDSA also).
+/// Key proof algorithms accepted by default: ES256 (HAIP) and EdDSA.
 pub const PROOF_ALGS: &[&str] = &["ES256", "EdDSA"];
+
+/// Key proof algorithms under `profile`: HAIP 1.0 allows ES256 only.
+pub fn proof_algs(profile: crate::config::Profile) -> &'static [&'static str] {
+    match profile {
+        crate::config::Profile::Default => PROOF_ALGS,
+        crate::config::Profile::Haip => &["ES256"],
+    }
+}
 /// Grant type of the pre-authorized code flow (OpenID4VCI §4.1.1).
 pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
@@ -89,7 +97,7 @@ fn configuration(ctx: &Ctx<'_>, doc: &DocumentType) -> Value {
         "cryptographic_binding_methods_supported": ["jwk"],
         "credential_signing_alg_values_supported": [ctx.keys.issuer_es256.alg().as_str()],
         "proof_types_supported": {
-            "jwt": {"proof_signing_alg_values_supported": PROOF_ALGS}
+            "jwt": {"proof_signing_alg_values_supported": proof_algs(ctx.settings.profile)}
         },
         "credential_metadata": {"display": display, "claims": claims},
     })

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::metadata::{PROOF_ALGS, PROOF_TYP};
+use super::metadata::PROOF_TYP;
 use crate::crypto::did_key::{self, DidKeyError};
 use crate::crypto::jwk::JwkError;
 use crate::crypto::jws::{Jws, JwsError};
@@ -25,6 +25,8 @@ pub struct ProofExpectations<'a> {
     pub max_age: i64,
     /// Clock skew tolerated for an `iat` in the future.
     pub future_skew: i64,
+    /// Accepted `alg` values (see `metadata::proof_algs`).
+    pub algs: &'a [&'a str],
 }
 
 /// A proof that passed every check except the nonce's freshness.
@@ -41,7 +43,9 @@ pub enum ProofError {
     Malformed(JwsError),
     #[error("the key proof's `typ` must be `openid4vci-proof+jwt`")]
     WrongTyp,
-    #[error("the key proof's `alg` is not one of ES256, EdDSA")]
+    #[error(
+        "the key proof's `alg` is not one the issuer accepts (issuer metadata: proof_signing_alg_values_supported)"
+    )]
     AlgNotAllowed,
     #[error("the key proof names no key: one of `jwk`, `kid` or `x5c` is required")]
     NoKey,
@@ -79,7 +83,7 @@ pub fn verify(jwt: &str, exp: &ProofExpectations<'_>) -> Result<VerifiedProof, P
     if jws.typ() != Some(PROOF_TYP) {
         return Err(ProofError::WrongTyp);
     }
-    if !jws.alg().is_some_and(|a| PROOF_ALGS.contains(&a)) {
+    if !jws.alg().is_some_and(|a| exp.algs.contains(&a)) {
         return Err(ProofError::AlgNotAllowed);
     }
     let key = proof_key(&jws)?;
@@ -161,6 +165,7 @@ mod tests {
 
     fn exp() -> ProofExpectations<'static> {
         ProofExpectations {
+            algs: crate::issuer::metadata::PROOF_ALGS,
             audience: AUD,
             client_id: None,
             now: NOW,
@@ -287,6 +292,7 @@ mod tests {
         let claims = json!({"aud": AUD, "iat": NOW, "nonce": "n", "iss": "wallet-b"});
         let jwt = proof(&k, good_header(&k), claims);
         let e = ProofExpectations {
+            algs: crate::issuer::metadata::PROOF_ALGS,
             client_id: Some("wallet-a"),
             ..exp()
         };

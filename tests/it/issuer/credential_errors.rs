@@ -351,3 +351,38 @@ fn nonce_endpoint_answers_no_store_and_128_bit_nonces() {
     let n = r.body["c_nonce"].as_str().unwrap();
     assert_eq!(digital_id::crypto::b64url_decode(n).unwrap().len(), 16);
 }
+
+#[test]
+fn haip_profile_accepts_es256_proofs_only() {
+    use digital_id::crypto::Algorithm;
+    let server = InProc::start_with(|s| s.profile = digital_id::config::Profile::Haip);
+    let meta = wallet::get(&server, "/.well-known/openid-credential-issuer").body;
+    assert_eq!(
+        meta["credential_configurations_supported"]["ru.passport"]["proof_types_supported"]["jwt"]
+            ["proof_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
+    let token = wallet::access_token(&server, &o);
+    let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
+    let n = nonce(&server);
+    let r = credential(
+        &server,
+        &token,
+        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &ed, &n)]}}),
+    );
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "invalid_proof"),
+        "{:?}",
+        r.body
+    );
+    // ES256 is fine.
+    let n = nonce(&server);
+    let r = credential(
+        &server,
+        &token,
+        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &key(), &n)]}}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
