@@ -220,6 +220,9 @@ async fn credential(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let resp = credential::issue(&state.issuer(), bearer(&req), &body).await?;
+    state
+        .metrics
+        .issued(resp.configuration, resp.credentials.len() as u64);
     Ok(no_store(HttpResponse::Ok().json(resp)))
 }
 

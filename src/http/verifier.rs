@@ -191,6 +191,11 @@ async fn scan(
     body: web::Json<ScanRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let view = state.verifier.scan(body.into_inner(), state.now()).await?;
+    let outcome = match view.status {
+        crate::verifier::transaction::Status::Verified => "verified",
+        _ => "failed",
+    };
+    state.metrics.verified("holder_qr", outcome);
     Ok(no_store().json(view))
 }
 

@@ -107,10 +107,21 @@ async fn response(
     id: web::Path<String>,
     form: web::Form<WalletResponse>,
 ) -> Result<HttpResponse, ApiError> {
-    state
+    let outcome = state
         .verifier
         .respond(&id, form.into_inner(), state.now())
-        .await?;
+        .await;
+    // Counted when the transaction ends here; a call that changes nothing
+    // (unknown, replayed, expired, not fetched) is not a verification.
+    use crate::verifier::response::{Accepted, ResponseError as E};
+    let kind = "oid4vp_response";
+    match &outcome {
+        Ok((Accepted::Verified, _)) => state.metrics.verified(kind, "verified"),
+        Ok((Accepted::WalletError, _)) => state.metrics.verified(kind, "wallet_error"),
+        Err(E::UnknownRequest | E::Replay | E::NotRetrieved | E::Expired | E::Store(_)) => {}
+        Err(_) => state.metrics.verified(kind, "failed"),
+    }
+    outcome?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({})))

@@ -52,6 +52,10 @@ pub struct CredentialResponse {
     pub credentials: Vec<IssuedItem>,
     /// For `POST /notification`.
     pub notification_id: String,
+    /// The credential configuration issued (for metrics; not on the wire).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub configuration: &'static str,
 }
 
 /// One issued credential.
@@ -238,6 +242,7 @@ pub async fn issue(
     Ok(CredentialResponse {
         credentials,
         notification_id,
+        configuration,
     })
 }
 

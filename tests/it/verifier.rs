@@ -1424,3 +1424,41 @@ fn rejects_a_suspended_credential_and_accepts_it_when_reinstated() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(status(&server, &id)["status"], "verified");
 }
+
+#[test]
+fn metrics_count_issued_and_verified_by_type_and_outcome() {
+    let server = InProc::start();
+    let holder = wallet_key();
+    let (credential, _) = issued_passport(&server, &holder);
+    let (_, (code, _)) = answer_age_over_18(&server, &credential, &holder);
+    assert_eq!(code, 200);
+    // A presentation for another nonce fails its transaction.
+    let (id, ro) = start(&server, json!({"preset": "age_over_18"}));
+    let kb = KeyBinding {
+        holder: &holder,
+        aud: ro["client_id"].as_str().unwrap(),
+        nonce: "other",
+        iat: server.state.now(),
+    };
+    let p = HolderCredential::parse(&credential)
+        .unwrap()
+        .present(&paths(&[&["age_equal_or_over", "18"]]), Some(&kb))
+        .unwrap();
+    let (code, _) = answer(&ro, json!({"credential": [p]}));
+    assert_eq!(code, 400);
+    assert_eq!(status(&server, &id)["status"], "failed");
+    let mut resp = agent().get(&server.url("/metrics")).call().unwrap();
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains("digital_id_credentials_issued_total{type=\"ru.passport\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kind=\"oid4vp_response\",outcome=\"verified\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kind=\"oid4vp_response\",outcome=\"failed\"} 1"),
+        "{text}"
+    );
+}
