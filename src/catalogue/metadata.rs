@@ -61,6 +61,29 @@ pub fn type_metadata_bytes(doc: &DocumentType) -> Vec<u8> {
     serde_json::to_vec(&type_metadata(doc)).unwrap_or_default()
 }
 
+/// The served Type Metadata of `doc` and its `vct#integrity`, built once
+/// per document type: every credential carries the integrity value, and
+/// building the document (schema included) per credential cost more than
+/// signing it.
+pub fn served(doc: &DocumentType) -> (&'static [u8], &'static str) {
+    use std::collections::HashMap;
+    use std::sync::LazyLock;
+    static SERVED: LazyLock<HashMap<&'static str, (Vec<u8>, String)>> = LazyLock::new(|| {
+        super::DOCUMENTS
+            .iter()
+            .map(|d| {
+                let bytes = type_metadata_bytes(d);
+                let sri = integrity(&bytes);
+                (d.id, (bytes, sri))
+            })
+            .collect()
+    });
+    match SERVED.get(doc.id) {
+        Some((bytes, sri)) => (bytes.as_slice(), sri.as_str()),
+        None => (&[], ""),
+    }
+}
+
 /// W3C Subresource Integrity metadata (`sha256-<base64>`), the form of
 /// `vct#integrity` (SD-JWT VC "Integrity of Referenced Documents").
 pub fn integrity(bytes: &[u8]) -> String {
@@ -178,5 +201,15 @@ mod tests {
             integrity(&type_metadata_bytes(doc)),
             integrity(&type_metadata_bytes(doc))
         );
+    }
+
+    #[test]
+    fn served_bytes_and_integrity_are_the_built_ones() {
+        for doc in DOCUMENTS {
+            let (bytes, sri) = served(doc);
+            assert_eq!(bytes, type_metadata_bytes(doc).as_slice());
+            assert_eq!(sri, integrity(bytes));
+            assert!(sri.starts_with("sha256-"));
+        }
     }
 }

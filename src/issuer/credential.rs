@@ -352,18 +352,15 @@ async fn sign_one(
         .ok_or(CredentialError::DocumentExpired)?;
     let id = crate::crypto::random_token();
     let slot = status::candidate(ctx.store, settings.status_list_size, ctx.now, taken).await?;
-    let type_metadata = catalogue::find(doc.document_id)
-        .map(type_meta::type_metadata_bytes)
+    let (_, vct_integrity) = catalogue::find(doc.document_id)
+        .map(type_meta::served)
         .unwrap_or_default();
     let mut claims = Map::new();
     claims.insert("iss".into(), ctx.issuer_id().into());
     claims.insert("iat".into(), iat.into());
     claims.insert("exp".into(), exp.into());
     claims.insert("vct".into(), doc.vct.into());
-    claims.insert(
-        "vct#integrity".into(),
-        type_meta::integrity(&type_metadata).into(),
-    );
+    claims.insert("vct#integrity".into(), vct_integrity.into());
     claims.insert("cnf".into(), json!({"jwk": proof.key.jwk()}));
     claims.insert(
         "status".into(),

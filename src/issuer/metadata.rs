@@ -41,7 +41,7 @@ pub fn type_metadata_url(ctx: &Ctx<'_>, doc: &DocumentType) -> String {
 /// The served Type Metadata bytes of the document with configuration id
 /// `id`; `vct#integrity` in credentials is computed over exactly these.
 pub fn type_metadata(id: &str) -> Option<Vec<u8>> {
-    catalogue::find(id).map(type_meta::type_metadata_bytes)
+    catalogue::find(id).map(|d| type_meta::served(d).0.to_vec())
 }
 
 /// `GET /.well-known/openid-credential-issuer`.
