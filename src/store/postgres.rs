@@ -28,11 +28,44 @@ fn pg(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// The statements, written once per table.
+#[derive(Debug)]
+struct Sql {
+    /// `$1 ns, $2 key, $3 now, $4 value, $5 expires_at`: creates the entry
+    /// unless a live one exists (0 rows then).
+    insert_new: String,
+    /// `$1 ns, $2 key, $3 value, $4 expires_at`: creates or replaces.
+    upsert: String,
+    /// `$1 ns, $2 key, $3 now`: removes a live entry, returning its value.
+    take: String,
+    /// `$1 ns, $2 key`.
+    delete: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Self {
+        Sql {
+            insert_new: format!(
+                "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $4, $5)
+                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+                 WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $3"
+            ),
+            upsert: format!(
+                "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"
+            ),
+            take: format!("DELETE FROM {t} WHERE ns = $1 AND key = $2 AND {LIVE} RETURNING value"),
+            delete: format!("DELETE FROM {t} WHERE ns = $1 AND key = $2"),
+        }
+    }
+}
+
 /// A small pool of connections: plain statements use any of them, an
 /// [`Store::update`] transaction locks one.
 pub struct PostgresStore {
     clients: Vec<Arc<Mutex<Client>>>,
     next: AtomicUsize,
+    sql: Arc<Sql>,
     table: String,
     _runtime: std::thread::JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -110,6 +143,7 @@ impl PostgresStore {
                 .map(|c| Arc::new(Mutex::new(c)))
                 .collect(),
             next: AtomicUsize::new(0),
+            sql: Arc::new(Sql::new(table)),
             table: table.to_owned(),
             _runtime: runtime,
             shutdown: Some(shutdown_tx),
@@ -158,17 +192,12 @@ impl Store for PostgresStore {
         expires_at: Option<i64>,
         now: i64,
     ) -> BoxFut<'_, Result<(), StoreError>> {
-        let sql = format!(
-            "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $4, $5)
-             ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
-             WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $3",
-            t = self.table
-        );
+        let sql = self.sql.clone();
         let client = self.client();
         Box::pin(async move {
             let c = client.lock().await;
             let n = c
-                .execute(&sql, &[&ns, &key, &now, &value, &expires_at])
+                .execute(&sql.insert_new, &[&ns, &key, &now, &value, &expires_at])
                 .await
                 .map_err(pg)?;
             if n == 1 {
@@ -186,15 +215,11 @@ impl Store for PostgresStore {
         value: Vec<u8>,
         expires_at: Option<i64>,
     ) -> BoxFut<'_, Result<(), StoreError>> {
-        let sql = format!(
-            "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at",
-            t = self.table
-        );
+        let sql = self.sql.clone();
         let client = self.client();
         Box::pin(async move {
             let c = client.lock().await;
-            c.execute(&sql, &[&ns, &key, &value, &expires_at])
+            c.execute(&sql.upsert, &[&ns, &key, &value, &expires_at])
                 .await
                 .map_err(pg)?;
             Ok(())
@@ -226,14 +251,14 @@ impl Store for PostgresStore {
         now: i64,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
         // One DELETE … RETURNING: of racing takers exactly one gets the row.
-        let sql = format!(
-            "DELETE FROM {} WHERE ns = $1 AND key = $2 AND {LIVE} RETURNING value",
-            self.table
-        );
+        let sql = self.sql.clone();
         let client = self.client();
         Box::pin(async move {
             let c = client.lock().await;
-            let row = c.query_opt(&sql, &[&ns, &key, &now]).await.map_err(pg)?;
+            let row = c
+                .query_opt(&sql.take, &[&ns, &key, &now])
+                .await
+                .map_err(pg)?;
             Ok(row.map(|r| r.get(0)))
         })
     }
@@ -246,6 +271,7 @@ impl Store for PostgresStore {
         f: UpdateFn,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
         let t = self.table.clone();
+        let sql = self.sql.clone();
         let client = self.client();
         Box::pin(async move {
             let mut c = client.lock().await;
@@ -271,23 +297,12 @@ impl Store for PostgresStore {
             match f(current.as_deref()) {
                 Update::Keep => {}
                 Update::Put { value, expires_at } => {
-                    tx.execute(
-                        &format!(
-                            "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $3, $4)
-                             ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"
-                        ),
-                        &[&ns, &key, &value, &expires_at],
-                    )
-                    .await
-                    .map_err(backend)?;
+                    tx.execute(&sql.upsert, &[&ns, &key, &value, &expires_at])
+                        .await
+                        .map_err(backend)?;
                 }
                 Update::Delete => {
-                    tx.execute(
-                        &format!("DELETE FROM {t} WHERE ns = $1 AND key = $2"),
-                        &[&ns, &key],
-                    )
-                    .await
-                    .map_err(pg)?;
+                    tx.execute(&sql.delete, &[&ns, &key]).await.map_err(pg)?;
                 }
             }
             tx.commit().await.map_err(pg)?;
@@ -296,11 +311,11 @@ impl Store for PostgresStore {
     }
 
     fn delete(&self, ns: &'static str, key: String) -> BoxFut<'_, Result<bool, StoreError>> {
-        let sql = format!("DELETE FROM {} WHERE ns = $1 AND key = $2", self.table);
+        let sql = self.sql.clone();
         let client = self.client();
         Box::pin(async move {
             let c = client.lock().await;
-            Ok(c.execute(&sql, &[&ns, &key]).await.map_err(pg)? > 0)
+            Ok(c.execute(&sql.delete, &[&ns, &key]).await.map_err(pg)? > 0)
         })
     }
 
@@ -336,7 +351,7 @@ impl Store for PostgresStore {
     }
 
     fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
-        let t = self.table.clone();
+        let sql = self.sql.clone();
         let client = self.client();
         Box::pin(async move {
             let mut c = client.lock().await;
@@ -347,10 +362,7 @@ impl Store for PostgresStore {
                 match op {
                     TxOp::Take { ns, key, now } => {
                         let n = tx
-                            .execute(
-                                &format!("DELETE FROM {t} WHERE ns = $1 AND key = $2 AND {LIVE}"),
-                                &[&ns, &key, &now],
-                            )
+                            .execute(&sql.take, &[&ns, &key, &now])
                             .await
                             .map_err(pg)?;
                         if n != 1 {
@@ -365,14 +377,7 @@ impl Store for PostgresStore {
                         now,
                     } => {
                         let n = tx
-                            .execute(
-                                &format!(
-                                    "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $4, $5)
-                                     ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
-                                     WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $3"
-                                ),
-                                &[&ns, &key, &now, &value, &expires_at],
-                            )
+                            .execute(&sql.insert_new, &[&ns, &key, &now, &value, &expires_at])
                             .await
                             .map_err(pg)?;
                         if n != 1 {
@@ -385,15 +390,9 @@ impl Store for PostgresStore {
                         value,
                         expires_at,
                     } => {
-                        tx.execute(
-                            &format!(
-                                "INSERT INTO {t} (ns, key, value, expires_at) VALUES ($1, $2, $3, $4)
-                                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"
-                            ),
-                            &[&ns, &key, &value, &expires_at],
-                        )
-                        .await
-                        .map_err(pg)?;
+                        tx.execute(&sql.upsert, &[&ns, &key, &value, &expires_at])
+                            .await
+                            .map_err(pg)?;
                     }
                 }
             }
