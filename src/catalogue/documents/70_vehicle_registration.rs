@@ -8,7 +8,7 @@ use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
 use super::validate::{self, ValidationError};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static VEHICLE_REGISTRATION: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.vehicle_registration",
     vct: "urn:ru:digital-id:vehicle-registration:1",
     name: Localized {
@@ -21,7 +21,7 @@ pub static VEHICLE_REGISTRATION: DocumentType = DocumentType {
     },
     holder: Holder::Subject,
     claims: &[common::NAMES, OWN],
-    schema: include_str!("../../schemas/ru.vehicle_registration.json"),
+    schema: include_str!("../../../schemas/ru.vehicle_registration.json"),
     build,
 };
 

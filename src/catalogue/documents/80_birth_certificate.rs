@@ -8,7 +8,7 @@ use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
 use super::validate::{self, ValidationError, format_date};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static BIRTH_CERTIFICATE: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.birth_certificate",
     vct: "urn:ru:digital-id:birth-certificate:1",
     name: Localized {
@@ -27,7 +27,7 @@ pub static BIRTH_CERTIFICATE: DocumentType = DocumentType {
         PARENTS,
         OWN,
     ],
-    schema: include_str!("../../schemas/ru.birth_certificate.json"),
+    schema: include_str!("../../../schemas/ru.birth_certificate.json"),
     build,
 };
 

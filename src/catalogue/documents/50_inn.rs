@@ -7,7 +7,7 @@ use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
 use super::validate::{self, ValidationError, format_date};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static INN: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.inn",
     vct: "urn:ru:digital-id:inn:1",
     name: Localized {
@@ -20,7 +20,7 @@ pub static INN: DocumentType = DocumentType {
     },
     holder: Holder::Subject,
     claims: &[common::NAMES, common::BIRTHDATE, OWN],
-    schema: include_str!("../../schemas/ru.inn.json"),
+    schema: include_str!("../../../schemas/ru.inn.json"),
     build,
 };
 

@@ -8,7 +8,7 @@ use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
 use super::validate::{self, ValidationError, format_date};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static PASSPORT: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.passport",
     vct: "urn:ru:digital-id:passport:1",
     name: Localized {
@@ -29,7 +29,7 @@ pub static PASSPORT: DocumentType = DocumentType {
         ADDRESS,
         AGE_CLAIMS,
     ],
-    schema: include_str!("../../schemas/ru.passport.json"),
+    schema: include_str!("../../../schemas/ru.passport.json"),
     build,
 };
 
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn builds_claims_and_disclosable_paths() {
-        let out = PASSPORT
+        let out = DOCUMENT
             .issue(&person(), &record(), date!(2026 - 11 - 25))
             .unwrap();
         assert_eq!(out.claims["document_number"], "4510 345678");
@@ -227,7 +227,7 @@ mod tests {
         let mut bad = record();
         bad["issuing_authority_code"] = "77-0001".into();
         assert_eq!(
-            PASSPORT.issue(&person(), &bad, today),
+            DOCUMENT.issue(&person(), &bad, today),
             Err(ValidationError::DivisionCode {
                 field: "issuing_authority_code".into()
             })
@@ -237,7 +237,7 @@ mod tests {
         let mut rec = record();
         rec["issue_date"] = "1995-05-05".into();
         assert_eq!(
-            PASSPORT.issue(&old, &rec, today),
+            DOCUMENT.issue(&old, &rec, today),
             Err(ValidationError::PassportExpiredByAge {
                 field: "issue_date".into(),
                 age: 45
@@ -246,7 +246,7 @@ mod tests {
         let mut rec = record();
         rec["extra"] = "x".into();
         assert_eq!(
-            PASSPORT.issue(&person(), &rec, today),
+            DOCUMENT.issue(&person(), &rec, today),
             Err(ValidationError::Schema {
                 field: "extra".into(),
                 keyword: "additionalProperties"

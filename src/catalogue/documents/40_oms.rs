@@ -7,7 +7,7 @@ use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
 use super::validate::{self, ValidationError};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static OMS: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.oms",
     vct: "urn:ru:digital-id:oms:1",
     name: Localized {
@@ -20,7 +20,7 @@ pub static OMS: DocumentType = DocumentType {
     },
     holder: Holder::Subject,
     claims: &[common::NAMES, common::BIRTHDATE, common::SEX, OWN],
-    schema: include_str!("../../schemas/ru.oms.json"),
+    schema: include_str!("../../../schemas/ru.oms.json"),
     build,
 };
 

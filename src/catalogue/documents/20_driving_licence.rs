@@ -9,7 +9,7 @@ use super::claims::{ClaimSpec, Step::*, ValueType as T, common};
 use super::validate::{self, ValidationError, format_date};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static DRIVING_LICENCE: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.driving_licence",
     vct: "urn:ru:digital-id:driving-licence:1",
     name: Localized {
@@ -28,7 +28,7 @@ pub static DRIVING_LICENCE: DocumentType = DocumentType {
         OWN,
         PRIVILEGES,
     ],
-    schema: include_str!("../../schemas/ru.driving_licence.json"),
+    schema: include_str!("../../../schemas/ru.driving_licence.json"),
     build,
 };
 
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn each_privilege_is_disclosable() {
-        let out = DRIVING_LICENCE
+        let out = DOCUMENT
             .issue(&person(), &record(), date!(2026 - 11 - 25))
             .unwrap();
         let sd: Vec<String> = out.sd_paths.iter().map(|p| p.to_string()).collect();
@@ -212,7 +212,7 @@ mod tests {
         let mut r = record();
         r["expiry_date"] = "2026-11-24".into();
         assert_eq!(
-            DRIVING_LICENCE.issue(&person(), &r, today),
+            DOCUMENT.issue(&person(), &r, today),
             Err(ValidationError::Expired {
                 field: "expiry_date".into()
             })
@@ -220,7 +220,7 @@ mod tests {
         let mut r = record();
         r["driving_privileges"][1]["category"] = "E".into();
         assert_eq!(
-            DRIVING_LICENCE.issue(&person(), &r, today),
+            DOCUMENT.issue(&person(), &r, today),
             Err(ValidationError::LicenceCategory {
                 field: "driving_privileges/1/category".into()
             })
@@ -228,7 +228,7 @@ mod tests {
         let mut r = record();
         r["driving_privileges"][1]["category"] = "B".into();
         assert_eq!(
-            DRIVING_LICENCE.issue(&person(), &r, today),
+            DOCUMENT.issue(&person(), &r, today),
             Err(ValidationError::DuplicateCategory {
                 field: "driving_privileges/1/category".into()
             })

@@ -9,7 +9,7 @@ use super::claims::{ClaimSpec, Step::Key, ValueType as T, common};
 use super::validate::{ValidationError, format_date};
 use super::{Built, DocumentType, Holder, Localized, Person, Record};
 
-pub static PENSIONER_STATUS: DocumentType = DocumentType {
+pub static DOCUMENT: DocumentType = DocumentType {
     id: "ru.pensioner_status",
     vct: "urn:ru:digital-id:pensioner-status:1",
     name: Localized {
@@ -22,7 +22,7 @@ pub static PENSIONER_STATUS: DocumentType = DocumentType {
     },
     holder: Holder::Subject,
     claims: &[common::NAMES, common::BIRTHDATE, OWN],
-    schema: include_str!("../../schemas/ru.pensioner_status.json"),
+    schema: include_str!("../../../schemas/ru.pensioner_status.json"),
     build,
 };
 
