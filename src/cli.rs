@@ -216,7 +216,10 @@ fn keys_show(args: &DataDirArg) -> ExitCode {
         "issuer": {
             "jwks": {"keys": [keys.issuer_es256.public().jwk_for_publication(), keys.issuer_eddsa.public().jwk_for_publication()]},
             "keys": [describe(&keys.issuer_es256), describe(&keys.issuer_eddsa)],
-        }
+        },
+        // Created by the first `serve` (its leaf certificate names the
+        // public URL's host); null before that.
+        "verifier": crate::verifier::keys::describe_stored(&args.data_dir),
     });
     print_json(&out);
     ExitCode::SUCCESS

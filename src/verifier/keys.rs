@@ -182,6 +182,32 @@ fn cert_err(path: &Path) -> impl FnOnce(openssl::error::ErrorStack) -> VerifierK
     }
 }
 
+/// The verifier identity already stored in `<data_dir>/keys` (public parts
+/// only: JWK, did:key, certificates, both Client Identifiers), or `None`
+/// before the first `serve` created it. Reads only; generates nothing.
+pub fn describe_stored(data_dir: &Path) -> Option<Value> {
+    let dir = data_dir.join("keys");
+    let jwk: Value =
+        serde_json::from_slice(&fs::read(dir.join("verifier-es256.jwk")).ok()?).ok()?;
+    let key = SigningKey::from_jwk(&jwk).ok()?;
+    let leaf_pem = fs::read_to_string(dir.join("verifier-leaf.pem")).ok();
+    let leaf_der = leaf_pem
+        .as_deref()
+        .and_then(|p| X509::from_pem(p.as_bytes()).ok())
+        .and_then(|c| c.to_der().ok());
+    let did = did_key::encode(key.public());
+    Some(serde_json::json!({
+        "jwk": key.public().jwk_for_publication(),
+        "did": did,
+        "client_id": {
+            "x509_hash": leaf_der.map(|d| format!("x509_hash:{}", b64url(sha256(&d)))),
+            "decentralized_identifier": format!("decentralized_identifier:{did}"),
+        },
+        "leaf_certificate": leaf_pem,
+        "ca_certificate": fs::read_to_string(dir.join("verifier-ca.pem")).ok(),
+    }))
+}
+
 fn load_or_generate_key(path: &Path) -> Result<SigningKey, VerifierKeyError> {
     let bad = |source| KeyStoreError::BadKey {
         path: path.to_owned(),

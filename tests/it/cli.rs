@@ -220,3 +220,44 @@ fn registry_check_reports_exactly_the_broken_seed_records() {
     let bad = run(&["registry", "check", "/no/such/dir"], None);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn keys_show_prints_the_verifier_identity_after_the_first_start() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let before: Value =
+        serde_json::from_slice(&run(&["keys", "show", "--data-dir", dir], None).stdout).unwrap();
+    assert!(
+        before["verifier"].is_null(),
+        "nothing is generated for the verifier by `keys show`"
+    );
+    let audience = {
+        let server = crate::fixture::Server::start_in(data.path());
+        let mut r = crate::fixture::agent()
+            .post(&server.url("/presentation-nonces"))
+            .send_empty()
+            .unwrap();
+        let n: Value = r.body_mut().read_json().unwrap();
+        n["audience"].as_str().unwrap().to_owned()
+    };
+    let out = run(&["keys", "show", "--data-dir", dir], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verifier"]["client_id"]["x509_hash"], audience.as_str());
+    assert!(
+        v["verifier"]["leaf_certificate"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    assert!(
+        v["verifier"]["did"]
+            .as_str()
+            .unwrap()
+            .starts_with("did:key:zDn")
+    );
+    assert!(
+        !String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+}
