@@ -789,14 +789,8 @@ fn rejects_an_expired_credential() {
     let cred = credential_with(&server, "ivanov-ivan", "ru.passport", &holder, None, |c| {
         c.insert("exp".into(), (T0 - 10).into());
     });
-    let (id, ro) = start(&server, json!({"preset": "age_over_18"}));
-    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
-    assert_rejected(
-        &server,
-        &id,
-        answer(&ro, json!({"credential": [p]})),
-        "expired",
-    );
+    let (id, r) = answer_age_over_18(&server, &cred, &holder);
+    assert_rejected(&server, &id, r, "expired");
 }
 
 #[test]
@@ -814,14 +808,8 @@ fn rejects_an_untrusted_issuer() {
             c.insert("iss".into(), "https://issuer.evil.example".into());
         },
     );
-    let (id, ro) = start(&server, json!({"preset": "age_over_18"}));
-    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
-    assert_rejected(
-        &server,
-        &id,
-        answer(&ro, json!({"credential": [p]})),
-        "not trusted",
-    );
+    let (id, r) = answer_age_over_18(&server, &cred, &holder);
+    assert_rejected(&server, &id, r, "not trusted");
 }
 
 #[test]
@@ -837,14 +825,8 @@ fn rejects_our_issuer_name_with_a_foreign_key() {
         Some(&rogue),
         |_| {},
     );
-    let (id, ro) = start(&server, json!({"preset": "age_over_18"}));
-    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
-    assert_rejected(
-        &server,
-        &id,
-        answer(&ro, json!({"credential": [p]})),
-        "no trusted key",
-    );
+    let (id, r) = answer_age_over_18(&server, &cred, &holder);
+    assert_rejected(&server, &id, r, "no trusted key");
 }
 
 #[test]
