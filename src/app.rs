@@ -56,12 +56,14 @@ pub fn build_state(
         ],
         store.clone(),
     )?);
+    let status = crate::status::Allocator::new(settings.issuer.status_list_size);
     Ok(AppState {
         verifier,
         settings,
         keys,
         store,
         registry,
+        status,
         clock,
         api_key,
         metrics: Default::default(),

@@ -58,6 +58,7 @@ impl AppState {
             keys: &self.keys,
             store: &*self.store,
             registry: &*self.registry,
+            status: &self.status,
             now: self.now(),
         }
     }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub keys: KeySet,
     pub store: Arc<dyn Store>,
     pub registry: Arc<dyn Registry>,
+    /// Hands out status list indices to issued credentials.
+    pub status: crate::status::Allocator,
     pub clock: Arc<dyn Clock>,
     /// The back-office key (from configuration or generated).
     pub api_key: Secret,

@@ -10,9 +10,9 @@ use super::proof::{self, ProofError, ProofExpectations, VerifiedProof};
 use super::records::{self, IssuedCredential};
 use super::{Ctx, Grant, nonce, notification, token};
 use crate::catalogue::{self, Issuable, metadata as type_meta};
-use crate::registry::{self, IssueRefusal, RegistryError};
+use crate::registry::{IssueRefusal, RegistryError};
 use crate::sdjwt::{self, IssueOptions, RandomSalts};
-use crate::status::{self, StatusError};
+use crate::status::StatusError;
 use crate::store::StoreError;
 
 /// Tolerated clock skew for a proof's `iat` in the future.
@@ -193,47 +193,36 @@ pub async fn issue(
     if !nonce::is_live(ctx, &proofs[0].nonce).await? {
         return Err(CredentialError::InvalidNonce);
     }
-    let documents = registry::issuable(ctx.registry, &grant.subject_id, configuration, ctx.today())
+    let documents = ctx
+        .registry
+        .issuable(&grant.subject_id, configuration, ctx.today())
         .map_err(|e| match e {
             IssueRefusal::Registry(e) => CredentialError::Registry(e),
             IssueRefusal::UnknownDocument => CredentialError::UnknownConfiguration,
             refusal => CredentialError::Denied(refusal),
         })?;
-    let notification_id = crate::crypto::random_token();
-    // Signed credentials, their records, their status indices, the c_nonce
-    // and the notification record go to the store in ONE durable
+    let notification_id = crate::crypto::ordered_token();
+    // Signed credentials and their records (with their status indices), the
+    // c_nonce and the notification record go to the store in ONE durable
     // transaction: all of it or none (and one commit instead of five).
-    let mut attempt = 0;
-    let credentials = loop {
-        let mut ops = vec![nonce::consume_op(ctx, &proofs[0].nonce)];
-        let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
-        let mut ids = Vec::with_capacity(credentials.capacity());
-        let mut slots = Vec::with_capacity(credentials.capacity());
-        for p in &proofs {
-            for doc in &documents {
-                let (credential, rec) =
-                    sign_one(ctx, &grant, doc, p, &notification_id, &slots).await?;
-                let slot = status::Allocation {
-                    list: rec.status_list,
-                    idx: rec.status_index,
-                };
-                ops.push(status::claim_op(slot, &rec.id, ctx.now));
-                ops.extend(records::save_ops(ctx, &rec)?);
-                slots.push(slot);
-                ids.push(rec.id);
-                credentials.push(IssuedItem { credential });
-            }
+    let mut ops = vec![nonce::consume_op(ctx, &proofs[0].nonce)];
+    let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
+    let mut ids = Vec::with_capacity(credentials.capacity());
+    for p in &proofs {
+        for doc in documents.iter() {
+            let (credential, rec) = sign_one(ctx, &grant, doc, p, &notification_id).await?;
+            ops.extend(records::save_ops(ctx, &rec)?);
+            ids.push(rec.id);
+            credentials.push(IssuedItem { credential });
         }
-        ops.push(notification::save_op(ctx, &notification_id, &grant, ids)?);
-        match ctx.store.transact(ops).await {
-            Ok(()) => break credentials,
-            Err(StoreError::Missing) => return Err(CredentialError::InvalidNonce),
-            // A status index was claimed by a concurrent issuance between
-            // our check and our commit: sign again with fresh indices.
-            Err(StoreError::Conflict) if attempt < 3 => attempt += 1,
-            Err(e) => return Err(e.into()),
-        }
-    };
+    }
+    ops.push(notification::save_op(ctx, &notification_id, &grant, ids)?);
+    match ctx.store.transact(ops).await {
+        Ok(()) => {}
+        // Indices handed out to a transaction that failed stay unused.
+        Err(StoreError::Missing) => return Err(CredentialError::InvalidNonce),
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(
         configuration,
         count = credentials.len(),
@@ -336,22 +325,21 @@ fn verify_proofs(
     Ok(proofs)
 }
 
-/// Allocates a status index, signs one credential and stores its record
-/// (durably, before the credential leaves the server).
+/// Takes a status index and signs one credential; returns it with its
+/// record (which the caller stores before the credential leaves).
 async fn sign_one(
     ctx: &Ctx<'_>,
     grant: &Grant,
     doc: &Issuable,
     proof: &VerifiedProof,
     notification_id: &str,
-    taken: &[status::Allocation],
 ) -> Result<(String, IssuedCredential), CredentialError> {
     let settings = &ctx.settings.issuer;
     let iat = ctx.now;
     let exp = catalogue::exp(iat, settings.credential_days * 86_400, doc.valid_until)
         .ok_or(CredentialError::DocumentExpired)?;
-    let id = crate::crypto::random_token();
-    let slot = status::candidate(ctx.store, settings.status_list_size, ctx.now, taken).await?;
+    let id = crate::crypto::ordered_token();
+    let slot = ctx.status.next(ctx.store, ctx.now).await?;
     let (_, vct_integrity) = catalogue::find(doc.document_id)
         .map(type_meta::served)
         .unwrap_or_default();

@@ -64,6 +64,8 @@ pub struct Ctx<'a> {
     pub keys: &'a KeySet,
     pub store: &'a dyn Store,
     pub registry: &'a dyn Registry,
+    /// Hands out status list indices.
+    pub status: &'a crate::status::Allocator,
     /// Unix seconds.
     pub now: i64,
 }

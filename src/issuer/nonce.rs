@@ -16,7 +16,7 @@ pub struct NonceResponse {
 
 /// `POST /nonce`.
 pub async fn issue(ctx: &Ctx<'_>) -> Result<NonceResponse, StoreError> {
-    let c_nonce = crate::crypto::random_token();
+    let c_nonce = crate::crypto::ordered_token();
     let expires = ctx.now + ctx.settings.issuer.c_nonce_ttl;
     ctx.store
         .insert(

@@ -10,7 +10,7 @@ use super::metadata::PRE_AUTHORIZED_GRANT;
 use super::token::PreAuthorizedCode;
 use super::{Ctx, new_secret, ns, secret_key};
 use crate::catalogue;
-use crate::registry::{self, IdentityProofing, IssueRefusal, RegistryError, SubjectId};
+use crate::registry::{IdentityProofing, IssueRefusal, RegistryError, SubjectId};
 use crate::sdjwt::{RandomSalts, SaltSource};
 use crate::store::{self, StoreError};
 
@@ -232,7 +232,7 @@ fn check(ctx: &Ctx<'_>, req: &OfferRequest) -> Result<(), OfferError> {
         return Err(OfferError::DuplicateConfiguration);
     }
     for id in ids {
-        match registry::issuable(ctx.registry, &req.subject_id, id, ctx.today()) {
+        match ctx.registry.issuable(&req.subject_id, id, ctx.today()) {
             Ok(_) => {}
             Err(IssueRefusal::UnknownSubject) => return Err(OfferError::UnknownSubject),
             Err(IssueRefusal::Registry(e)) => return Err(e.into()),

@@ -1,14 +1,16 @@
 //! The demo registry: synthetic citizens loaded from `examples/registry/*.json`
 //! (or any directory given with `--registry`), held in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use time::Date;
 
-use super::{Registry, RegistryError, Subject, SubjectId};
-use crate::catalogue::schema;
+use super::{IssueRefusal, Registry, RegistryError, Subject, SubjectId};
+use crate::catalogue::{Issuable, schema};
 use crate::store::{Store, from_bytes, to_bytes};
 
 /// Store namespace of the demo registry's subject records.
@@ -18,6 +20,50 @@ pub const STORE_NS: &str = "registry";
 #[derive(Debug, Clone, Default)]
 pub struct DemoRegistry {
     subjects: BTreeMap<SubjectId, Subject>,
+    issuable: IssuableCache,
+}
+
+/// What each holder may receive today: the records never change while the
+/// server runs, so validation and claim building run once per holder,
+/// document type and day instead of once per credential request.
+#[derive(Clone, Default)]
+struct IssuableCache(Arc<Mutex<DayCache>>);
+
+/// The day the answers hold for, and the answers by (holder, document type).
+type DayCache = (Option<Date>, HashMap<(SubjectId, String), Arc<[Issuable]>>);
+
+impl std::fmt::Debug for IssuableCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuableCache")
+    }
+}
+
+impl IssuableCache {
+    fn get_or_build(
+        &self,
+        holder: &SubjectId,
+        document_id: &str,
+        today: Date,
+        build: impl FnOnce() -> Result<Vec<Issuable>, IssueRefusal>,
+    ) -> Result<Arc<[Issuable]>, IssueRefusal> {
+        let key = (holder.clone(), document_id.to_owned());
+        {
+            let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.0 == Some(today) {
+                if let Some(hit) = cache.1.get(&key) {
+                    return Ok(hit.clone());
+                }
+            }
+        }
+        // Built outside the lock; refusals are not remembered.
+        let built: Arc<[Issuable]> = build()?.into();
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 != Some(today) {
+            *cache = (Some(today), HashMap::new());
+        }
+        cache.1.insert(key, built.clone());
+        Ok(built)
+    }
 }
 
 impl DemoRegistry {
@@ -85,7 +131,10 @@ impl DemoRegistry {
                 });
             }
         }
-        Ok(DemoRegistry { subjects })
+        Ok(DemoRegistry {
+            subjects,
+            issuable: IssuableCache::default(),
+        })
     }
 
     /// Writes every subject of `dir` into the store, replacing the records
@@ -135,6 +184,17 @@ impl Registry for DemoRegistry {
         Ok(self.subjects.get(id).cloned())
     }
 
+    fn issuable(
+        &self,
+        holder: &SubjectId,
+        document_id: &str,
+        today: Date,
+    ) -> Result<Arc<[Issuable]>, IssueRefusal> {
+        self.issuable.get_or_build(holder, document_id, today, || {
+            super::issuable(self, holder, document_id, today)
+        })
+    }
+
     fn subjects(&self) -> Result<Vec<Subject>, RegistryError> {
         Ok(self.subjects.values().cloned().collect())
     }
@@ -148,6 +208,31 @@ mod tests {
 
     fn seed_dir() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry")
+    }
+
+    #[test]
+    fn remembered_answers_equal_fresh_ones_and_follow_the_day() {
+        use time::macros::date;
+        let reg = DemoRegistry::load(&seed_dir()).unwrap();
+        let holder = SubjectId("ivanov-ivan".into());
+        for day in [date!(2026 - 11 - 25), date!(2026 - 11 - 26)] {
+            let fresh = crate::registry::issuable(&reg, &holder, "ru.passport", day).unwrap();
+            let first = reg.issuable(&holder, "ru.passport", day).unwrap();
+            let again = reg.issuable(&holder, "ru.passport", day).unwrap();
+            assert_eq!(&*first, fresh.as_slice());
+            assert!(
+                Arc::ptr_eq(&first, &again),
+                "the second answer is remembered"
+            );
+        }
+        // Refusals are answered each time, not remembered as success.
+        let nobody = SubjectId("nobody".into());
+        for _ in 0..2 {
+            assert!(matches!(
+                reg.issuable(&nobody, "ru.passport", date!(2026 - 11 - 25)),
+                Err(IssueRefusal::UnknownSubject)
+            ));
+        }
     }
 
     #[test]

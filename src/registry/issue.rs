@@ -48,8 +48,8 @@ impl IssueRefusal {
 /// `today`: one for their own document, or one per child for a document
 /// held by a parent (`ru.birth_certificate`). The holder must be 18 or older;
 /// every record is validated first, and an invalid one refuses the request.
-pub fn issuable(
-    registry: &dyn Registry,
+pub fn issuable<R: Registry + ?Sized>(
+    registry: &R,
     holder: &SubjectId,
     document_id: &str,
     today: Date,

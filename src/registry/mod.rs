@@ -106,6 +106,17 @@ pub trait Registry: Send + Sync {
     /// Every subject, ordered by id.
     fn subjects(&self) -> Result<Vec<Subject>, RegistryError>;
 
+    /// [`issuable`] for this registry. A registry whose records do not
+    /// change while the server runs may remember the answers (per day).
+    fn issuable(
+        &self,
+        holder: &SubjectId,
+        document_id: &str,
+        today: time::Date,
+    ) -> Result<std::sync::Arc<[crate::catalogue::Issuable]>, IssueRefusal> {
+        issue::issuable(self, holder, document_id, today).map(Into::into)
+    }
+
     /// The subject's document records, keyed by credential configuration id.
     fn documents(&self, id: &SubjectId) -> Result<BTreeMap<String, Value>, RegistryError> {
         Ok(self.subject(id)?.map(|s| s.documents).unwrap_or_default())

@@ -1,150 +1,237 @@
-//! Index allocation: a uniformly random index of the current list, claimed
-//! by inserting `"<list>/<index>"` into [`NS_ALLOC`](super::NS_ALLOC). The
-//! insert is durable and fails when the index was ever handed out, so no
-//! index is given twice, also across a crash and restart. When
-//! [`PROBES`] random indices in a row are taken (the list is about 90 %
-//! full), new credentials move to the next list.
+//! Index allocation. Each status list has a random permutation of its
+//! indices, drawn when the list is created and stored beside it
+//! ([`NS_PERM`](super::NS_PERM)); credentials take the permutation's entries
+//! in order, so every credential gets a uniformly random index that was
+//! never handed out before, and the next index cannot be guessed from the
+//! ones seen.
+//!
+//! Positions are reserved durably in blocks of [`BLOCK`]: the store's
+//! cursor record says how far positions of the current list are reserved,
+//! and it moves forward (one atomic update) before any position of a block
+//! is used. So an index is never given twice, also across a crash and
+//! restart (which wastes at most the rest of a block) and across processes
+//! sharing one store, and allocation costs no store write per credential.
+//! A full list hands over to the next one.
 
-use super::{ListRecord, NS_ALLOC, NS_LIST, NS_META, StatusError};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ListRecord, NS_LIST, NS_META, NS_PERM, StatusError};
 use crate::sdjwt::{RandomSalts, SaltSource};
-use crate::store::{self, Store, StoreError, TxOp, Update};
+use crate::store::{self, Store, StoreError, Update};
 
-/// Random probes in one list before moving to the next.
-pub const PROBES: usize = 32;
+/// Positions reserved by one durable cursor update.
+pub const BLOCK: usize = 128;
 
-/// A claimed index.
+/// The cursor's key in [`NS_META`].
+const CURSOR: &str = "cursor";
+
+/// A handed-out index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allocation {
     pub list: u32,
     pub idx: usize,
 }
 
-/// Claims a fresh index for `credential_id`.
-pub async fn allocate(
-    store: &dyn Store,
+/// The durable cursor: positions `0..next` of `list`'s permutation are
+/// reserved (by this process or another one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Cursor {
+    list: u32,
     size: usize,
-    credential_id: &str,
-    now: i64,
-) -> Result<Allocation, StatusError> {
-    let mut rng = RandomSalts::default();
-    let mut list = current(store, size, now).await?;
-    loop {
-        for _ in 0..PROBES {
-            let idx = random_below(&mut rng, size);
-            let key = format!("{list}/{idx}");
-            match store
-                .insert(NS_ALLOC, key, credential_id.as_bytes().to_vec(), None, now)
-                .await
-            {
-                Ok(()) => return Ok(Allocation { list, idx }),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        list = advance(store, list, size, now).await?;
-    }
+    next: usize,
 }
 
-/// An index that is free now, not yet claimed: the caller claims it with
-/// [`claim_op`] inside the transaction that also stores the credential
-/// record, so a credential and its index are written together or not at all.
-/// `avoid` holds indices already chosen for the same transaction.
-pub async fn candidate(
-    store: &dyn Store,
-    size: usize,
-    now: i64,
-    avoid: &[Allocation],
-) -> Result<Allocation, StatusError> {
-    let mut rng = RandomSalts::default();
-    let mut list = current(store, size, now).await?;
-    loop {
-        for _ in 0..PROBES {
-            let a = Allocation {
-                list,
-                idx: random_below(&mut rng, size),
-            };
-            if avoid.contains(&a) {
-                continue;
-            }
-            if store
-                .get(NS_ALLOC, format!("{}/{}", a.list, a.idx), now)
-                .await?
-                .is_none()
-            {
-                return Ok(a);
-            }
-        }
-        list = advance(store, list, size, now).await?;
-    }
-}
-
-/// The transaction step claiming `a` for `credential_id`; the transaction
-/// fails with `Conflict` when someone claimed it meanwhile.
-pub fn claim_op(a: Allocation, credential_id: &str, now: i64) -> TxOp {
-    TxOp::Insert {
-        ns: NS_ALLOC,
-        key: format!("{}/{}", a.list, a.idx),
-        value: credential_id.as_bytes().to_vec(),
-        expires_at: None,
-        now,
-    }
-}
-
-fn random_below(rng: &mut RandomSalts, size: usize) -> usize {
-    // Lists are far smaller than 2^32 entries (checked by the settings).
-    rng.below(u32::try_from(size).unwrap_or(u32::MAX)) as usize
-}
-
-/// The list new credentials go to, created (list 1) on first use.
-async fn current(store: &dyn Store, size: usize, now: i64) -> Result<u32, StatusError> {
-    match store.get(NS_META, "current".into(), now).await? {
-        Some(b) => Ok(store::from_bytes(&b)?),
-        None => advance(store, 0, size, now).await,
-    }
-}
-
-/// Moves "current" from `full` to the next list (or follows whoever moved it
-/// first) and makes sure that list exists.
-async fn advance(store: &dyn Store, full: u32, size: usize, now: i64) -> Result<u32, StatusError> {
-    let next = full + 1;
-    ensure_list(store, next, size, now).await?;
-    let decide = move |cur: Option<&[u8]>| -> Option<u32> {
-        let current = cur
-            .and_then(|b| store::from_bytes::<u32>(b).ok())
-            .unwrap_or(0);
-        (current <= full).then_some(next)
-    };
-    let seen = store
-        .update(
-            NS_META,
-            "current".into(),
-            now,
-            Box::new(move |cur| match decide(cur).map(|n| store::to_bytes(&n)) {
-                Some(Ok(value)) => Update::Put {
-                    value,
-                    expires_at: None,
-                },
-                _ => Update::Keep,
-            }),
+impl Cursor {
+    /// The block this reservation takes and the cursor after it: the next
+    /// `BLOCK` positions of the list, or the start of the next list (of
+    /// `size` entries) when this one is used up.
+    fn reserve(cur: Option<Cursor>, first_list: u32, size: usize) -> (Block, Cursor) {
+        let c = match cur {
+            Some(c) if c.next < c.size => c,
+            Some(c) => Cursor {
+                list: c.list + 1,
+                size,
+                next: 0,
+            },
+            None => Cursor {
+                list: first_list,
+                size,
+                next: 0,
+            },
+        };
+        let end = (c.next + BLOCK).min(c.size);
+        (
+            Block {
+                list: c.list,
+                size: c.size,
+                next: c.next,
+                end,
+            },
+            Cursor { next: end, ..c },
         )
-        .await?;
-    match decide(seen.as_deref()) {
-        Some(n) => {
-            tracing::info!(list = n, "new status list");
-            Ok(n)
-        }
-        // Someone else moved on first; use their list.
-        None => Ok(seen
-            .as_deref()
-            .and_then(|b| store::from_bytes::<u32>(b).ok())
-            .unwrap_or(next)),
     }
+}
+
+/// Reserved positions `next..end` of `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    list: u32,
+    size: usize,
+    next: usize,
+    end: usize,
+}
+
+struct Current {
+    block: Block,
+    perm: Arc<[u32]>,
+}
+
+/// Hands out status list indices; one per process, shared by all requests.
+pub struct Allocator {
+    /// Entries of a new list.
+    size: usize,
+    current: tokio::sync::Mutex<Option<Current>>,
+}
+
+impl std::fmt::Debug for Allocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Allocator")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Allocator {
+    /// An allocator whose new lists have `size` entries.
+    pub fn new(size: usize) -> Self {
+        Allocator {
+            size,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A fresh index: never handed out before by any allocator on `store`.
+    pub async fn next(&self, store: &dyn Store, now: i64) -> Result<Allocation, StatusError> {
+        let mut current = self.current.lock().await;
+        loop {
+            if let Some(c) = current.as_mut().filter(|c| c.block.next < c.block.end) {
+                let idx = c.perm[c.block.next] as usize;
+                c.block.next += 1;
+                return Ok(Allocation {
+                    list: c.block.list,
+                    idx,
+                });
+            }
+            let block = self.reserve(store, now).await?;
+            let perm = match current.take() {
+                Some(c) if c.block.list == block.list => c.perm,
+                _ => permutation(store, block.list, block.size, now).await?,
+            };
+            *current = Some(Current { block, perm });
+        }
+    }
+
+    /// Moves the durable cursor by one block and returns that block.
+    async fn reserve(&self, store: &dyn Store, now: i64) -> Result<Block, StatusError> {
+        let first = first_list(store, now).await?;
+        let size = self.size;
+        let decide = move |cur: Option<&[u8]>| -> Result<(Block, Cursor), StoreError> {
+            let cur = cur.map(store::from_bytes::<Cursor>).transpose()?;
+            Ok(Cursor::reserve(cur, first, size))
+        };
+        let seen = store
+            .update(
+                NS_META,
+                CURSOR.into(),
+                now,
+                Box::new(
+                    move |cur| match decide(cur).and_then(|(_, c)| store::to_bytes(&c)) {
+                        Ok(value) => Update::Put {
+                            value,
+                            expires_at: None,
+                        },
+                        Err(_) => Update::Keep,
+                    },
+                ),
+            )
+            .await?;
+        // Replay the (pure) decision on what the update saw.
+        let (block, _) = decide(seen.as_deref())?;
+        ensure_list(store, block.list, block.size, now).await?;
+        Ok(block)
+    }
+}
+
+/// The list a store without a cursor starts with: after every list already
+/// there (data written before cursors existed), so no index is reused.
+async fn first_list(store: &dyn Store, now: i64) -> Result<u32, StatusError> {
+    if store.get(NS_META, CURSOR.into(), now).await?.is_some() {
+        return Ok(1); // unused: the cursor decides
+    }
+    let lists = store.scan(NS_LIST, String::new(), now, usize::MAX).await?;
+    Ok(lists
+        .iter()
+        .filter_map(|e| e.key.parse::<u32>().ok())
+        .max()
+        .map_or(1, |m| m + 1))
+}
+
+/// The list's permutation: drawn and stored by whoever needs it first.
+async fn permutation(
+    store: &dyn Store,
+    list: u32,
+    size: usize,
+    now: i64,
+) -> Result<Arc<[u32]>, StatusError> {
+    let key = list.to_string();
+    if let Some(bytes) = store.get(NS_PERM, key.clone(), now).await? {
+        return decode_perm(&bytes, size);
+    }
+    let perm = shuffled(size);
+    let bytes: Vec<u8> = perm.iter().flat_map(|i| i.to_le_bytes()).collect();
+    match store.insert(NS_PERM, key.clone(), bytes, None, now).await {
+        Ok(()) => Ok(perm.into()),
+        // Another process drew it first: use theirs.
+        Err(StoreError::Conflict) => match store.get(NS_PERM, key, now).await? {
+            Some(bytes) => decode_perm(&bytes, size),
+            None => Err(StoreError::Missing.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn decode_perm(bytes: &[u8], size: usize) -> Result<Arc<[u32]>, StatusError> {
+    if bytes.len() != size * 4 {
+        return Err(StoreError::Backend("a status list permutation is unreadable".into()).into());
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// `0..size` in uniformly random order (Fisher–Yates with the CSPRNG).
+fn shuffled(size: usize) -> Vec<u32> {
+    // Lists are far smaller than 2^32 entries (checked by the settings).
+    let mut perm: Vec<u32> = (0..size as u32).collect();
+    let mut rng = RandomSalts::default();
+    for i in (1..perm.len()).rev() {
+        let j = rng.below(i as u32 + 1) as usize;
+        perm.swap(i, j);
+    }
+    perm
 }
 
 async fn ensure_list(store: &dyn Store, id: u32, size: usize, now: i64) -> Result<(), StatusError> {
     let rec = store::to_bytes(&ListRecord::new(id, size, now))?;
     match store.insert(NS_LIST, id.to_string(), rec, None, now).await {
-        Ok(()) | Err(StoreError::Conflict) => Ok(()),
+        Ok(()) => {
+            tracing::info!(list = id, "new status list");
+            Ok(())
+        }
+        Err(StoreError::Conflict) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -164,41 +251,117 @@ mod tests {
         (dir, Arc::new(s))
     }
 
-    #[tokio::test]
-    async fn indices_are_unique_and_lists_roll_over_when_full() {
-        let (_d, s) = store();
-        // A tiny list so that it fills: every index of list 1 is handed out
-        // once, then list 2 takes over.
-        let size = 64;
-        let mut seen = HashSet::new();
-        for i in 0..200 {
-            let a = allocate(&*s, size, &format!("c{i}"), 0).await.unwrap();
-            assert!(a.idx < size);
-            assert!(seen.insert((a.list, a.idx)), "{a:?} handed out twice");
-        }
-        assert!(seen.iter().any(|(l, _)| *l > 1));
+    #[test]
+    fn shuffled_is_a_permutation_and_not_the_identity() {
+        let p = shuffled(1 << 12);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1 << 12).collect::<Vec<u32>>());
+        assert_ne!(p, sorted);
+    }
+
+    #[test]
+    fn cursor_reserves_blocks_then_moves_to_the_next_list() {
+        let (b, c) = Cursor::reserve(None, 3, 300);
+        assert_eq!((b.list, b.next, b.end), (3, 0, BLOCK));
+        let (b, c) = Cursor::reserve(Some(c), 9, 300);
+        assert_eq!((b.list, b.next, b.end), (3, BLOCK, 2 * BLOCK));
+        let (b, c) = Cursor::reserve(Some(c), 9, 300);
+        assert_eq!((b.list, b.next, b.end), (3, 2 * BLOCK, 300));
+        let (b, _) = Cursor::reserve(Some(c), 9, 500);
+        assert_eq!((b.list, b.size, b.next, b.end), (4, 500, 0, BLOCK));
     }
 
     #[tokio::test]
-    async fn concurrent_allocations_never_collide() {
+    async fn every_index_once_then_the_next_list() {
         let (_d, s) = store();
+        // A tiny list so that it fills: every index of list 1 is handed out
+        // exactly once, then list 2 takes over.
+        let size = 200;
+        let alloc = Allocator::new(size);
+        let mut seen = HashSet::new();
+        for _ in 0..size + 10 {
+            let a = alloc.next(&*s, 0).await.unwrap();
+            assert!(a.idx < size);
+            assert!(seen.insert((a.list, a.idx)), "{a:?} handed out twice");
+        }
+        assert_eq!(seen.iter().filter(|(l, _)| *l == 1).count(), size);
+        assert_eq!(seen.iter().filter(|(l, _)| *l == 2).count(), 10);
+        // Not handed out in index order.
+        let first: Vec<usize> = {
+            let fresh = Allocator::new(size);
+            let (_d2, s2) = store();
+            let mut v = Vec::new();
+            for _ in 0..20 {
+                v.push(fresh.next(&*s2, 0).await.unwrap().idx);
+            }
+            v
+        };
+        assert_ne!(first, (0..20).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn concurrent_allocations_and_two_allocators_never_collide() {
+        let (_d, s) = store();
+        // Two allocators on one store stand for two processes.
+        let allocators = [
+            Arc::new(Allocator::new(1000)),
+            Arc::new(Allocator::new(1000)),
+        ];
         let tasks: Vec<_> = (0..64)
             .map(|i| {
-                let s = s.clone();
-                tokio::spawn(async move { allocate(&*s, 128, &format!("c{i}"), 0).await.unwrap() })
+                let (s, a) = (s.clone(), allocators[i % 2].clone());
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..40 {
+                        got.push(a.next(&*s, 0).await.unwrap());
+                    }
+                    got
+                })
             })
             .collect();
         let mut seen = HashSet::new();
         for t in tasks {
-            let a = t.await.unwrap();
-            assert!(seen.insert((a.list, a.idx)));
+            for a in t.await.unwrap() {
+                assert!(seen.insert((a.list, a.idx)), "{a:?} handed out twice");
+            }
         }
+        assert_eq!(seen.len(), 64 * 40);
+    }
+
+    #[tokio::test]
+    async fn a_restart_continues_after_the_reserved_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let mut seen = HashSet::new();
+        for _ in 0..3 {
+            // Each round is a process that hands out a few indices and stops.
+            let s = RedbStore::open(&path).unwrap();
+            let alloc = Allocator::new(1 << 10);
+            for _ in 0..5 {
+                let a = alloc.next(&s, 0).await.unwrap();
+                assert!(seen.insert((a.list, a.idx)), "{a:?} handed out twice");
+            }
+        }
+        let s = RedbStore::open(&path).unwrap();
+        let cur: Cursor =
+            store::from_bytes(&s.get(NS_META, CURSOR.into(), 0).await.unwrap().unwrap()).unwrap();
+        assert_eq!((cur.list, cur.next), (1, 3 * BLOCK));
+    }
+
+    #[tokio::test]
+    async fn lists_written_before_cursors_are_skipped() {
+        let (_d, s) = store();
+        ensure_list(&*s, 1, 1 << 17, 0).await.unwrap();
+        ensure_list(&*s, 2, 1 << 17, 0).await.unwrap();
+        let a = Allocator::new(1 << 17).next(&*s, 0).await.unwrap();
+        assert_eq!(a.list, 3);
     }
 
     #[tokio::test]
     async fn set_and_get_status() {
         let (_d, s) = store();
-        let a = allocate(&*s, 1 << 17, "c1", 0).await.unwrap();
+        let a = Allocator::new(1 << 17).next(&*s, 0).await.unwrap();
         assert_eq!(
             status::get(&*s, a.list, a.idx, 0).await.unwrap(),
             Status::Valid

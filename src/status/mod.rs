@@ -7,7 +7,7 @@ mod alloc;
 pub mod list;
 mod token;
 
-pub use alloc::{Allocation, allocate, candidate, claim_op};
+pub use alloc::{Allocation, Allocator};
 pub use list::{Entries, Status};
 pub use token::{StatusListToken, status_list_token};
 
@@ -17,10 +17,9 @@ use crate::store::{self, Store, StoreError, Update};
 
 /// `list id` → [`ListRecord`].
 pub const NS_LIST: &str = "status_list";
-/// `"<list id>/<index>"` → credential id: one entry per handed-out index,
-/// inserted (never overwritten) before the credential leaves the server.
-pub const NS_ALLOC: &str = "status_alloc";
-/// `"current"` → the list id new credentials go to.
+/// `list id` → the list's index permutation (`u32` little-endian each).
+pub const NS_PERM: &str = "status_perm";
+/// `"cursor"` → how far the current list's permutation is reserved.
 pub const NS_META: &str = "status_meta";
 
 /// A stored status list.

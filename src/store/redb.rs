@@ -278,14 +278,28 @@ impl Tables<'_, '_> {
     }
 
     fn put(&mut self, key: &str, value: &[u8], expires_at: i64) -> Result<(), StoreError> {
-        self.remove(key)?;
-        self.entries
+        // One B-tree descent: the insert hands back what it replaced.
+        let old = self
+            .entries
             .insert(key, (expires_at, value))
-            .map_err(backend)?;
-        if expires_at != NEVER {
+            .map_err(backend)?
+            .map(|g| g.value().0);
+        if let Some(old) = old.filter(|&e| e != NEVER && e != expires_at) {
+            self.expiry.remove((old, key)).map_err(backend)?;
+        }
+        if expires_at != NEVER && old != Some(expires_at) {
             self.expiry.insert((expires_at, key), ()).map_err(backend)?;
         }
         Ok(())
+    }
+
+    /// Whether `key` holds a live entry (without copying its value).
+    fn is_live(&self, key: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .entries
+            .get(key)
+            .map_err(backend)?
+            .is_some_and(|g| g.value().0 > now))
     }
 
     fn insert(
@@ -295,7 +309,7 @@ impl Tables<'_, '_> {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        if self.live(key, now)?.is_some() {
+        if self.is_live(key, now)? {
             return Err(StoreError::Conflict);
         }
         self.put(key, value, expires_at)
@@ -328,10 +342,10 @@ impl Tables<'_, '_> {
             };
             let k = full_key(ns, key);
             match op {
-                TxOp::Take { now, .. } if self.live(&k, *now)?.is_none() => {
+                TxOp::Take { now, .. } if !self.is_live(&k, *now)? => {
                     return Err(StoreError::Missing);
                 }
-                TxOp::Insert { now, .. } if self.live(&k, *now)?.is_some() => {
+                TxOp::Insert { now, .. } if self.is_live(&k, *now)? => {
                     return Err(StoreError::Conflict);
                 }
                 _ => {}

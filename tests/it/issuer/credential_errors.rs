@@ -349,7 +349,12 @@ fn nonce_endpoint_answers_no_store_and_128_bit_nonces() {
     assert_eq!(r.status, 200);
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
     let n = r.body["c_nonce"].as_str().unwrap();
-    assert_eq!(digital_id::crypto::b64url_decode(n).unwrap().len(), 16);
+    // A 48-bit millisecond prefix (store locality), then 128 random bits.
+    assert_eq!(digital_id::crypto::b64url_decode(n).unwrap().len(), 6 + 16);
+    let other = wallet::post_json(&s.server, "/nonce", None, &Value::Null);
+    let other = other.body["c_nonce"].as_str().unwrap();
+    let random = |n: &str| digital_id::crypto::b64url_decode(n).unwrap()[6..].to_vec();
+    assert_ne!(random(n), random(other));
 }
 
 #[test]
