@@ -253,11 +253,11 @@ struct Tables<'a, 't> {
 
 impl Tables<'_, '_> {
     /// The live value of `key`, if any.
-    fn live(&self, key: &str, now: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    fn live(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
         let found = self.entries.get(key).map_err(backend)?;
         Ok(found.and_then(|g| {
             let (exp, v) = g.value();
-            (exp > now).then(|| (exp, v.to_vec()))
+            (exp > now).then(|| v.to_vec())
         }))
     }
 
@@ -316,7 +316,7 @@ impl Tables<'_, '_> {
     }
 
     fn update(&mut self, key: &str, now: i64, f: UpdateFn) -> Result<Option<Vec<u8>>, StoreError> {
-        let current = self.live(key, now)?.map(|(_, v)| v);
+        let current = self.live(key, now)?;
         match f(current.as_deref()) {
             Update::Keep => {}
             Update::Put { value, expires_at } => {
