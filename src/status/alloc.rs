@@ -11,7 +11,10 @@
 //! is used. So an index is never given twice, also across a crash and
 //! restart (which wastes at most the rest of a block) and across processes
 //! sharing one store, and allocation costs no store write per credential.
-//! A full list hands over to the next one.
+//! The next block is reserved while the current one still has positions
+//! left, so requests do not wait for that commit; a crash and restart thus
+//! wastes at most the rest of two blocks. A full list hands over to the
+//! next one.
 
 use std::sync::Arc;
 
@@ -88,55 +91,96 @@ struct Current {
     perm: Arc<[u32]>,
 }
 
-/// Hands out status list indices; one per process, shared by all requests.
-pub struct Allocator {
-    /// Entries of a new list.
-    size: usize,
-    current: tokio::sync::Mutex<Option<Current>>,
-}
-
-impl std::fmt::Debug for Allocator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Allocator")
-            .field("size", &self.size)
-            .finish_non_exhaustive()
+impl Current {
+    fn remaining(&self) -> usize {
+        self.block.end - self.block.next
     }
 }
 
-impl Allocator {
-    /// An allocator whose new lists have `size` entries.
-    pub fn new(size: usize) -> Self {
-        Allocator {
-            size,
-            current: tokio::sync::Mutex::new(None),
+/// When the block in use has this many positions left, the next one is
+/// reserved, so requests do not wait for the cursor's durable commit.
+const LOW_WATER: usize = BLOCK / 2;
+
+/// Positions ready to hand out: the block in use and the one reserved
+/// ahead of it.
+#[derive(Default)]
+struct Ready {
+    current: Option<Current>,
+    spare: Option<Current>,
+    /// A request is reserving the next block.
+    refilling: bool,
+}
+
+impl Ready {
+    /// The next position, if one is ready; and whether the caller should
+    /// reserve the next block (only one caller at a time is told so).
+    fn take(&mut self) -> (Option<Allocation>, bool) {
+        if self.current.as_ref().is_none_or(|c| c.remaining() == 0) {
+            if let Some(spare) = self.spare.take() {
+                self.current = Some(spare);
+            }
         }
-    }
-
-    /// A fresh index: never handed out before by any allocator on `store`.
-    pub async fn next(&self, store: &dyn Store, now: i64) -> Result<Allocation, StatusError> {
-        let mut current = self.current.lock().await;
-        loop {
-            if let Some(c) = current.as_mut().filter(|c| c.block.next < c.block.end) {
+        let got = self
+            .current
+            .as_mut()
+            .filter(|c| c.remaining() > 0)
+            .map(|c| {
                 let idx = c.perm[c.block.next] as usize;
                 c.block.next += 1;
-                return Ok(Allocation {
+                Allocation {
                     list: c.block.list,
                     idx,
-                });
-            }
-            let block = self.reserve(store, now).await?;
-            let perm = match current.take() {
-                Some(c) if c.block.list == block.list => c.perm,
-                _ => permutation(store, block.list, block.size, now).await?,
-            };
-            *current = Some(Current { block, perm });
+                }
+            });
+        let refill = !self.stocked() && !self.refilling;
+        if refill {
+            self.refilling = true;
         }
+        (got, refill)
     }
 
-    /// Moves the durable cursor by one block and returns that block.
-    async fn reserve(&self, store: &dyn Store, now: i64) -> Result<Block, StatusError> {
-        let first = first_list(store, now).await?;
-        let size = self.size;
+    /// Enough is ready that no reservation is needed yet.
+    fn stocked(&self) -> bool {
+        self.spare.is_some()
+            || self
+                .current
+                .as_ref()
+                .is_some_and(|c| c.remaining() > LOW_WATER)
+    }
+
+    fn add(&mut self, c: Current) {
+        if self.current.as_ref().is_some_and(|c| c.remaining() > 0) {
+            self.spare = Some(c);
+        } else {
+            self.current = Some(c);
+        }
+    }
+}
+
+/// What the reserving request knows from earlier reservations.
+#[derive(Default)]
+struct Reserver {
+    /// The list a cursorless store starts with, once looked up.
+    first_list: Option<u32>,
+    /// The list this process last reserved in, with its permutation.
+    list: Option<(u32, Arc<[u32]>)>,
+}
+
+impl Reserver {
+    /// Moves the durable cursor by one block and returns that block with
+    /// its list's permutation.
+    async fn reserve(
+        &mut self,
+        store: &dyn Store,
+        now: i64,
+        size: usize,
+    ) -> Result<Current, StatusError> {
+        let first = match self.first_list {
+            Some(f) => f,
+            None => first_list(store, now).await?,
+        };
+        // Once the cursor exists (after the update below), it decides.
+        self.first_list = Some(first);
         let decide = move |cur: Option<&[u8]>| -> Result<(Block, Cursor), StoreError> {
             let cur = cur.map(store::from_bytes::<Cursor>).transpose()?;
             Ok(Cursor::reserve(cur, first, size))
@@ -159,8 +203,99 @@ impl Allocator {
             .await?;
         // Replay the (pure) decision on what the update saw.
         let (block, _) = decide(seen.as_deref())?;
-        ensure_list(store, block.list, block.size, now).await?;
-        Ok(block)
+        let perm = match &self.list {
+            Some((list, perm)) if *list == block.list => perm.clone(),
+            // A list new to this process: make sure its record exists (the
+            // process that moved the cursor into it may have crashed first).
+            _ => {
+                ensure_list(store, block.list, block.size, now).await?;
+                let perm = permutation(store, block.list, block.size, now).await?;
+                self.list = Some((block.list, perm.clone()));
+                perm
+            }
+        };
+        Ok(Current { block, perm })
+    }
+}
+
+/// Hands out status list indices; one per process, shared by all requests.
+pub struct Allocator {
+    /// Entries of a new list.
+    size: usize,
+    ready: std::sync::Mutex<Ready>,
+    /// One reservation at a time.
+    reserver: tokio::sync::Mutex<Reserver>,
+}
+
+impl std::fmt::Debug for Allocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Allocator")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Clears [`Ready::refilling`] however the reserving request ends (also
+/// when its future is dropped).
+struct Refilling<'a>(&'a std::sync::Mutex<Ready>);
+
+impl Drop for Refilling<'_> {
+    fn drop(&mut self) {
+        lock(self.0).refilling = false;
+    }
+}
+
+fn lock(m: &std::sync::Mutex<Ready>) -> std::sync::MutexGuard<'_, Ready> {
+    // Nothing panics while holding it; a poisoned lock still holds
+    // consistent positions.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Allocator {
+    /// An allocator whose new lists have `size` entries.
+    pub fn new(size: usize) -> Self {
+        Allocator {
+            size,
+            ready: std::sync::Mutex::default(),
+            reserver: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// A fresh index: never handed out before by any allocator on `store`.
+    pub async fn next(&self, store: &dyn Store, now: i64) -> Result<Allocation, StatusError> {
+        loop {
+            let (got, refill) = lock(&self.ready).take();
+            if refill {
+                let _flag = Refilling(&self.ready);
+                let reserved = self.refill(store, now).await;
+                match (&got, reserved) {
+                    (_, Ok(())) => {}
+                    (None, Err(e)) => return Err(e),
+                    // This request has its index; the next one that finds
+                    // nothing ready reserves again and reports the error.
+                    (Some(_), Err(e)) => {
+                        tracing::warn!(error = %e, "reserving status indices ahead failed");
+                    }
+                }
+            } else if got.is_none() {
+                // Another request is reserving: wait for it (or take over).
+                self.refill(store, now).await?;
+            }
+            if let Some(a) = got {
+                return Ok(a);
+            }
+        }
+    }
+
+    /// Reserves the next block unless enough is ready by now.
+    async fn refill(&self, store: &dyn Store, now: i64) -> Result<(), StatusError> {
+        let mut reserver = self.reserver.lock().await;
+        if lock(&self.ready).stocked() {
+            return Ok(());
+        }
+        let c = reserver.reserve(store, now, self.size).await?;
+        lock(&self.ready).add(c);
+        Ok(())
     }
 }
 
@@ -347,6 +482,30 @@ mod tests {
         let cur: Cursor =
             store::from_bytes(&s.get(NS_META, CURSOR.into(), 0).await.unwrap().unwrap()).unwrap();
         assert_eq!((cur.list, cur.next), (1, 3 * BLOCK));
+    }
+
+    #[tokio::test]
+    async fn the_next_block_is_reserved_before_the_current_one_runs_out() {
+        let (_d, s) = store();
+        let alloc = Allocator::new(1 << 12);
+        let cursor = |s: Arc<dyn Store>| async move {
+            let c: Cursor =
+                store::from_bytes(&s.get(NS_META, CURSOR.into(), 0).await.unwrap().unwrap())
+                    .unwrap();
+            c.next
+        };
+        for _ in 0..BLOCK - LOW_WATER - 1 {
+            alloc.next(&*s, 0).await.unwrap();
+        }
+        assert_eq!(cursor(s.clone()).await, BLOCK);
+        // The request that leaves LOW_WATER positions reserves the next block.
+        alloc.next(&*s, 0).await.unwrap();
+        assert_eq!(cursor(s.clone()).await, 2 * BLOCK);
+        // Then nothing more is reserved until that block is in use.
+        for _ in 0..LOW_WATER {
+            alloc.next(&*s, 0).await.unwrap();
+        }
+        assert_eq!(cursor(s.clone()).await, 2 * BLOCK);
     }
 
     #[tokio::test]
