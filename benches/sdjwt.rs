@@ -73,7 +73,7 @@ fn benches(c: &mut Criterion) {
         f.claims.clone(),
         &f.sd,
         &options,
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     )
     .unwrap();
     let holder_credential = HolderCredential::parse(&issued.compact).unwrap();
@@ -100,16 +100,7 @@ fn benches(c: &mut Criterion) {
         // claims is the caller's work, not issuance.
         b.iter_batched(
             || f.claims.clone(),
-            |claims| {
-                sdjwt::issue(
-                    &f.issuer,
-                    claims,
-                    &f.sd,
-                    &options,
-                    &mut RandomSalts::default(),
-                )
-                .unwrap()
-            },
+            |claims| sdjwt::issue(&f.issuer, claims, &f.sd, &options, &mut RandomSalts).unwrap(),
             BatchSize::SmallInput,
         )
     });

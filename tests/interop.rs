@@ -145,7 +145,7 @@ fn ours_to_peer(peer: Peer, issuer_alg: Algorithm) {
         claims,
         &sd,
         &IssueOptions::default(),
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     )
     .unwrap();
     let credential = HolderCredential::parse(&issued.compact).unwrap();

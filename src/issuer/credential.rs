@@ -362,7 +362,7 @@ async fn sign_one(
         claims,
         &doc.sd_paths,
         &IssueOptions::default(),
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     )
     .map_err(|_| CredentialError::Signing)?;
     let rec = IssuedCredential {

@@ -267,6 +267,6 @@ pub fn offer_link(credential_offer_uri: &str) -> String {
 
 /// A uniformly random 6-digit code.
 fn new_tx_code() -> String {
-    let n = RandomSalts::default().below(1_000_000);
+    let n = RandomSalts.below(1_000_000);
     format!("{n:0width$}", width = TX_CODE_LENGTH)
 }

@@ -21,49 +21,17 @@ pub trait SaltSource {
     fn below(&mut self, bound: u32) -> u32;
 }
 
-/// 128-bit salts from OpenSSL's CSPRNG, drawn 32 at a time (one
-/// `RAND_bytes` call costs about as much as hashing a disclosure).
-pub struct RandomSalts {
-    buf: [u8; 512],
-    pos: usize,
-}
-
-impl Default for RandomSalts {
-    fn default() -> Self {
-        RandomSalts {
-            buf: [0; 512],
-            pos: 512,
-        }
-    }
-}
-
-impl std::fmt::Debug for RandomSalts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RandomSalts")
-    }
-}
-
-impl RandomSalts {
-    fn take<const N: usize>(&mut self) -> [u8; N] {
-        if self.pos + N > self.buf.len() {
-            self.buf = random_bytes::<512>();
-            self.pos = 0;
-        }
-        let mut out = [0u8; N];
-        out.copy_from_slice(&self.buf[self.pos..self.pos + N]);
-        // Used bytes are wiped so a later dump of this struct shows no salt.
-        self.buf[self.pos..self.pos + N].fill(0);
-        self.pos += N;
-        out
-    }
-}
+/// 128-bit salts from OpenSSL's CSPRNG ([`random_bytes`], which serves
+/// small values from a per-thread pool and wipes what it hands out).
+#[derive(Debug, Default)]
+pub struct RandomSalts;
 
 impl SaltSource for RandomSalts {
     fn salt(&mut self) -> String {
-        b64url(self.take::<16>())
+        b64url(random_bytes::<16>())
     }
     fn decoy_digest(&mut self) -> String {
-        b64url(self.take::<32>())
+        b64url(random_bytes::<32>())
     }
     fn below(&mut self, bound: u32) -> u32 {
         if bound <= 1 {
@@ -72,7 +40,7 @@ impl SaltSource for RandomSalts {
         // Rejection sampling keeps the distribution uniform.
         let zone = u32::MAX - u32::MAX % bound;
         loop {
-            let r = u32::from_le_bytes(self.take::<4>());
+            let r = u32::from_le_bytes(random_bytes::<4>());
             if r < zone {
                 return r % bound;
             }

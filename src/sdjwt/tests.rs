@@ -110,7 +110,7 @@ fn issue_passport(f: &Fixture) -> Issued {
         claims,
         &sd,
         &IssueOptions::default(),
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     )
     .unwrap()
 }
@@ -199,7 +199,7 @@ fn issuer_refuses_to_hide_registered_claims_and_unknown_paths() {
             claims.clone(),
             &[path(json!([name]))],
             &IssueOptions::default(),
-            &mut RandomSalts::default(),
+            &mut RandomSalts,
         );
         assert_eq!(
             r.unwrap_err(),
@@ -211,7 +211,7 @@ fn issuer_refuses_to_hide_registered_claims_and_unknown_paths() {
         claims,
         &[path(json!(["no_such"]))],
         &IssueOptions::default(),
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     );
     assert!(matches!(r, Err(IssueError::PathNotFound(_))));
 }
@@ -781,7 +781,7 @@ proptest! {
         let mut claims = f.base_claims();
         claims.extend(user.clone());
         let sd: Vec<ClaimPath> = paths.iter().cloned().map(ClaimPath).collect();
-        let issued = issue(&f.issuer, claims, &sd, &IssueOptions::default(), &mut RandomSalts::default()).unwrap();
+        let issued = issue(&f.issuer, claims, &sd, &IssueOptions::default(), &mut RandomSalts).unwrap();
         let holder = HolderCredential::parse(&issued.compact).unwrap();
         let selected: Vec<Vec<PathElem>> = picks.iter().map(|ix| paths[ix.index(paths.len())].clone()).collect();
         let selection: Vec<ClaimPath> = selected.iter().cloned().map(ClaimPath).collect();

@@ -351,7 +351,7 @@ fn decode_perm(bytes: &[u8], size: usize) -> Result<Arc<[u32]>, StatusError> {
 fn shuffled(size: usize) -> Vec<u32> {
     // Lists are far smaller than 2^32 entries (checked by the settings).
     let mut perm: Vec<u32> = (0..size as u32).collect();
-    let mut rng = RandomSalts::default();
+    let mut rng = RandomSalts;
     for i in (1..perm.len()).rev() {
         let j = rng.below(i as u32 + 1) as usize;
         perm.swap(i, j);

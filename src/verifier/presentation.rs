@@ -135,7 +135,7 @@ mod tests {
             claims.as_object().unwrap().clone(),
             &[crate::sdjwt::ClaimPath::keys(["age_equal_or_over", "18"])],
             &IssueOptions::default(),
-            &mut RandomSalts::default(),
+            &mut RandomSalts,
         )
         .unwrap();
         HolderCredential::parse(&issued.compact)

@@ -58,7 +58,7 @@ fn credential(now: i64) -> Credential {
         claims,
         &sd,
         &IssueOptions::default(),
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     )
     .unwrap();
     let kb = KeyBinding {

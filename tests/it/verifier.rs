@@ -58,7 +58,7 @@ fn credential_with(
         claims,
         &issuable.sd_paths,
         &IssueOptions::default(),
-        &mut RandomSalts::default(),
+        &mut RandomSalts,
     )
     .unwrap()
     .compact
