@@ -11,7 +11,7 @@ use super::records::{self, IssuedCredential};
 use super::{Ctx, Grant, nonce, notification, token};
 use crate::catalogue::{self, Issuable, metadata as type_meta};
 use crate::registry::{IssueRefusal, RegistryError};
-use crate::sdjwt::{self, IssueOptions, RandomSalts};
+use crate::sdjwt::RandomSalts;
 use crate::status::StatusError;
 use crate::store::StoreError;
 
@@ -343,28 +343,25 @@ async fn sign_one(
     let (_, vct_integrity) = catalogue::find(doc.document_id)
         .map(type_meta::served)
         .unwrap_or_default();
-    let mut claims = Map::new();
-    claims.insert("iss".into(), ctx.issuer_id().into());
-    claims.insert("iat".into(), iat.into());
-    claims.insert("exp".into(), exp.into());
-    claims.insert("vct".into(), doc.vct.into());
-    claims.insert("vct#integrity".into(), vct_integrity.into());
-    claims.insert("cnf".into(), json!({"jwk": proof.key.jwk()}));
-    claims.insert(
+    // The claims of this credential alone; the document's own come
+    // prepared from the template.
+    let mut head = Map::with_capacity(7);
+    head.insert("iss".into(), ctx.issuer_id().into());
+    head.insert("iat".into(), iat.into());
+    head.insert("exp".into(), exp.into());
+    head.insert("vct".into(), doc.vct.into());
+    head.insert("vct#integrity".into(), vct_integrity.into());
+    let mut cnf = Map::with_capacity(1);
+    cnf.insert("jwk".into(), Value::Object(proof.key.jwk().clone()));
+    head.insert("cnf".into(), Value::Object(cnf));
+    head.insert(
         "status".into(),
         json!({"status_list": {"idx": slot.idx, "uri": ctx.url(&format!("/status-lists/{}", slot.list))}}),
     );
-    if let Value::Object(m) = &doc.claims {
-        claims.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    let issued = sdjwt::issue(
-        &ctx.keys.issuer_es256,
-        claims,
-        &doc.sd_paths,
-        &IssueOptions::default(),
-        &mut RandomSalts,
-    )
-    .map_err(|_| CredentialError::Signing)?;
+    let credential = doc
+        .template()
+        .and_then(|t| t.issue(&ctx.keys.issuer_es256, &head, &mut RandomSalts))
+        .map_err(|_| CredentialError::Signing)?;
     let rec = IssuedCredential {
         id,
         credential_configuration_id: doc.document_id.to_owned(),
@@ -379,5 +376,5 @@ async fn sign_one(
         identity_proofing: grant.identity_proofing,
         client_id: grant.client_id.clone(),
     };
-    Ok((issued.compact, rec))
+    Ok((credential, rec))
 }

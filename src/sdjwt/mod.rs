@@ -14,7 +14,7 @@ pub mod verify;
 
 pub use compact::Compact;
 pub use disclosure::Disclosure;
-pub use issue::{IssueError, IssueOptions, Issued, RandomSalts, SaltSource, issue};
+pub use issue::{IssueError, IssueOptions, Issued, RandomSalts, SaltSource, Template, issue};
 pub use kb::{KbClaims, KbError, KbExpectations};
 pub use path::{ClaimPath, PathElem};
 pub use present::{HolderCredential, KeyBinding, PresentError};

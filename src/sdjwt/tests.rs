@@ -793,3 +793,126 @@ proptest! {
         prop_assert_eq!(Value::Object(got), expected);
     }
 }
+
+/// Salts, decoys and random numbers from a counter: issuance becomes
+/// reproducible.
+struct CountingSalts(u32);
+
+impl SaltSource for CountingSalts {
+    fn salt(&mut self) -> String {
+        self.0 += 1;
+        format!("salt-{}", self.0)
+    }
+    fn below(&mut self, bound: u32) -> u32 {
+        self.0 += 1;
+        self.0 % bound.max(1)
+    }
+}
+
+/// The decoded payload and disclosures of an issued SD-JWT.
+fn decoded(compact: &str) -> (String, Vec<String>) {
+    let c = Compact::parse(compact).unwrap();
+    let decode = |s: &str| String::from_utf8(crate::crypto::b64url_decode(s).unwrap()).unwrap();
+    let payload = decode(c.jwt.split('.').nth(1).unwrap());
+    (payload, c.disclosures.iter().map(|d| decode(d)).collect())
+}
+
+/// What the issuer wrote for `passport_claims` (without `cnf`) and
+/// [`CountingSalts`] before issuance went through [`Template`]: the order
+/// of claims, salts, decoys and digests stays as it was.
+const GOLDEN_PAYLOAD: &str = r#"{"iss":"https://issuer.example","vct":"urn:ru:digital-id:passport:1","iat":1799999990,"exp":1800003600,"nationalities":[{"...":"JK5k1MSTv7eEP3XTuNBhZaFTchaMEnaV_zwXRUSBLeA"},{"...":"rmPxz8BdByMGnVaztezIiD7ghhSUfCBDzQpElcs_JAE"},{"...":"A0gfQXhvSTvXSzOXT_MEhuq1GFUeIfJFmFB4Xojf12M"},{"...":"ZtXODtHmWEuP2x1NL99b9zcA09cNtxPQ5lBHcHiLEsY"},{"...":"i7gA46COyeVDFwabY6ASFa8RN8ijzJrNl3TvPv-556A"}],"_sd":["4QS0gy6X2osayyg-6DRjeSGs_1_Dd7o1PwK8lmY2skc","Pk_JQiGsDIfdKdBK80j2sFE3LJPJPaLHhHviSFOQmp8","R57-yeeJfz9rLmTcAul4a45XvF4AyGUTz5yMUWvbdm4","_oRLrtEnx2RmZitPo624rByVUZkbyBb5LIDmbRO_49s","bxqNCtpaLzJ3K6HiVkTEc-4aSx4dnQpYDqIrJtkZ1c4"],"_sd_alg":"sha-256"}"#;
+const GOLDEN_DISCLOSURES: [&str; 12] = [
+    r#"["salt-1","RU"]"#,
+    r#"["salt-2","BY"]"#,
+    r#"["salt-10","family_name","Иванова-Петрова"]"#,
+    r#"["salt-11","given_name","Мария"]"#,
+    r#"["salt-12","birthdate","1990-03-14"]"#,
+    r#"["salt-13","locality","Казань"]"#,
+    r#"["salt-14","street_address","ул. Баумана, 1"]"#,
+    r#"["salt-19","resident_address",{"_sd":["KDsy0TiO0n4jmCThEcXyUVQ_4kVpHA9gJV_cd3s3dFs","V9Eb2dH67DfNux3LtvfT6WG_8wIlmBGe6VP6lGZRd-8","bNMFBzWYmfmxQ3Gahx57uXAkRuiU4thgIJhIuriCEN0","qciEztX0tb1FV8t1LjToEOKTLW86Ts3CiuOy-3Yq3Pk","tMDDK_g7j2m01WE6hSurcajoG2BKzDpljHxMmTNT7Fo"]}]"#,
+    r#"["salt-20","14",true]"#,
+    r#"["salt-21","18",true]"#,
+    r#"["salt-22","65",false]"#,
+    r#"["salt-27","age_equal_or_over",{"_sd":["6PxiF8mq1-qfBrya9lpMqmSjmzX7u_6deNMPkP9Zd3A","HbEHcui1Hx3LuX5GPKS48RzRVfIDTcd2uhdKGaJ-8ws","Lzxj5eRkvE8P9nHSuYBWIb25ABZHhDKmBcLytbCIIlk","Z5C4Jm4a-jpDQKA9Hj0Y2i9OK4OonAAAuWnixPctPIw","cZfNJKTn7r7AHxQE9ZwnYkUs2MU_Vjju4ij7zK62kUk","siCh0CbemQHKB4nBa26L3p9_Wp_rZwry7_X2mPIo2CU"]}]"#,
+];
+
+#[test]
+fn issuance_from_a_template_writes_the_golden_bytes() {
+    let f = Fixture::new();
+    let (mut claims, sd) = passport_claims(&f);
+    claims.remove("cnf");
+    let options = IssueOptions::default();
+    let issued = issue(
+        &f.issuer,
+        claims.clone(),
+        &sd,
+        &options,
+        &mut CountingSalts(0),
+    )
+    .unwrap();
+    let golden = (
+        GOLDEN_PAYLOAD.to_owned(),
+        GOLDEN_DISCLOSURES.map(String::from).to_vec(),
+    );
+    assert_eq!(decoded(&issued.compact), golden);
+
+    // The per-credential claims given as a head come out the same: first,
+    // in the clear, in their order. A template serves any number of
+    // credentials.
+    let mut head = Map::new();
+    for name in ["iss", "vct", "iat", "exp"] {
+        head.insert(name.into(), claims.shift_remove(name).unwrap());
+    }
+    let template = Template::new(claims, &sd, &options).unwrap();
+    for _ in 0..2 {
+        let compact = template
+            .issue(&f.issuer, &head, &mut CountingSalts(0))
+            .unwrap();
+        assert_eq!(decoded(&compact), golden);
+    }
+}
+
+#[test]
+fn a_template_refuses_head_claims_it_holds_or_reserves() {
+    let f = Fixture::new();
+    let (claims, sd) = passport_claims(&f);
+    let template = Template::new(claims, &sd, &IssueOptions::default()).unwrap();
+    for (name, want) in [
+        (
+            "given_name",
+            IssueError::DuplicateClaim("given_name".into()),
+        ),
+        ("iss", IssueError::DuplicateClaim("iss".into())),
+        ("_sd", IssueError::ReservedMember("_sd")),
+        ("...", IssueError::ReservedMember("...")),
+    ] {
+        let mut head = Map::new();
+        head.insert(name.into(), json!("x"));
+        let got = template.issue(&f.issuer, &head, &mut RandomSalts);
+        assert_eq!(got.unwrap_err(), want, "{name}");
+    }
+    // A credential from the template verifies and discloses everything.
+    let mut head = Map::new();
+    head.insert(
+        "status".into(),
+        json!({"status_list": {"idx": 7, "uri": "https://issuer.example/status-lists/1"}}),
+    );
+    let compact = template.issue(&f.issuer, &head, &mut RandomSalts).unwrap();
+    let presentation = HolderCredential::parse(&compact)
+        .unwrap()
+        .present(&sd, None)
+        .unwrap();
+    let verified = verify(
+        &presentation,
+        f.issuer.public(),
+        &VerifyPolicy::sd_jwt_vc(NOW),
+    )
+    .unwrap();
+    assert_eq!(verified.claims["status"]["status_list"]["idx"], json!(7));
+    assert_eq!(
+        verified.claims["resident_address"]["locality"],
+        json!("Казань")
+    );
+    assert_eq!(verified.claims["nationalities"], json!(["RU", "BY"]));
+    assert_eq!(verified.claims["age_equal_or_over"]["65"], json!(false));
+}
