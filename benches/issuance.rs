@@ -3,9 +3,10 @@
 //! validation, SD-JWT signing, status index allocation and the durable
 //! issued-credential record — with many concurrent requests on the redb
 //! store, against its crypto bound (one ES256 verify + one ES256 sign per
-//! credential, on every core); then single-request latency.
+//! credential, on every core), with the store writer thread's share; then
+//! single-request latency.
 //!
-//! `cargo bench --bench issuance [-- --concurrency 64 --requests 20000]`
+//! `cargo bench --bench issuance [-- --concurrency 64 --requests 20000 --single 2000]`
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,36 +46,52 @@ fn proof(holder: &SigningKey, aud: &str, nonce: &str, now: i64) -> String {
     jws::sign(holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap()
 }
 
-async fn prepare(state: &AppState, holders: &[SigningKey], n: usize) -> Vec<Prepared> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let ctx = state.issuer();
-        let req: offer::OfferRequest = serde_json::from_value(
-            json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false}),
-        )
-        .unwrap();
-        let created = offer::create(&ctx, req).await.unwrap();
-        let code = created.credential_offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+async fn prepare_one(state: &AppState, holder: &SigningKey) -> Prepared {
+    let ctx = state.issuer();
+    let req: offer::OfferRequest = serde_json::from_value(
+        json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false}),
+    )
+    .unwrap();
+    let created = offer::create(&ctx, req).await.unwrap();
+    let code =
+        created.credential_offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
             ["pre-authorized_code"]
             .as_str()
             .unwrap()
             .to_owned();
-        let treq: token::TokenRequest = serde_json::from_value(json!({
-            "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
-            "pre-authorized_code": code,
-        }))
-        .unwrap();
-        let access = token::token(&ctx, treq, false).await.unwrap().access_token;
-        let c_nonce = nonce::issue(&ctx).await.unwrap().c_nonce;
-        let holder = &holders[i % holders.len()];
-        let body = json!({
-            "credential_configuration_id": "ru.passport",
-            "proofs": {"jwt": [proof(holder, ctx.issuer_id(), &c_nonce, ctx.now)]},
-        });
-        out.push(Prepared {
-            bearer: access,
-            body: serde_json::to_vec(&body).unwrap(),
-        });
+    let treq: token::TokenRequest = serde_json::from_value(json!({
+        "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+        "pre-authorized_code": code,
+    }))
+    .unwrap();
+    let access = token::token(&ctx, treq, false).await.unwrap().access_token;
+    let c_nonce = nonce::issue(&ctx).await.unwrap().c_nonce;
+    let body = json!({
+        "credential_configuration_id": "ru.passport",
+        "proofs": {"jwt": [proof(holder, ctx.issuer_id(), &c_nonce, ctx.now)]},
+    });
+    Prepared {
+        bearer: access,
+        body: serde_json::to_vec(&body).unwrap(),
+    }
+}
+
+/// `n` grants with their c_nonce and proof, prepared 64 at a time (their
+/// writes share commits, as the measured requests' do).
+async fn prepare(state: &Arc<AppState>, holders: &Arc<Vec<SigningKey>>, n: usize) -> Vec<Prepared> {
+    let mut out = Vec::with_capacity(n);
+    let mut next = 0;
+    while next < n {
+        let chunk: Vec<_> = (next..n.min(next + 64))
+            .map(|i| {
+                let (state, holders) = (state.clone(), holders.clone());
+                tokio::spawn(async move { prepare_one(&state, &holders[i % holders.len()]).await })
+            })
+            .collect();
+        for task in chunk {
+            out.push(task.await.unwrap());
+        }
+        next += 64;
     }
     out
 }
@@ -90,7 +107,27 @@ fn arg(name: &str, default: usize) -> usize {
 
 /// CPU seconds this process has used (user + system), from /proc.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// CPU seconds the store's writer thread has used.
+fn writer_cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "redb-writer")
+        })
+        .map(|t| {
+            stat_cpu_seconds(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default())
+        })
+        .sum()
+}
+
+/// utime + stime of a `/proc/…/stat` line, in seconds.
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields, in clock ticks (USER_HZ, 100 on Linux).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -141,6 +178,7 @@ fn main() {
     }
     let concurrency = arg("--concurrency", 64);
     let requests = arg("--requests", 20_000);
+    let single = arg("--single", 2000);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
@@ -148,18 +186,21 @@ fn main() {
         .build()
         .unwrap();
     let (state, _data) = state();
-    let holders: Vec<SigningKey> = (0..64)
-        .map(|_| SigningKey::generate(Algorithm::Es256).unwrap())
-        .collect();
+    let holders: Arc<Vec<SigningKey>> = Arc::new(
+        (0..64)
+            .map(|_| SigningKey::generate(Algorithm::Es256).unwrap())
+            .collect(),
+    );
 
     eprintln!("preparing {requests} grants, c_nonces and proofs…");
-    let work = Arc::new(rt.block_on(prepare(&state, &holders, requests + 2000)));
+    let work = Arc::new(rt.block_on(prepare(&state, &holders, requests + single)));
     let queue = Arc::new(Mutex::new((0..requests).collect::<Vec<usize>>()));
 
     // Many concurrent requests.
     eprintln!("issuing…");
     let t = Instant::now();
     let cpu = cpu_seconds();
+    let writer_cpu = writer_cpu_seconds();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
@@ -183,6 +224,7 @@ fn main() {
     });
     let elapsed = t.elapsed();
     let cpu_per_credential = (cpu_seconds() - cpu) / requests as f64;
+    let writer_per_credential = (writer_cpu_seconds() - writer_cpu) / requests as f64;
     let rate = requests as f64 / elapsed.as_secs_f64();
 
     // One request at a time.
@@ -198,6 +240,7 @@ fn main() {
         }
     });
     latencies.sort();
+    eprintln!("measuring the crypto bound…");
     let (bound, per_cpu_second) = crypto_bound(cores);
     println!("in-process issuance, redb, {cores} cores, concurrency {concurrency}:");
     println!(
@@ -215,6 +258,10 @@ fn main() {
         cpu_per_credential * 1e6,
         1e6 / per_cpu_second,
         (1.0 / per_cpu_second) / cpu_per_credential
+    );
+    println!(
+        "  of which the store's writer thread {:.0} µs",
+        writer_per_credential * 1e6
     );
     println!(
         "  single request: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
