@@ -163,11 +163,6 @@ impl Template {
         sd_paths: &[ClaimPath],
         options: &IssueOptions<'_>,
     ) -> Result<Self, IssueError> {
-        for reserved in RESERVED {
-            if claims.contains_key(reserved) {
-                return Err(IssueError::ReservedMember(reserved));
-            }
-        }
         for p in sd_paths {
             if let [PathElem::Key(k)] = p.elems() {
                 if options.never_disclosable.contains(&k.as_str()) {
@@ -181,7 +176,7 @@ impl Template {
             sd_paths,
             matched: vec![false; sd_paths.len()],
         };
-        let root = planner.members(claims, &mut Vec::new());
+        let root = planner.members(claims, &mut Vec::new())?;
         if let Some(i) = planner.matched.iter().position(|m| !m) {
             return Err(IssueError::PathNotFound(sd_paths[i].to_string()));
         }
@@ -220,6 +215,7 @@ impl Template {
                 return Err(IssueError::DuplicateClaim(name.clone()));
             }
         }
+        head.values().try_for_each(reserved_free)?;
         let mut r = Render {
             salts,
             max_decoys: self.max_decoys,
@@ -265,25 +261,33 @@ impl Planner<'_> {
         hit
     }
 
-    fn node(&mut self, v: Value, path: &mut Vec<PathElem>) -> Node {
+    fn node(&mut self, v: Value, path: &mut Vec<PathElem>) -> Result<Node, IssueError> {
         let below = |p: &ClaimPath| p.elems().len() > path.len() && p.is_covered_by_prefix(path);
         if !self.sd_paths.iter().any(below) {
-            return Node::Plain(v.to_string());
+            reserved_free(&v)?;
+            return Ok(Node::Plain(v.to_string()));
         }
-        match v {
-            Value::Object(o) => Node::Object(self.members(o, path)),
-            Value::Array(a) => Node::Array(self.elements(a, path)),
+        Ok(match v {
+            Value::Object(o) => Node::Object(self.members(o, path)?),
+            Value::Array(a) => Node::Array(self.elements(a, path)?),
             // A path going on below a scalar names nothing; it stays
             // unmatched and is reported.
             other => Node::Plain(other.to_string()),
-        }
+        })
     }
 
-    fn members(&mut self, obj: Map<String, Value>, path: &mut Vec<PathElem>) -> Vec<Member> {
+    fn members(
+        &mut self,
+        obj: Map<String, Value>,
+        path: &mut Vec<PathElem>,
+    ) -> Result<Vec<Member>, IssueError> {
         let mut out = Vec::with_capacity(obj.len());
         for (k, v) in obj {
+            if let Some(reserved) = RESERVED.iter().find(|r| **r == k) {
+                return Err(IssueError::ReservedMember(reserved));
+            }
             path.push(PathElem::Key(k));
-            let value = self.node(v, path);
+            let value = self.node(v, path)?;
             let disclosable = self.is_sd(path);
             let Some(PathElem::Key(k)) = path.pop() else {
                 unreachable!()
@@ -294,19 +298,41 @@ impl Planner<'_> {
                 disclosable,
             });
         }
-        out
+        Ok(out)
     }
 
-    fn elements(&mut self, arr: Vec<Value>, path: &mut Vec<PathElem>) -> Vec<Element> {
+    fn elements(
+        &mut self,
+        arr: Vec<Value>,
+        path: &mut Vec<PathElem>,
+    ) -> Result<Vec<Element>, IssueError> {
         let mut out = Vec::with_capacity(arr.len());
         for (i, v) in arr.into_iter().enumerate() {
             path.push(PathElem::Index(i));
-            let value = self.node(v, path);
+            let value = self.node(v, path)?;
             let disclosable = self.is_sd(path);
             path.pop();
             out.push(Element { value, disclosable });
         }
-        out
+        Ok(out)
+    }
+}
+
+/// Refuses `_sd`, `_sd_alg` and `...` as member names anywhere in `v`: a
+/// verifier would read them as SD-JWT structure (RFC 9901 §4.1).
+fn reserved_free(v: &Value) -> Result<(), IssueError> {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                if let Some(reserved) = RESERVED.iter().find(|r| **r == k) {
+                    return Err(IssueError::ReservedMember(reserved));
+                }
+                reserved_free(v)?;
+            }
+            Ok(())
+        }
+        Value::Array(a) => a.iter().try_for_each(reserved_free),
+        _ => Ok(()),
     }
 }
 

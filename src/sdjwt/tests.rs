@@ -891,6 +891,26 @@ fn a_template_refuses_head_claims_it_holds_or_reserves() {
         let got = template.issue(&f.issuer, &head, &mut RandomSalts);
         assert_eq!(got.unwrap_err(), want, "{name}");
     }
+    // Nor anywhere deeper, in the clear or under a disclosable claim.
+    let mut head = Map::new();
+    head.insert("status".into(), json!({"status_list": {"_sd": []}}));
+    let got = template.issue(&f.issuer, &head, &mut RandomSalts);
+    assert_eq!(got.unwrap_err(), IssueError::ReservedMember("_sd"));
+    for (claims, sd) in [
+        (json!({"a": {"b": [{"...": "x"}]}}), vec![]),
+        (
+            json!({"a": {"_sd_alg": 1, "b": 2}}),
+            vec![path(json!(["a", "b"]))],
+        ),
+        (json!({"a": {"_sd": 1}}), vec![path(json!(["a"]))]),
+    ] {
+        let claims = claims.as_object().unwrap().clone();
+        let got = Template::new(claims.clone(), &sd, &IssueOptions::default());
+        assert!(
+            matches!(got, Err(IssueError::ReservedMember(_))),
+            "{claims:?}: {got:?}"
+        );
+    }
     // A credential from the template verifies and discloses everything.
     let mut head = Map::new();
     head.insert(
