@@ -198,7 +198,7 @@ pub struct PublicUrl {
 
 impl PublicUrl {
     /// Parses and checks a public URL: `https` (or `http` for localhost /
-    /// 127.0.0.1 / [::1] during development), a host, an optional path, no
+    /// 127.0.0.1 / \[::1\] during development), a host, an optional path, no
     /// query, fragment, user info or trailing slash.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let bad = |why: &'static str| ConfigError::PublicUrl {

@@ -276,7 +276,7 @@ impl SigningKey {
         Self::from_jwk(&Value::Object(jwk))
     }
 
-    /// Loads a private JWK (`kty`, `crv`, `x`, [`y`], `d`).
+    /// Loads a private JWK (`kty`, `crv`, `x`, `y` for P-256, `d`).
     pub fn from_jwk(value: &Value) -> Result<Self, KeyError> {
         let obj = value.as_object().ok_or(JwkError::NotAnObject)?;
         let public = jwk::canonical_public(obj)?;

@@ -42,7 +42,7 @@ pub mod ns {
     pub const PAR: &str = "vci_par";
     /// login session id → [`Session`](super::authorize::Session).
     pub const SESSION: &str = "vci_session";
-    /// sha256(access token) → [`Grant`].
+    /// sha256(access token) → [`Grant`](super::Grant).
     pub const ACCESS_TOKEN: &str = "vci_token";
     /// c_nonce → `[]`.
     pub const C_NONCE: &str = "vci_cnonce";

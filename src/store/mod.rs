@@ -1,5 +1,5 @@
 //! Storage behind one small trait: single-use entries with a lifetime, taken
-//! atomically, and durable records. [`redb`](self::redb) is the embedded
+//! atomically, and durable records. [`redb`] is the embedded
 //! default; a PostgreSQL implementation fits the same trait.
 //!
 //! Every write is durable before its future resolves: a consumed code or
