@@ -8,18 +8,15 @@
 //!
 //! `cargo bench --bench issuance [-- --concurrency 64 --requests 20000 --single 2000]`
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use digital_id::crypto::{Algorithm, SigningKey, jws};
+use digital_id::crypto::{Algorithm, SigningKey};
 use digital_id::http::AppState;
-use digital_id::issuer::{credential, nonce, offer, token};
-use serde_json::{Map, Value, json};
-
-struct Prepared {
-    bearer: String,
-    body: Vec<u8>,
-}
+use digital_id::issuer::credential;
+use support::{PassportRequest, passport_request};
 
 fn state() -> (Arc<AppState>, tempfile::TempDir) {
     use digital_id::config::{ServeArgs, Settings};
@@ -38,54 +35,22 @@ fn state() -> (Arc<AppState>, tempfile::TempDir) {
     )
 }
 
-fn proof(holder: &SigningKey, aud: &str, nonce: &str, now: i64) -> String {
-    let mut header = Map::new();
-    header.insert("typ".into(), json!("openid4vci-proof+jwt"));
-    header.insert("jwk".into(), Value::Object(holder.public().jwk().clone()));
-    let claims = json!({"aud": aud, "iat": now, "nonce": nonce});
-    jws::sign(holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap()
-}
-
-async fn prepare_one(state: &AppState, holder: &SigningKey) -> Prepared {
-    let ctx = state.issuer();
-    let req: offer::OfferRequest = serde_json::from_value(
-        json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false}),
-    )
-    .unwrap();
-    let created = offer::create(&ctx, req).await.unwrap();
-    let code =
-        created.credential_offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
-            ["pre-authorized_code"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let treq: token::TokenRequest = serde_json::from_value(json!({
-        "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
-        "pre-authorized_code": code,
-    }))
-    .unwrap();
-    let access = token::token(&ctx, treq, false).await.unwrap().access_token;
-    let c_nonce = nonce::issue(&ctx).await.unwrap().c_nonce;
-    let body = json!({
-        "credential_configuration_id": "ru.passport",
-        "proofs": {"jwt": [proof(holder, ctx.issuer_id(), &c_nonce, ctx.now)]},
-    });
-    Prepared {
-        bearer: access,
-        body: serde_json::to_vec(&body).unwrap(),
-    }
-}
-
 /// `n` grants with their c_nonce and proof, prepared 64 at a time (their
 /// writes share commits, as the measured requests' do).
-async fn prepare(state: &Arc<AppState>, holders: &Arc<Vec<SigningKey>>, n: usize) -> Vec<Prepared> {
+async fn prepare(
+    state: &Arc<AppState>,
+    holders: &Arc<Vec<SigningKey>>,
+    n: usize,
+) -> Vec<PassportRequest> {
     let mut out = Vec::with_capacity(n);
     let mut next = 0;
     while next < n {
         let chunk: Vec<_> = (next..n.min(next + 64))
             .map(|i| {
                 let (state, holders) = (state.clone(), holders.clone());
-                tokio::spawn(async move { prepare_one(&state, &holders[i % holders.len()]).await })
+                tokio::spawn(
+                    async move { passport_request(&state, &holders[i % holders.len()]).await },
+                )
             })
             .collect();
         for task in chunk {

@@ -7,16 +7,18 @@
 //!
 //! `cargo bench --bench verification [-- --seconds 5]`
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use digital_id::crypto::{Algorithm, SigningKey, jws};
+use digital_id::crypto::{Algorithm, SigningKey};
 use digital_id::http::AppState;
-use digital_id::issuer::{credential, nonce, offer, token};
+use digital_id::issuer::credential;
 use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
 use digital_id::verifier::presentation::Binding;
 use digital_id::verifier::presets::Preset;
-use serde_json::{Map, Value, json};
+use support::passport_request;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -58,31 +60,9 @@ fn server(rt: &tokio::runtime::Runtime) -> (Arc<AppState>, tempfile::TempDir) {
 
 /// A passport from the issuer (with its status list entry).
 async fn passport(state: &AppState, holder: &SigningKey) -> String {
+    let req = passport_request(state, holder).await;
     let ctx = state.issuer();
-    let req: offer::OfferRequest = serde_json::from_value(
-        json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "tx_code": false}),
-    )
-    .unwrap();
-    let created = offer::create(&ctx, req).await.unwrap();
-    let code =
-        created.credential_offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
-            ["pre-authorized_code"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let treq: token::TokenRequest = serde_json::from_value(
-        json!({"grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": code}),
-    )
-    .unwrap();
-    let access = token::token(&ctx, treq, false).await.unwrap().access_token;
-    let c_nonce = nonce::issue(&ctx).await.unwrap().c_nonce;
-    let mut header = Map::new();
-    header.insert("typ".into(), json!("openid4vci-proof+jwt"));
-    header.insert("jwk".into(), Value::Object(holder.public().jwk().clone()));
-    let claims = json!({"aud": ctx.issuer_id(), "iat": ctx.now, "nonce": c_nonce});
-    let proof = jws::sign(holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap();
-    let body = json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof]}});
-    let resp = credential::issue(&ctx, Some(&access), &serde_json::to_vec(&body).unwrap())
+    let resp = credential::issue(&ctx, Some(&req.bearer), &req.body)
         .await
         .unwrap();
     resp.credentials[0].credential.clone()
