@@ -70,9 +70,10 @@ struct Local {
 fn start_local() -> Local {
     use digital_id::config::{ServeArgs, Settings};
     let data = tempfile::tempdir().unwrap();
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = probe.local_addr().unwrap();
-    drop(probe);
+    // Bound here and handed to the server, so no other process can take
+    // the port between choosing it and serving on it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
     let api_key = "load-generator-key".to_owned();
     let args = ServeArgs {
         bind: Some(addr),
@@ -94,7 +95,7 @@ fn start_local() -> Local {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let (server, bound) = digital_id::http::bind(state, addr).unwrap();
+            let (server, bound) = digital_id::http::serve(state, listener).unwrap();
             tx.send(bound).unwrap();
             let _ = server.await;
         });

@@ -118,9 +118,10 @@ impl InProc {
     /// bound address afterwards unless `tweak` set one).
     pub fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let listener_probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener_probe.local_addr().unwrap();
-        drop(listener_probe);
+        // Bound here and handed to the server, so no other test can take
+        // the port between choosing it and serving on it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
         let args = ServeArgs {
             bind: Some(addr),
             data_dir: Some(data.path().to_owned()),
@@ -136,7 +137,7 @@ impl InProc {
         let st = state.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let (server, bound) = digital_id::http::bind(st, addr).unwrap();
+                let (server, bound) = digital_id::http::serve(st, listener).unwrap();
                 tx.send((server.handle(), bound)).unwrap();
                 let _ = server.await;
             });
