@@ -103,7 +103,7 @@ fn demo_page_in_chromium() {
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing: apt-get install chromium chromium-driver (.ci/run does)"
+        "Chromium is missing: apt-get install chromium chromium-driver (scripts/test does)"
     );
     let server = InProc::start();
     let mut child = Command::new("node")
