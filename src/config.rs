@@ -163,7 +163,8 @@ impl Default for LimitSettings {
 /// Where data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSpec {
-    /// The embedded redb file `<data_dir>/store.redb`.
+    /// The embedded redb file `<data_dir>/store.redb` (with its write-ahead
+    /// log `store.redb-wal`).
     Redb,
     /// A PostgreSQL connection URL.
     Postgres(String),

@@ -9,6 +9,7 @@
 
 pub mod postgres;
 pub mod redb;
+mod wal;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,18 +2,34 @@
 //!
 //! Reads run on the caller's thread (redb readers never block writers). All
 //! writes go to one writer thread that applies every request waiting in its
-//! queue in a single write transaction and commits it with
-//! `Durability::Immediate` (one fsync) before answering any of them: group
-//! commit, so durability costs one fsync per batch, not per request.
+//! queue in a single write transaction: group commit, so durability costs
+//! one sync per batch, not per request.
+//!
+//! A batch is made durable through the store's write-ahead log
+//! (`store.redb-wal` beside `store.redb`, see [`super::wal`]): its effects
+//! are appended and synced (a few kilobytes, one `fdatasync`) before the
+//! batch's redb commit makes them visible and before any caller is
+//! answered. That commit is non-durable, so it writes nothing to the file;
+//! redb writes its changed pages durably only at a checkpoint — when the log
+//! reaches [`WAL_LIMIT`], after [`IDLE_CHECKPOINT`] without writes, and at
+//! shutdown — and the log then starts over. Opening the store replays the
+//! log's complete records onto the last checkpoint (replaying a record the
+//! checkpoint already holds changes nothing). One small sequential write
+//! per batch instead of its B-tree pages: on the 2-core VM single-request
+//! issuance fell from 0.68 to 0.46 ms (p50) and the HTTP pre-authorized
+//! flow gained 9 % flows/s at concurrency 16 and 26 % at concurrency 1
+//! (BENCHMARKS.md).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
+use std::time::Duration;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
+use super::wal::{self, Effect, Wal};
 use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
 
 /// `"<ns>\0<key>"` → `(expires_at or i64::MAX, value)`.
@@ -23,6 +39,32 @@ const EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("expiry");
 
 /// Most requests applied in one transaction.
 const MAX_BATCH: usize = 256;
+
+/// The log size at which redb's pages are written durably and the log
+/// starts over.
+const WAL_LIMIT: u64 = 8 << 20;
+
+/// A log with records is checkpointed after this long without writes.
+const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
+
+/// When the writer checkpoints.
+#[derive(Debug, Clone, Copy)]
+struct Checkpoints {
+    wal_limit: u64,
+    idle: Duration,
+}
+
+const CHECKPOINTS: Checkpoints = Checkpoints {
+    wal_limit: WAL_LIMIT,
+    idle: IDLE_CHECKPOINT,
+};
+
+/// The write-ahead log beside the database file at `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push("-wal");
+    path.with_file_name(name)
+}
 
 const NEVER: i64 = i64::MAX;
 
@@ -136,23 +178,59 @@ impl std::fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Opens (or creates) the database file at `path`.
+    /// Opens (or creates) the database file at `path`, with its
+    /// write-ahead log beside it (`<file name>-wal`).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, CHECKPOINTS)
+    }
+
+    fn open_with(path: &Path, checkpoints: Checkpoints) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
         let db = Arc::new(Database::create(path).map_err(backend)?);
+        let (mut wal, records) = Wal::open(&wal_path(path)).map_err(StoreError::Backend)?;
         {
+            // Tables and the log's records in one durable commit; the log
+            // starts over only once they are in the file.
             let tx = db.begin_write().map_err(backend)?;
-            tx.open_table(ENTRIES).map_err(backend)?;
-            tx.open_table(EXPIRY).map_err(backend)?;
+            {
+                let mut entries = tx.open_table(ENTRIES).map_err(backend)?;
+                let mut expiry = tx.open_table(EXPIRY).map_err(backend)?;
+                let mut t = Tables {
+                    entries: &mut entries,
+                    expiry: &mut expiry,
+                    log: &mut Vec::new(),
+                };
+                for record in &records {
+                    for effect in wal::decode(record).map_err(StoreError::Backend)? {
+                        match effect {
+                            Effect::Put {
+                                key,
+                                expires_at,
+                                value,
+                            } => t.put(key, value, expires_at)?,
+                            Effect::Remove { key } => {
+                                t.remove(key)?;
+                            }
+                        }
+                    }
+                }
+            }
             tx.commit().map_err(backend)?;
         }
+        if !records.is_empty() {
+            tracing::info!(
+                records = records.len(),
+                "store: replayed the write-ahead log"
+            );
+        }
+        wal.reset().map_err(StoreError::Backend)?;
         let (queue, rx) = mpsc::channel();
         let wdb = db.clone();
         let thread = thread::Builder::new()
             .name("redb-writer".into())
-            .spawn(move || write_loop(&wdb, &rx))
+            .spawn(move || write_loop(&wdb, &rx, wal, checkpoints))
             .map_err(backend)?;
         Ok(RedbStore {
             writer: Arc::new(Writer {
@@ -190,8 +268,29 @@ impl RedbStore {
     }
 }
 
-fn write_loop(db: &Database, rx: &mpsc::Receiver<Op>) {
-    while let Ok(first) = rx.recv() {
+fn write_loop(db: &Database, rx: &mpsc::Receiver<Op>, mut wal: Wal, checkpoints: Checkpoints) {
+    // One record buffer for every batch.
+    let mut log = Vec::with_capacity(64 << 10);
+    // Set when the log or the database may disagree with what callers were
+    // told (a failed log write or sync, or a failed commit after one): from
+    // then on every write fails, and a restart replays the log.
+    let mut broken: Option<String> = None;
+    loop {
+        let first = if wal.has_records() && broken.is_none() {
+            match rx.recv_timeout(checkpoints.idle) {
+                Ok(op) => op,
+                Err(RecvTimeoutError::Timeout) => {
+                    checkpoint(db, &mut wal, &mut broken);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(op) => op,
+                Err(_) => break,
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -200,24 +299,79 @@ fn write_loop(db: &Database, rx: &mpsc::Receiver<Op>) {
             }
         }
         let mut replies = Vec::with_capacity(batch.len());
-        let commit = apply(db, batch, &mut replies);
+        let commit = match &broken {
+            Some(e) => {
+                refuse(batch, &mut replies);
+                Err(e.clone())
+            }
+            None => apply(db, batch, &mut replies, &mut wal, &mut log, &mut broken),
+        };
         if let Err(e) = &commit {
             tracing::error!(error = %e, "store commit failed");
         }
         for r in replies {
             r.send(&commit);
         }
+        if wal.len() >= checkpoints.wal_limit && broken.is_none() {
+            checkpoint(db, &mut wal, &mut broken);
+        }
+    }
+    if wal.has_records() && broken.is_none() {
+        checkpoint(db, &mut wal, &mut broken);
     }
 }
 
-fn apply(db: &Database, batch: Vec<Op>, replies: &mut Vec<Pending>) -> Result<(), String> {
-    let tx = db.begin_write().map_err(|e| e.to_string())?;
+/// Writes redb's pages durably, then empties the log.
+fn checkpoint(db: &Database, wal: &mut Wal, broken: &mut Option<String>) {
+    let done = db
+        .begin_write()
+        .map_err(|e| e.to_string())
+        .and_then(|tx| tx.commit().map_err(|e| e.to_string()))
+        .and_then(|()| wal.reset());
+    if let Err(e) = done {
+        // A failed durable commit leaves the log as it is (a restart
+        // replays it); a failed reset may have left it half-emptied.
+        tracing::error!(error = %e, "store checkpoint failed");
+        *broken = Some(format!(
+            "the store could not write its checkpoint ({e}); restart the server"
+        ));
+    }
+}
+
+/// Replies for a batch that is refused as a whole.
+fn refuse(batch: Vec<Op>, replies: &mut Vec<Pending>) {
+    for op in batch {
+        replies.push(match op {
+            Op::Insert { reply, .. } | Op::Put { reply, .. } | Op::Transact { reply, .. } => {
+                Pending::Unit(reply, Ok(()))
+            }
+            Op::Update { reply, .. } => Pending::Value(reply, Ok(None)),
+            Op::Delete { reply, .. } => Pending::Bool(reply, Ok(false)),
+            Op::Sweep { reply, .. } => Pending::Count(reply, Ok(0)),
+        });
+    }
+}
+
+fn apply(
+    db: &Database,
+    batch: Vec<Op>,
+    replies: &mut Vec<Pending>,
+    wal: &mut Wal,
+    log: &mut Vec<u8>,
+    broken: &mut Option<String>,
+) -> Result<(), String> {
+    let mut tx = db.begin_write().map_err(|e| e.to_string())?;
+    // Durable through the log, written below before the commit.
+    tx.set_durability(Durability::None)
+        .map_err(|e| e.to_string())?;
+    wal::start(log);
     {
         let mut entries = tx.open_table(ENTRIES).map_err(|e| e.to_string())?;
         let mut expiry = tx.open_table(EXPIRY).map_err(|e| e.to_string())?;
         let mut t = Tables {
             entries: &mut entries,
             expiry: &mut expiry,
+            log,
         };
         for op in batch {
             replies.push(match op {
@@ -243,12 +397,28 @@ fn apply(db: &Database, batch: Vec<Op>, replies: &mut Vec<Pending>) -> Result<()
             });
         }
     }
-    tx.commit().map_err(|e| e.to_string())
+    let fail = |broken: &mut Option<String>, e: String| {
+        *broken = Some(format!(
+            "the store's write-ahead log failed ({e}); restart the server"
+        ));
+        e
+    };
+    // The log first: if its write fails, the transaction is dropped and
+    // nothing happened. After it, the batch is durable: a commit that then
+    // fails leaves the database behind the log until a restart replays it.
+    // (A batch with no effects may still have dropped stale sweep-index
+    // entries; losing that in a crash is harmless, so it is not logged.)
+    if !wal::is_empty(log) {
+        wal.append(log).map_err(|e| fail(broken, e))?;
+    }
+    tx.commit().map_err(|e| fail(broken, e.to_string()))
 }
 
 struct Tables<'a, 't> {
     entries: &'a mut redb::Table<'t, &'static str, (i64, &'static [u8])>,
     expiry: &'a mut redb::Table<'t, (i64, &'static str), ()>,
+    /// The batch's effects, for the write-ahead log.
+    log: &'a mut Vec<u8>,
 }
 
 impl Tables<'_, '_> {
@@ -271,6 +441,7 @@ impl Tables<'_, '_> {
                 if exp != NEVER {
                     self.expiry.remove((exp, key)).map_err(backend)?;
                 }
+                wal::encode(self.log, &Effect::Remove { key });
                 Ok(Some(v))
             }
             None => Ok(None),
@@ -290,6 +461,14 @@ impl Tables<'_, '_> {
         if expires_at != NEVER && old != Some(expires_at) {
             self.expiry.insert((expires_at, key), ()).map_err(backend)?;
         }
+        wal::encode(
+            self.log,
+            &Effect::Put {
+                key,
+                expires_at,
+                value,
+            },
+        );
         Ok(())
     }
 
@@ -399,6 +578,7 @@ impl Tables<'_, '_> {
                 .is_some_and(|g| g.value().0 == *exp);
             if same {
                 self.entries.remove(key.as_str()).map_err(backend)?;
+                wal::encode(self.log, &Effect::Remove { key });
             }
         }
         Ok(expired.len())
@@ -542,6 +722,163 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(&dir.path().join("store.redb")).unwrap();
         super::super::contract::run_all(Arc::new(store));
+    }
+
+    /// What a crash leaves on disk: copies of the database file and its
+    /// log, taken while the store runs.
+    fn crash_copy(path: &Path, to: &Path) -> PathBuf {
+        let copy = to.join("store.redb");
+        std::fs::copy(path, &copy).unwrap();
+        std::fs::copy(wal_path(path), wal_path(&copy)).unwrap();
+        copy
+    }
+
+    fn log_len(path: &Path) -> u64 {
+        std::fs::metadata(wal_path(path)).unwrap().len()
+    }
+
+    /// Polls (for up to 10 s) until the log beside `path` is empty.
+    fn wait_for_checkpoint(path: &Path) {
+        for _ in 0..1000 {
+            if log_len(path) == 16 {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the log was not checkpointed");
+    }
+
+    /// Writes of every kind, all acknowledged; then checks a store opened
+    /// on what a crash left has them.
+    fn write_then_check(checkpoints: Checkpoints, logged: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let store = RedbStore::open_with(&path, checkpoints).unwrap();
+        rt.block_on(async {
+            for n in ["n1", "n2", "n3"] {
+                store
+                    .insert("nonce", n.into(), b"x".to_vec(), Some(1000), 0)
+                    .await
+                    .unwrap();
+            }
+            assert!(store.take("nonce", "n1".into(), 1).await.unwrap().is_some());
+            assert!(store.delete("nonce", "n3".into()).await.unwrap());
+            store
+                .put("record", "r1".into(), b"v1".to_vec(), None)
+                .await
+                .unwrap();
+            store
+                .put("record", "r1".into(), b"v2".to_vec(), None)
+                .await
+                .unwrap();
+            store
+                .transact(vec![
+                    TxOp::Take {
+                        ns: "nonce",
+                        key: "n2".into(),
+                        now: 1,
+                    },
+                    TxOp::Insert {
+                        ns: "record",
+                        key: "r2".into(),
+                        value: b"w".to_vec(),
+                        expires_at: None,
+                        now: 1,
+                    },
+                ])
+                .await
+                .unwrap();
+            store
+                .insert("code", "c1".into(), b"y".to_vec(), Some(5), 0)
+                .await
+                .unwrap();
+            assert_eq!(store.sweep(10).await.unwrap(), 1);
+        });
+        if logged {
+            assert!(log_len(&path) > 16, "the writes are only in the log");
+        } else {
+            // Checkpointed after its reply: the database file holds it all.
+            wait_for_checkpoint(&path);
+        }
+        let crashed = tempfile::tempdir().unwrap();
+        let copy = crash_copy(&path, crashed.path());
+        drop(store);
+        let store = RedbStore::open(&copy).unwrap();
+        rt.block_on(async {
+            for n in ["n1", "n2", "n3"] {
+                assert_eq!(store.take("nonce", n.into(), 2).await.unwrap(), None, "{n}");
+            }
+            assert_eq!(
+                store.get("record", "r1".into(), 2).await.unwrap(),
+                Some(b"v2".to_vec())
+            );
+            assert_eq!(
+                store.get("record", "r2".into(), 2).await.unwrap(),
+                Some(b"w".to_vec())
+            );
+            assert_eq!(store.get("code", "c1".into(), 2).await.unwrap(), None);
+            // The replayed log was checkpointed and started over.
+            assert_eq!(store.sweep(10).await.unwrap(), 0);
+        });
+        assert_eq!(log_len(&copy), 16);
+    }
+
+    #[test]
+    fn acknowledged_writes_survive_a_crash_before_the_checkpoint() {
+        let never = Duration::from_secs(24 * 3600);
+        write_then_check(
+            Checkpoints {
+                wal_limit: u64::MAX,
+                idle: never,
+            },
+            true,
+        );
+    }
+
+    #[test]
+    fn a_full_log_is_checkpointed_and_starts_over() {
+        let never = Duration::from_secs(24 * 3600);
+        // Every batch fills the log: each one is checkpointed at once.
+        write_then_check(
+            Checkpoints {
+                wal_limit: 1,
+                idle: never,
+            },
+            false,
+        );
+    }
+
+    #[test]
+    fn an_idle_log_is_checkpointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let store = RedbStore::open_with(
+            &path,
+            Checkpoints {
+                wal_limit: u64::MAX,
+                idle: Duration::from_millis(20),
+            },
+        )
+        .unwrap();
+        rt.block_on(store.put("record", "r".into(), b"v".to_vec(), None))
+            .unwrap();
+        // The checkpoint comes ~20 ms after the write.
+        wait_for_checkpoint(&path);
+    }
+
+    #[test]
+    fn a_log_that_is_not_ours_stops_the_store_from_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        std::fs::write(wal_path(&path), b"some other program's file").unwrap();
+        let err = RedbStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains("write-ahead log"), "{err}");
     }
 
     #[test]
