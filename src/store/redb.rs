@@ -16,7 +16,7 @@
 //! log's complete records onto the last checkpoint (replaying a record the
 //! checkpoint already holds changes nothing). One small sequential write
 //! per batch instead of its B-tree pages: on the 2-core VM single-request
-//! issuance fell from 0.68 to 0.46 ms (p50) and the HTTP pre-authorized
+//! issuance fell ~30 % (p50 0.50–0.65 → 0.38–0.41 ms) and the HTTP pre-authorized
 //! flow gained 9 % flows/s at concurrency 16 and 26 % at concurrency 1
 //! (BENCHMARKS.md).
 
