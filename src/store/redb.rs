@@ -6,17 +6,17 @@
 //! one sync per batch, not per request.
 //!
 //! A batch is made durable through the store's write-ahead log
-//! (`store.redb-wal` beside `store.redb`, see [`super::wal`]): its effects
-//! are appended and synced (a few kilobytes, one `fdatasync`) before the
-//! batch's redb commit makes them visible and before any caller is
-//! answered. That commit is non-durable, so it writes nothing to the file;
-//! redb writes its changed pages durably only at a checkpoint — when the log
-//! reaches [`WAL_LIMIT`], after [`IDLE_CHECKPOINT`] without writes, and at
-//! shutdown — and the log then starts over. Opening the store replays the
-//! log's complete records onto the last checkpoint (replaying a record the
-//! checkpoint already holds changes nothing). One small sequential write
-//! per batch instead of its B-tree pages: on the 2-core VM single-request
-//! issuance fell ~30 % (p50 0.50–0.65 → 0.38–0.41 ms) and the HTTP pre-authorized
+//! (`store.redb-wal` beside `store.redb`; its format is in `wal.rs`): its
+//! effects are appended and synced (a few kilobytes, one `fdatasync`)
+//! before the batch's redb commit makes them visible and before any caller
+//! is answered. That commit is non-durable, so it writes nothing to the
+//! file; redb writes its changed pages durably only at a checkpoint — when
+//! the log reaches 8 MiB, after 1 s without writes, and at shutdown — and
+//! the log then starts over. Opening the store replays the log's complete
+//! records onto the last checkpoint (replaying a record the checkpoint
+//! already holds changes nothing). One small sequential write per batch
+//! instead of its B-tree pages: on the 2-core VM single-request issuance
+//! fell ~30 % (p50 0.50–0.65 → 0.38–0.41 ms) and the HTTP pre-authorized
 //! flow gained 9 % flows/s at concurrency 16 and 26 % at concurrency 1
 //! (BENCHMARKS.md).
 
