@@ -740,7 +740,7 @@ mod tests {
     /// Polls (for up to 10 s) until the log beside `path` is empty.
     fn wait_for_checkpoint(path: &Path) {
         for _ in 0..1000 {
-            if log_len(path) == 16 {
+            if log_len(path) == wal::HEADER as u64 {
                 return;
             }
             thread::sleep(Duration::from_millis(10));
@@ -748,9 +748,14 @@ mod tests {
         panic!("the log was not checkpointed");
     }
 
-    /// Writes of every kind, all acknowledged; then checks a store opened
-    /// on what a crash left has them.
-    fn write_then_check(checkpoints: Checkpoints, logged: bool) {
+    /// Writes of every kind, all acknowledged, with a checkpoint whenever
+    /// the log reaches `wal_limit` (and never for idleness); then checks
+    /// that a store opened on what a crash left has them.
+    fn write_then_check(wal_limit: u64, logged: bool) {
+        let checkpoints = Checkpoints {
+            wal_limit,
+            idle: Duration::from_secs(24 * 3600),
+        };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb");
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -798,7 +803,10 @@ mod tests {
             assert_eq!(store.sweep(10).await.unwrap(), 1);
         });
         if logged {
-            assert!(log_len(&path) > 16, "the writes are only in the log");
+            assert!(
+                log_len(&path) > wal::HEADER as u64,
+                "the writes are only in the log"
+            );
         } else {
             // Checkpointed after its reply: the database file holds it all.
             wait_for_checkpoint(&path);
@@ -823,32 +831,18 @@ mod tests {
             // The replayed log was checkpointed and started over.
             assert_eq!(store.sweep(10).await.unwrap(), 0);
         });
-        assert_eq!(log_len(&copy), 16);
+        assert_eq!(log_len(&copy), wal::HEADER as u64);
     }
 
     #[test]
     fn acknowledged_writes_survive_a_crash_before_the_checkpoint() {
-        let never = Duration::from_secs(24 * 3600);
-        write_then_check(
-            Checkpoints {
-                wal_limit: u64::MAX,
-                idle: never,
-            },
-            true,
-        );
+        write_then_check(u64::MAX, true);
     }
 
     #[test]
     fn a_full_log_is_checkpointed_and_starts_over() {
-        let never = Duration::from_secs(24 * 3600);
         // Every batch fills the log: each one is checkpointed at once.
-        write_then_check(
-            Checkpoints {
-                wal_limit: 1,
-                idle: never,
-            },
-            false,
-        );
+        write_then_check(1, false);
     }
 
     #[test]

@@ -17,7 +17,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"DIDWAL01";
-const HEADER: usize = 16;
+/// Bytes of the file header: an empty log is this long.
+pub const HEADER: usize = 16;
 const PUT: u8 = 1;
 const REMOVE: u8 = 2;
 
@@ -238,6 +239,14 @@ mod tests {
         b
     }
 
+    /// A new, empty log at `path`.
+    fn fresh(path: &Path) -> Wal {
+        let (mut wal, found) = Wal::open(path).unwrap();
+        assert!(found.is_empty());
+        wal.reset().unwrap();
+        wal
+    }
+
     fn append(wal: &mut Wal, payload: &[u8]) {
         let mut rec = Vec::new();
         start(&mut rec);
@@ -281,9 +290,7 @@ mod tests {
     fn records_survive_reopen_and_a_torn_tail_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb-wal");
-        let (mut wal, found) = Wal::open(&path).unwrap();
-        assert!(found.is_empty());
-        wal.reset().unwrap();
+        let mut wal = fresh(&path);
         assert!(!wal.has_records());
         append(&mut wal, b"first");
         append(&mut wal, b"second");
@@ -301,8 +308,7 @@ mod tests {
     fn a_corrupted_record_ends_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
-        let (mut wal, _) = Wal::open(&path).unwrap();
-        wal.reset().unwrap();
+        let mut wal = fresh(&path);
         append(&mut wal, b"one");
         append(&mut wal, b"two");
         append(&mut wal, b"three");
@@ -319,8 +325,7 @@ mod tests {
     fn records_of_an_earlier_generation_are_not_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
-        let (mut wal, _) = Wal::open(&path).unwrap();
-        wal.reset().unwrap();
+        let mut wal = fresh(&path);
         append(&mut wal, b"old record, already checkpointed");
         let old = std::fs::read(&path).unwrap();
         wal.reset().unwrap();
