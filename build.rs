@@ -44,6 +44,39 @@ fn main() {
         let _ = writeln!(list, "    &{module}::DOCUMENT,");
     }
     list.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("documents.rs");
-    std::fs::write(out, format!("{modules}\n{list}")).expect("write documents.rs");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    std::fs::write(out_dir.join("documents.rs"), format!("{modules}\n{list}"))
+        .expect("write documents.rs");
+    embed_registry(&root, &out_dir);
+}
+
+/// The demo registry's seed files, embedded so that the binary runs from
+/// any directory: `registry_seed.rs` lists `(file name, contents)` of every
+/// `examples/registry/*.json`, in name order.
+fn embed_registry(root: &std::path::Path, out_dir: &std::path::Path) {
+    let dir = root.join("examples/registry");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples/registry")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut seed = String::from(
+        "/// `examples/registry/*.json` as `(file name, contents)`, in name order.\npub static EMBEDDED: &[(&str, &str)] = &[\n",
+    );
+    for path in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let name = path
+            .file_name()
+            .and_then(|s| s.to_str())
+            .expect("a UTF-8 file name");
+        let _ = writeln!(
+            seed,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
+    }
+    seed.push_str("];\n");
+    std::fs::write(out_dir.join("registry_seed.rs"), seed).expect("write registry_seed.rs");
 }

@@ -80,12 +80,9 @@ pub fn build_state(
     })
 }
 
-/// Default seed of the demo registry when the store holds none.
-pub const DEFAULT_REGISTRY: &str = "examples/registry";
-
 /// The demo registry lives in the store: `--registry DIR` (re)seeds it;
-/// without it the stored registry is used, seeded from
-/// [`DEFAULT_REGISTRY`] on first start.
+/// without it the stored registry is used, seeded on first start from the
+/// demo registry embedded in the binary ([`DemoRegistry::embedded`]).
 fn open_registry(
     store: &dyn Store,
     seed: Option<&Path>,
@@ -97,7 +94,7 @@ fn open_registry(
     rt.block_on(async {
         match seed {
             Some(dir) => {
-                let n = DemoRegistry::seed_store(store, dir, now).await?;
+                let n = DemoRegistry::seed_store(store, &DemoRegistry::load(dir)?, now).await?;
                 tracing::info!(subjects = n, dir = %dir.display(), "seeded the demo registry");
             }
             None if store
@@ -105,11 +102,8 @@ fn open_registry(
                 .await?
                 .is_empty() =>
             {
-                let n = DemoRegistry::seed_store(store, Path::new(DEFAULT_REGISTRY), now).await?;
-                tracing::info!(
-                    subjects = n,
-                    "seeded the demo registry from {DEFAULT_REGISTRY}"
-                );
+                let n = DemoRegistry::seed_store(store, &DemoRegistry::embedded()?, now).await?;
+                tracing::info!(subjects = n, "seeded the embedded demo registry");
             }
             None => {}
         }

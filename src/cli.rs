@@ -50,9 +50,10 @@ pub enum RegistryCommand {
     /// Validate every record as issuance would; one line per record
     /// (`<id>: OK` or `<id>: <field>: <rule>`); exit 1 if any record fails.
     Check {
-        /// Directory of registry JSON files.
-        #[arg(env = "VC_REGISTRY", default_value = "examples/registry")]
-        path: PathBuf,
+        /// Directory of registry JSON files [default: the demo registry
+        /// embedded in the binary].
+        #[arg(env = "VC_REGISTRY")]
+        path: Option<PathBuf>,
         /// Check as of this date (YYYY-MM-DD; default: today, UTC).
         #[arg(long)]
         today: Option<String>,
@@ -118,7 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
             verify(t, &jwks, aud.as_deref(), nonce.as_deref(), require_kb, now)
         }),
         Command::Registry(RegistryCommand::Check { path, today }) => {
-            registry_check(&path, today.as_deref())
+            registry_check(path.as_deref(), today.as_deref())
         }
         Command::Openapi => {
             use std::io::Write;
@@ -129,7 +130,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn registry_check(path: &std::path::Path, today: Option<&str>) -> ExitCode {
+fn registry_check(path: Option<&std::path::Path>, today: Option<&str>) -> ExitCode {
     let today = match today {
         None => time::OffsetDateTime::now_utc().date(),
         Some(t) => match crate::catalogue::validate::date("--today", t) {

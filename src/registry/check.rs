@@ -26,10 +26,15 @@ impl fmt::Display for CheckLine {
     }
 }
 
-/// Loads the demo registry at `path` and checks it as of `today` (which the
-/// caller reads from its clock). A file that cannot be loaded is an `Err`.
-pub fn check(path: &Path, today: Date) -> Result<Vec<CheckLine>, RegistryError> {
-    check_registry(&DemoRegistry::load(path)?, today)
+/// Loads the demo registry at `path` (the embedded one when `None`) and
+/// checks it as of `today` (which the caller reads from its clock). A file
+/// that cannot be loaded is an `Err`.
+pub fn check(path: Option<&Path>, today: Date) -> Result<Vec<CheckLine>, RegistryError> {
+    let registry = match path {
+        Some(dir) => DemoRegistry::load(dir)?,
+        None => DemoRegistry::embedded()?,
+    };
+    check_registry(&registry, today)
 }
 
 /// Checks each subject's own data, then each of their documents, exactly as
@@ -73,7 +78,7 @@ mod tests {
 
     #[test]
     fn seed_data_reports_exactly_the_deliberately_broken_records() {
-        let lines = check(&seed(), TODAY).unwrap();
+        let lines = check(Some(&seed()), TODAY).unwrap();
         let failing: Vec<(String, ValidationError)> = lines
             .iter()
             .filter_map(|l| l.result.clone().err().map(|e| (l.record.clone(), e)))
@@ -122,7 +127,7 @@ mod tests {
 
     #[test]
     fn lines_read_id_field_rule() {
-        let lines = check(&seed(), TODAY).unwrap();
+        let lines = check(Some(&seed()), TODAY).unwrap();
         let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
         assert!(text.contains(&"ivanov-ivan/ru.passport: OK".to_owned()));
         assert!(text.contains(&"ivanov-ivan: OK".to_owned()));
@@ -135,7 +140,7 @@ mod tests {
     #[test]
     fn unreadable_directory_is_an_error() {
         assert!(matches!(
-            check(Path::new("/nonexistent/registry"), TODAY),
+            check(Some(Path::new("/nonexistent/registry")), TODAY),
             Err(RegistryError::Io { .. })
         ));
     }

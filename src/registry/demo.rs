@@ -1,5 +1,6 @@
-//! The demo registry: synthetic citizens loaded from `examples/registry/*.json`
-//! (or any directory given with `--registry`), held in memory.
+//! The demo registry: synthetic citizens from `examples/registry/*.json`
+//! (embedded in the binary at build time) or from any directory given with
+//! `--registry`, held in memory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -12,6 +13,11 @@ use time::Date;
 use super::{IssueRefusal, Registry, RegistryError, Subject, SubjectId};
 use crate::catalogue::{Issuable, schema};
 use crate::store::{Store, from_bytes, to_bytes};
+
+include!(concat!(env!("OUT_DIR"), "/registry_seed.rs"));
+
+/// How error messages name the embedded seed files.
+const EMBEDDED_DIR: &str = "<embedded>/examples/registry";
 
 /// Store namespace of the demo registry's subject records.
 pub const STORE_NS: &str = "registry";
@@ -76,19 +82,40 @@ impl DemoRegistry {
             path: dir.to_path_buf(),
             source,
         };
-        let mut files: Vec<_> = fs::read_dir(dir)
+        let mut paths: Vec<_> = fs::read_dir(dir)
             .map_err(io)?
             .map(|e| e.map(|e| e.path()))
             .collect::<Result<_, _>>()
             .map_err(io)?;
-        files.retain(|p| p.extension().is_some_and(|e| e == "json"));
-        files.sort();
-        let mut subjects = Vec::new();
-        for path in files {
+        paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        paths.sort();
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
             let text = fs::read_to_string(&path).map_err(|source| RegistryError::Io {
                 path: path.clone(),
                 source,
             })?;
+            files.push((path, text));
+        }
+        Self::parse(files)
+    }
+
+    /// The demo registry shipped inside the binary (`examples/registry` at
+    /// build time), so the server runs from any directory.
+    pub fn embedded() -> Result<Self, RegistryError> {
+        Self::parse(
+            EMBEDDED
+                .iter()
+                .map(|(name, text)| (Path::new(EMBEDDED_DIR).join(name), text.to_string())),
+        )
+    }
+
+    /// Subjects from `(path, JSON text)` pairs, as [`DemoRegistry::load`] reads them.
+    fn parse(
+        files: impl IntoIterator<Item = (std::path::PathBuf, String)>,
+    ) -> Result<Self, RegistryError> {
+        let mut subjects = Vec::new();
+        for (path, text) in files {
             let json: Value =
                 serde_json::from_str(&text).map_err(|source| RegistryError::Json {
                     path: path.clone(),
@@ -137,14 +164,13 @@ impl DemoRegistry {
         })
     }
 
-    /// Writes every subject of `dir` into the store, replacing the records
-    /// there (subjects missing from `dir` are removed). Returns how many.
+    /// Writes every subject of `fresh` into the store, replacing the records
+    /// there (subjects missing from `fresh` are removed). Returns how many.
     pub async fn seed_store(
         store: &dyn Store,
-        dir: &Path,
+        fresh: &DemoRegistry,
         now: i64,
     ) -> Result<usize, RegistryError> {
-        let fresh = Self::load(dir)?;
         let old = store.scan(STORE_NS, String::new(), now, usize::MAX).await?;
         for e in old
             .iter()
@@ -211,6 +237,21 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_registry_is_examples_registry() {
+        let embedded = DemoRegistry::embedded().unwrap();
+        let on_disk = DemoRegistry::load(&seed_dir()).unwrap();
+        assert_eq!(embedded.len(), on_disk.len());
+        let ids = |r: &DemoRegistry| -> Vec<SubjectId> {
+            r.subjects().unwrap().into_iter().map(|s| s.id).collect()
+        };
+        assert_eq!(ids(&embedded), ids(&on_disk));
+        assert_eq!(
+            serde_json::to_value(embedded.subjects().unwrap()).unwrap(),
+            serde_json::to_value(on_disk.subjects().unwrap()).unwrap()
+        );
+    }
+
+    #[test]
     fn remembered_answers_equal_fresh_ones_and_follow_the_day() {
         use time::macros::date;
         let reg = DemoRegistry::load(&seed_dir()).unwrap();
@@ -243,7 +284,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let n = DemoRegistry::seed_store(&store, &seed_dir(), 0)
+            let n = DemoRegistry::seed_store(&store, &DemoRegistry::load(&seed_dir()).unwrap(), 0)
                 .await
                 .unwrap();
             let from_json = DemoRegistry::load(&seed_dir()).unwrap();
@@ -260,7 +301,7 @@ mod tests {
                 .unwrap()
                 .path();
             std::fs::copy(&one, small.path().join("one.json")).unwrap();
-            let n = DemoRegistry::seed_store(&store, small.path(), 0)
+            let n = DemoRegistry::seed_store(&store, &DemoRegistry::load(small.path()).unwrap(), 0)
                 .await
                 .unwrap();
             assert_eq!(DemoRegistry::from_store(&store, 0).await.unwrap().len(), n);

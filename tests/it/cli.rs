@@ -81,6 +81,72 @@ fn credential(now: i64) -> Credential {
     }
 }
 
+/// The demo registry ships inside the binary: `registry check` without a
+/// path and `serve` both work from a directory holding nothing but the binary.
+#[test]
+fn the_binary_runs_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("digital-id");
+    std::fs::copy(BIN, &bin).unwrap();
+
+    let check = Command::new(&bin)
+        .args(["registry", "check", "--today", "2026-11-25"])
+        .current_dir(dir.path())
+        .env_remove("VC_REGISTRY")
+        .output()
+        .unwrap();
+    let from_repo = run(
+        &[
+            "registry",
+            "check",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry"),
+            "--today",
+            "2026-11-25",
+        ],
+        None,
+    );
+    assert_eq!(check.status.code(), Some(1), "the seed has broken records");
+    assert_eq!(
+        String::from_utf8(check.stdout).unwrap(),
+        String::from_utf8(from_repo.stdout).unwrap(),
+        "the embedded registry is examples/registry"
+    );
+
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--api-key",
+        crate::fixture::API_KEY,
+    ])
+    .current_dir(dir.path())
+    .env_remove("VC_REGISTRY")
+    .env_remove("VC_DATA_DIR");
+    let server = crate::fixture::Server::spawn(cmd);
+    let subjects: Vec<Value> = crate::fixture::agent()
+        .get(&server.url("/issuer/subjects"))
+        .header(
+            "Authorization",
+            &format!("Bearer {}", crate::fixture::API_KEY),
+        )
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert_eq!(subjects.len(), 27);
+    assert_eq!(
+        crate::issuer::crash::issue(&server, 1).len(),
+        1,
+        "a passport is issued"
+    );
+    assert!(
+        dir.path().join("data/store.redb").exists(),
+        "data in ./data"
+    );
+}
+
 #[test]
 fn keys_show_prints_public_jwks_and_dids_only() {
     let data = tempfile::tempdir().unwrap();

@@ -33,12 +33,19 @@ impl Server {
 
     /// A server on an existing data directory (restart tests).
     pub fn start_in(data_dir: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--registry")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry"))
-            .args(["--api-key", API_KEY])
+            .args(["--api-key", API_KEY]);
+        Self::spawn(cmd)
+    }
+
+    /// Runs `cmd` (a `serve` command line ending in `--bind 127.0.0.1:0`
+    /// or similar) and waits until it listens.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -24,7 +24,7 @@ fn now() -> i64 {
 }
 
 /// Offer → token → nonce → credential with `n` keys; the status slots.
-fn issue(server: &Server, n: usize) -> Vec<(String, u64)> {
+pub fn issue(server: &Server, n: usize) -> Vec<(String, u64)> {
     let a = agent();
     let bearer = format!("Bearer {API_KEY}");
     let (s, offer) = json_of(

@@ -3,7 +3,7 @@
 mod authcode;
 pub mod backoffice;
 mod concurrency;
-mod crash;
+pub mod crash;
 mod credential_errors;
 mod metadata;
 mod preauth;
