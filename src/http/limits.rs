@@ -1,22 +1,32 @@
 //! Rate limits for the public endpoints that create state (c_nonces, PAR
 //! requests, login sessions, presentation nonces, uploaded presentations):
-//! a token bucket per client address and one for everybody. With every
-//! such entry living at most its TTL, the global bucket also bounds how
-//! many can exist at once (rate × TTL), so a flood cannot fill the store.
+//! a token bucket per client and one for everybody. With every such entry
+//! living at most its TTL, the global bucket also bounds how many can
+//! exist at once (rate × TTL), so a flood cannot fill the store.
+//!
+//! The limiter wraps each limited resource, so it runs after routing and
+//! sees exactly the requests the router hands to that resource, however
+//! their path is spelled (`/n%6Fnce` is `/nonce`). [`LIMITED`] declares
+//! them; the tests check that each one answers 429 and that every public
+//! operation of the OpenAPI document is either limited or listed as
+//! creating no state.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpResponse, Resource, ResponseError, guard, web};
 
 use super::{ApiError, AppState};
 
-/// `(method, path)` of the limited endpoints.
+/// `(method, route pattern)` of every limited endpoint. Each is registered
+/// with [`resource`] or a route macro's
+/// `wrap = "actix_web::middleware::from_fn(super::limits::limit)"`.
 pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/nonce"),
     ("POST", "/par"),
@@ -26,6 +36,25 @@ pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/presentations"),
     ("POST", "/demo/verifier/requests"),
 ];
+
+/// A limited resource: `path` answering `method` only, behind [`limit`].
+/// Register the handler with `.to(handler)`.
+pub fn resource(
+    method: Method,
+    path: &str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path)
+        .guard(guard::Method(method))
+        .wrap(from_fn(limit))
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -116,29 +145,24 @@ impl Default for RateLimiter {
     }
 }
 
-/// Middleware: 429 `{error: "rate_limited"}` with `Retry-After` when a
-/// limited endpoint is called too often.
+/// Middleware of a limited resource: 429 `{error: "rate_limited"}` with
+/// `Retry-After` when its client has called limited endpoints too often.
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let limited = LIMITED.iter().any(|(m, p)| {
-        req.method() == Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET) && req.path() == *p
-    });
-    if limited {
-        let client = req.peer_addr().map(|a| a.ip());
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        if let (Some(client), Some(state)) = (client, state) {
-            if !state.limiter.allow(client, state.now() as f64) {
-                let mut resp: HttpResponse =
-                    ApiError::new(429, "rate_limited", "too many requests; try again shortly")
-                        .error_response();
-                resp.headers_mut().insert(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from_static("1"),
-                );
-                return Ok(req.into_response(resp).map_into_right_body());
-            }
+    if let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
+        // No peer address (not a TCP connection): one shared bucket.
+        let client = req
+            .peer_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        if !state.limiter.allow(client, state.now() as f64) {
+            let mut resp: HttpResponse =
+                ApiError::new(429, "rate_limited", "too many requests; try again shortly")
+                    .error_response();
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(req.into_response(resp).map_into_right_body());
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
@@ -147,6 +171,73 @@ pub async fn limit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Public operations that are not limited because they create no state
+    /// (they read, or take a single-use value that a limited or
+    /// authenticated call created).
+    const CREATE_NO_STATE: &[(&str, &str)] = &[
+        ("GET", "/.well-known/jwt-vc-issuer"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/openid-credential-issuer"),
+        ("GET", "/type-metadata/{id}"),
+        ("GET", "/credential-offer/{id}"),
+        ("GET", "/status-lists/{id}"),
+        // Exchanges a single-use code.
+        ("POST", "/token"),
+        // Ends a login session that `POST /authorize/login` opened.
+        ("POST", "/authorize/consent"),
+        ("GET", "/oid4vp/requests/{id}"),
+        ("POST", "/oid4vp/requests/{id}"),
+        // Answers one transaction once.
+        ("POST", "/oid4vp/responses/{id}"),
+        ("GET", "/p/{id}"),
+        ("GET", "/demo/verifier"),
+        ("GET", "/demo/verifier/requests/{id}/events"),
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+    ];
+
+    /// A new public route cannot be forgotten silently: it is limited (and
+    /// documents its 429) or listed above as creating no state.
+    #[test]
+    fn every_public_operation_is_limited_or_creates_no_state() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            // OpenAPI 3.1 §4.8.9: the operations of a path item.
+            let operations = [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ];
+            for (method, op) in item.as_object().unwrap() {
+                if !operations.contains(&method.as_str()) {
+                    continue;
+                }
+                let method = method.to_ascii_uppercase();
+                let route = (method.as_str(), path.as_str());
+                let limited = LIMITED.contains(&route);
+                assert_eq!(
+                    op["responses"].get("429").is_some(),
+                    limited,
+                    "{method} {path}: documents a 429 if and only if it is in LIMITED"
+                );
+                let public = op
+                    .get("security")
+                    .and_then(|s| s.as_array())
+                    .is_none_or(Vec::is_empty);
+                assert!(
+                    !public || limited || CREATE_NO_STATE.contains(&route),
+                    "{method} {path} is public: limit it (LIMITED + limits::resource) \
+                     or list it in CREATE_NO_STATE"
+                );
+            }
+        }
+        for (method, path) in LIMITED {
+            assert!(
+                paths[*path][method.to_ascii_lowercase()].is_object(),
+                "{method} {path} is limited but not documented"
+            );
+        }
+    }
 
     #[test]
     fn per_client_buckets_refill() {

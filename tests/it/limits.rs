@@ -1,8 +1,11 @@
-//! Rate limits and metrics against a real listening server: `/metrics`
-//! stays bounded.
+//! Rate limits and metrics against a real listening server: the limiter
+//! follows the route, not the spelling of the path; `/metrics` stays
+//! bounded.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+
+use digital_id::http::limits::LIMITED;
 
 use crate::fixture::{InProc, agent};
 
@@ -25,6 +28,66 @@ fn raw(server: &InProc, method: &str, path: &str, headers: &[(&str, &str)]) -> u
     status
         .parse()
         .unwrap_or_else(|_| panic!("no status line: {resp:?}"))
+}
+
+/// `path` with its `i`-th letter percent-encoded (upper- or lower-case hex).
+fn encoded(path: &str, i: usize) -> String {
+    let letters: Vec<usize> = path
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_alphabetic())
+        .map(|(at, _)| at)
+        .collect();
+    let at = letters[i % letters.len()];
+    let byte = path.as_bytes()[at];
+    let hex = if i % 2 == 0 {
+        format!("%{byte:02X}")
+    } else {
+        format!("%{byte:02x}")
+    };
+    format!("{}{hex}{}", &path[..at], &path[at + 1..])
+}
+
+fn small_limits(s: &mut digital_id::config::Settings) {
+    s.limits.per_client_rate = 1.0;
+    s.limits.per_client_burst = 3.0;
+    s.limits.global_rate = 10_000.0;
+    s.limits.global_burst = 10_000.0;
+}
+
+#[test]
+fn percent_encoded_paths_are_limited_like_the_route() {
+    let server = InProc::start_with(small_limits);
+    for (method, path) in LIMITED {
+        let statuses: Vec<u16> = (0..6)
+            .map(|i| raw(&server, method, &encoded(path, i), &[]))
+            .collect();
+        assert!(
+            statuses[..3].iter().all(|s| ![404, 405, 429].contains(s)),
+            "{method} {path}: the encoded path reaches the route: {statuses:?}"
+        );
+        assert_eq!(
+            statuses[3..],
+            [429, 429, 429],
+            "{method} {path}: a burst of 3 then 429, however the path is spelled"
+        );
+        // Refill the bucket for the next route.
+        server.clock.advance(10);
+    }
+    // The 429s are counted under the route pattern, never the raw path.
+    let metrics = agent()
+        .get(&server.url("/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "digital_id_http_requests_total{method=\"POST\",route=\"/nonce\",status=\"429\"} 3"
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains('%'), "{metrics}");
 }
 
 #[test]
