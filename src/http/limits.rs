@@ -10,19 +10,24 @@
 //! them; the tests check that each one answers 429 and that every public
 //! operation of the OpenAPI document is either limited or listed as
 //! creating no state.
+//!
+//! A client is its IP address, an IPv6 client its /64 (one subscriber's
+//! allocation). Behind a trusted proxy (`[limits] trusted_proxies`) the
+//! address comes from `X-Forwarded-For`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER, X_FORWARDED_FOR};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpResponse, Resource, ResponseError, guard, web};
 
 use super::{ApiError, AppState};
+use crate::config::IpPrefix;
 
 /// `(method, route pattern)` of every limited endpoint. Each is registered
 /// with [`resource`] or a route macro's
@@ -104,7 +109,8 @@ impl RateLimiter {
         }
     }
 
-    /// Whether `client` may make one more limited request now.
+    /// Whether `client` may make one more limited request now (an IPv6
+    /// client counts as its /64: [`client_key`]).
     pub fn allow(&self, client: IpAddr, now: f64) -> bool {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (clients, global) = &mut *g;
@@ -112,7 +118,7 @@ impl RateLimiter {
             let rate = self.per_client;
             clients.retain(|_, b| b.tokens + (now - b.at) * rate.per_second < rate.burst);
         }
-        let bucket = clients.entry(client).or_insert(Bucket {
+        let bucket = clients.entry(client_key(client)).or_insert(Bucket {
             tokens: self.per_client.burst,
             at: now,
         });
@@ -153,9 +159,15 @@ pub async fn limit(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
         // No peer address (not a TCP connection): one shared bucket.
-        let client = req
+        let peer = req
             .peer_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let forwarded_for: Vec<&[u8]> = req
+            .headers()
+            .get_all(X_FORWARDED_FOR)
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let client = client_address(peer, &forwarded_for, &state.settings.limits.trusted_proxies);
         if !state.limiter.allow(client, state.now() as f64) {
             let mut resp: HttpResponse =
                 ApiError::new(429, "rate_limited", "too many requests; try again shortly")
@@ -168,9 +180,193 @@ pub async fn limit(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
+/// The client of a request from the TCP peer `peer` carrying the
+/// `X-Forwarded-For` header lines `forwarded_for` (in order).
+///
+/// Only a peer in `trusted` speaks for someone else: then the client is the
+/// right-most address of the header that is not itself a trusted proxy
+/// (everything left of it was written by the client and is ignored), or the
+/// left-most one when all are trusted. A header that is not a list of
+/// addresses up to that point gives the peer itself. RFC 7239 `Forwarded`
+/// is not read: a proxy that sets one header passes the other through from
+/// the client unchanged.
+pub fn client_address(peer: IpAddr, forwarded_for: &[&[u8]], trusted: &[IpPrefix]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|p| p.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for line in forwarded_for.iter().rev() {
+        let Ok(line) = std::str::from_utf8(line) else {
+            return peer;
+        };
+        // RFC 9110 §5.6.1: empty list elements are ignored.
+        for hop in line.rsplit(',').map(str::trim).filter(|h| !h.is_empty()) {
+            let Some(ip) = parse_hop(hop) else {
+                return peer;
+            };
+            if !is_trusted(ip) {
+                return ip;
+            }
+            client = ip;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` element: an address, or `1.2.3.4:port` /
+/// `[2001:db8::1]:port` as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let ip = hop
+        .parse::<IpAddr>()
+        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        .ok()?;
+    Some(ip.to_canonical())
+}
+
+/// The bucket of a client address: IPv4 addresses (IPv4-mapped ones
+/// included) as they are, IPv6 addresses by their /64, the smallest
+/// network a subscriber is given (RFC 6177), so one subscriber cannot
+/// make itself unlimited buckets by rotating interface identifiers.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn small() -> RateLimiter {
+        RateLimiter::new(
+            Rate {
+                per_second: 1.0,
+                burst: 2.0,
+            },
+            Rate {
+                per_second: 100.0,
+                burst: 100.0,
+            },
+        )
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(client_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(
+            client_key(ip("::ffff:203.0.113.7")),
+            ip("203.0.113.7"),
+            "IPv4-mapped"
+        );
+        let l = small();
+        let t = 1000.0;
+        assert!(l.allow(ip("2001:db8:1:2::1"), t));
+        assert!(l.allow(ip("2001:db8:1:2:ffff::9"), t));
+        assert!(
+            !l.allow(ip("2001:db8:1:2:1234:5678:9abc:def0"), t),
+            "a new interface identifier in the same /64 shares its bucket"
+        );
+        assert!(
+            l.allow(ip("2001:db8:1:3::1"), t),
+            "the next /64 is another client"
+        );
+        assert!(l.allow(ip("203.0.113.7"), t));
+        assert!(
+            l.allow(ip("203.0.113.8"), t),
+            "IPv4 clients are whole addresses"
+        );
+    }
+
+    fn trusted() -> Vec<IpPrefix> {
+        vec!["10.0.0.0/8".parse().unwrap(), "127.0.0.1".parse().unwrap()]
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+        let peer = ip("198.51.100.4");
+        assert_eq!(client_address(peer, &[b"203.0.113.9"], &trusted()), peer);
+        assert_eq!(client_address(peer, &[b"203.0.113.9"], &[]), peer);
+        let lb = ip("10.1.1.1");
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9"], &[]),
+            lb,
+            "nothing is trusted by default"
+        );
+    }
+
+    #[test]
+    fn a_trusted_peer_names_the_rightmost_untrusted_address() {
+        let lb = ip("10.1.1.1");
+        let t = trusted();
+        assert_eq!(client_address(lb, &[b"203.0.113.9"], &t), ip("203.0.113.9"));
+        // The client wrote the left part itself: only the right-most
+        // untrusted hop counts.
+        assert_eq!(
+            client_address(lb, &[b"1.1.1.1, 203.0.113.9, 10.2.2.2"], &t),
+            ip("203.0.113.9")
+        );
+        // Header lines in order, the last one appended last.
+        assert_eq!(
+            client_address(lb, &[b"1.1.1.1", b"203.0.113.9 ,10.2.2.2"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"garbage, 203.0.113.9"], &t),
+            ip("203.0.113.9"),
+            "what the client wrote is never read"
+        );
+        assert_eq!(
+            client_address(lb, &[b"[2001:db8::7]:443"], &t),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9:5000"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"::ffff:203.0.113.9"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9,,"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"10.3.3.3, 10.2.2.2"], &t),
+            ip("10.3.3.3"),
+            "all trusted: the left-most"
+        );
+        assert_eq!(
+            client_address(ip("::ffff:10.1.1.1"), &[b"203.0.113.9"], &t),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn a_malformed_header_from_a_trusted_peer_gives_the_peer() {
+        let lb = ip("10.1.1.1");
+        let t = trusted();
+        assert_eq!(client_address(lb, &[], &t), lb);
+        assert_eq!(client_address(lb, &[b""], &t), lb);
+        assert_eq!(client_address(lb, &[b"unknown"], &t), lb);
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9, 10.2.2.2, nope"], &t),
+            lb
+        );
+        assert_eq!(client_address(lb, &[b"203.0.113.9 10.2.2.2"], &t), lb);
+        assert_eq!(client_address(lb, &[b"\xff203.0.113.9"], &t), lb);
+        assert_eq!(client_address(lb, &[b"for=203.0.113.9"], &t), lb);
+    }
 
     /// Public operations that are not limited because they create no state
     /// (they read, or take a single-use value that a limited or

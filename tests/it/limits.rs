@@ -1,6 +1,6 @@
 //! Rate limits and metrics against a real listening server: the limiter
-//! follows the route, not the spelling of the path; `/metrics` stays
-//! bounded.
+//! follows the route, not the spelling of the path; forwarding headers
+//! count only from trusted proxies; `/metrics` stays bounded.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -116,4 +116,67 @@ fn a_flood_of_made_up_methods_and_paths_keeps_metrics_bounded() {
     );
     assert!(series.len() <= 2, "{series:#?}");
     assert!(!metrics.contains("FOO") && !metrics.contains("no-such"));
+}
+
+#[test]
+fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let server = InProc::start_with(small_limits);
+    let statuses: Vec<u16> = (0..5)
+        .map(|i| {
+            let spoofed = format!("203.0.113.{i}");
+            raw(&server, "POST", "/nonce", &[("X-Forwarded-For", &spoofed)])
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+}
+
+#[test]
+fn a_trusted_proxy_names_the_client() {
+    let server = InProc::start_with(|s| {
+        small_limits(s);
+        s.limits.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    });
+    let nonce = |xff: &str| raw(&server, "POST", "/nonce", &[("X-Forwarded-For", xff)]);
+    // Each forwarded client has its own bucket; the left part of the header
+    // is the client's own writing and does not matter.
+    let a: Vec<u16> = [
+        "203.0.113.1",
+        "198.51.100.7, 203.0.113.1",
+        "203.0.113.1",
+        "203.0.113.1",
+    ]
+    .iter()
+    .map(|x| nonce(x))
+    .collect();
+    assert_eq!(a, [200, 200, 200, 429]);
+    assert_eq!(nonce("203.0.113.2"), 200, "another client");
+    // An IPv6 client is its /64.
+    let v6: Vec<u16> = [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+        "2001:db8:1:2:ffff::9",
+    ]
+    .iter()
+    .map(|x| nonce(x))
+    .collect();
+    assert_eq!(v6, [200, 200, 200, 429]);
+    assert_eq!(nonce("2001:db8:1:3::1"), 200, "the next /64");
+    // A malformed header counts against the proxy itself.
+    let bad: Vec<u16> = [
+        "unknown",
+        "for=203.0.113.9",
+        "203.0.113.9 203.0.113.8",
+        "garbage",
+    ]
+    .iter()
+    .map(|x| nonce(x))
+    .collect();
+    assert_eq!(bad, [200, 200, 200, 429]);
+    assert_eq!(
+        raw(&server, "POST", "/nonce", &[]),
+        429,
+        "no header: the proxy"
+    );
+    assert_eq!(nonce("203.0.113.3"), 200);
 }
