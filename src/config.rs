@@ -3,7 +3,7 @@
 //! holds. A bad setting is one clear line and a non-zero exit.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -141,12 +141,17 @@ impl Default for VerifierSettings {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
-    /// Requests per second per client address.
+    /// Requests per second per client address (an IPv6 client is its /64).
     pub per_client_rate: f64,
     pub per_client_burst: f64,
     /// Requests per second from everybody together.
     pub global_rate: f64,
     pub global_burst: f64,
+    /// Load balancers and reverse proxies in front of the server. Only when
+    /// the TCP peer is one of them is the client taken from
+    /// `X-Forwarded-For` (the right-most address that is not itself a
+    /// trusted proxy); otherwise that header is ignored. Empty by default.
+    pub trusted_proxies: Vec<IpPrefix>,
 }
 
 impl Default for LimitSettings {
@@ -156,7 +161,87 @@ impl Default for LimitSettings {
             per_client_burst: 50.0,
             global_rate: 1000.0,
             global_burst: 2000.0,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+/// An IP address (`127.0.0.1`, `::1`) or a CIDR prefix (`10.0.0.0/8`,
+/// `2001:db8::/32`). An IPv4-mapped IPv6 address (`::ffff:10.1.2.3`) is
+/// the IPv4 address it maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct IpPrefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+/// Why a `trusted_proxies` entry is not an [`IpPrefix`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IpPrefixError {
+    #[error("{0:?} is not an IP address or a CIDR prefix")]
+    NotAnAddress(String),
+    #[error("{0:?}: the prefix length is longer than the address")]
+    PrefixTooLong(String),
+    #[error("{0:?}: bits are set after the prefix (write the network address)")]
+    HostBitsSet(String),
+}
+
+impl IpPrefix {
+    /// Whether `ip` lies inside this prefix.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                mask(u128::from(ip.to_bits()), self.len, 32) == u128::from(net.to_bits())
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => mask(ip.to_bits(), self.len, 128) == net.to_bits(),
+            (IpAddr::V4(_), IpAddr::V6(_)) | (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+}
+
+/// `bits` (an address `width` bits wide) with all but the first `len` bits cleared.
+fn mask(bits: u128, len: u8, width: u8) -> u128 {
+    let host = u32::from(width - len.min(width));
+    bits & !(u128::MAX.checked_shr(128 - host).unwrap_or(0))
+}
+
+impl std::str::FromStr for IpPrefix {
+    type Err = IpPrefixError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, len) = match s.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (s, None),
+        };
+        let addr = addr
+            .parse::<IpAddr>()
+            .map_err(|_| IpPrefixError::NotAnAddress(s.to_owned()))?
+            .to_canonical();
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => width,
+            Some(len) if !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit()) => len
+                .parse::<u8>()
+                .map_err(|_| IpPrefixError::PrefixTooLong(s.to_owned()))?,
+            Some(_) => return Err(IpPrefixError::NotAnAddress(s.to_owned())),
+        };
+        if len > width {
+            return Err(IpPrefixError::PrefixTooLong(s.to_owned()));
+        }
+        let prefix = IpPrefix { addr, len };
+        if !prefix.contains(addr) {
+            return Err(IpPrefixError::HostBitsSet(s.to_owned()));
+        }
+        Ok(prefix)
+    }
+}
+
+impl TryFrom<String> for IpPrefix {
+    type Error = IpPrefixError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 
@@ -499,6 +584,71 @@ mod tests {
             Settings::from_layers(args, FileConfig::default()),
             Err(ConfigError::Store)
         ));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_prefixes() {
+        let file: FileConfig = toml::from_str(
+            "[limits]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"2001:db8::/32\"]\n",
+        )
+        .unwrap();
+        let s = Settings::from_layers(ServeArgs::default(), file).unwrap();
+        let [net, host, v6] = s.limits.trusted_proxies[..] else {
+            panic!("three entries");
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(net.contains(ip("10.255.0.1")));
+        assert!(net.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped");
+        assert!(!net.contains(ip("11.0.0.1")));
+        assert!(host.contains(ip("127.0.0.1")));
+        assert!(!host.contains(ip("127.0.0.2")));
+        assert!(v6.contains(ip("2001:db8:ffff::1")));
+        assert!(!v6.contains(ip("2001:db9::1")));
+        assert!(!v6.contains(ip("10.0.0.1")));
+        assert!(
+            "0.0.0.0/0"
+                .parse::<IpPrefix>()
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
+        assert!(
+            "::/0"
+                .parse::<IpPrefix>()
+                .unwrap()
+                .contains(ip("2001:db8::1"))
+        );
+    }
+
+    #[test]
+    fn bad_trusted_proxies_are_refused() {
+        let err = |s: &str| s.parse::<IpPrefix>().unwrap_err();
+        assert_eq!(
+            err("proxy.local"),
+            IpPrefixError::NotAnAddress("proxy.local".into())
+        );
+        assert_eq!(
+            err("10.0.0.0/"),
+            IpPrefixError::NotAnAddress("10.0.0.0/".into())
+        );
+        assert_eq!(
+            err("10.0.0.0/+8"),
+            IpPrefixError::NotAnAddress("10.0.0.0/+8".into())
+        );
+        assert_eq!(
+            err("10.0.0.0/33"),
+            IpPrefixError::PrefixTooLong("10.0.0.0/33".into())
+        );
+        assert_eq!(err("::/129"), IpPrefixError::PrefixTooLong("::/129".into()));
+        assert_eq!(
+            err("10.0.0.1/8"),
+            IpPrefixError::HostBitsSet("10.0.0.1/8".into())
+        );
+        let file = toml::from_str::<FileConfig>("[limits]\ntrusted_proxies = [\"10.0.0.1/8\"]\n");
+        assert!(
+            file.unwrap_err()
+                .message()
+                .contains("bits are set after the prefix")
+        );
     }
 
     #[test]

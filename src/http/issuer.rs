@@ -2,6 +2,7 @@
 //! Status List). Handlers extract, call `crate::issuer`, and shape the
 //! response.
 
+use actix_web::http::Method;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -9,7 +10,7 @@ use super::openapi::{
     AuthorizationServerMetadata, CredentialIssuerMetadata, CredentialOffer, ErrorBody,
     JwtVcIssuerMetadata, TypeMetadata,
 };
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, limits};
 use crate::issuer::authorize::{self, AuthorizationParams};
 use crate::issuer::{
     Ctx,
@@ -40,13 +41,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/type-metadata/{id}", web::get().to(type_metadata))
     .route("/credential-offer/{id}", web::get().to(credential_offer))
     .route("/token", web::post().to(token))
-    .route("/nonce", web::post().to(nonce))
+    .service(limits::resource(Method::POST, "/nonce").to(nonce))
     .route("/credential", web::post().to(credential))
     .route("/notification", web::post().to(notification))
     .route("/status-lists/{id}", web::get().to(status_list))
-    .route("/par", web::post().to(par))
-    .route("/authorize", web::get().to(authorize_page))
-    .route("/authorize/login", web::post().to(login))
+    .service(limits::resource(Method::POST, "/par").to(par))
+    .service(limits::resource(Method::GET, "/authorize").to(authorize_page))
+    .service(limits::resource(Method::POST, "/authorize/login").to(login))
     .route("/authorize/consent", web::post().to(consent));
 }
 

@@ -1,22 +1,37 @@
 //! Rate limits for the public endpoints that create state (c_nonces, PAR
 //! requests, login sessions, presentation nonces, uploaded presentations):
-//! a token bucket per client address and one for everybody. With every
-//! such entry living at most its TTL, the global bucket also bounds how
-//! many can exist at once (rate × TTL), so a flood cannot fill the store.
+//! a token bucket per client and one for everybody. With every such entry
+//! living at most its TTL, the global bucket also bounds how many can
+//! exist at once (rate × TTL), so a flood cannot fill the store.
+//!
+//! The limiter wraps each limited resource, so it runs after routing and
+//! sees exactly the requests the router hands to that resource, however
+//! their path is spelled (`/n%6Fnce` is `/nonce`). [`LIMITED`] declares
+//! them; the tests check that each one answers 429 and that every public
+//! operation of the OpenAPI document is either limited or listed as
+//! creating no state.
+//!
+//! A client is its IP address, an IPv6 client its /64 (one subscriber's
+//! allocation). Behind a trusted proxy (`[limits] trusted_proxies`) the
+//! address comes from `X-Forwarded-For`.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER, X_FORWARDED_FOR};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpResponse, Resource, ResponseError, guard, web};
 
 use super::{ApiError, AppState};
+use crate::config::IpPrefix;
 
-/// `(method, path)` of the limited endpoints.
+/// `(method, route pattern)` of every limited endpoint. Each is registered
+/// with [`resource`] or a route macro's
+/// `wrap = "actix_web::middleware::from_fn(super::limits::limit)"`.
 pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/nonce"),
     ("POST", "/par"),
@@ -26,6 +41,25 @@ pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/presentations"),
     ("POST", "/demo/verifier/requests"),
 ];
+
+/// A limited resource: `path` answering `method` only, behind [`limit`].
+/// Register the handler with `.to(handler)`.
+pub fn resource(
+    method: Method,
+    path: &str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path)
+        .guard(guard::Method(method))
+        .wrap(from_fn(limit))
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -75,7 +109,8 @@ impl RateLimiter {
         }
     }
 
-    /// Whether `client` may make one more limited request now.
+    /// Whether `client` may make one more limited request now (an IPv6
+    /// client counts as its /64: [`client_key`]).
     pub fn allow(&self, client: IpAddr, now: f64) -> bool {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (clients, global) = &mut *g;
@@ -83,7 +118,7 @@ impl RateLimiter {
             let rate = self.per_client;
             clients.retain(|_, b| b.tokens + (now - b.at) * rate.per_second < rate.burst);
         }
-        let bucket = clients.entry(client).or_insert(Bucket {
+        let bucket = clients.entry(client_key(client)).or_insert(Bucket {
             tokens: self.per_client.burst,
             at: now,
         });
@@ -116,37 +151,289 @@ impl Default for RateLimiter {
     }
 }
 
-/// Middleware: 429 `{error: "rate_limited"}` with `Retry-After` when a
-/// limited endpoint is called too often.
+/// Middleware of a limited resource: 429 `{error: "rate_limited"}` with
+/// `Retry-After` when its client has called limited endpoints too often.
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let limited = LIMITED.iter().any(|(m, p)| {
-        req.method() == Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET) && req.path() == *p
-    });
-    if limited {
-        let client = req.peer_addr().map(|a| a.ip());
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        if let (Some(client), Some(state)) = (client, state) {
-            if !state.limiter.allow(client, state.now() as f64) {
-                let mut resp: HttpResponse =
-                    ApiError::new(429, "rate_limited", "too many requests; try again shortly")
-                        .error_response();
-                resp.headers_mut().insert(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from_static("1"),
-                );
-                return Ok(req.into_response(resp).map_into_right_body());
-            }
+    if let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
+        // No peer address (not a TCP connection): one shared bucket.
+        let peer = req
+            .peer_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let forwarded_for: Vec<&[u8]> = req
+            .headers()
+            .get_all(X_FORWARDED_FOR)
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let client = client_address(peer, &forwarded_for, &state.settings.limits.trusted_proxies);
+        if !state.limiter.allow(client, state.now() as f64) {
+            let mut resp: HttpResponse =
+                ApiError::new(429, "rate_limited", "too many requests; try again shortly")
+                    .error_response();
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(req.into_response(resp).map_into_right_body());
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
 }
 
+/// The client of a request from the TCP peer `peer` carrying the
+/// `X-Forwarded-For` header lines `forwarded_for` (in order).
+///
+/// Only a peer in `trusted` speaks for someone else: then the client is the
+/// right-most address of the header that is not itself a trusted proxy
+/// (everything left of it was written by the client and is ignored), or the
+/// left-most one when all are trusted. A header that is not a list of
+/// addresses up to that point gives the peer itself. RFC 7239 `Forwarded`
+/// is not read: a proxy that sets one header passes the other through from
+/// the client unchanged.
+pub fn client_address(peer: IpAddr, forwarded_for: &[&[u8]], trusted: &[IpPrefix]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|p| p.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for line in forwarded_for.iter().rev() {
+        let Ok(line) = std::str::from_utf8(line) else {
+            return peer;
+        };
+        // RFC 9110 §5.6.1: empty list elements are ignored.
+        for hop in line.rsplit(',').map(str::trim).filter(|h| !h.is_empty()) {
+            let Some(ip) = parse_hop(hop) else {
+                return peer;
+            };
+            if !is_trusted(ip) {
+                return ip;
+            }
+            client = ip;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` element: an address, or `1.2.3.4:port` /
+/// `[2001:db8::1]:port` as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let ip = hop
+        .parse::<IpAddr>()
+        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        .ok()?;
+    Some(ip.to_canonical())
+}
+
+/// The bucket of a client address: IPv4 addresses (IPv4-mapped ones
+/// included) as they are, IPv6 addresses by their /64, the smallest
+/// network a subscriber is given (RFC 6177), so one subscriber cannot
+/// make itself unlimited buckets by rotating interface identifiers.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn small() -> RateLimiter {
+        RateLimiter::new(
+            Rate {
+                per_second: 1.0,
+                burst: 2.0,
+            },
+            Rate {
+                per_second: 100.0,
+                burst: 100.0,
+            },
+        )
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(client_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(
+            client_key(ip("::ffff:203.0.113.7")),
+            ip("203.0.113.7"),
+            "IPv4-mapped"
+        );
+        let l = small();
+        let t = 1000.0;
+        assert!(l.allow(ip("2001:db8:1:2::1"), t));
+        assert!(l.allow(ip("2001:db8:1:2:ffff::9"), t));
+        assert!(
+            !l.allow(ip("2001:db8:1:2:1234:5678:9abc:def0"), t),
+            "a new interface identifier in the same /64 shares its bucket"
+        );
+        assert!(
+            l.allow(ip("2001:db8:1:3::1"), t),
+            "the next /64 is another client"
+        );
+        assert!(l.allow(ip("203.0.113.7"), t));
+        assert!(
+            l.allow(ip("203.0.113.8"), t),
+            "IPv4 clients are whole addresses"
+        );
+    }
+
+    fn trusted() -> Vec<IpPrefix> {
+        vec!["10.0.0.0/8".parse().unwrap(), "127.0.0.1".parse().unwrap()]
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+        let peer = ip("198.51.100.4");
+        assert_eq!(client_address(peer, &[b"203.0.113.9"], &trusted()), peer);
+        assert_eq!(client_address(peer, &[b"203.0.113.9"], &[]), peer);
+        let lb = ip("10.1.1.1");
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9"], &[]),
+            lb,
+            "nothing is trusted by default"
+        );
+    }
+
+    #[test]
+    fn a_trusted_peer_names_the_rightmost_untrusted_address() {
+        let lb = ip("10.1.1.1");
+        let t = trusted();
+        assert_eq!(client_address(lb, &[b"203.0.113.9"], &t), ip("203.0.113.9"));
+        // The client wrote the left part itself: only the right-most
+        // untrusted hop counts.
+        assert_eq!(
+            client_address(lb, &[b"1.1.1.1, 203.0.113.9, 10.2.2.2"], &t),
+            ip("203.0.113.9")
+        );
+        // Header lines in order, the last one appended last.
+        assert_eq!(
+            client_address(lb, &[b"1.1.1.1", b"203.0.113.9 ,10.2.2.2"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"garbage, 203.0.113.9"], &t),
+            ip("203.0.113.9"),
+            "what the client wrote is never read"
+        );
+        assert_eq!(
+            client_address(lb, &[b"[2001:db8::7]:443"], &t),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9:5000"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"::ffff:203.0.113.9"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9,,"], &t),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(lb, &[b"10.3.3.3, 10.2.2.2"], &t),
+            ip("10.3.3.3"),
+            "all trusted: the left-most"
+        );
+        assert_eq!(
+            client_address(ip("::ffff:10.1.1.1"), &[b"203.0.113.9"], &t),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn a_malformed_header_from_a_trusted_peer_gives_the_peer() {
+        let lb = ip("10.1.1.1");
+        let t = trusted();
+        assert_eq!(client_address(lb, &[], &t), lb);
+        assert_eq!(client_address(lb, &[b""], &t), lb);
+        assert_eq!(client_address(lb, &[b"unknown"], &t), lb);
+        assert_eq!(
+            client_address(lb, &[b"203.0.113.9, 10.2.2.2, nope"], &t),
+            lb
+        );
+        assert_eq!(client_address(lb, &[b"203.0.113.9 10.2.2.2"], &t), lb);
+        assert_eq!(client_address(lb, &[b"\xff203.0.113.9"], &t), lb);
+        assert_eq!(client_address(lb, &[b"for=203.0.113.9"], &t), lb);
+    }
+
+    /// Public operations that are not limited because they create no state
+    /// (they read, or take a single-use value that a limited or
+    /// authenticated call created).
+    const CREATE_NO_STATE: &[(&str, &str)] = &[
+        ("GET", "/.well-known/jwt-vc-issuer"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/openid-credential-issuer"),
+        ("GET", "/type-metadata/{id}"),
+        ("GET", "/credential-offer/{id}"),
+        ("GET", "/status-lists/{id}"),
+        // Exchanges a single-use code.
+        ("POST", "/token"),
+        // Ends a login session that `POST /authorize/login` opened.
+        ("POST", "/authorize/consent"),
+        ("GET", "/oid4vp/requests/{id}"),
+        ("POST", "/oid4vp/requests/{id}"),
+        // Answers one transaction once.
+        ("POST", "/oid4vp/responses/{id}"),
+        ("GET", "/p/{id}"),
+        ("GET", "/demo/verifier"),
+        ("GET", "/demo/verifier/requests/{id}/events"),
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+    ];
+
+    /// A new public route cannot be forgotten silently: it is limited (and
+    /// documents its 429) or listed above as creating no state.
+    #[test]
+    fn every_public_operation_is_limited_or_creates_no_state() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            // OpenAPI 3.1 §4.8.9: the operations of a path item.
+            let operations = [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ];
+            for (method, op) in item.as_object().unwrap() {
+                if !operations.contains(&method.as_str()) {
+                    continue;
+                }
+                let method = method.to_ascii_uppercase();
+                let route = (method.as_str(), path.as_str());
+                let limited = LIMITED.contains(&route);
+                assert_eq!(
+                    op["responses"].get("429").is_some(),
+                    limited,
+                    "{method} {path}: documents a 429 if and only if it is in LIMITED"
+                );
+                let public = op
+                    .get("security")
+                    .and_then(|s| s.as_array())
+                    .is_none_or(Vec::is_empty);
+                assert!(
+                    !public || limited || CREATE_NO_STATE.contains(&route),
+                    "{method} {path} is public: limit it (LIMITED + limits::resource) \
+                     or list it in CREATE_NO_STATE"
+                );
+            }
+        }
+        for (method, path) in LIMITED {
+            assert!(
+                paths[*path][method.to_ascii_lowercase()].is_object(),
+                "{method} {path} is limited but not documented"
+            );
+        }
+    }
 
     #[test]
     fn per_client_buckets_refill() {

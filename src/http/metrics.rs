@@ -1,7 +1,11 @@
 //! `GET /metrics` in the Prometheus text format: requests and latencies per
 //! route, and issued / verified counts by credential type and outcome.
 //! Labels carry route patterns and type ids only — never ids, tokens or
-//! personal data.
+//! personal data — and every label comes from a closed set: the methods of
+//! RFC 9110 (anything else is `other`), the route patterns (a path no route
+//! matched is `unmatched`), status codes. [`MAX_SERIES`] caps the request
+//! series all the same; what would pass it is counted in one overflow
+//! counter.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,11 +14,16 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::AppState;
+
+/// Request series (method, route, status) kept at most; the latency
+/// histograms are keyed by (method, route) and so never outnumber them.
+pub const MAX_SERIES: usize = 2_000;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -29,9 +38,11 @@ struct Histogram {
 #[derive(Debug, Default)]
 struct Inner {
     /// (method, route pattern, status) → count.
-    requests: BTreeMap<(String, String, u16), u64>,
+    requests: BTreeMap<(&'static str, String, u16), u64>,
     /// (method, route pattern) → latency histogram.
-    latency: BTreeMap<(String, String), Histogram>,
+    latency: BTreeMap<(&'static str, String), Histogram>,
+    /// Requests not counted above because [`MAX_SERIES`] was reached.
+    overflow: u64,
     /// credential configuration id → issued credentials.
     issued: BTreeMap<String, u64>,
     /// (credential query / preset kind, outcome) → verifications.
@@ -65,15 +76,16 @@ impl Metrics {
         });
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         self.with(|m| {
-            *m.requests
-                .entry((method.to_owned(), route.to_owned(), status))
-                .or_default() += 1;
-            let h = m
-                .latency
-                .entry((method.to_owned(), route.to_owned()))
-                .or_default();
+            let key = (method, route.to_owned(), status);
+            if m.requests.len() >= MAX_SERIES && !m.requests.contains_key(&key) {
+                m.overflow += 1;
+                return;
+            }
+            *m.requests.entry(key).or_default() += 1;
+            let h = m.latency.entry((method, route.to_owned())).or_default();
             for (i, b) in BUCKETS.iter().enumerate() {
                 if seconds <= *b {
                     h.counts[i] += 1;
@@ -98,6 +110,9 @@ impl Metrics {
                     esc(route)
                 );
             }
+            out.push_str("# HELP digital_id_http_requests_overflow_total HTTP requests not counted by route because the series limit was reached.\n");
+            out.push_str("# TYPE digital_id_http_requests_overflow_total counter\n");
+            let _ = writeln!(out, "digital_id_http_requests_overflow_total {}", m.overflow);
             out.push_str("# HELP digital_id_http_request_duration_seconds HTTP request latency.\n");
             out.push_str("# TYPE digital_id_http_request_duration_seconds histogram\n");
             for ((method, route), h) in &m.latency {
@@ -124,6 +139,37 @@ impl Metrics {
     }
 }
 
+/// The methods of RFC 9110 §9 and PATCH (RFC 5789), with their labels.
+const METHODS: [(Method, &str); 9] = [
+    (Method::GET, "GET"),
+    (Method::HEAD, "HEAD"),
+    (Method::POST, "POST"),
+    (Method::PUT, "PUT"),
+    (Method::DELETE, "DELETE"),
+    (Method::CONNECT, "CONNECT"),
+    (Method::OPTIONS, "OPTIONS"),
+    (Method::TRACE, "TRACE"),
+    (Method::PATCH, "PATCH"),
+];
+
+/// The `method` label: one of [`METHODS`], or `other` for any made-up one.
+fn method_label(method: &Method) -> &'static str {
+    METHODS
+        .iter()
+        .find(|(m, _)| m == method)
+        .map_or("other", |(_, label)| label)
+}
+
+/// The `route` label: the route pattern matching the path as the router
+/// saw it (percent-decoded: `/n%6Fnce` is `/nonce`; `match_pattern()` would
+/// try the raw path and call it unmatched), or `unmatched`. Never the path
+/// itself.
+fn route_label(req: &HttpRequest) -> String {
+    req.resource_map()
+        .match_pattern(req.match_info().as_str())
+        .unwrap_or_else(|| "unmatched".to_owned())
+}
+
 /// Middleware: gives every request an id (`X-Request-Id`, echoed when the
 /// client sent a sane one), counts it by its route pattern
 /// (`/verifier/requests/{id}`, never the concrete path, which can hold
@@ -133,7 +179,7 @@ pub async fn track(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -148,10 +194,7 @@ pub async fn track(
             str::to_owned,
         );
     let mut res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = route_label(res.request());
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
     if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
@@ -162,7 +205,7 @@ pub async fn track(
     tracing::info!(
         target: "digital_id::http",
         request_id = %request_id,
-        %method,
+        method = method_label(&method),
         %route,
         status,
         ms = elapsed.as_secs_f64() * 1e3,
@@ -196,8 +239,8 @@ mod tests {
     #[test]
     fn renders_counters_and_histograms() {
         let m = Metrics::default();
-        m.observe("GET", "/health", 200, 0.002);
-        m.observe("GET", "/health", 200, 2.0);
+        m.observe(&Method::GET, "/health", 200, 0.002);
+        m.observe(&Method::GET, "/health", 200, 2.0);
         m.issued("ru.passport", 3);
         m.verified("age_over_18", "verified");
         let text = m.render();
@@ -208,5 +251,41 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2"));
         assert!(text.contains("digital_id_credentials_issued_total{type=\"ru.passport\"} 3"));
         assert!(text.contains("kind=\"age_over_18\",outcome=\"verified\"} 1"));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        let m = Metrics::default();
+        for i in 0..50 {
+            let method = Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
+            m.observe(&method, "unmatched", 404, 0.001);
+        }
+        m.observe(&Method::PATCH, "unmatched", 404, 0.001);
+        let text = m.render();
+        assert!(text.contains(
+            "digital_id_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 50"
+        ));
+        assert!(text.contains("method=\"PATCH\""));
+        assert!(!text.contains("FOO"));
+    }
+
+    #[test]
+    fn series_are_capped_and_the_rest_counted_as_overflow() {
+        let m = Metrics::default();
+        for status in 0..MAX_SERIES + 10 {
+            m.observe(&Method::GET, "/health", status as u16, 0.001);
+        }
+        m.observe(&Method::GET, "/health", 0, 0.001);
+        let text = m.render();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("digital_id_http_requests_total{"))
+            .count();
+        assert_eq!(series, MAX_SERIES);
+        assert!(text.contains("digital_id_http_requests_overflow_total 10\n"));
+        assert!(
+            text.contains("route=\"/health\",status=\"0\"} 2"),
+            "an existing series still counts"
+        );
     }
 }

@@ -87,7 +87,6 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(actix_web::middleware::from_fn(limits::limit))
             .wrap(actix_web::middleware::from_fn(metrics::track))
             .configure(configure)
             .default_service(web::to(error::not_found))

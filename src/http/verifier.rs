@@ -235,7 +235,10 @@ struct DemoCreate {
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/demo/verifier/requests")]
+#[post(
+    "/demo/verifier/requests",
+    wrap = "actix_web::middleware::from_fn(super::limits::limit)"
+)]
 async fn demo_create(
     state: web::Data<AppState>,
     body: web::Json<DemoCreate>,

@@ -136,7 +136,10 @@ async fn response(
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/presentation-nonces")]
+#[post(
+    "/presentation-nonces",
+    wrap = "actix_web::middleware::from_fn(super::limits::limit)"
+)]
 async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let n = state.verifier.presentation_nonce(state.now()).await?;
     Ok(HttpResponse::Ok()
@@ -155,7 +158,10 @@ async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, 
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/presentations")]
+#[post(
+    "/presentations",
+    wrap = "actix_web::middleware::from_fn(super::limits::limit)"
+)]
 async fn upload(
     state: web::Data<AppState>,
     body: web::Json<Upload>,

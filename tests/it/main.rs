@@ -6,5 +6,6 @@ mod demo_page;
 mod fixture;
 mod interop;
 mod issuer;
+mod limits;
 mod server;
 mod verifier;
