@@ -8,3 +8,4 @@ mod interop;
 mod issuer;
 mod server;
 mod verifier;
+mod verifier_outsider;

@@ -73,7 +73,7 @@ pub fn passport_for(server: &InProc, holder: &SigningKey) -> String {
     credential_with(server, "ivanov-ivan", "ru.passport", holder, None, |_| {})
 }
 
-fn wallet_key() -> SigningKey {
+pub(crate) fn wallet_key() -> SigningKey {
     SigningKey::generate(Algorithm::Es256).unwrap()
 }
 
@@ -84,7 +84,7 @@ fn paths(list: &[&[&str]]) -> Vec<ClaimPath> {
 }
 
 /// `POST /verifier/requests`.
-fn create(server: &InProc, body: Value) -> Value {
+pub(crate) fn create(server: &InProc, body: Value) -> Value {
     let mut resp = agent()
         .post(&server.url("/verifier/requests"))
         .header("Authorization", &server.bearer())
@@ -94,7 +94,7 @@ fn create(server: &InProc, body: Value) -> Value {
     resp.body_mut().read_json().unwrap()
 }
 
-fn status(server: &InProc, id: &str) -> Value {
+pub(crate) fn status(server: &InProc, id: &str) -> Value {
     let mut resp = agent()
         .get(&server.url(&format!("/verifier/requests/{id}")))
         .header("Authorization", &server.bearer())
@@ -105,7 +105,7 @@ fn status(server: &InProc, id: &str) -> Value {
 }
 
 /// The decoded request object: (header, claims).
-fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
+pub(crate) fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
     let mut resp = agent().get(uri).call().unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
@@ -119,11 +119,15 @@ fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
 
 /// A wallet's answer: the vp_token, sent as the request object asks
 /// (encrypted for direct_post.jwt). Returns (HTTP status, body).
-fn answer(ro: &Map<String, Value>, vp_token: Value) -> (u16, Value) {
+pub(crate) fn answer(ro: &Map<String, Value>, vp_token: Value) -> (u16, Value) {
     answer_with_state(ro, vp_token, ro["state"].as_str().unwrap())
 }
 
-fn answer_with_state(ro: &Map<String, Value>, vp_token: Value, state: &str) -> (u16, Value) {
+pub(crate) fn answer_with_state(
+    ro: &Map<String, Value>,
+    vp_token: Value,
+    state: &str,
+) -> (u16, Value) {
     let uri = ro["response_uri"].as_str().unwrap();
     let form: Vec<(String, String)> = match ro["response_mode"].as_str().unwrap() {
         "direct_post.jwt" => {
@@ -144,7 +148,7 @@ fn answer_with_state(ro: &Map<String, Value>, vp_token: Value, state: &str) -> (
     post_form(uri, &form)
 }
 
-fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
+pub(crate) fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
     let mut resp = agent()
         .post(uri)
         .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -154,7 +158,7 @@ fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
 }
 
 /// A presentation of `selection` with a KB-JWT for this request.
-fn present(
+pub(crate) fn present(
     cred: &str,
     selection: &[&[&str]],
     holder: &SigningKey,
