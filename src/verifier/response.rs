@@ -26,7 +26,7 @@ use super::Verifier;
 use super::jwe::{self, JweError};
 use super::presentation::{Binding, PresentationError};
 use super::transaction::{
-    NS_REQUEST, NS_TRANSACTION, Outcome, ResponseMode, Transaction, TransitionError,
+    NS_RESPONSE, NS_TRANSACTION, Outcome, ResponseMode, Transaction, TransitionError,
 };
 use super::view::LookupError;
 use crate::crypto::sha256;
@@ -165,16 +165,16 @@ pub enum Accepted {
 }
 
 impl Verifier {
-    /// Handles a wallet's POST to the response URI of `request_id`.
+    /// Handles a wallet's POST to the response URI of `response_id`.
     pub async fn respond(
         &self,
-        request_id: &str,
+        response_id: &str,
         form: WalletResponse,
         now: i64,
     ) -> Result<(Accepted, Transaction), ResponseError> {
         let tx_id = self
             .store()
-            .get(NS_REQUEST, request_id.to_owned(), now)
+            .get(NS_RESPONSE, response_id.to_owned(), now)
             .await?
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or(ResponseError::UnknownRequest)?;
@@ -434,5 +434,125 @@ fn sanitize_code(code: &str) -> String {
         code.to_owned()
     } else {
         "invalid_wallet_error".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{FileConfig, ServeArgs, Settings};
+    use crate::crypto::jws::Jws;
+    use crate::store::Store;
+    use crate::verifier::Status;
+    use crate::verifier::request::CreateRequest;
+
+    const T: i64 = 1_700_000_000;
+
+    fn verifier(dir: &std::path::Path, store: Arc<dyn Store>) -> Verifier {
+        let args = ServeArgs {
+            data_dir: Some(dir.to_owned()),
+            public_url: Some("https://id.example.ru".into()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::from_layers(args, FileConfig::default()).unwrap();
+        Verifier::new(&settings, [], store).unwrap()
+    }
+
+    fn wallet_error(state: Option<&str>) -> WalletResponse {
+        WalletResponse {
+            error: Some("access_denied".into()),
+            state: state.map(str::to_owned),
+            ..WalletResponse::default()
+        }
+    }
+
+    /// The response id is an index of its own in the store, next to the
+    /// request id, created and deleted with the transaction.
+    async fn response_ids_resolve(v: &Verifier) {
+        let req = CreateRequest {
+            preset: Some("age_over_18".into()),
+            response_mode: Some("direct_post".into()),
+            ..CreateRequest::default()
+        };
+        let created = v.create(req, false, T).await.unwrap();
+        let tx_id = created.transaction_id.0;
+        let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
+        let jwt = v.request_object(&request_id, None, T).await.unwrap();
+        let ro = Jws::decode(&jwt).unwrap().payload_json().unwrap();
+        let state = ro["state"].as_str().unwrap();
+        let prefix = v.public_url.join(crate::verifier::RESPONSE_URI_PATH);
+        let response_id = ro["response_uri"].as_str().unwrap().strip_prefix(&prefix);
+        let response_id = response_id.unwrap().to_owned();
+        assert_ne!(response_id, request_id);
+
+        let r = v.respond(&request_id, wallet_error(Some(state)), T).await;
+        assert!(matches!(r, Err(ResponseError::UnknownRequest)), "{r:?}");
+        let r = v.respond(&response_id, wallet_error(None), T).await;
+        assert!(matches!(r, Err(ResponseError::MissingState)), "{r:?}");
+        let r = v
+            .respond(&response_id, wallet_error(Some("guess")), T)
+            .await;
+        assert!(matches!(r, Err(ResponseError::WrongState)), "{r:?}");
+        let pending = v.status_of(&tx_id, T + 1).await.unwrap().status;
+        assert_eq!(pending, Status::Pending);
+
+        let (accepted, tx) = v
+            .respond(&response_id, wallet_error(Some(state)), T + 1)
+            .await
+            .unwrap();
+        assert_eq!(accepted, Accepted::WalletError);
+        assert_eq!(tx.status(T + 1), Status::Failed);
+
+        v.delete(&tx_id, T + 2).await.unwrap();
+        let r = v
+            .respond(&response_id, wallet_error(Some(state)), T + 2)
+            .await;
+        assert!(matches!(r, Err(ResponseError::UnknownRequest)), "{r:?}");
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn response_ids_resolve_on_redb() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let v = verifier(dir.path(), Arc::new(store));
+        block_on(response_ids_resolve(&v));
+    }
+
+    /// Against the PostgreSQL at `DATABASE_URL`, in a table of its own.
+    #[test]
+    fn response_ids_resolve_on_postgres() {
+        let url = std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL must point to a PostgreSQL database (scripts/test sets a default)",
+        );
+        let table = format!(
+            "digital_id_test_vp_{}",
+            crate::crypto::b64url(crate::crypto::random_bytes::<6>())
+                .replace('-', "_")
+                .to_lowercase()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::postgres::PostgresStore::connect(&url, &table, 2).unwrap();
+        let v = verifier(dir.path(), Arc::new(store));
+        block_on(async {
+            response_ids_resolve(&v).await;
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("DROP TABLE {table}"))
+                .await
+                .unwrap();
+        });
     }
 }

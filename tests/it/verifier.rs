@@ -572,6 +572,7 @@ struct Neg {
     holder: SigningKey,
     cred: String,
     id: String,
+    request_uri: String,
     ro: Map<String, Value>,
 }
 
@@ -579,12 +580,15 @@ fn neg() -> Neg {
     let server = InProc::start();
     let holder = wallet_key();
     let cred = passport(&server, &holder);
-    let (id, ro) = start(&server, json!({"preset": "age_over_18"}));
+    let created = create(&server, json!({"preset": "age_over_18"}));
+    let request_uri = created["request_uri"].as_str().unwrap().to_owned();
+    let (_, ro) = fetch_request_object(&request_uri);
     Neg {
         server,
         holder,
         cred,
-        id,
+        id: created["transaction_id"].as_str().unwrap().to_owned(),
+        request_uri,
         ro,
     }
 }
@@ -945,11 +949,7 @@ fn wallet_error_response_marks_the_transaction_failed() {
 #[test]
 fn request_object_fetched_twice_is_refused_and_the_first_fetch_still_answers() {
     let n = neg();
-    let uri = n.ro["response_uri"]
-        .as_str()
-        .unwrap()
-        .replace("/oid4vp/responses/", "/oid4vp/requests/");
-    let mut resp = agent().get(&uri).call().unwrap();
+    let mut resp = agent().get(&n.request_uri).call().unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.body_mut().read_json().unwrap();
     assert_eq!(body["error"], "invalid_request");

@@ -1,16 +1,18 @@
 //! Issue #15 item 2: whoever sees the QR must not be able to end a
-//! verification. An answer that does not prove knowledge of the request
+//! verification. The QR carries only `client_id` and `request_uri`; the
+//! response URI has its own random id, disclosed only in the signed request
 //! object (single use: the wallet that fetched it is the only one who has
-//! it) — the right `state`, or a JWE that decrypts with the request's key —
-//! is refused without touching the transaction, so the real wallet can
-//! still answer.
+//! it), and an answer that does not prove knowledge of that request object
+//! — the right `state`, or a JWE that decrypts with the request's key — is
+//! refused without touching the transaction, so the real wallet can still
+//! answer.
 
 use serde_json::{Map, Value, json};
 
-use digital_id::crypto::SigningKey;
+use digital_id::crypto::{SigningKey, b64url_decode};
 use digital_id::verifier::jwe;
 
-use crate::fixture::{InProc, T0};
+use crate::fixture::{InProc, T0, agent};
 use crate::verifier::{
     answer, answer_with_state, create, fetch_request_object, passport_for, post_form, present,
     status, wallet_key,
@@ -24,6 +26,8 @@ struct Scene {
     holder: SigningKey,
     cred: String,
     id: String,
+    request_uri: String,
+    authorization_request: String,
     /// The request object the wallet holds.
     ro: Map<String, Value>,
 }
@@ -40,6 +44,8 @@ fn scene(response_mode: &str) -> Scene {
     let (_, ro) = fetch_request_object(&text("request_uri"));
     Scene {
         id: text("transaction_id"),
+        request_uri: text("request_uri"),
+        authorization_request: text("authorization_request"),
         server,
         holder,
         cred,
@@ -119,6 +125,33 @@ fn forgeries() -> Vec<Forgery> {
 }
 
 const MODES: [&str; 2] = ["direct_post.jwt", "direct_post"];
+
+/// The outsider knows the QR only: they post every forgery to every
+/// response URI the QR lets them derive, and fetch the request URI again;
+/// the transaction stays pending and the wallet's answer verifies.
+#[test]
+fn whoever_sees_the_qr_cannot_fail_the_request() {
+    for mode in MODES {
+        let s = scene(mode);
+        let request_id = s.request_uri.rsplit('/').next().unwrap();
+        let derived = [
+            s.server.url(&format!("/oid4vp/responses/{request_id}")),
+            s.request_uri.clone(),
+        ];
+        for uri in &derived {
+            for f in forgeries() {
+                let (code, body) = post_form(uri, &f.form);
+                assert_eq!(code, 400, "{mode} {uri} {:?}: {body}", f.form);
+                s.assert_pending(&format!("{mode}: {:?} to {uri}", f.form));
+            }
+        }
+        let resp = agent().get(&s.request_uri).call().unwrap();
+        assert_eq!(resp.status(), 400, "the request object is single use");
+        s.assert_pending("a second fetch");
+        s.wallet_answers();
+    }
+}
+
 /// Even at the real response URI, an answer without this request's `state`
 /// or key is refused (400 `invalid_request` naming why) and changes
 /// nothing (OpenID4VP 1.0 §14.3.2: the Response URI checks `state`).
@@ -142,6 +175,27 @@ fn an_answer_that_does_not_prove_knowledge_of_the_request_changes_nothing() {
         }
         s.wallet_answers();
     }
+}
+
+#[test]
+fn the_response_uri_has_its_own_unguessable_id() {
+    let s = scene("direct_post.jwt");
+    let response_uri = s.ro["response_uri"].as_str().unwrap();
+    let response_id = response_uri
+        .strip_prefix(&s.server.url("/oid4vp/responses/"))
+        .unwrap();
+    let request_id = s.request_uri.rsplit('/').next().unwrap();
+    assert_ne!(response_id, request_id);
+    assert_ne!(response_id, s.id);
+    assert!(b64url_decode(response_id).unwrap().len() >= 16);
+    assert!(!s.authorization_request.contains(response_id));
+    let (_, other) = fetch_request_object(
+        create(&s.server, json!({"preset": "age_over_18"}))["request_uri"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_ne!(other["response_uri"], s.ro["response_uri"]);
+    s.wallet_answers();
 }
 
 /// A plain answer with the request's `state` proves its sender holds the
@@ -177,4 +231,19 @@ fn a_decryptable_answer_with_a_wrong_state_fails_the_request() {
     let st = status(&s.server, &s.id);
     assert_eq!(st["status"], "failed");
     assert_eq!(st["error"]["description"], d);
+}
+
+#[test]
+fn a_deleted_request_forgets_its_response_uri() {
+    let s = scene("direct_post");
+    let resp = agent()
+        .delete(&s.server.url(&format!("/verifier/requests/{}", s.id)))
+        .header("Authorization", &s.server.bearer())
+        .call()
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let p = present(&s.cred, AGE, &s.holder, &s.ro, T0);
+    let (code, body) = answer(&s.ro, json!({"credential": [p]}));
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"], "invalid_request");
 }
