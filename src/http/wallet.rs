@@ -92,13 +92,12 @@ fn jar(jwt: String) -> HttpResponse {
 #[utoipa::path(post, path = "/oid4vp/responses/{id}", tag = "wallet",
     operation_id = "authorization_response",
     summary = "Response URI: the wallet's Authorization Response (OpenID4VP 1.0 §8.2 `direct_post`, §8.3.1 `direct_post.jwt`)",
-    description = "One response per request, within the response window that fetching the request object opened. `direct_post`: `vp_token` and `state`; `direct_post.jwt`: `response`, a JWE of them (a plain `vp_token` is refused: no downgrade). An error response (`error`, `error_description`, `state`; §8.5) may come unencrypted in either mode. A valid response makes the transaction `verified`; an invalid one `failed` (with 400); a wallet error `failed` with the wallet's code (with 200). No `redirect_uri` is returned; `Cache-Control: no-store`.",
-    params(("id" = String, Path, description = "The wallet-facing request id (from `request_uri`)")),
+    description = "The `response_uri` of the request object (its id is not the request URI's: only the request object discloses it). One response per request, within the response window that fetching the request object opened. `direct_post`: `vp_token` and `state`; `direct_post.jwt`: `response`, a JWE of them (a plain `vp_token` is refused: no downgrade). An error response (`error`, `error_description`, `state`; §8.5) may come unencrypted in either mode. Only a response that shows the request object was known — a JWE that decrypts with the request's key, or the request's `state` — changes the transaction: a valid one makes it `verified`; an invalid one `failed` (with 400); a wallet error `failed` with the wallet's code (with 200). Any other response gets a 400 and leaves the transaction pending. No `redirect_uri` is returned; `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "The response id (from the request object's `response_uri`)")),
     request_body(content = WalletResponse, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Accepted: `{}`", body = EmptyObject),
-        (status = 400, description = "`invalid_request`: a response was already received (nothing changes), the request object was not retrieved yet, the response window closed, plain response to a `direct_post.jwt` request or encrypted to a `direct_post` one, a JWE that does not decrypt, wrong `state`, neither `vp_token` nor `error`, malformed `vp_token`, several presentations for a query without `multiple`, queries unanswered or `credential_sets` unmet, a presentation that does not verify (signature, issuer trust, status, KB-JWT `aud`/`nonce`/`sd_hash`, requested claims or values); the invalid form body", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such request", body = ErrorBody),
+        (status = 400, description = "`invalid_request`. Nothing changes when: no request waits at this response URI (unknown, deleted, or its retention is over), a response was already received, the request object was not retrieved yet, the response window closed, an unencrypted response without the request's `state` or with another one, a JWE that is not a compact JWE for this request's key (`alg`, `enc`, `kid`, compression) or does not decrypt with it. The transaction turns `failed` when: the decrypted payload is not a JSON object or its `state` is wrong, a plain response with the right `state` to a `direct_post.jwt` request or an encrypted one to a `direct_post` request, neither `vp_token` nor `error`, malformed `vp_token`, several presentations for a query without `multiple`, queries unanswered or `credential_sets` unmet, a presentation that does not verify (signature, issuer trust, status, KB-JWT `aud`/`nonce`/`sd_hash`, requested claims or values). Also the invalid form body", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 #[post("/oid4vp/responses/{id}")]
@@ -112,14 +111,15 @@ async fn response(
         .respond(&id, form.into_inner(), state.now())
         .await;
     // Counted when the transaction ends here; a call that changes nothing
-    // (unknown, replayed, expired, not fetched) is not a verification.
-    use crate::verifier::response::{Accepted, ResponseError as E};
+    // (unknown, replayed, expired, not fetched, not from the holder of the
+    // request object) is not a verification.
+    use crate::verifier::response::Accepted;
     let kind = "oid4vp_response";
     match &outcome {
         Ok((Accepted::Verified, _)) => state.metrics.verified(kind, "verified"),
         Ok((Accepted::WalletError, _)) => state.metrics.verified(kind, "wallet_error"),
-        Err(E::UnknownRequest | E::Replay | E::NotRetrieved | E::Expired | E::Store(_)) => {}
-        Err(_) => state.metrics.verified(kind, "failed"),
+        Err(e) if e.fails_transaction() => state.metrics.verified(kind, "failed"),
+        Err(_) => {}
     }
     outcome?;
     Ok(HttpResponse::Ok()
@@ -228,15 +228,17 @@ impl WireError for RequestObjectError {
 impl WireError for ResponseError {
     fn code(&self) -> &'static str {
         match self {
-            ResponseError::UnknownRequest => "not_found",
             ResponseError::Store(_) => "server_error",
-            ResponseError::Replay
+            ResponseError::UnknownRequest
+            | ResponseError::Replay
             | ResponseError::NotRetrieved
             | ResponseError::Expired
+            | ResponseError::MissingState
+            | ResponseError::WrongState
+            | ResponseError::Jwe(_)
+            | ResponseError::EncryptedWrongState
             | ResponseError::PlainToEncrypted
             | ResponseError::UnexpectedEncryption
-            | ResponseError::Jwe(_)
-            | ResponseError::WrongState
             | ResponseError::Empty
             | ResponseError::VpTokenShape
             | ResponseError::NotMultiple(_)
@@ -246,15 +248,17 @@ impl WireError for ResponseError {
     }
     fn status(&self) -> u16 {
         match self {
-            ResponseError::UnknownRequest => 404,
             ResponseError::Store(_) => 503,
-            ResponseError::Replay
+            ResponseError::UnknownRequest
+            | ResponseError::Replay
             | ResponseError::NotRetrieved
             | ResponseError::Expired
+            | ResponseError::MissingState
+            | ResponseError::WrongState
+            | ResponseError::Jwe(_)
+            | ResponseError::EncryptedWrongState
             | ResponseError::PlainToEncrypted
             | ResponseError::UnexpectedEncryption
-            | ResponseError::Jwe(_)
-            | ResponseError::WrongState
             | ResponseError::Empty
             | ResponseError::VpTokenShape
             | ResponseError::NotMultiple(_)

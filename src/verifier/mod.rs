@@ -7,6 +7,10 @@
 //! the [`request_object`] (single use, within 30 s) → posts to the
 //! [`response`] endpoint (within the response window) → the result is kept
 //! for the retention window. [`scan`] verifies a holder-shown QR at once.
+//!
+//! The QR shows only the request id; the response id, `state` and response
+//! key are in the request object alone, so only the wallet that fetched it
+//! can change the transaction.
 
 pub mod callback;
 pub mod dcql;
@@ -31,11 +35,12 @@ use crate::crypto::PublicKey;
 use crate::store::Store;
 
 pub use keys::{ClientId, ClientIdPrefix, VerifierKeyError, VerifierKeys};
-pub use transaction::{RequestId, Status, Transaction, TransactionId};
+pub use transaction::{RequestId, ResponseId, Status, Transaction, TransactionId};
 
 /// Path of the request URI endpoint (`{id}`: the wallet-facing request id).
 pub const REQUEST_URI_PATH: &str = "/oid4vp/requests/";
-/// Path of the response URI endpoint.
+/// Path of the response URI endpoint (`{id}`: the response id, which only
+/// the request object discloses).
 pub const RESPONSE_URI_PATH: &str = "/oid4vp/responses/";
 /// Path prefix of by-reference holder presentations.
 pub const UPLOAD_PATH: &str = "/p/";
@@ -109,7 +114,7 @@ impl Verifier {
         self.public_url.join(&format!("{REQUEST_URI_PATH}{}", id.0))
     }
 
-    pub fn response_uri(&self, id: &RequestId) -> String {
+    pub fn response_uri(&self, id: &ResponseId) -> String {
         self.public_url
             .join(&format!("{RESPONSE_URI_PATH}{}", id.0))
     }

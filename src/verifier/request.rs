@@ -1,7 +1,7 @@
 //! Creating a presentation request (`POST /verifier/requests`): a preset or
 //! a DCQL query, the response mode (default `direct_post.jwt`), a fresh
-//! nonce (256 bits), state and — for encrypted responses — a fresh ECDH-ES
-//! key; the `openid4vp://` link the QR carries.
+//! nonce (256 bits), state, response id and — for encrypted responses — a
+//! fresh ECDH-ES key; the `openid4vp://` link the QR carries.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,11 +11,12 @@ use super::dcql::{DcqlError, DcqlQuery};
 use super::jwe;
 use super::presets::Preset;
 use super::transaction::{
-    NS_REQUEST, NS_TRANSACTION, Phase, RequestId, ResponseMode, Transaction, TransactionId,
+    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Phase, RequestId, ResponseId, ResponseMode,
+    Transaction, TransactionId,
 };
 use crate::clock::rfc3339;
 use crate::crypto::{b64url, random_bytes, random_token};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, TxOp};
 
 /// The body of `POST /verifier/requests`: exactly one of `preset` and
 /// `dcql_query`.
@@ -141,6 +142,8 @@ impl Verifier {
         let tx = Transaction {
             id: TransactionId(random_token()),
             request_id: RequestId(random_token()),
+            // Never derived from the request id the QR shows.
+            response_id: Some(ResponseId(b64url(random_bytes::<32>()))),
             created_at: now,
             request_expires_at: now + ttl,
             dcql_query,
@@ -154,25 +157,31 @@ impl Verifier {
             demo,
             phase: Phase::Requested,
         };
-        let keep_until = tx.retain_until(self.settings.retention);
-        self.store()
-            .insert(
-                NS_REQUEST,
-                tx.request_id.0.clone(),
-                tx.id.0.clone().into_bytes(),
-                Some(now + ttl + self.settings.response_window + self.settings.retention),
-                now,
-            )
-            .await?;
-        self.store()
-            .insert(
-                NS_TRANSACTION,
-                tx.id.0.clone(),
-                store::to_bytes(&tx)?,
-                Some(keep_until),
-                now,
-            )
-            .await?;
+        // The two indexes outlive every phase of the transaction (fetched at
+        // the last second, answered at the end of the window, then kept).
+        let index_until = now + ttl + self.settings.response_window + self.settings.retention;
+        let index = |ns, key: String| TxOp::Insert {
+            ns,
+            key,
+            value: tx.id.0.clone().into_bytes(),
+            expires_at: Some(index_until),
+            now,
+        };
+        let mut ops = vec![index(NS_REQUEST, tx.request_id.0.clone())];
+        ops.extend(
+            tx.response_id
+                .as_ref()
+                .map(|r| index(NS_RESPONSE, r.0.clone())),
+        );
+        ops.push(TxOp::Insert {
+            ns: NS_TRANSACTION,
+            key: tx.id.0.clone(),
+            value: store::to_bytes(&tx)?,
+            expires_at: Some(tx.retain_until(self.settings.retention)),
+            now,
+        });
+        // All or nothing: never an index without its transaction.
+        self.store().transact(ops).await?;
         let request_uri = self.request_uri(&tx.request_id);
         Ok(Created {
             authorization_request: self.authorization_request(&tx.request_id),

@@ -5,7 +5,10 @@
 //! Single use: the first fetch within the request's 30 s moves the
 //! transaction to `RequestObjectRetrieved` and opens the response window; a
 //! second fetch is refused (`invalid_request`) and leaves the transaction
-//! as it is, so whoever fetched first is the only one who can answer.
+//! as it is, so whoever fetched first is the only one who can answer. The
+//! request object is the only place that discloses `response_uri` (its own
+//! random id), `state` and the response key: what an answer must show to
+//! change the transaction.
 
 use serde_json::{Map, Value, json};
 
@@ -72,7 +75,9 @@ impl Verifier {
                 tx_id,
                 now,
                 Box::new(move |cur| {
-                    let Some(mut tx) = cur.and_then(|b| store::from_bytes::<Transaction>(b).ok())
+                    let Some(mut tx) = cur
+                        .and_then(|b| store::from_bytes::<Transaction>(b).ok())
+                        .filter(|t| t.response_id.is_some())
                     else {
                         return Update::Keep;
                     };
@@ -92,6 +97,11 @@ impl Verifier {
             .ok_or(RequestObjectError::UnknownRequest)?;
         // Replay the pure decision to learn what happened.
         let mut tx: Transaction = store::from_bytes(&before)?;
+        if tx.response_id.is_none() {
+            // Created before response URIs had an id of their own (an
+            // upgrade within its 30 s): it cannot be answered; a new one can.
+            return Err(RequestObjectError::Expired);
+        }
         tx.retrieve(now, window).map_err(|e| match e {
             TransitionError::AlreadyRetrieved | TransitionError::AlreadySubmitted => {
                 RequestObjectError::AlreadyRetrieved
@@ -108,6 +118,7 @@ impl Verifier {
         wallet_nonce: Option<&str>,
         now: i64,
     ) -> Result<String, RequestObjectError> {
+        let response_id = tx.response_id.as_ref().ok_or(RequestObjectError::Expired)?;
         let mut client_metadata = Map::new();
         client_metadata.insert(
             "vp_formats_supported".into(),
@@ -131,7 +142,7 @@ impl Verifier {
             "client_id": tx.client_id,
             "response_type": "vp_token",
             "response_mode": tx.response_mode.as_str(),
-            "response_uri": self.response_uri(&tx.request_id),
+            "response_uri": self.response_uri(response_id),
             "nonce": tx.nonce,
             "state": tx.state,
             "dcql_query": tx.dcql_query,

@@ -7,6 +7,15 @@
 //! 400 and nothing changes. A plain `vp_token` to a request that asked for
 //! `direct_post.jwt` is invalid (no downgrade); only an error response may
 //! come unencrypted (§8.3.1).
+//!
+//! Only an answer that proves its sender holds the request object may
+//! change the transaction (§14.3.2): a JWE that decrypts with the request's
+//! key, or — unencrypted — the request's `state` (compared in constant
+//! time). Anything else (no `state`, a wrong one, a JWE for another key) is
+//! a 400 that leaves the transaction pending, so a stranger who saw the QR
+//! cannot end a verification the wallet is about to answer. A plain answer
+//! to a `direct_post.jwt` request that carries the right `state` is from the
+//! holder of the request object: it fails the transaction (a downgrade).
 
 use std::collections::BTreeSet;
 
@@ -17,8 +26,10 @@ use super::Verifier;
 use super::jwe::{self, JweError};
 use super::presentation::{Binding, PresentationError};
 use super::transaction::{
-    NS_REQUEST, NS_TRANSACTION, Outcome, ResponseMode, Transaction, TransitionError,
+    NS_RESPONSE, NS_TRANSACTION, Outcome, ResponseMode, Transaction, TransitionError,
 };
+use super::view::LookupError;
+use crate::crypto::sha256;
 use crate::store::{self, StoreError, Update};
 
 /// The form a wallet posts (unknown members are ignored, §8.2): `vp_token`
@@ -57,11 +68,12 @@ pub struct WalletResponse {
 /// Largest number of presentations in one `vp_token`.
 const MAX_PRESENTATIONS: usize = 16;
 
-/// A response that is not accepted. All but `UnknownRequest`, `Replay`,
-/// `NotRetrieved` and `Store` mark the transaction failed.
+/// A response that is not accepted. Only those that come from the holder of
+/// the request object mark the transaction failed; see
+/// [`ResponseError::fails_transaction`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ResponseError {
-    #[error("no request with this id")]
+    #[error("no request is waiting for an answer at this response URI")]
     UnknownRequest,
     #[error("a response has already been received for this request")]
     Replay,
@@ -69,14 +81,19 @@ pub enum ResponseError {
     NotRetrieved,
     #[error("the response window has closed")]
     Expired,
+    #[error("`state` is missing; an unencrypted response must carry the request's `state`")]
+    MissingState,
+    #[error("`state` does not match the request")]
+    WrongState,
+    /// The JWE was not opened with the request's key (but `NotJson`: it was).
+    #[error(transparent)]
+    Jwe(#[from] JweError),
+    #[error("the encrypted response's `state` does not match the request")]
+    EncryptedWrongState,
     #[error("a plain response is not accepted: this request asked for direct_post.jwt")]
     PlainToEncrypted,
     #[error("an encrypted response is not accepted: this request asked for direct_post")]
     UnexpectedEncryption,
-    #[error(transparent)]
-    Jwe(#[from] JweError),
-    #[error("`state` does not match the request")]
-    WrongState,
     #[error("the response has neither `vp_token` nor `error`")]
     Empty,
     #[error(
@@ -102,6 +119,43 @@ impl From<StoreError> for ResponseError {
     }
 }
 
+impl ResponseError {
+    /// Whether this refusal ends the transaction as `failed`: only when the
+    /// answer proved its sender holds the request object (a JWE that
+    /// decrypted with the request's key, or the request's `state`). The
+    /// others leave it as it was (`Expired` only records the time-out the
+    /// status already shows).
+    pub fn fails_transaction(&self) -> bool {
+        match self {
+            ResponseError::UnknownRequest
+            | ResponseError::Replay
+            | ResponseError::NotRetrieved
+            | ResponseError::Expired
+            | ResponseError::MissingState
+            | ResponseError::WrongState
+            | ResponseError::Store(_) => false,
+            ResponseError::Jwe(e) => match e {
+                JweError::NotJson => true,
+                JweError::Malformed
+                | JweError::WrongAlg
+                | JweError::WrongEnc
+                | JweError::WrongKid
+                | JweError::Compressed
+                | JweError::Decrypt
+                | JweError::KeyGeneration => false,
+            },
+            ResponseError::EncryptedWrongState
+            | ResponseError::PlainToEncrypted
+            | ResponseError::UnexpectedEncryption
+            | ResponseError::Empty
+            | ResponseError::VpTokenShape
+            | ResponseError::NotMultiple(_)
+            | ResponseError::Match(_)
+            | ResponseError::Presentation { .. } => true,
+        }
+    }
+}
+
 /// What a valid submission returns to the wallet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
@@ -111,23 +165,23 @@ pub enum Accepted {
 }
 
 impl Verifier {
-    /// Handles a wallet's POST to the response URI of `request_id`.
+    /// Handles a wallet's POST to the response URI of `response_id`.
     pub async fn respond(
         &self,
-        request_id: &str,
+        response_id: &str,
         form: WalletResponse,
         now: i64,
     ) -> Result<(Accepted, Transaction), ResponseError> {
         let tx_id = self
             .store()
-            .get(NS_REQUEST, request_id.to_owned(), now)
+            .get(NS_RESPONSE, response_id.to_owned(), now)
             .await?
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or(ResponseError::UnknownRequest)?;
-        let tx = self
-            .transaction(&tx_id, now)
-            .await
-            .map_err(|_| ResponseError::UnknownRequest)?;
+        let tx = self.transaction(&tx_id, now).await.map_err(|e| match e {
+            LookupError::NotFound => ResponseError::UnknownRequest,
+            LookupError::Store(e) => e.into(),
+        })?;
         match tx.can_submit(now) {
             Ok(()) => {}
             Err(TransitionError::AlreadySubmitted) => return Err(ResponseError::Replay),
@@ -145,6 +199,9 @@ impl Verifier {
                 Outcome::Failed { code, description },
                 Ok(Accepted::WalletError),
             ),
+            // Not shown to come from the holder of the request object: the
+            // transaction stays as it is, for the wallet to answer.
+            Err(e) if !e.fails_transaction() => return Err(e),
             Err(e) => (
                 Outcome::Failed {
                     code: "invalid_request".into(),
@@ -222,29 +279,7 @@ impl Verifier {
         form: WalletResponse,
         now: i64,
     ) -> Result<Evaluated, ResponseError> {
-        let params = match (tx.response_mode, form.response) {
-            (ResponseMode::DirectPostJwt, Some(jwe)) => {
-                let key = tx.response_key.as_ref().ok_or(JweError::Decrypt)?;
-                Params::from_json(jwe::decrypt(&jwe, key)?)?
-            }
-            (ResponseMode::DirectPostJwt, None) if form.error.is_some() => {
-                Params::from_form(form.error, form.error_description, form.state, None)
-            }
-            (ResponseMode::DirectPostJwt, None) => return Err(ResponseError::PlainToEncrypted),
-            (ResponseMode::DirectPost, Some(_)) => return Err(ResponseError::UnexpectedEncryption),
-            (ResponseMode::DirectPost, None) => {
-                let vp = match form.vp_token {
-                    Some(t) => {
-                        Some(serde_json::from_str(&t).map_err(|_| ResponseError::VpTokenShape)?)
-                    }
-                    None => None,
-                };
-                Params::from_form(form.error, form.error_description, form.state, vp)
-            }
-        };
-        if params.state.as_deref() != Some(tx.state.as_str()) {
-            return Err(ResponseError::WrongState);
-        }
+        let params = authenticate(tx, form)?;
         if let Some(code) = params.error {
             return Ok(Evaluated::WalletError {
                 code: sanitize_code(&code),
@@ -305,6 +340,56 @@ impl Verifier {
     }
 }
 
+/// Opens the answer and checks that its sender holds the request object
+/// (OpenID4VP 1.0 §14.3.2); until that is shown, every error here is one
+/// that leaves the transaction alone (see [`ResponseError::fails_transaction`]).
+fn authenticate(tx: &Transaction, form: WalletResponse) -> Result<Params, ResponseError> {
+    let encrypted = match (tx.response_mode, form.response) {
+        (ResponseMode::DirectPostJwt, Some(jwe)) => {
+            let key = tx.response_key.as_ref().ok_or(JweError::Decrypt)?;
+            // Decrypting proves knowledge of the request's (ephemeral,
+            // request-object-only) key; from here on errors are the sender's.
+            let params = Params::from_json(jwe::decrypt(&jwe, key)?)?;
+            return match params.state.as_deref() {
+                Some(s) if state_matches(tx, s) => Ok(params),
+                Some(_) | None => Err(ResponseError::EncryptedWrongState),
+            };
+        }
+        (ResponseMode::DirectPost, Some(_)) => true,
+        (ResponseMode::DirectPostJwt | ResponseMode::DirectPost, None) => false,
+    };
+    // Unencrypted: only the request's `state` shows knowledge of it.
+    let state = form.state.ok_or(ResponseError::MissingState)?;
+    if !state_matches(tx, &state) {
+        return Err(ResponseError::WrongState);
+    }
+    if encrypted {
+        return Err(ResponseError::UnexpectedEncryption);
+    }
+    match (tx.response_mode, &form.error) {
+        // §8.3.1: only an error response may come unencrypted.
+        (ResponseMode::DirectPostJwt, None) => return Err(ResponseError::PlainToEncrypted),
+        (ResponseMode::DirectPostJwt, Some(_)) | (ResponseMode::DirectPost, _) => {}
+    }
+    let vp_token = match form.vp_token {
+        Some(t) => Some(serde_json::from_str(&t).map_err(|_| ResponseError::VpTokenShape)?),
+        None => None,
+    };
+    Ok(Params {
+        vp_token,
+        state: Some(state),
+        error: form.error,
+        error_description: form.error_description,
+    })
+}
+
+/// Compares a received `state` with the request's in constant time (both
+/// hashed first, so neither the position of a difference nor the length
+/// shows). A transaction without a `state` matches nothing.
+fn state_matches(tx: &Transaction, state: &str) -> bool {
+    !tx.state.is_empty() && openssl::memcmp::eq(&sha256(state), &sha256(&tx.state))
+}
+
 enum Evaluated {
     Verified(Map<String, Value>),
     WalletError { code: String, description: String },
@@ -319,20 +404,6 @@ struct Params {
 }
 
 impl Params {
-    fn from_form(
-        error: Option<String>,
-        error_description: Option<String>,
-        state: Option<String>,
-        vp_token: Option<Value>,
-    ) -> Self {
-        Params {
-            vp_token,
-            state,
-            error,
-            error_description,
-        }
-    }
-
     fn from_json(mut payload: Map<String, Value>) -> Result<Self, ResponseError> {
         let mut text = |name: &str| -> Result<Option<String>, ResponseError> {
             match payload.remove(name) {
@@ -363,5 +434,125 @@ fn sanitize_code(code: &str) -> String {
         code.to_owned()
     } else {
         "invalid_wallet_error".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{FileConfig, ServeArgs, Settings};
+    use crate::crypto::jws::Jws;
+    use crate::store::Store;
+    use crate::verifier::Status;
+    use crate::verifier::request::CreateRequest;
+
+    const T: i64 = 1_700_000_000;
+
+    fn verifier(dir: &std::path::Path, store: Arc<dyn Store>) -> Verifier {
+        let args = ServeArgs {
+            data_dir: Some(dir.to_owned()),
+            public_url: Some("https://id.example.ru".into()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::from_layers(args, FileConfig::default()).unwrap();
+        Verifier::new(&settings, [], store).unwrap()
+    }
+
+    fn wallet_error(state: Option<&str>) -> WalletResponse {
+        WalletResponse {
+            error: Some("access_denied".into()),
+            state: state.map(str::to_owned),
+            ..WalletResponse::default()
+        }
+    }
+
+    /// The response id is an index of its own in the store, next to the
+    /// request id, created and deleted with the transaction.
+    async fn response_ids_resolve(v: &Verifier) {
+        let req = CreateRequest {
+            preset: Some("age_over_18".into()),
+            response_mode: Some("direct_post".into()),
+            ..CreateRequest::default()
+        };
+        let created = v.create(req, false, T).await.unwrap();
+        let tx_id = created.transaction_id.0;
+        let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
+        let jwt = v.request_object(&request_id, None, T).await.unwrap();
+        let ro = Jws::decode(&jwt).unwrap().payload_json().unwrap();
+        let state = ro["state"].as_str().unwrap();
+        let prefix = v.public_url.join(crate::verifier::RESPONSE_URI_PATH);
+        let response_id = ro["response_uri"].as_str().unwrap().strip_prefix(&prefix);
+        let response_id = response_id.unwrap().to_owned();
+        assert_ne!(response_id, request_id);
+
+        let r = v.respond(&request_id, wallet_error(Some(state)), T).await;
+        assert!(matches!(r, Err(ResponseError::UnknownRequest)), "{r:?}");
+        let r = v.respond(&response_id, wallet_error(None), T).await;
+        assert!(matches!(r, Err(ResponseError::MissingState)), "{r:?}");
+        let r = v
+            .respond(&response_id, wallet_error(Some("guess")), T)
+            .await;
+        assert!(matches!(r, Err(ResponseError::WrongState)), "{r:?}");
+        let pending = v.status_of(&tx_id, T + 1).await.unwrap().status;
+        assert_eq!(pending, Status::Pending);
+
+        let (accepted, tx) = v
+            .respond(&response_id, wallet_error(Some(state)), T + 1)
+            .await
+            .unwrap();
+        assert_eq!(accepted, Accepted::WalletError);
+        assert_eq!(tx.status(T + 1), Status::Failed);
+
+        v.delete(&tx_id, T + 2).await.unwrap();
+        let r = v
+            .respond(&response_id, wallet_error(Some(state)), T + 2)
+            .await;
+        assert!(matches!(r, Err(ResponseError::UnknownRequest)), "{r:?}");
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn response_ids_resolve_on_redb() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let v = verifier(dir.path(), Arc::new(store));
+        block_on(response_ids_resolve(&v));
+    }
+
+    /// Against the PostgreSQL at `DATABASE_URL`, in a table of its own.
+    #[test]
+    fn response_ids_resolve_on_postgres() {
+        let url = std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL must point to a PostgreSQL database (scripts/test sets a default)",
+        );
+        let table = format!(
+            "digital_id_test_vp_{}",
+            crate::crypto::b64url(crate::crypto::random_bytes::<6>())
+                .replace('-', "_")
+                .to_lowercase()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::postgres::PostgresStore::connect(&url, &table, 2).unwrap();
+        let v = verifier(dir.path(), Arc::new(store));
+        block_on(async {
+            response_ids_resolve(&v).await;
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("DROP TABLE {table}"))
+                .await
+                .unwrap();
+        });
     }
 }

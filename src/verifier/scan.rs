@@ -206,6 +206,8 @@ impl Verifier {
         let tx = Transaction {
             id: TransactionId(random_token()),
             request_id: RequestId(random_token()),
+            // Decided at once: there is nothing to answer.
+            response_id: None,
             created_at: now,
             request_expires_at: now,
             dcql_query: query,

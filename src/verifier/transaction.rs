@@ -12,17 +12,26 @@ use super::dcql::DcqlQuery;
 pub const NS_TRANSACTION: &str = "vp_tx";
 /// Store namespace mapping a wallet-facing request id to its transaction.
 pub const NS_REQUEST: &str = "vp_req";
+/// Store namespace mapping a response id to its transaction.
+pub const NS_RESPONSE: &str = "vp_resp";
 
 /// The back-office handle of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TransactionId(pub String);
 
-/// The wallet-facing handle (in `request_uri` and `response_uri`), distinct
+/// The wallet-facing handle in `request_uri` (which the QR shows), distinct
 /// from the transaction id so the wallet never learns the back-office one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RequestId(pub String);
+
+/// The handle in `response_uri`: 256 random bits of its own, disclosed only
+/// inside the signed request object, so whoever merely sees the QR cannot
+/// reach the response endpoint of the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResponseId(pub String);
 
 /// `response_mode` (OpenID4VP 1.0 §8.2, §8.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +80,10 @@ pub enum Phase {
 pub struct Transaction {
     pub id: TransactionId,
     pub request_id: RequestId,
+    /// `None` for a transaction without a response URI: a scanned holder QR
+    /// (decided at once), or one created before response ids existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<ResponseId>,
     pub created_at: i64,
     /// End of the QR / `request_uri` lifetime.
     pub request_expires_at: i64,
@@ -219,6 +232,7 @@ mod tests {
         Transaction {
             id: TransactionId("t".into()),
             request_id: RequestId("r".into()),
+            response_id: Some(ResponseId("p".into())),
             created_at: 1000,
             request_expires_at: 1030,
             dcql_query: super::super::presets::Preset::AgeOver18.query(),

@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Verifier;
-use super::transaction::{NS_REQUEST, NS_TRANSACTION, Outcome, Status, Transaction, TransactionId};
+use super::transaction::{
+    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Outcome, Status, Transaction, TransactionId,
+};
 use crate::clock::rfc3339;
 use crate::store::{self, StoreError};
 
@@ -118,6 +120,9 @@ impl Verifier {
         self.store()
             .delete(NS_REQUEST, tx.request_id.0.clone())
             .await?;
+        if let Some(r) = &tx.response_id {
+            self.store().delete(NS_RESPONSE, r.0.clone()).await?;
+        }
         match self.store().delete(NS_TRANSACTION, id.to_owned()).await? {
             true => Ok(()),
             false => Err(LookupError::NotFound),

@@ -9,3 +9,4 @@ mod issuer;
 mod limits;
 mod server;
 mod verifier;
+mod verifier_outsider;

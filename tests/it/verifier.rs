@@ -73,7 +73,7 @@ pub fn passport_for(server: &InProc, holder: &SigningKey) -> String {
     credential_with(server, "ivanov-ivan", "ru.passport", holder, None, |_| {})
 }
 
-fn wallet_key() -> SigningKey {
+pub(crate) fn wallet_key() -> SigningKey {
     SigningKey::generate(Algorithm::Es256).unwrap()
 }
 
@@ -84,7 +84,7 @@ fn paths(list: &[&[&str]]) -> Vec<ClaimPath> {
 }
 
 /// `POST /verifier/requests`.
-fn create(server: &InProc, body: Value) -> Value {
+pub(crate) fn create(server: &InProc, body: Value) -> Value {
     let mut resp = agent()
         .post(&server.url("/verifier/requests"))
         .header("Authorization", &server.bearer())
@@ -94,7 +94,7 @@ fn create(server: &InProc, body: Value) -> Value {
     resp.body_mut().read_json().unwrap()
 }
 
-fn status(server: &InProc, id: &str) -> Value {
+pub(crate) fn status(server: &InProc, id: &str) -> Value {
     let mut resp = agent()
         .get(&server.url(&format!("/verifier/requests/{id}")))
         .header("Authorization", &server.bearer())
@@ -105,7 +105,7 @@ fn status(server: &InProc, id: &str) -> Value {
 }
 
 /// The decoded request object: (header, claims).
-fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
+pub(crate) fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
     let mut resp = agent().get(uri).call().unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
@@ -119,11 +119,15 @@ fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
 
 /// A wallet's answer: the vp_token, sent as the request object asks
 /// (encrypted for direct_post.jwt). Returns (HTTP status, body).
-fn answer(ro: &Map<String, Value>, vp_token: Value) -> (u16, Value) {
+pub(crate) fn answer(ro: &Map<String, Value>, vp_token: Value) -> (u16, Value) {
     answer_with_state(ro, vp_token, ro["state"].as_str().unwrap())
 }
 
-fn answer_with_state(ro: &Map<String, Value>, vp_token: Value, state: &str) -> (u16, Value) {
+pub(crate) fn answer_with_state(
+    ro: &Map<String, Value>,
+    vp_token: Value,
+    state: &str,
+) -> (u16, Value) {
     let uri = ro["response_uri"].as_str().unwrap();
     let form: Vec<(String, String)> = match ro["response_mode"].as_str().unwrap() {
         "direct_post.jwt" => {
@@ -144,7 +148,7 @@ fn answer_with_state(ro: &Map<String, Value>, vp_token: Value, state: &str) -> (
     post_form(uri, &form)
 }
 
-fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
+pub(crate) fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
     let mut resp = agent()
         .post(uri)
         .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -154,7 +158,7 @@ fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
 }
 
 /// A presentation of `selection` with a KB-JWT for this request.
-fn present(
+pub(crate) fn present(
     cred: &str,
     selection: &[&[&str]],
     holder: &SigningKey,
@@ -568,6 +572,7 @@ struct Neg {
     holder: SigningKey,
     cred: String,
     id: String,
+    request_uri: String,
     ro: Map<String, Value>,
 }
 
@@ -575,12 +580,15 @@ fn neg() -> Neg {
     let server = InProc::start();
     let holder = wallet_key();
     let cred = passport(&server, &holder);
-    let (id, ro) = start(&server, json!({"preset": "age_over_18"}));
+    let created = create(&server, json!({"preset": "age_over_18"}));
+    let request_uri = created["request_uri"].as_str().unwrap().to_owned();
+    let (_, ro) = fetch_request_object(&request_uri);
     Neg {
         server,
         holder,
         cred,
-        id,
+        id: created["transaction_id"].as_str().unwrap().to_owned(),
+        request_uri,
         ro,
     }
 }
@@ -941,11 +949,7 @@ fn wallet_error_response_marks_the_transaction_failed() {
 #[test]
 fn request_object_fetched_twice_is_refused_and_the_first_fetch_still_answers() {
     let n = neg();
-    let uri = n.ro["response_uri"]
-        .as_str()
-        .unwrap()
-        .replace("/oid4vp/responses/", "/oid4vp/requests/");
-    let mut resp = agent().get(&uri).call().unwrap();
+    let mut resp = agent().get(&n.request_uri).call().unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.body_mut().read_json().unwrap();
     assert_eq!(body["error"], "invalid_request");
