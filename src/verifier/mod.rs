@@ -50,6 +50,8 @@ pub struct Verifier {
     pub status: status::StatusChecker,
     /// Which hosts outbound calls may reach, and how.
     pub outbound: outbound::Outbound,
+    /// Delivers result callbacks (checked addresses only).
+    callback_agent: ureq::Agent,
     /// HAIP 1.0 profile: encrypted responses only.
     pub haip: bool,
     store: Arc<dyn Store>,
@@ -105,6 +107,7 @@ impl Verifier {
                 fetcher.clone(),
             ),
             status: status::StatusChecker::new(fetcher),
+            callback_agent: outbound.agent(callback::TIMEOUT, None),
             outbound,
             haip: settings.profile == crate::config::Profile::Haip,
             store,

@@ -6,5 +6,6 @@ mod demo_page;
 mod fixture;
 mod interop;
 mod issuer;
+mod outbound;
 mod server;
 mod verifier;

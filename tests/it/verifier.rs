@@ -73,7 +73,7 @@ pub fn passport_for(server: &InProc, holder: &SigningKey) -> String {
     credential_with(server, "ivanov-ivan", "ru.passport", holder, None, |_| {})
 }
 
-fn wallet_key() -> SigningKey {
+pub fn wallet_key() -> SigningKey {
     SigningKey::generate(Algorithm::Es256).unwrap()
 }
 
@@ -119,7 +119,7 @@ fn fetch_request_object(uri: &str) -> (Map<String, Value>, Map<String, Value>) {
 
 /// A wallet's answer: the vp_token, sent as the request object asks
 /// (encrypted for direct_post.jwt). Returns (HTTP status, body).
-fn answer(ro: &Map<String, Value>, vp_token: Value) -> (u16, Value) {
+pub fn answer(ro: &Map<String, Value>, vp_token: Value) -> (u16, Value) {
     answer_with_state(ro, vp_token, ro["state"].as_str().unwrap())
 }
 
@@ -154,7 +154,7 @@ fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
 }
 
 /// A presentation of `selection` with a KB-JWT for this request.
-fn present(
+pub fn present(
     cred: &str,
     selection: &[&[&str]],
     holder: &SigningKey,
@@ -190,7 +190,7 @@ fn with_kb(
 }
 
 /// Creates a request for `body`, fetches its request object.
-fn start(server: &InProc, body: Value) -> (String, Map<String, Value>) {
+pub fn start(server: &InProc, body: Value) -> (String, Map<String, Value>) {
     let created = create(server, body);
     let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
     (created["transaction_id"].as_str().unwrap().to_owned(), ro)
@@ -1247,7 +1247,8 @@ fn events_stream_reports_pending_then_verified() {
 #[test]
 fn callback_receives_the_result_signed_by_the_verifier() {
     use std::io::{BufRead, BufReader, Read, Write};
-    let server = InProc::start();
+    // A loopback callback over http: development only.
+    let server = InProc::start_with(|s| s.verifier.allow_loopback = true);
     let holder = wallet_key();
     let cred = passport(&server, &holder);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
