@@ -41,6 +41,8 @@ pub enum StatusError {
     Fetch(FetchError),
     #[error("the status list token is invalid: {0}")]
     BadToken(&'static str),
+    #[error("the status list token has no `iat` (Token Status List §5.1: required)")]
+    MissingIat,
     #[error("the status list has no entry {0}")]
     OutOfRange(u64),
 }
@@ -219,6 +221,10 @@ pub fn verify_token(
     if claims.get("sub").and_then(Value::as_str) != Some(uri) {
         return Err(StatusError::BadToken("`sub` does not match the status URI"));
     }
+    // §5.1: `iat` is REQUIRED (a NumericDate).
+    if !claims.get("iat").is_some_and(Value::is_number) {
+        return Err(StatusError::MissingIat);
+    }
     let exp = claims.get("exp").and_then(Value::as_i64);
     if exp.is_some_and(|e| now >= e) {
         return Err(StatusError::BadToken("it has expired"));
@@ -334,6 +340,37 @@ mod tests {
                 Err(StatusError::BadToken(_))
             ));
         });
+    }
+
+    #[test]
+    fn a_token_without_iat_is_refused() {
+        // Token Status List §5.1: `iat` is REQUIRED.
+        let key = SigningKey::generate(Algorithm::Es256).unwrap();
+        let uri = "https://i.example/1";
+        let mut h = Map::new();
+        h.insert("typ".into(), TYP.into());
+        let p =
+            json!({"sub": uri, "ttl": 60, "status_list": {"bits": 2, "lst": "eNo76fITAAPfAgc"}});
+        let t = jws::sign(&key, &h, &serde_json::to_vec(&p).unwrap()).unwrap();
+        assert_eq!(
+            verify_token(&t, uri, key.public(), 0).err(),
+            Some(StatusError::MissingIat)
+        );
+        let p = json!({"sub": uri, "iat": "yesterday", "status_list": {"bits": 2, "lst": "eNo76fITAAPfAgc"}});
+        let t = jws::sign(&key, &h, &serde_json::to_vec(&p).unwrap()).unwrap();
+        assert_eq!(
+            verify_token(&t, uri, key.public(), 0).err(),
+            Some(StatusError::MissingIat)
+        );
+        assert!(
+            verify_token(
+                &token(&key, uri, "eNo76fITAAPfAgc", 60),
+                uri,
+                key.public(),
+                0
+            )
+            .is_ok()
+        );
     }
 
     #[test]
