@@ -1,6 +1,7 @@
 //! Outbound calls (issue #15): result callbacks over TLS to a host trusted
-//! through `[verifier] ca_file`, and `callback_url` targets refused at
-//! creation. Counterparts run on 127.0.0.1 with `[verifier] allow_loopback`.
+//! through `[verifier] ca_file`, `callback_url` targets refused at creation,
+//! and a dead status-list host asked once per negative-cache window.
+//! Counterparts run on 127.0.0.1 with `[verifier] allow_loopback`.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -23,9 +24,12 @@ use serde_json::{Value, json};
 use digital_id::crypto::jws::Jws;
 use digital_id::verifier::fetch::{Fetch, FetchError, HttpFetcher};
 use digital_id::verifier::outbound::{Outbound, TargetPolicy};
+use digital_id::verifier::status::NEGATIVE_TTL;
 
 use crate::fixture::{InProc, T0, agent};
-use crate::verifier::{answer, passport_for, present, start, wallet_key};
+use crate::verifier::{
+    answer, credential_with, holder_qr, passport_for, present, scan, start, wallet_key,
+};
 
 /// A test CA and a leaf for `localhost` / 127.0.0.1 signed by it.
 struct Pki {
@@ -184,6 +188,8 @@ fn exchange<S: Read + Write>(s: &mut S, response: &[u8]) -> Vec<u8> {
 }
 
 const NO_CONTENT: &[u8] = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+const UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 #[test]
 fn https_callback_is_delivered_to_a_host_the_ca_file_vouches_for() {
@@ -309,4 +315,45 @@ fn callback_url_to_a_private_or_local_target_is_refused_at_creation() {
         create_with_callback(&server, "https://rp.example.ru/cb?t=1").0,
         200
     );
+}
+
+#[test]
+fn a_dead_status_list_host_is_asked_once_per_negative_window() {
+    let peer = Peer::start(None, UNAVAILABLE);
+    let server = InProc::start_with(|s| s.verifier.allow_loopback = true);
+    let holder = wallet_key();
+    let uri = format!("http://127.0.0.1:{}/status-lists/1", peer.port);
+    let cred = credential_with(
+        &server,
+        "ivanov-ivan",
+        "ru.passport",
+        &holder,
+        None,
+        |claims| {
+            claims.insert(
+                "status".into(),
+                json!({"status_list": {"idx": 0, "uri": uri}}),
+            );
+        },
+    );
+    let scan_once = || {
+        let qr = holder_qr(&server, &cred, &holder, &[&["age_equal_or_over", "18"]]);
+        let result = scan(&server, &qr, "age_over_18");
+        // Fail closed: no status, no claims.
+        assert_eq!(result["status"], "failed", "{result}");
+        assert!(result.get("claims").is_none());
+        let d = result["error"]["description"].as_str().unwrap().to_owned();
+        assert!(d.contains("status list could not be fetched"), "{d}");
+    };
+    scan_once();
+    assert_eq!(peer.connections(), 1);
+    scan_once();
+    assert_eq!(
+        peer.connections(),
+        1,
+        "the second presentation waits for nobody"
+    );
+    server.clock.advance(NEGATIVE_TTL);
+    scan_once();
+    assert_eq!(peer.connections(), 2, "asked again after the window");
 }

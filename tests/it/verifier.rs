@@ -21,7 +21,7 @@ const DAY: i64 = 86_400;
 /// A credential of `doc` for `subject`, bound to `holder`, signed by `key`
 /// (the server's own ES256 issuer key unless given); `tweak` edits the
 /// claims before signing.
-fn credential_with(
+pub fn credential_with(
     server: &InProc,
     subject: &str,
     doc: &str,
@@ -1049,7 +1049,12 @@ fn presentation_nonce(server: &InProc) -> Value {
     resp.body_mut().read_json().unwrap()
 }
 
-fn holder_qr(server: &InProc, cred: &str, holder: &SigningKey, selection: &[&[&str]]) -> String {
+pub fn holder_qr(
+    server: &InProc,
+    cred: &str,
+    holder: &SigningKey,
+    selection: &[&[&str]],
+) -> String {
     let n = presentation_nonce(server);
     HolderCredential::parse(cred)
         .unwrap()
@@ -1065,7 +1070,7 @@ fn holder_qr(server: &InProc, cred: &str, holder: &SigningKey, selection: &[&[&s
         .unwrap()
 }
 
-fn scan(server: &InProc, qr: &str, preset: &str) -> Value {
+pub fn scan(server: &InProc, qr: &str, preset: &str) -> Value {
     let mut resp = agent()
         .post(&server.url("/verifier/scan"))
         .header("Authorization", &server.bearer())
