@@ -160,6 +160,13 @@ impl Wallet {
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(10)))
+            // ureq is built with native-tls only: the provider must be named, or
+            // the first https URL panics.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .provider(ureq::tls::TlsProvider::NativeTls)
+                    .build(),
+            )
             .build()
             .into();
         Ok(Wallet {

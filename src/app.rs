@@ -24,6 +24,8 @@ pub enum StartError {
     Registry(#[from] RegistryError),
     #[error("cannot set up the verifier identity: {0}")]
     VerifierKeys(#[from] crate::verifier::VerifierKeyError),
+    #[error("cannot set up outbound connections: {0}")]
+    Outbound(#[from] crate::verifier::outbound::OutboundError),
 }
 
 /// Builds the state the server runs with. `generated_key` is called with a
@@ -55,6 +57,7 @@ pub fn build_state(
             keys.issuer_eddsa.public().clone(),
         ],
         store.clone(),
+        crate::verifier::outbound::Outbound::from_settings(&settings.verifier)?,
     )?);
     let status = crate::status::Allocator::new(settings.issuer.status_list_size);
     Ok(AppState {

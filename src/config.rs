@@ -121,6 +121,13 @@ pub struct VerifierSettings {
     /// Issuers trusted besides ourselves: `https://…` (jwt-vc-issuer
     /// metadata) or `jwks:https://…` (a JWKS URL).
     pub trusted_issuers: Vec<String>,
+    /// Outbound calls (issuer metadata, JWKS, status lists, result
+    /// callbacks) may reach loopback addresses, over http too: development
+    /// and tests only. Every other private or reserved range stays refused.
+    pub allow_loopback: bool,
+    /// A PEM file of CA certificates trusted for outbound TLS besides the
+    /// bundled Mozilla roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for VerifierSettings {
@@ -132,6 +139,8 @@ impl Default for VerifierSettings {
             presentation_nonce_ttl: 30,
             client_id_prefix: "x509_hash".into(),
             trusted_issuers: Vec::new(),
+            allow_loopback: false,
+            ca_file: None,
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The transaction and its link", body = Created),
-        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` not an https URL (http only for localhost) or over 2048 characters", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule)", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -369,7 +369,7 @@ impl WireError for CreateError {
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
-            | CreateError::CallbackUrl => "invalid_request",
+            | CreateError::CallbackUrl(_) => "invalid_request",
         }
     }
     fn status(&self) -> u16 {
@@ -381,7 +381,7 @@ impl WireError for CreateError {
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
-            | CreateError::CallbackUrl => 400,
+            | CreateError::CallbackUrl(_) => 400,
         }
     }
 }

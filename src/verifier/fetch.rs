@@ -1,24 +1,26 @@
 //! Fetching issuer metadata, JWKS and status lists: the verifier's only
-//! outbound I/O, behind a trait so tests can serve documents themselves.
+//! outbound I/O besides result callbacks, behind a trait so tests can serve
+//! documents themselves.
 //!
 //! The HTTP implementation uses `ureq` (blocking, run on tokio's blocking
-//! pool): redirects are never followed, bodies are capped, every request has
-//! a deadline, and a host that resolves into a private, loopback or
-//! link-local range is refused — except our own public URL, whose status
-//! lists live on this very server.
+//! pool) through [`Outbound`]: redirects are never followed, bodies are
+//! capped, every request has a deadline, the URL must pass
+//! [`check_url`](super::outbound::check_url), and the connection goes only
+//! to addresses that were checked against the forbidden ranges — except our
+//! own public URL, whose status lists live on this very server.
 
-use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use super::outbound::{ForbiddenRange, Outbound, TargetError, TargetPolicy, check_url};
 use crate::store::BoxFut;
 
 /// Why a document could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    #[error("the URL is not an https URL")]
-    NotHttps,
-    #[error("the host resolves to a private or local address")]
-    PrivateAddress,
+    #[error("the URL is not usable: {0}")]
+    Url(TargetError),
+    #[error("the host resolves to a {0} address")]
+    ForbiddenAddress(ForbiddenRange),
     #[error("the host could not be resolved")]
     Resolve,
     #[error("the request failed or timed out")]
@@ -27,6 +29,27 @@ pub enum FetchError {
     Status(u16),
     #[error("the response is larger than {0} bytes")]
     TooLarge(usize),
+}
+
+impl From<TargetError> for FetchError {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::ForbiddenAddress(range) => FetchError::ForbiddenAddress(range),
+            TargetError::Malformed | TargetError::NotHttps | TargetError::UserInfo => {
+                FetchError::Url(e)
+            }
+        }
+    }
+}
+
+impl From<ureq::Error> for FetchError {
+    fn from(e: ureq::Error) -> Self {
+        match super::outbound::refused_range(&e) {
+            Some(range) => FetchError::ForbiddenAddress(range),
+            None if matches!(e, ureq::Error::HostNotFound) => FetchError::Resolve,
+            None => FetchError::Transport,
+        }
+    }
 }
 
 /// Fetches a document by URL.
@@ -43,7 +66,8 @@ pub trait Fetch: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct HttpFetcher {
     agent: ureq::Agent,
-    /// Origin (`scheme://host[:port]`) exempt from the private-range rule.
+    policy: TargetPolicy,
+    /// Origin (`scheme://host[:port]`) exempt from the target rules.
     own_origin: String,
 }
 
@@ -51,19 +75,10 @@ pub struct HttpFetcher {
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl HttpFetcher {
-    pub fn new(own_origin: &str) -> Self {
-        let config = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(TIMEOUT))
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .provider(ureq::tls::TlsProvider::NativeTls)
-                    .build(),
-            )
-            .build();
+    pub fn new(own_origin: &str, outbound: &Outbound) -> Self {
         HttpFetcher {
-            agent: config.into(),
+            agent: outbound.agent(TIMEOUT, Some(own_origin)),
+            policy: outbound.policy(),
             own_origin: own_origin.to_owned(),
         }
     }
@@ -76,38 +91,14 @@ impl HttpFetcher {
     ) -> Result<Vec<u8>, FetchError> {
         let own = url.starts_with(&self.own_origin)
             && url[self.own_origin.len()..].starts_with(['/', '?']);
-        if !own {
-            let rest = url.strip_prefix("https://").ok_or(FetchError::NotHttps)?;
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            if authority.contains('@') || authority.is_empty() {
-                return Err(FetchError::NotHttps);
-            }
-            let target = if authority
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-                && !authority.ends_with(']')
-            {
-                authority.to_owned()
-            } else {
-                format!("{authority}:443")
-            };
-            let addrs: Vec<_> = target
-                .to_socket_addrs()
-                .map_err(|_| FetchError::Resolve)?
-                .collect();
-            if addrs.is_empty() {
-                return Err(FetchError::Resolve);
-            }
-            if addrs.iter().any(|a| !is_public(a.ip())) {
-                return Err(FetchError::PrivateAddress);
-            }
-        }
-        let mut resp = self
-            .agent
-            .get(url)
-            .header("Accept", accept)
-            .call()
-            .map_err(|_| FetchError::Transport)?;
+        let checked;
+        let target = if own {
+            url
+        } else {
+            checked = check_url(url, self.policy)?;
+            checked.as_str()
+        };
+        let mut resp = self.agent.get(target).header("Accept", accept).call()?;
         let status = resp.status().as_u16();
         if status != 200 {
             // 3xx included: redirects are never followed.
@@ -141,84 +132,35 @@ impl Fetch for HttpFetcher {
     }
 }
 
-/// Whether an address is publicly routable (not loopback, private, link-local,
-/// CGNAT, unique-local, multicast, documentation or unspecified).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || s[0] == 0x2001 && s[1] == 0x0db8)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn private_ranges_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fc00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-            "224.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "2a00:1450::1", "93.184.216.34"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
     fn refuses_http_and_private_hosts_before_connecting() {
-        let f = HttpFetcher::new("http://127.0.0.1:1");
+        let f = HttpFetcher::new(
+            "http://127.0.0.1:1",
+            &Outbound::new(TargetPolicy::default()),
+        );
         assert_eq!(
             f.fetch_blocking("http://example.com/x", "*/*", 10),
-            Err(FetchError::NotHttps)
+            Err(FetchError::Url(TargetError::NotHttps))
         );
         assert_eq!(
             f.fetch_blocking("https://127.0.0.1:8443/jwks", "*/*", 10),
-            Err(FetchError::PrivateAddress)
+            Err(FetchError::ForbiddenAddress(ForbiddenRange::Loopback))
         );
         assert_eq!(
             f.fetch_blocking("https://localhost/jwks", "*/*", 10),
-            Err(FetchError::PrivateAddress)
+            Err(FetchError::ForbiddenAddress(ForbiddenRange::Loopback))
+        );
+        assert_eq!(
+            f.fetch_blocking("https://[64:ff9b::a00:1]/jwks", "*/*", 10),
+            Err(FetchError::ForbiddenAddress(ForbiddenRange::Nat64))
         );
         assert_eq!(
             f.fetch_blocking("https://user@example.com/", "*/*", 10),
-            Err(FetchError::NotHttps)
+            Err(FetchError::Url(TargetError::UserInfo))
         );
     }
 }

@@ -17,6 +17,7 @@ pub mod dcql;
 pub mod fetch;
 pub mod jwe;
 pub mod keys;
+pub mod outbound;
 pub mod presentation;
 pub mod presets;
 pub mod request;
@@ -52,6 +53,10 @@ pub struct Verifier {
     pub public_url: PublicUrl,
     pub trust: trust::Trust,
     pub status: status::StatusChecker,
+    /// Which hosts outbound calls may reach, and how.
+    pub outbound: outbound::Outbound,
+    /// Delivers result callbacks (checked addresses only).
+    callback_agent: ureq::Agent,
     /// HAIP 1.0 profile: encrypted responses only.
     pub haip: bool,
     store: Arc<dyn Store>,
@@ -67,14 +72,19 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     /// Builds the verifier; `issuer_keys` are our own issuer's public keys
-    /// (always trusted for `iss` = the public URL).
+    /// (always trusted for `iss` = the public URL); `outbound` says which
+    /// hosts it may call.
     pub fn new(
         settings: &Settings,
         issuer_keys: impl IntoIterator<Item = PublicKey>,
         store: Arc<dyn Store>,
+        outbound: outbound::Outbound,
     ) -> Result<Self, VerifierKeyError> {
-        let fetcher = Arc::new(fetch::HttpFetcher::new(settings.public_url.origin()));
-        Self::with_fetcher(settings, issuer_keys, store, fetcher)
+        let fetcher = Arc::new(fetch::HttpFetcher::new(
+            settings.public_url.origin(),
+            &outbound,
+        ));
+        Self::with_fetcher(settings, issuer_keys, store, outbound, fetcher)
     }
 
     /// As [`Verifier::new`] with another way of fetching documents.
@@ -82,6 +92,7 @@ impl Verifier {
         settings: &Settings,
         issuer_keys: impl IntoIterator<Item = PublicKey>,
         store: Arc<dyn Store>,
+        outbound: outbound::Outbound,
         fetcher: Arc<dyn fetch::Fetch>,
     ) -> Result<Self, VerifierKeyError> {
         let v = &settings.verifier;
@@ -101,6 +112,8 @@ impl Verifier {
                 fetcher.clone(),
             ),
             status: status::StatusChecker::new(fetcher),
+            callback_agent: outbound.agent(callback::TIMEOUT, None),
+            outbound,
             haip: settings.profile == crate::config::Profile::Haip,
             store,
         })

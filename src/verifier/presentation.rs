@@ -122,7 +122,9 @@ mod tests {
             .lock()
             .unwrap()
             .insert(LIST.into(), token.into_bytes());
-        Verifier::with_fetcher(&settings, [issuer.public().clone()], store, fetch).unwrap()
+        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
+        Verifier::with_fetcher(&settings, [issuer.public().clone()], store, outbound, fetch)
+            .unwrap()
     }
 
     fn presentation(issuer: &SigningKey, holder: &SigningKey, idx: u64, aud: &str) -> String {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Verifier;
+use super::callback::{CallbackUrlError, check_callback_url};
 use super::dcql::{DcqlError, DcqlQuery};
 use super::jwe;
 use super::presets::Preset;
@@ -41,8 +42,10 @@ pub struct CreateRequest {
     pub response_mode: Option<String>,
     /// Called with the result as a JWS signed by the verifier key: POSTed
     /// once as `application/jwt` (`{iss, iat, transaction_id, result}`,
-    /// `result` being the status), best effort. `https`, or `http` only
-    /// for localhost; at most 2048 characters.
+    /// `result` being the status), best effort. `https` without user
+    /// information, at most 2048 characters; a host that is (or, at
+    /// delivery, resolves to) a private, loopback, link-local or other
+    /// non-public address is refused.
     #[serde(default)]
     #[schema(nullable = false, example = "https://rp.example.ru/vp-result")]
     pub callback_url: Option<String>,
@@ -87,8 +90,8 @@ pub enum CreateError {
     ResponseMode,
     #[error("response_mode: the HAIP profile requires `direct_post.jwt`")]
     HaipNeedsEncryption,
-    #[error("callback_url: must be an https URL (http only for localhost)")]
-    CallbackUrl,
+    #[error(transparent)]
+    CallbackUrl(#[from] CallbackUrlError),
     #[error("the response key could not be generated")]
     Key,
     #[error(transparent)]
@@ -103,16 +106,6 @@ pub fn query_of(preset: Option<&str>, dcql: Option<&Value>) -> Result<DcqlQuery,
             .query()),
         (None, Some(q)) => Ok(DcqlQuery::from_value(q)?),
         _ => Err(CreateError::PresetOrQuery),
-    }
-}
-
-fn check_callback(url: &str) -> Result<(), CreateError> {
-    let ok = crate::config::PublicUrl::parse(url.split('?').next().unwrap_or_default()).is_ok()
-        || url.starts_with("https://");
-    if ok && url.len() <= 2048 && !url.chars().any(char::is_whitespace) {
-        Ok(())
-    } else {
-        Err(CreateError::CallbackUrl)
     }
 }
 
@@ -132,7 +125,7 @@ impl Verifier {
             Some(_) => return Err(CreateError::ResponseMode),
         };
         if let Some(url) = &req.callback_url {
-            check_callback(url)?;
+            check_callback_url(url, self.outbound.policy())?;
         }
         let response_key = match response_mode {
             ResponseMode::DirectPostJwt => Some(jwe::generate_key().map_err(|_| CreateError::Key)?),

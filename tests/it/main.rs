@@ -7,6 +7,7 @@ mod fixture;
 mod interop;
 mod issuer;
 mod limits;
+mod outbound;
 mod server;
 mod verifier;
 mod verifier_outsider;

@@ -21,7 +21,7 @@ const DAY: i64 = 86_400;
 /// A credential of `doc` for `subject`, bound to `holder`, signed by `key`
 /// (the server's own ES256 issuer key unless given); `tweak` edits the
 /// claims before signing.
-fn credential_with(
+pub fn credential_with(
     server: &InProc,
     subject: &str,
     doc: &str,
@@ -194,7 +194,7 @@ fn with_kb(
 }
 
 /// Creates a request for `body`, fetches its request object.
-fn start(server: &InProc, body: Value) -> (String, Map<String, Value>) {
+pub fn start(server: &InProc, body: Value) -> (String, Map<String, Value>) {
     let created = create(server, body);
     let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
     (created["transaction_id"].as_str().unwrap().to_owned(), ro)
@@ -1053,7 +1053,12 @@ fn presentation_nonce(server: &InProc) -> Value {
     resp.body_mut().read_json().unwrap()
 }
 
-fn holder_qr(server: &InProc, cred: &str, holder: &SigningKey, selection: &[&[&str]]) -> String {
+pub fn holder_qr(
+    server: &InProc,
+    cred: &str,
+    holder: &SigningKey,
+    selection: &[&[&str]],
+) -> String {
     let n = presentation_nonce(server);
     HolderCredential::parse(cred)
         .unwrap()
@@ -1069,7 +1074,7 @@ fn holder_qr(server: &InProc, cred: &str, holder: &SigningKey, selection: &[&[&s
         .unwrap()
 }
 
-fn scan(server: &InProc, qr: &str, preset: &str) -> Value {
+pub fn scan(server: &InProc, qr: &str, preset: &str) -> Value {
     let mut resp = agent()
         .post(&server.url("/verifier/scan"))
         .header("Authorization", &server.bearer())
@@ -1251,7 +1256,8 @@ fn events_stream_reports_pending_then_verified() {
 #[test]
 fn callback_receives_the_result_signed_by_the_verifier() {
     use std::io::{BufRead, BufReader, Read, Write};
-    let server = InProc::start();
+    // A loopback callback over http: development only.
+    let server = InProc::start_with(|s| s.verifier.allow_loopback = true);
     let holder = wallet_key();
     let cred = passport(&server, &holder);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
