@@ -457,7 +457,8 @@ mod tests {
             ..ServeArgs::default()
         };
         let settings = Settings::from_layers(args, FileConfig::default()).unwrap();
-        Verifier::new(&settings, [], store).unwrap()
+        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
+        Verifier::new(&settings, [], store, outbound).unwrap()
     }
 
     fn wallet_error(state: Option<&str>) -> WalletResponse {
