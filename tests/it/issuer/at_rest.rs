@@ -1,15 +1,17 @@
-//! What the store keeps, and for how long: verifier results deleted — not
-//! just hidden — once their retention window is over, also behind a flood
-//! of expired entries, on redb and on PostgreSQL.
+//! What the store keeps, and for how long: no value at rest that a copy of
+//! the store (a backup) could redeem, on redb and on PostgreSQL; verifier
+//! results deleted — not just hidden — once their retention window is over,
+//! also behind a flood of expired entries.
 
 use digital_id::clock::Clock;
 use digital_id::config::StoreSpec;
-use digital_id::crypto::b64url;
+use digital_id::crypto::{b64url, sha256};
 use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
 use digital_id::store::{SWEEP_BATCH, TxOp};
 use digital_id::verifier::transaction::NS_TRANSACTION;
 use serde_json::{Value, json};
 
+use super::authcode;
 use super::wallet::{self, key};
 use crate::fixture::InProc;
 
@@ -89,6 +91,17 @@ impl PgSchema {
                 .collect()
         })
     }
+
+    /// The table as one byte string (keys and values), for searching.
+    fn dump(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (ns, key, value) in self.rows() {
+            out.extend_from_slice(ns.as_bytes());
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(&value);
+        }
+        out
+    }
 }
 
 impl Drop for PgSchema {
@@ -100,6 +113,97 @@ impl Drop for PgSchema {
 fn on_postgres(schema: &PgSchema) -> InProc {
     let url = schema.store_url();
     InProc::start_with(move |s| s.store = StoreSpec::Postgres(url))
+}
+
+/// The redb database file and its write-ahead log, as a backup would copy
+/// them.
+fn redb_dump(server: &InProc) -> Vec<u8> {
+    let dir = &server.state.settings.data_dir;
+    let mut out = std::fs::read(dir.join("store.redb")).unwrap();
+    out.extend(std::fs::read(dir.join("store.redb-wal")).unwrap());
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The forms in which `secret` must not appear at rest: in the clear and
+/// as its unkeyed SHA-256 (base64url and hex).
+fn forms(secret: &str) -> [String; 3] {
+    let digest = sha256(secret);
+    [
+        secret.to_owned(),
+        b64url(digest),
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+    ]
+}
+
+fn assert_absent(dump: &[u8], what: &str, secret: &str) {
+    for form in forms(secret) {
+        assert!(
+            !contains(dump, &form),
+            "the store holds the {what} (as {form})"
+        );
+    }
+}
+
+/// Creates an offer with a `tx_code`, redeems it, pushes an authorization
+/// request, and checks after each step that nothing redeemable is in
+/// `dump()`.
+fn no_redeemable_secret_at_rest(server: &InProc, dump: impl Fn() -> Vec<u8>) {
+    let o = wallet::offer(server, "ivanov-ivan", &["ru.inn"], true);
+    let code = wallet::pre_authorized_code(&o);
+    let tx_code = o["tx_code"].as_str().unwrap().to_owned();
+    let offer_id = o["offer_id"].as_str().unwrap().to_owned();
+    // The wallet still gets the same code by reference.
+    let fetched = wallet::get(
+        server,
+        o["credential_offer_uri"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&server.base)
+            .unwrap(),
+    );
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body, o["credential_offer"]);
+
+    let d = dump();
+    assert!(contains(&d, "ivanov-ivan"), "the dump shows the store");
+    assert_absent(&d, "pre-authorized code", &code);
+    assert_absent(&d, "offer id", &offer_id);
+    assert_absent(&d, "tx_code's SHA-256", &tx_code);
+    assert!(
+        !contains(&d, &format!("\"{tx_code}\"")),
+        "the store holds the tx_code"
+    );
+
+    let token = wallet::access_token(server, &o);
+    let pushed = authcode::push(server, &[("scope", "ru.inn")]);
+    assert_eq!(pushed.status, 201, "{:?}", pushed.body);
+    let request_uri = pushed.body["request_uri"].as_str().unwrap();
+    let par_id = request_uri.rsplit(':').next().unwrap();
+    let d = dump();
+    assert_absent(&d, "access token", &token);
+    assert_absent(&d, "PAR request_uri", par_id);
+    // The redeemed code stays unusable.
+    let again = wallet::token_for(server, &o);
+    assert_eq!((again.status, again.error()), (400, "invalid_grant"));
+}
+
+#[test]
+fn no_redeemable_secret_at_rest_in_redb() {
+    let server = InProc::start();
+    no_redeemable_secret_at_rest(&server, || redb_dump(&server));
+}
+
+#[test]
+fn no_redeemable_secret_at_rest_in_postgres() {
+    let schema = PgSchema::new();
+    let server = on_postgres(&schema);
+    no_redeemable_secret_at_rest(&server, || schema.dump());
 }
 
 /// A verified holder-QR scan of the `identity` preset: the stored
