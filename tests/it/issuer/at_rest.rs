@@ -1,11 +1,14 @@
 //! What the store keeps, and for how long: no value at rest that a copy of
 //! the store (a backup) could redeem, on redb and on PostgreSQL; verifier
 //! results deleted — not just hidden — once their retention window is over,
-//! also behind a flood of expired entries.
+//! also behind a flood of expired entries; notification records bounded
+//! and tied to their credentials' lifetime.
 
 use digital_id::clock::Clock;
 use digital_id::config::StoreSpec;
+use digital_id::crypto::jws::Jws;
 use digital_id::crypto::{b64url, sha256};
+use digital_id::issuer::ns;
 use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
 use digital_id::store::{SWEEP_BATCH, TxOp};
 use digital_id::verifier::transaction::NS_TRANSACTION;
@@ -321,4 +324,59 @@ fn verifier_results_are_deleted_after_retention_in_postgres() {
         "no row of the transaction in the table"
     );
     assert!(!rows.iter().any(|(ns, _, _)| ns == "flood"));
+}
+
+#[test]
+fn notification_records_are_capped_and_expire_with_their_credentials() {
+    let server = InProc::start();
+    let o = wallet::offer(&server, "ivanov-ivan", &["ru.snils"], false);
+    let token = wallet::access_token(&server, &o);
+    let n = wallet::nonce(&server);
+    let r = wallet::credential(
+        &server,
+        &token,
+        &json!({"credential_configuration_id": "ru.snils",
+                "proofs": {"jwt": [wallet::proof(&server, &key(), &n)]}}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let notification_id = r.body["notification_id"].as_str().unwrap().to_owned();
+    let cred = r.body["credentials"][0]["credential"].as_str().unwrap();
+    let jwt = cred.split('~').next().unwrap();
+    let exp = Jws::decode(jwt).unwrap().payload_json().unwrap()["exp"]
+        .as_i64()
+        .unwrap();
+    let auth = format!("Bearer {token}");
+    let events = [
+        "credential_accepted",
+        "credential_failure",
+        "credential_deleted",
+    ];
+    for i in 0..40 {
+        let ok = wallet::post_json(
+            &server,
+            "/notification",
+            Some(&auth),
+            &json!({"notification_id": notification_id, "event": events[i % 3]}),
+        );
+        assert_eq!(ok.status, 204);
+    }
+    let now = server.clock.now();
+    let stored = block_on(server.state.store.scan(
+        ns::NOTIFICATION,
+        notification_id.clone(),
+        now,
+        2,
+    ))
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    let rec: Value = serde_json::from_slice(&stored[0].value).unwrap();
+    let kept = rec["events"].as_array().unwrap();
+    assert_eq!(kept.len(), 8, "only the last events are kept");
+    // The 40th event (index 39) was `credential_accepted`.
+    assert_eq!(kept.last().unwrap()[0], "credential_accepted");
+    assert_eq!(
+        stored[0].expires_at,
+        Some(exp),
+        "lives as long as the credential"
+    );
 }
