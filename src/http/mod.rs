@@ -39,6 +39,8 @@ pub struct AppState {
     pub registry: Arc<dyn Registry>,
     /// Hands out status list indices to issued credentials.
     pub status: crate::status::Allocator,
+    /// The status list tokens this node signed, each kept for its `ttl`.
+    pub status_tokens: crate::status::TokenCache,
     pub clock: Arc<dyn Clock>,
     /// The back-office key (from configuration or generated).
     pub api_key: Secret,

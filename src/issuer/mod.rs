@@ -73,6 +73,8 @@ pub struct Ctx<'a> {
     pub registry: &'a dyn Registry,
     /// Hands out status list indices.
     pub status: &'a crate::status::Allocator,
+    /// This node's signed status list tokens.
+    pub status_tokens: &'a crate::status::TokenCache,
     /// Unix seconds.
     pub now: i64,
 }

@@ -2,7 +2,8 @@
 //! the store (a backup) could redeem, on redb and on PostgreSQL; verifier
 //! results deleted — not just hidden — once their retention window is over,
 //! also behind a flood of expired entries; notification records bounded
-//! and tied to their credentials' lifetime.
+//! and tied to their credentials' lifetime; status list tokens signed once
+//! per `ttl` with a status change shown at once.
 
 use digital_id::clock::Clock;
 use digital_id::config::StoreSpec;
@@ -15,8 +16,9 @@ use digital_id::verifier::transaction::NS_TRANSACTION;
 use serde_json::{Value, json};
 
 use super::authcode;
+use super::backoffice::status_entries;
 use super::wallet::{self, key};
-use crate::fixture::InProc;
+use crate::fixture::{InProc, agent};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -379,4 +381,68 @@ fn notification_records_are_capped_and_expire_with_their_credentials() {
         Some(exp),
         "lives as long as the credential"
     );
+}
+
+/// The token at `path` and its `Cache-Control` `max-age`.
+fn status_list(server: &InProc, path: &str) -> (String, i64) {
+    let mut resp = agent().get(&server.url(path)).call().unwrap();
+    assert_eq!(resp.status(), 200);
+    let cc = resp.headers()["cache-control"].to_str().unwrap().to_owned();
+    let age = cc.split("max-age=").nth(1).unwrap().parse().unwrap();
+    (resp.body_mut().read_to_string().unwrap(), age)
+}
+
+fn entry(jwt: &str, idx: usize) -> u8 {
+    (status_entries(jwt)[idx / 4] >> ((idx % 4) * 2)) & 3
+}
+
+fn iat(jwt: &str) -> i64 {
+    Jws::decode(jwt).unwrap().payload_json().unwrap()["iat"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn status_list_is_signed_once_per_ttl_and_a_revocation_shows_at_once() {
+    let server = InProc::start();
+    let r = wallet::issue_one(&server, "ivanov-ivan", "ru.inn", &key());
+    let cred = r.body["credentials"][0]["credential"].as_str().unwrap();
+    let v = wallet::verify(&server, cred);
+    let uri = v.claims["status"]["status_list"]["uri"].as_str().unwrap();
+    let idx = v.claims["status"]["status_list"]["idx"].as_u64().unwrap() as usize;
+    let path = uri.strip_prefix(&server.base).unwrap().to_owned();
+    let ttl = server.state.settings.issuer.status_list_ttl;
+    let t0 = server.clock.now();
+
+    let (first, age) = status_list(&server, &path);
+    assert_eq!((iat(&first), age), (t0, ttl));
+    let (second, _) = status_list(&server, &path);
+    assert_eq!(second, first, "served again, not signed again");
+    server.clock.advance(100);
+    let (later, age) = status_list(&server, &path);
+    assert_eq!(later, first, "the same token while its ttl runs");
+    assert_eq!(age, ttl - 100, "cacheable only for what is left of its ttl");
+    assert_eq!(entry(&later, idx), 0);
+
+    let records = wallet::get_authorized(&server, "/issuer/subjects/ivanov-ivan/credentials");
+    let id = records.body[0]["id"].as_str().unwrap();
+    let revoked = wallet::post_json(
+        &server,
+        &format!("/issuer/credentials/{id}/revoke"),
+        Some(&server.bearer()),
+        &Value::Null,
+    );
+    assert_eq!(revoked.status, 200);
+    let (after, age) = status_list(&server, &path);
+    assert_eq!(entry(&after, idx), 1, "the revocation shows at once");
+    assert_eq!((iat(&after), age), (t0 + 100, ttl));
+
+    server.clock.advance(ttl);
+    let (renewed, age) = status_list(&server, &path);
+    assert_eq!(
+        (iat(&renewed), age),
+        (t0 + 100 + ttl, ttl),
+        "signed again after its ttl"
+    );
+    assert_eq!(entry(&renewed, idx), 1);
 }
