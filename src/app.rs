@@ -67,6 +67,7 @@ pub fn build_state(
         store,
         registry,
         status,
+        status_tokens: Default::default(),
         clock,
         api_key,
         metrics: Default::default(),

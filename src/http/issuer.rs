@@ -23,7 +23,6 @@ use crate::issuer::{
     token::{self, TokenRequest, TokenResponse},
 };
 use crate::registry::SubjectId;
-use crate::status;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -60,6 +59,7 @@ impl AppState {
             store: &*self.store,
             registry: &*self.registry,
             status: &self.status,
+            status_tokens: &self.status_tokens,
             now: self.now(),
         }
     }
@@ -248,10 +248,10 @@ async fn notification(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `statuslist+jwt`, cacheable for its `ttl`.
+/// `statuslist+jwt`, cacheable for what is left of its `ttl`.
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "issuer",
     summary = "Status List Token (Token Status List §5.1)",
-    description = "The signed list credentials reference in `status.status_list.uri`; `Cache-Control: public, max-age=<ttl>`.",
+    description = "The signed list credentials reference in `status.status_list.uri`. A node signs a list at most once per `ttl` and serves that token until its `ttl` is over, with `Cache-Control: public, max-age=<seconds left of the ttl>`; a status change shows at once on the node that made it and on every node within `ttl` seconds.",
     params(("id" = u32, Path, description = "Status list id")),
     responses(
         (status = 200, description = "`statuslist+jwt` with `sub`, `iat`, `exp`, `ttl` and `status_list {bits: 2, lst}`", body = String, content_type = "application/statuslist+jwt"),
@@ -266,11 +266,14 @@ async fn status_list(
     let ctx = state.issuer();
     let uri = ctx.url(&format!("/status-lists/{id}"));
     let ttl = ctx.settings.issuer.status_list_ttl;
-    let t = status::status_list_token(ctx.store, &ctx.keys.issuer_es256, *id, &uri, ttl, ctx.now)
+    let t = ctx
+        .status_tokens
+        .get_or_sign(ctx.store, &ctx.keys.issuer_es256, *id, &uri, ttl, ctx.now)
         .await?;
+    let max_age = t.max_age(ctx.now);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/statuslist+jwt"))
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={}", t.ttl)))
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age}")))
         .body(t.jwt))
 }
 

@@ -39,6 +39,8 @@ pub struct AppState {
     pub registry: Arc<dyn Registry>,
     /// Hands out status list indices to issued credentials.
     pub status: crate::status::Allocator,
+    /// The status list tokens this node signed, each kept for its `ttl`.
+    pub status_tokens: crate::status::TokenCache,
     pub clock: Arc<dyn Clock>,
     /// The back-office key (from configuration or generated).
     pub api_key: Secret,
@@ -75,7 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Binds `addr` and returns the running server and the bound address (port
-/// 0 picks a free port). Expired entries are swept every 30 s while it runs.
+/// 0 picks a free port). Expired entries are swept every 10 s while it runs.
 pub fn bind(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<(Server, SocketAddr)> {
     serve(state, TcpListener::bind(addr)?)
 }
@@ -98,11 +100,16 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
     Ok((server, local))
 }
 
+/// Deletes expired entries every [`SWEEP_INTERVAL`](crate::store::SWEEP_INTERVAL)
+/// seconds, each pass until none is left.
 async fn sweeper(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs(crate::store::SWEEP_INTERVAL));
+    // A pass that overran its interval is followed by one pass, not a burst.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match state.store.sweep(state.now()).await {
+        match crate::store::sweep_expired(&*state.store, state.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "swept expired entries"),
             Err(e) => tracing::warn!(error = %e, "sweeping expired entries failed"),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::consent;
-use super::{Ctx, Grant, new_secret, ns, secret_key};
+use super::{Ctx, Grant, new_secret, ns};
 use crate::catalogue;
 use crate::registry::{IdentityProofing, RegistryError, Subject, SubjectId};
 use crate::store::{self, StoreError};
@@ -92,8 +92,9 @@ pub struct AuthorizationRequest {
     /// Requested through `authorization_details`: the token response then
     /// carries credential identifiers.
     pub by_authorization_details: bool,
-    pub issuer_state: Option<String>,
     /// The subject of the offer `issuer_state` names: only they may log in.
+    /// (`issuer_state` itself, an offer id, is not kept: it would show the
+    /// offer's pre-authorized code.)
     pub offered_subject: Option<SubjectId>,
 }
 
@@ -104,7 +105,7 @@ pub struct Session {
     pub subject_id: Option<SubjectId>,
 }
 
-/// A stored authorization code (keyed by its SHA-256).
+/// A stored authorization code (under its keyed hash, [`Ctx::secret_key`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthorizationCode {
     pub grant: Grant,
@@ -227,7 +228,6 @@ pub async fn validate(
         code_challenge: challenge,
         credential_configuration_ids: ids,
         by_authorization_details: by_details,
-        issuer_state: p.issuer_state,
         offered_subject,
     })
 }
@@ -339,7 +339,7 @@ pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, Autho
     ctx.store
         .insert(
             ns::SESSION,
-            secret_key(&session_id),
+            ctx.secret_key(&session_id),
             store::to_bytes(&session)?,
             Some(ctx.now + SESSION_TTL),
             ctx.now,
@@ -377,7 +377,7 @@ pub async fn login(
     let remembered = consent::find(ctx, subject_id, &session.request.client_id).await?;
     if remembered.is_some_and(|c| c.covers(&session.request.credential_configuration_ids)) {
         ctx.store
-            .delete(ns::SESSION, secret_key(session_id))
+            .delete(ns::SESSION, ctx.secret_key(session_id))
             .await?;
         return finish(ctx, &session.request, &subject)
             .await
@@ -387,7 +387,7 @@ pub async fn login(
     ctx.store
         .put(
             ns::SESSION,
-            secret_key(session_id),
+            ctx.secret_key(session_id),
             store::to_bytes(&session)?,
             Some(ctx.now + SESSION_TTL),
         )
@@ -408,7 +408,7 @@ pub async fn decide(
 ) -> Result<String, AuthorizeError> {
     let session: Session = match ctx
         .store
-        .take(ns::SESSION, secret_key(session_id), ctx.now)
+        .take(ns::SESSION, ctx.secret_key(session_id), ctx.now)
         .await?
     {
         Some(b) => store::from_bytes(&b)?,
@@ -437,7 +437,7 @@ pub async fn decide(
 async fn load_session(ctx: &Ctx<'_>, session_id: &str) -> Result<Session, AuthorizeError> {
     match ctx
         .store
-        .get(ns::SESSION, secret_key(session_id), ctx.now)
+        .get(ns::SESSION, ctx.secret_key(session_id), ctx.now)
         .await?
     {
         Some(b) => Ok(store::from_bytes(&b)?),
@@ -475,7 +475,7 @@ async fn finish(
     ctx.store
         .insert(
             ns::AUTHORIZATION_CODE,
-            secret_key(&code),
+            ctx.secret_key(&code),
             store::to_bytes(&rec)?,
             Some(ctx.now + ctx.settings.issuer.authorization_code_ttl),
             ctx.now,

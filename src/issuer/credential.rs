@@ -208,15 +208,23 @@ pub async fn issue(
     let mut ops = vec![nonce::consume_op(ctx, &proofs[0].nonce)];
     let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
     let mut ids = Vec::with_capacity(credentials.capacity());
+    let mut last_exp = ctx.now;
     for p in &proofs {
         for doc in documents.iter() {
             let (credential, rec) = sign_one(ctx, &grant, doc, p, &notification_id).await?;
             ops.extend(records::save_ops(ctx, &rec)?);
+            last_exp = last_exp.max(rec.exp);
             ids.push(rec.id);
             credentials.push(IssuedItem { credential });
         }
     }
-    ops.push(notification::save_op(ctx, &notification_id, &grant, ids)?);
+    ops.push(notification::save_op(
+        ctx,
+        &notification_id,
+        &grant,
+        ids,
+        last_exp,
+    )?);
     match ctx.store.transact(ops).await {
         Ok(()) => {}
         // Indices handed out to a transaction that failed stay unused.

@@ -3,8 +3,15 @@
 //! consent, notifications. One file per operation; no `actix_web` here (the
 //! web adapter is `http/issuer.rs`).
 //!
-//! Secrets (pre-authorized codes, authorization codes, access tokens) are
-//! stored under their SHA-256, never in the clear; nothing here stores or
+//! Secrets that would let someone redeem something — offer ids (which show
+//! the pre-authorized code), pre-authorized codes and their `tx_code`s,
+//! authorization codes, access tokens, PAR `request_uri`s, login session
+//! ids — are stored only under their keyed hash
+//! ([`Ctx::secret_key`], HMAC-SHA-256 with the server's store secret), never
+//! in the clear nor inside a record, so a copy of the store redeems nothing.
+//! `c_nonce`s and notification ids are not secrets (a `c_nonce` is public
+//! and useless without an access token; a notification id needs the access
+//! token too) and stay in the clear, in time order. Nothing here stores or
 //! logs claim values.
 
 pub mod authorize;
@@ -25,24 +32,24 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::config::Settings;
-use crate::crypto::{b64url, sha256};
+use crate::crypto::b64url;
 use crate::keystore::KeySet;
 use crate::registry::{IdentityProofing, Registry, SubjectId};
 use crate::store::Store;
 
 /// Store namespaces of the issuer.
 pub mod ns {
-    /// offer id → [`Offer`](super::offer::Offer).
+    /// key(offer id) → [`StoredOffer`](super::offer::StoredOffer).
     pub const OFFER: &str = "vci_offer";
-    /// sha256(pre-authorized code) → [`PreAuthorizedCode`](super::token::PreAuthorizedCode).
+    /// key(pre-authorized code) → [`PreAuthorizedCode`](super::token::PreAuthorizedCode).
     pub const PRE_AUTHORIZED_CODE: &str = "vci_preauth";
-    /// sha256(authorization code) → [`AuthorizationCode`](super::authorize::AuthorizationCode).
+    /// key(authorization code) → [`AuthorizationCode`](super::authorize::AuthorizationCode).
     pub const AUTHORIZATION_CODE: &str = "vci_authcode";
-    /// PAR `request_uri` id → [`AuthorizationRequest`](super::authorize::AuthorizationRequest).
+    /// key(PAR `request_uri` id) → [`AuthorizationRequest`](super::authorize::AuthorizationRequest).
     pub const PAR: &str = "vci_par";
-    /// login session id → [`Session`](super::authorize::Session).
+    /// key(login session id) → [`Session`](super::authorize::Session).
     pub const SESSION: &str = "vci_session";
-    /// sha256(access token) → [`Grant`](super::Grant).
+    /// key(access token) → [`Grant`](super::Grant).
     pub const ACCESS_TOKEN: &str = "vci_token";
     /// c_nonce → `[]`.
     pub const C_NONCE: &str = "vci_cnonce";
@@ -66,6 +73,8 @@ pub struct Ctx<'a> {
     pub registry: &'a dyn Registry,
     /// Hands out status list indices.
     pub status: &'a crate::status::Allocator,
+    /// This node's signed status list tokens.
+    pub status_tokens: &'a crate::status::TokenCache,
     /// Unix seconds.
     pub now: i64,
 }
@@ -87,6 +96,12 @@ impl Ctx<'_> {
     /// `public URL + path`.
     pub fn url(&self, path: &str) -> String {
         self.settings.public_url.join(path)
+    }
+
+    /// The store key of a secret value: base64url(HMAC-SHA-256(store
+    /// secret, value)).
+    pub fn secret_key(&self, secret: &str) -> String {
+        self.keys.store_secret.key(secret)
     }
 
     /// The calendar day (UTC) registry data is judged on.
@@ -112,11 +127,6 @@ pub struct Grant {
     pub client_id: Option<String>,
     /// How the subject's identity was proofed, as recorded at authorization.
     pub identity_proofing: IdentityProofing,
-}
-
-/// The store key of a secret: base64url(SHA-256(secret)).
-pub fn secret_key(secret: &str) -> String {
-    b64url(sha256(secret))
 }
 
 /// A new random 256-bit secret (codes, tokens).

@@ -1,6 +1,10 @@
 //! Notification endpoint (OpenID4VCI 1.0 §11): the wallet reports whether
 //! it stored (`credential_accepted`), failed to store (`credential_failure`)
 //! or deleted (`credential_deleted`) the credentials of one response.
+//!
+//! A record keeps the last [`MAX_EVENTS`] events (older ones are dropped,
+//! so a wallet repeating itself cannot grow it) and lives as long as the
+//! latest-expiring credential of its response; then the store sweeps it.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,14 +35,31 @@ pub struct NotificationRequest {
     pub event_description: Option<String>,
 }
 
+/// Events kept per Credential Response: the latest ones.
+pub const MAX_EVENTS: usize = 8;
+
 /// What is kept per Credential Response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotificationRecord {
     pub subject_id: SubjectId,
     pub credential_ids: Vec<String>,
-    /// Events received, with their time.
+    /// The last [`MAX_EVENTS`] events received, with their time, oldest
+    /// first.
     #[serde(default)]
     pub events: Vec<(Event, i64)>,
+    /// When the record goes: the `exp` of the response's latest-expiring
+    /// credential (absent in records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl NotificationRecord {
+    /// Appends `event`, dropping the oldest beyond [`MAX_EVENTS`].
+    fn record(&mut self, event: Event, now: i64) {
+        self.events.push((event, now));
+        let over = self.events.len().saturating_sub(MAX_EVENTS);
+        self.events.drain(..over);
+    }
 }
 
 /// The rule a notification broke.
@@ -78,35 +99,40 @@ impl crate::http::WireError for NotificationError {
     }
 }
 
-/// Records the notification id of a Credential Response.
+/// Records the notification id of a Credential Response whose
+/// credentials expire by `expires_at` (the latest `exp`).
 pub async fn save(
     ctx: &Ctx<'_>,
     id: &str,
     grant: &Grant,
     credential_ids: Vec<String>,
+    expires_at: i64,
 ) -> Result<(), StoreError> {
     ctx.store
-        .transact(vec![save_op(ctx, id, grant, credential_ids)?])
+        .transact(vec![save_op(ctx, id, grant, credential_ids, expires_at)?])
         .await
 }
 
-/// The transaction step storing the notification record of one issuance.
+/// The transaction step storing the notification record of one issuance;
+/// it lives until `expires_at`, the latest `exp` of its credentials.
 pub fn save_op(
     ctx: &Ctx<'_>,
     id: &str,
     grant: &Grant,
     credential_ids: Vec<String>,
+    expires_at: i64,
 ) -> Result<TxOp, StoreError> {
     let rec = NotificationRecord {
         subject_id: grant.subject_id.clone(),
         credential_ids,
         events: Vec::new(),
+        expires_at: Some(expires_at),
     };
     Ok(TxOp::Insert {
         ns: ns::NOTIFICATION,
         key: id.to_owned(),
         value: store::to_bytes(&rec)?,
-        expires_at: None,
+        expires_at: Some(expires_at),
         now: ctx.now,
     })
 }
@@ -123,10 +149,14 @@ pub async fn notify(
     let req: NotificationRequest =
         serde_json::from_slice(body).map_err(|_| NotificationError::InvalidRequest)?;
     let (subject, event, now) = (grant.subject_id.clone(), req.event, ctx.now);
+    // A record from before lifetimes were kept gets the longest a
+    // credential may live from now.
+    let legacy_until = now.saturating_add(ctx.settings.issuer.credential_days * 86_400);
     let decide = move |cur: Option<&[u8]>| -> Option<NotificationRecord> {
         let mut rec: NotificationRecord = store::from_bytes(cur?).ok()?;
         (rec.subject_id == subject).then(|| {
-            rec.events.push((event, now));
+            rec.record(event, now);
+            rec.expires_at.get_or_insert(legacy_until);
             rec
         })
     };
@@ -137,16 +167,37 @@ pub async fn notify(
             ns::NOTIFICATION,
             req.notification_id.clone(),
             ctx.now,
-            Box::new(move |cur| match d(cur).map(|r| store::to_bytes(&r)) {
-                Some(Ok(value)) => Update::Put {
-                    value,
-                    expires_at: None,
+            Box::new(
+                move |cur| match d(cur).map(|r| (store::to_bytes(&r), r.expires_at)) {
+                    Some((Ok(value), expires_at)) => Update::Put { value, expires_at },
+                    _ => Update::Keep,
                 },
-                _ => Update::Keep,
-            }),
+            ),
         )
         .await?;
     let rec = decide(seen.as_deref()).ok_or(NotificationError::InvalidNotificationId)?;
     tracing::info!(event = ?req.event, credentials = rec.credential_ids.len(), "wallet notification");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_last_events_only() {
+        let mut rec = NotificationRecord {
+            subject_id: SubjectId("s".into()),
+            credential_ids: vec!["c".into()],
+            events: Vec::new(),
+            expires_at: Some(100),
+        };
+        for t in 0..(MAX_EVENTS as i64 + 5) {
+            rec.record(Event::CredentialAccepted, t);
+        }
+        rec.record(Event::CredentialDeleted, 99);
+        assert_eq!(rec.events.len(), MAX_EVENTS);
+        assert_eq!(rec.events[0].1, 6, "the oldest were dropped");
+        assert_eq!(rec.events.last(), Some(&(Event::CredentialDeleted, 99)));
+    }
 }

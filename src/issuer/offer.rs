@@ -2,17 +2,22 @@
 //! a registry subject: a pre-authorized code (single use, short-lived,
 //! guarded by a 6-digit `tx_code` by default) and an `issuer_state` for
 //! wallets that prefer the authorization code flow.
+//!
+//! At rest an offer is [`StoredOffer`] under the keyed hash of its id, and
+//! its code a [`PreAuthorizedCode`] under the keyed hash of the code, with
+//! only a keyed hash of the `tx_code` (bound to the code): nothing a copy
+//! of the store holds can be redeemed.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::metadata::PRE_AUTHORIZED_GRANT;
-use super::token::PreAuthorizedCode;
-use super::{Ctx, new_secret, ns, secret_key};
+use super::token::{PreAuthorizedCode, tx_code_digest};
+use super::{Ctx, ns};
 use crate::catalogue;
 use crate::registry::{IdentityProofing, IssueRefusal, RegistryError, SubjectId};
 use crate::sdjwt::{RandomSalts, SaltSource};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, TxOp};
 
 /// Digits of a `tx_code`.
 pub const TX_CODE_LENGTH: usize = 6;
@@ -51,15 +56,58 @@ pub struct OfferCreated {
     pub expires_at: String,
 }
 
-/// A stored offer. It holds the pre-authorized code in the clear (the
-/// wallet fetches it by reference) until the code is redeemed or expires.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A live offer as the wallet fetches it (`GET /credential-offer/{id}`).
+#[derive(Debug, Clone)]
 pub struct Offer {
     pub id: String,
     pub subject_id: SubjectId,
     pub credential_configuration_ids: Vec<String>,
+    /// The Credential Offer, with its pre-authorized code.
     pub credential_offer: Value,
     pub expires_at: i64,
+}
+
+/// What the store keeps of an offer, under the keyed hash of its id. It
+/// holds neither the id nor the pre-authorized code: the code is derived
+/// from the id with the store secret, so a copy of the store shows no code
+/// and no id to fetch one with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredOffer {
+    pub subject_id: SubjectId,
+    pub credential_configuration_ids: Vec<String>,
+    /// Whether the pre-authorized code needs a `tx_code`.
+    pub tx_code: bool,
+    pub expires_at: i64,
+}
+
+/// [`StoreSecret::derive`](crate::keystore::StoreSecret::derive) purpose of
+/// an offer's pre-authorized code.
+const PRE_AUTHORIZED_CODE: &str = "pre-authorized_code";
+
+/// The pre-authorized code of offer `offer_id` (256 bits, recomputed from
+/// the id whenever the offer is fetched).
+fn pre_authorized_code(ctx: &Ctx<'_>, offer_id: &str) -> String {
+    ctx.keys.store_secret.derive(PRE_AUTHORIZED_CODE, offer_id)
+}
+
+/// The Credential Offer object (OpenID4VCI 1.0 §4.1.1) of a stored offer.
+fn credential_offer(ctx: &Ctx<'_>, offer_id: &str, offer: &StoredOffer) -> Value {
+    let mut pre_auth = json!({"pre-authorized_code": pre_authorized_code(ctx, offer_id)});
+    if offer.tx_code {
+        pre_auth["tx_code"] = json!({
+            "input_mode": "numeric",
+            "length": TX_CODE_LENGTH,
+            "description": "Код из SMS / The code sent to you by SMS",
+        });
+    }
+    json!({
+        "credential_issuer": ctx.issuer_id(),
+        "credential_configuration_ids": offer.credential_configuration_ids,
+        "grants": {
+            PRE_AUTHORIZED_GRANT: pre_auth,
+            "authorization_code": {"issuer_state": offer_id},
+        },
+    })
 }
 
 /// Why an offer was not created.
@@ -156,58 +204,45 @@ pub async fn create(ctx: &Ctx<'_>, req: OfferRequest) -> Result<OfferCreated, Of
         .subject(&req.subject_id)?
         .ok_or(OfferError::UnknownSubject)?;
     let offer_id = crate::crypto::random_token();
-    let code = new_secret();
+    let code = pre_authorized_code(ctx, &offer_id);
     let tx_code = req.tx_code.unwrap_or(true).then(new_tx_code);
     let expires_at = ctx.now + ctx.settings.issuer.offer_ttl;
-    let mut pre_auth = json!({"pre-authorized_code": code});
-    if tx_code.is_some() {
-        pre_auth["tx_code"] = json!({
-            "input_mode": "numeric",
-            "length": TX_CODE_LENGTH,
-            "description": "Код из SMS / The code sent to you by SMS",
-        });
-    }
-    let credential_offer = json!({
-        "credential_issuer": ctx.issuer_id(),
-        "credential_configuration_ids": req.credential_configuration_ids,
-        "grants": {
-            PRE_AUTHORIZED_GRANT: pre_auth,
-            "authorization_code": {"issuer_state": offer_id},
-        },
-    });
-    let record = PreAuthorizedCode {
+    let offer = StoredOffer {
         subject_id: req.subject_id.clone(),
         credential_configuration_ids: req.credential_configuration_ids.clone(),
+        tx_code: tx_code.is_some(),
+        expires_at,
+    };
+    let credential_offer = credential_offer(ctx, &offer_id, &offer);
+    let offer_key = ctx.secret_key(&offer_id);
+    let record = PreAuthorizedCode {
+        subject_id: req.subject_id,
+        credential_configuration_ids: req.credential_configuration_ids,
         identity_proofing: subject.identity_proofing,
-        offer_id: offer_id.clone(),
-        tx_code_digest: tx_code.as_deref().map(secret_key),
+        offer_key: offer_key.clone(),
+        tx_code_digest: tx_code.as_deref().map(|t| tx_code_digest(ctx, &code, t)),
         failed_attempts: 0,
         expires_at,
     };
-    let offer = Offer {
-        id: offer_id.clone(),
-        subject_id: req.subject_id,
-        credential_configuration_ids: req.credential_configuration_ids,
-        credential_offer: credential_offer.clone(),
-        expires_at,
-    };
-    let (s, now) = (ctx.store, ctx.now);
-    s.insert(
-        ns::PRE_AUTHORIZED_CODE,
-        secret_key(&code),
-        store::to_bytes(&record)?,
-        Some(expires_at),
-        now,
-    )
-    .await?;
-    s.insert(
-        ns::OFFER,
-        offer_id.clone(),
-        store::to_bytes(&offer)?,
-        Some(expires_at),
-        now,
-    )
-    .await?;
+    // Both or neither, in one commit.
+    ctx.store
+        .transact(vec![
+            TxOp::Insert {
+                ns: ns::PRE_AUTHORIZED_CODE,
+                key: ctx.secret_key(&code),
+                value: store::to_bytes(&record)?,
+                expires_at: Some(expires_at),
+                now: ctx.now,
+            },
+            TxOp::Insert {
+                ns: ns::OFFER,
+                key: offer_key,
+                value: store::to_bytes(&offer)?,
+                expires_at: Some(expires_at),
+                now: ctx.now,
+            },
+        ])
+        .await?;
     tracing::info!(tx_code = tx_code.is_some(), "credential offer created");
     let credential_offer_uri = offer_uri(ctx, &offer_id);
     Ok(OfferCreated {
@@ -244,14 +279,21 @@ fn check(ctx: &Ctx<'_>, req: &OfferRequest) -> Result<(), OfferError> {
 
 /// `GET /credential-offer/{id}`: the offer while it is live.
 pub async fn get(ctx: &Ctx<'_>, offer_id: &str) -> Result<Offer, OfferError> {
-    match ctx
+    let stored: StoredOffer = match ctx
         .store
-        .get(ns::OFFER, offer_id.to_owned(), ctx.now)
+        .get(ns::OFFER, ctx.secret_key(offer_id), ctx.now)
         .await?
     {
-        Some(b) => Ok(store::from_bytes(&b)?),
-        None => Err(OfferError::UnknownOffer),
-    }
+        Some(b) => store::from_bytes(&b)?,
+        None => return Err(OfferError::UnknownOffer),
+    };
+    Ok(Offer {
+        id: offer_id.to_owned(),
+        credential_offer: credential_offer(ctx, offer_id, &stored),
+        subject_id: stored.subject_id,
+        credential_configuration_ids: stored.credential_configuration_ids,
+        expires_at: stored.expires_at,
+    })
 }
 
 pub fn offer_uri(ctx: &Ctx<'_>, offer_id: &str) -> String {

@@ -37,7 +37,7 @@ pub async fn push(
     ctx.store
         .insert(
             ns::PAR,
-            id.clone(),
+            ctx.secret_key(&id),
             store::to_bytes(&request)?,
             Some(ctx.now + REQUEST_URI_TTL),
             ctx.now,
@@ -60,7 +60,7 @@ pub async fn redeem(
         .strip_prefix(REQUEST_URI_PREFIX)
         .ok_or(AuthorizeError::UnknownRequestUri)?;
     let request: AuthorizationRequest =
-        match ctx.store.take(ns::PAR, id.to_owned(), ctx.now).await? {
+        match ctx.store.take(ns::PAR, ctx.secret_key(id), ctx.now).await? {
             Some(b) => store::from_bytes(&b)?,
             None => return Err(AuthorizeError::UnknownRequestUri),
         };

@@ -155,6 +155,8 @@ pub async fn set_status(
         ctx.now,
     )
     .await?;
+    // This node serves the change at once; others within the list's `ttl`.
+    ctx.status_tokens.invalidate(record.status_list);
     tracing::info!(credential = %record.id, ?before, after = ?next, "credential status changed");
     Ok(CredentialView {
         record,

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::authorize::AuthorizationCode;
 use super::metadata::PRE_AUTHORIZED_GRANT;
-use super::{Ctx, Grant, new_secret, ns, secret_key};
+use super::{Ctx, Grant, new_secret, ns};
+use crate::crypto::{b64url, sha256};
 use crate::registry::{IdentityProofing, SubjectId};
 use crate::store::{self, StoreError, Update};
 
@@ -74,14 +75,16 @@ pub struct TokenResponse {
     pub authorization_details: Option<Vec<Value>>,
 }
 
-/// A stored pre-authorized code (keyed by its SHA-256).
+/// A stored pre-authorized code (under its keyed hash,
+/// [`Ctx::secret_key`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreAuthorizedCode {
     pub subject_id: SubjectId,
     pub credential_configuration_ids: Vec<String>,
     pub identity_proofing: IdentityProofing,
-    pub offer_id: String,
-    /// SHA-256 of the `tx_code`, when one is required.
+    /// The store key of the offer (removed when the code is redeemed).
+    pub offer_key: String,
+    /// [`tx_code_digest`] of the `tx_code`, when one is required.
     pub tx_code_digest: Option<String>,
     pub failed_attempts: u32,
     pub expires_at: i64,
@@ -197,20 +200,30 @@ enum Redemption {
     Burn,
 }
 
+/// The keyed hash a `tx_code` is stored as: bound to its pre-authorized
+/// code, so equal `tx_code`s of two offers do not look equal at rest, and
+/// a million guesses need the store secret.
+pub fn tx_code_digest(ctx: &Ctx<'_>, pre_authorized_code: &str, tx_code: &str) -> String {
+    ctx.keys
+        .store_secret
+        .key_of(&["tx_code", pre_authorized_code, tx_code])
+}
+
+/// `tx_digest` is the [`tx_code_digest`] of the `tx_code` sent, if any.
 fn redeem(
     current: Option<&[u8]>,
-    tx_code: Option<&str>,
+    tx_digest: Option<&str>,
     max_attempts: u32,
 ) -> Result<Redemption, StoreError> {
     let Some(bytes) = current else {
         return Ok(Redemption::Refuse(TokenError::UnknownPreAuthorizedCode));
     };
     let rec: PreAuthorizedCode = store::from_bytes(bytes)?;
-    Ok(match (&rec.tx_code_digest, tx_code) {
+    Ok(match (&rec.tx_code_digest, tx_digest) {
         (None, None) => Redemption::Redeem(rec),
         (None, Some(_)) => Redemption::Refuse(TokenError::TxCodeNotExpected),
         (Some(_), None) => Redemption::Refuse(TokenError::TxCodeMissing),
-        (Some(d), Some(t)) if digests_equal(d, &secret_key(t)) => Redemption::Redeem(rec),
+        (Some(d), Some(t)) if digests_equal(d, t) => Redemption::Redeem(rec),
         (Some(_), Some(_)) if rec.failed_attempts + 1 >= max_attempts => Redemption::Burn,
         (Some(_), Some(_)) => {
             let left = max_attempts - rec.failed_attempts - 1;
@@ -223,7 +236,7 @@ fn redeem(
     })
 }
 
-/// Constant-time comparison of two base64url SHA-256 digests.
+/// Constant-time comparison of two base64url digests.
 pub(crate) fn digests_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
@@ -233,13 +246,16 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
         .pre_authorized_code
         .ok_or(TokenError::MissingPreAuthorizedCode)?;
     let max = ctx.settings.issuer.tx_code_attempts;
-    let tx_code = req.tx_code;
-    let tx = tx_code.clone();
+    let tx_digest = req
+        .tx_code
+        .as_deref()
+        .map(|t| tx_code_digest(ctx, &code, t));
+    let tx = tx_digest.clone();
     let seen = ctx
         .store
         .update(
             ns::PRE_AUTHORIZED_CODE,
-            secret_key(&code),
+            ctx.secret_key(&code),
             ctx.now,
             Box::new(move |cur| match redeem(cur, tx.as_deref(), max) {
                 Ok(Redemption::Redeem(_) | Redemption::Burn) => Update::Delete,
@@ -254,7 +270,7 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
             }),
         )
         .await?;
-    let rec = match redeem(seen.as_deref(), tx_code.as_deref(), max)? {
+    let rec = match redeem(seen.as_deref(), tx_digest.as_deref(), max)? {
         Redemption::Redeem(rec) => rec,
         Redemption::Refuse(e) | Redemption::WrongTry(_, e) => return Err(e),
         Redemption::Burn => {
@@ -263,7 +279,7 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
         }
     };
     // The offer has done its job; fetching it again would show a dead code.
-    ctx.store.delete(ns::OFFER, rec.offer_id.clone()).await?;
+    ctx.store.delete(ns::OFFER, rec.offer_key.clone()).await?;
     let grant = Grant {
         subject_id: rec.subject_id,
         credential_configuration_ids: rec.credential_configuration_ids,
@@ -289,7 +305,7 @@ async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRes
     // Taken first: a code is tried once, whatever the outcome (RFC 6749 §4.1.2).
     let rec: AuthorizationCode = match ctx
         .store
-        .take(ns::AUTHORIZATION_CODE, secret_key(&code), ctx.now)
+        .take(ns::AUTHORIZATION_CODE, ctx.secret_key(&code), ctx.now)
         .await?
     {
         Some(b) => store::from_bytes(&b)?,
@@ -301,7 +317,8 @@ async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRes
     if rec.redirect_uri != redirect_uri {
         return Err(TokenError::RedirectUriMismatch);
     }
-    if !digests_equal(&secret_key(&verifier), &rec.code_challenge) {
+    // RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) == code_challenge.
+    if !digests_equal(&b64url(sha256(&verifier)), &rec.code_challenge) {
         return Err(TokenError::PkceMismatch);
     }
     let details = (!rec.grant.credential_identifiers.is_empty()).then(|| {
@@ -337,7 +354,7 @@ async fn access_token(
     ctx.store
         .insert(
             ns::ACCESS_TOKEN,
-            secret_key(&token),
+            ctx.secret_key(&token),
             store::to_bytes(&grant)?,
             Some(ctx.now + ttl),
             ctx.now,
@@ -359,7 +376,7 @@ async fn access_token(
 pub async fn grant_of(ctx: &Ctx<'_>, access_token: &str) -> Result<Option<Grant>, StoreError> {
     match ctx
         .store
-        .get(ns::ACCESS_TOKEN, secret_key(access_token), ctx.now)
+        .get(ns::ACCESS_TOKEN, ctx.secret_key(access_token), ctx.now)
         .await?
     {
         Some(b) => store::from_bytes(&b).map(Some),

@@ -9,7 +9,7 @@ mod token;
 
 pub use alloc::{Allocation, Allocator};
 pub use list::{Entries, Status};
-pub use token::{StatusListToken, status_list_token};
+pub use token::{StatusListToken, TokenCache, status_list_token};
 
 use serde::{Deserialize, Serialize};
 

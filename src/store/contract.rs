@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Store, StoreError, Update};
+use super::{SWEEP_BATCH, Store, StoreError, TxOp, Update, sweep_expired};
 
 pub fn run_all(store: Arc<dyn Store>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -18,6 +18,7 @@ pub fn run_all(store: Arc<dyn Store>) {
         scan_by_prefix(&*store).await;
         durable_records(&*store).await;
         transactions_are_all_or_nothing(&*store).await;
+        a_sweep_batch_is_bounded_and_a_pass_removes_all(&*store).await;
     });
     racing_takers_exactly_one_wins(store, &rt);
 }
@@ -72,7 +73,7 @@ async fn expiry_hides_and_sweep_deletes(s: &dyn Store) {
     s.insert("exp", "old".into(), b"o".to_vec(), Some(70), 60)
         .await
         .unwrap();
-    assert!(s.sweep(100).await.unwrap() >= 1);
+    assert!(s.sweep(100, 10).await.unwrap() >= 1);
     assert_eq!(
         s.get("exp", "k".into(), 100).await.unwrap(),
         Some(b"w".to_vec())
@@ -158,7 +159,6 @@ async fn durable_records(s: &dyn Store) {
 }
 
 async fn transactions_are_all_or_nothing(s: &dyn Store) {
-    use super::TxOp;
     s.insert("tx", "nonce".into(), b"n".to_vec(), Some(100), 0)
         .await
         .unwrap();
@@ -214,6 +214,56 @@ async fn transactions_are_all_or_nothing(s: &dyn Store) {
         Err(StoreError::Missing)
     ));
     assert_eq!(s.get("tx", "other-index".into(), 10).await.unwrap(), None);
+}
+
+/// Entries of `ns` still in the store, expired or not (read as at time 0,
+/// when nothing had expired yet).
+async fn present(s: &dyn Store, ns: &'static str) -> usize {
+    s.scan(ns, String::new(), 0, usize::MAX)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// A flood of expired entries — more than one batch — is gone after one
+/// sweeper pass, not just hidden; one `sweep` call deletes one batch.
+async fn a_sweep_batch_is_bounded_and_a_pass_removes_all(s: &dyn Store) {
+    let expired = SWEEP_BATCH * 5 / 2;
+    let mut ops: Vec<TxOp> = (0..expired)
+        .map(|i| TxOp::Put {
+            ns: "sweep",
+            key: format!("gone-{i:05}"),
+            value: b"personal data".to_vec(),
+            expires_at: Some(5000 + (i % 7) as i64),
+        })
+        .collect();
+    ops.push(TxOp::Put {
+        ns: "sweep",
+        key: "live".into(),
+        value: b"kept".to_vec(),
+        expires_at: Some(9000),
+    });
+    s.transact(ops).await.unwrap();
+    assert_eq!(present(s, "sweep").await, expired + 1);
+    // Hidden at once, deleted only by a sweep.
+    assert_eq!(
+        s.scan("sweep", String::new(), 8000, usize::MAX)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(present(s, "sweep").await, expired + 1);
+    assert_eq!(s.sweep(8000, 10).await.unwrap(), 10, "one batch of 10");
+    assert!(present(s, "sweep").await >= expired + 1 - 10);
+    let swept = sweep_expired(s, 8000).await.unwrap();
+    assert!(swept >= expired - 10, "{swept}");
+    assert_eq!(present(s, "sweep").await, 1, "one pass removes them all");
+    assert_eq!(
+        s.get("sweep", "live".into(), 8000).await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    assert_eq!(s.sweep(8000, SWEEP_BATCH).await.unwrap(), 0);
 }
 
 fn racing_takers_exactly_one_wins(store: Arc<dyn Store>, rt: &tokio::runtime::Runtime) {

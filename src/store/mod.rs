@@ -6,6 +6,11 @@
 //! nonce never becomes valid again, also across a crash. Implementations
 //! share one commit among concurrent writers (group commit), so durability
 //! does not cost one fsync per request.
+//!
+//! An expired entry is invisible at once and deleted by the next sweeper
+//! pass ([`sweep_expired`], every [`SWEEP_INTERVAL`] seconds): so data with
+//! a retention window (verifier results) is gone from the store at most a
+//! pass later.
 
 pub mod postgres;
 pub mod redb;
@@ -155,9 +160,35 @@ pub trait Store: Send + Sync + 'static {
     /// first step whose condition fails aborts it with that step's error.
     fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>>;
 
-    /// Deletes entries expired at `now`; returns how many.
-    fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>>;
+    /// Deletes at most `limit` entries expired at `now`, in one write
+    /// transaction; returns how many it looked at (fewer than `limit`: none
+    /// are left). [`sweep_expired`] repeats it until then.
+    fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>>;
 }
+
+/// Entries one [`Store::sweep`] transaction deletes at most: small enough
+/// that the store is never locked for long (a few milliseconds), large
+/// enough that a pass keeps up with any creation rate the limits admit.
+pub const SWEEP_BATCH: usize = 1000;
+
+/// One sweeper pass: deletes every entry expired at `now`, a batch of
+/// [`SWEEP_BATCH`] per write transaction, until a batch comes back short.
+/// Other writers get their turn between batches. Returns how many entries
+/// were looked at.
+pub async fn sweep_expired(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = store.sweep(now, SWEEP_BATCH).await?;
+        total += n;
+        if n < SWEEP_BATCH {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Seconds between two sweeper passes.
+pub const SWEEP_INTERVAL: u64 = 10;
 
 /// Serializes a value for the store.
 pub fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -400,15 +400,21 @@ impl Store for PostgresStore {
         })
     }
 
-    fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>> {
+    /// One batch in one statement. `SKIP LOCKED`: rows another node's
+    /// sweeper (or a writer) holds are left to it instead of waited for.
+    fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
         let sql = format!(
-            "DELETE FROM {} WHERE expires_at IS NOT NULL AND expires_at <= $1",
-            self.table
+            "DELETE FROM {t} WHERE (ns, key) IN (
+                 SELECT ns, key FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= $1
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)
+             AND expires_at <= $1",
+            t = self.table
         );
         let client = self.client();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Box::pin(async move {
             let c = client.lock().await;
-            let n = c.execute(&sql, &[&now]).await.map_err(pg)?;
+            let n = c.execute(&sql, &[&now, &limit]).await.map_err(pg)?;
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }

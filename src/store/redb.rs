@@ -106,6 +106,7 @@ enum Op {
     },
     Sweep {
         now: i64,
+        limit: usize,
         reply: oneshot::Sender<Result<usize, StoreError>>,
     },
     Transact {
@@ -392,7 +393,7 @@ fn apply(
                 Op::Delete { key, reply } => {
                     Pending::Bool(reply, t.remove(&key).map(|old| old.is_some()))
                 }
-                Op::Sweep { now, reply } => Pending::Count(reply, t.sweep(now)),
+                Op::Sweep { now, limit, reply } => Pending::Count(reply, t.sweep(now, limit)),
                 Op::Transact { ops, reply } => Pending::Unit(reply, t.transact(ops)),
             });
         }
@@ -556,7 +557,9 @@ impl Tables<'_, '_> {
         Ok(())
     }
 
-    fn sweep(&mut self, now: i64) -> Result<usize, StoreError> {
+    /// Deletes up to `limit` entries the sweep index says expired at `now`
+    /// (an index entry left behind by a replaced entry counts too).
+    fn sweep(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
         let expired: Vec<(i64, String)> = self
             .expiry
             .range(..=(now, "\u{10ffff}"))
@@ -566,7 +569,7 @@ impl Tables<'_, '_> {
                 let (exp, key) = k.value();
                 (exp, key.to_owned())
             })
-            .take(10_000)
+            .take(limit)
             .collect();
         for (exp, key) in &expired {
             self.expiry.remove((*exp, key.as_str())).map_err(backend)?;
@@ -704,8 +707,8 @@ impl Store for RedbStore {
         Box::pin(async move { result })
     }
 
-    fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>> {
-        self.send(move |reply| Op::Sweep { now, reply })
+    fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
+        self.send(move |reply| Op::Sweep { now, limit, reply })
     }
 
     fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
@@ -800,7 +803,7 @@ mod tests {
                 .insert("code", "c1".into(), b"y".to_vec(), Some(5), 0)
                 .await
                 .unwrap();
-            assert_eq!(store.sweep(10).await.unwrap(), 1);
+            assert_eq!(store.sweep(10, 100).await.unwrap(), 1);
         });
         if logged {
             assert!(
@@ -829,7 +832,7 @@ mod tests {
             );
             assert_eq!(store.get("code", "c1".into(), 2).await.unwrap(), None);
             // The replayed log was checkpointed and started over.
-            assert_eq!(store.sweep(10).await.unwrap(), 0);
+            assert_eq!(store.sweep(10, 100).await.unwrap(), 0);
         });
         assert_eq!(log_len(&copy), wal::HEADER as u64);
     }

@@ -1,5 +1,6 @@
 //! The OpenID4VCI issuer over HTTP, with a wallet written in the test.
 
+mod at_rest;
 mod authcode;
 pub mod backoffice;
 mod concurrency;
