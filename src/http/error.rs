@@ -456,7 +456,7 @@ mod tests {
             ResponseError::Presentation {
                 id: HOSTILE.into(),
                 error: PresentationError::SdJwt(VerifyError::DisclosedReservedClaim(
-                    HOSTILE.into()
+                    crate::sdjwt::ClaimPath::keys(["cnf", HOSTILE])
                 )),
             },
             ResponseError::Presentation {
