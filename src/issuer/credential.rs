@@ -85,7 +85,7 @@ pub enum CredentialError {
     SingularProof,
     #[error("`proofs` must be an object with one proof type holding a non-empty array of proofs")]
     MalformedProofs,
-    #[error("at most {0} proofs per request (`batch_size`)")]
+    #[error("at most {0} key proof(s) per Credential Request (`batch_size`)")]
     BatchTooLarge(usize),
     #[error("credential response encryption is not supported")]
     EncryptionUnsupported,

@@ -50,18 +50,29 @@ pub fn credential_issuer(ctx: &Ctx<'_>) -> Value {
         .iter()
         .map(|d| (d.id.to_owned(), configuration(ctx, d)))
         .collect();
-    json!({
+    let mut m = json!({
         "credential_issuer": ctx.issuer_id(),
         "credential_endpoint": ctx.url("/credential"),
         "nonce_endpoint": ctx.url("/nonce"),
         "notification_endpoint": ctx.url("/notification"),
-        "batch_credential_issuance": {"batch_size": ctx.settings.issuer.batch_size},
         "display": [
             {"name": "Цифровой ID", "locale": "ru-RU"},
             {"name": "Digital ID", "locale": "en-US"},
         ],
         "credential_configurations_supported": configurations,
-    })
+    });
+    if let (Some(batch), Value::Object(m)) = (batch_credential_issuance(ctx), &mut m) {
+        m.insert("batch_credential_issuance".into(), batch);
+    }
+    m
+}
+
+/// `batch_credential_issuance` (OpenID4VCI 1.0 §12.2.4), only when batches
+/// are on: its `batch_size` "MUST be 2 or greater", and leaving the object
+/// out is how an issuer says it takes one proof per request.
+fn batch_credential_issuance(ctx: &Ctx<'_>) -> Option<Value> {
+    let size = ctx.settings.issuer.batch_size;
+    (size >= 2).then(|| json!({"batch_size": size}))
 }
 
 /// One entry of `credential_configurations_supported`. `type_metadata_uri`
