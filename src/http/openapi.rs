@@ -243,7 +243,7 @@ pub struct ProofTypesSupported {
 /// Algorithms accepted for one proof type.
 #[derive(ToSchema)]
 pub struct ProofTypeMetadata {
-    #[schema(example = json!(["ES256", "EdDSA"]))]
+    #[schema(example = json!(["ES256", "Ed25519", "EdDSA"]))]
     pub proof_signing_alg_values_supported: Vec<String>,
 }
 

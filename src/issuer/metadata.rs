@@ -13,8 +13,10 @@ use crate::config::PublicUrl;
 pub const FORMAT: &str = "dc+sd-jwt";
 /// `typ` of key proofs (OpenID4VCI Appendix F.1).
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
-/// Key proof algorithms accepted by default: ES256 (HAIP) and EdDSA.
-pub const PROOF_ALGS: &[&str] = &["ES256", "EdDSA"];
+/// Key proof algorithms accepted by default: ES256 (HAIP) and Ed25519,
+/// named fully-specified (RFC 9864) and, since a proof's `alg` must match a
+/// listed value (OpenID4VCI 1.0 Appendix F.1), by the older `EdDSA` too.
+pub const PROOF_ALGS: &[&str] = &["ES256", "Ed25519", "EdDSA"];
 
 /// Key proof algorithms under `profile`: HAIP 1.0 allows ES256 only.
 pub fn proof_algs(profile: crate::config::Profile) -> &'static [&'static str] {

@@ -31,7 +31,7 @@ fn credential_issuer_metadata() {
         );
         assert_eq!(
             c["proof_types_supported"]["jwt"]["proof_signing_alg_values_supported"],
-            json!(["ES256", "EdDSA"])
+            json!(["ES256", "Ed25519", "EdDSA"])
         );
         let locales: Vec<&str> = c["credential_metadata"]["display"]
             .as_array()
