@@ -117,6 +117,8 @@ pub enum TokenError {
     MissingRedirectUri,
     #[error("`client_id` is missing: public clients identify themselves with it")]
     MissingClientId,
+    #[error("`client_id` must be 1 to 255 printable ASCII characters (RFC 6749 Appendix A.1)")]
+    MalformedClientId,
     #[error("client authentication is not supported: wallets are public clients")]
     ClientAuthenticationUnsupported,
     #[error("the authorization code is unknown, used or expired")]
@@ -142,7 +144,8 @@ impl crate::http::WireError for TokenError {
             | MissingCode
             | MissingCodeVerifier
             | MalformedCodeVerifier
-            | MissingRedirectUri => "invalid_request",
+            | MissingRedirectUri
+            | MalformedClientId => "invalid_request",
             UnsupportedGrantType => "unsupported_grant_type",
             UnknownPreAuthorizedCode
             | WrongTxCode { .. }
@@ -180,6 +183,14 @@ pub async fn token(
 ) -> Result<TokenResponse, TokenError> {
     if client_authentication || req.client_secret.is_some() || req.client_assertion.is_some() {
         return Err(TokenError::ClientAuthenticationUnsupported);
+    }
+    // Checked before it is stored in a grant, compared or logged.
+    if req
+        .client_id
+        .as_deref()
+        .is_some_and(|c| !super::authorize::client_id_acceptable(c))
+    {
+        return Err(TokenError::MalformedClientId);
     }
     match req.grant_type.as_deref() {
         None => Err(TokenError::MissingGrantType),
@@ -343,10 +354,7 @@ async fn access_token(
             ctx.now,
         )
         .await?;
-    tracing::info!(
-        client = grant.client_id.as_deref().unwrap_or("-"),
-        "access token issued"
-    );
+    tracing::info!(client = ?grant.client_id, "access token issued");
     Ok(TokenResponse {
         access_token: token,
         token_type: "Bearer",

@@ -2,6 +2,7 @@
 
 mod authcode;
 pub mod backoffice;
+mod client_id;
 mod concurrency;
 mod crash;
 mod credential_errors;
