@@ -423,6 +423,7 @@ mod tests {
             CredentialError::Malformed,
             CredentialError::IdentifierChoice,
             CredentialError::IdentifierRequired,
+            CredentialError::SeveralDatasets(2),
             CredentialError::SingularProof,
             CredentialError::MalformedProofs,
             CredentialError::BatchTooLarge(10),

@@ -468,24 +468,18 @@ async fn finish(
     request: &AuthorizationRequest,
     subject: &Subject,
 ) -> Result<String, AuthorizeError> {
-    let credential_identifiers: BTreeMap<String, String> = if request.by_authorization_details {
-        request
-            .credential_configuration_ids
-            .iter()
-            .map(|c| (crate::crypto::random_token(), c.clone()))
-            .collect()
-    } else {
-        BTreeMap::new()
+    let mut grant = Grant {
+        subject_id: subject.id.clone(),
+        credential_configuration_ids: request.credential_configuration_ids.clone(),
+        credential_identifiers: BTreeMap::new(),
+        datasets: BTreeMap::new(),
+        client_id: Some(request.client_id.clone()),
+        identity_proofing: subject.identity_proofing,
     };
+    super::credential::assign_identifiers(ctx, &mut grant, request.by_authorization_details);
     let code = new_secret();
     let rec = AuthorizationCode {
-        grant: Grant {
-            subject_id: subject.id.clone(),
-            credential_configuration_ids: request.credential_configuration_ids.clone(),
-            credential_identifiers,
-            client_id: Some(request.client_id.clone()),
-            identity_proofing: subject.identity_proofing,
-        },
+        grant,
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
     };

@@ -63,7 +63,9 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,
-    /// Present when the authorization used `authorization_details`: per
+    /// Present when the authorization used `authorization_details`, or when
+    /// the holder has several Credential Datasets of a configuration (a
+    /// parent: one birth certificate per child, one identifier each): per
     /// configuration, the `credential_identifiers` to request with.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>, nullable = false, example = json!([{
@@ -275,14 +277,42 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
     };
     // The offer has done its job; fetching it again would show a dead code.
     ctx.store.delete(ns::OFFER, rec.offer_id.clone()).await?;
-    let grant = Grant {
+    let mut grant = Grant {
         subject_id: rec.subject_id,
         credential_configuration_ids: rec.credential_configuration_ids,
         credential_identifiers: Default::default(),
+        datasets: Default::default(),
         client_id: req.client_id,
         identity_proofing: rec.identity_proofing,
     };
-    access_token(ctx, grant, None).await
+    // A parent's birth certificates: one identifier per child (§6.2).
+    super::credential::assign_identifiers(ctx, &mut grant, false);
+    let details = authorization_details(&grant);
+    access_token(ctx, grant, details).await
+}
+
+/// The token response's `authorization_details` (OpenID4VCI 1.0 §6.2):
+/// the credential identifiers of each configuration, when the grant has any.
+fn authorization_details(grant: &Grant) -> Option<Vec<Value>> {
+    (!grant.credential_identifiers.is_empty()).then(|| {
+        grant
+            .credential_configuration_ids
+            .iter()
+            .map(|cfg| {
+                let ids: Vec<&String> = grant
+                    .credential_identifiers
+                    .iter()
+                    .filter(|(_, c)| *c == cfg)
+                    .map(|(id, _)| id)
+                    .collect();
+                json!({
+                    "type": "openid_credential",
+                    "credential_configuration_id": cfg,
+                    "credential_identifiers": ids,
+                })
+            })
+            .collect()
+    })
 }
 
 async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenResponse, TokenError> {
@@ -315,26 +345,7 @@ async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRes
     if !digests_equal(&secret_key(&verifier), &rec.code_challenge) {
         return Err(TokenError::PkceMismatch);
     }
-    let details = (!rec.grant.credential_identifiers.is_empty()).then(|| {
-        rec.grant
-            .credential_configuration_ids
-            .iter()
-            .map(|cfg| {
-                let ids: Vec<&String> = rec
-                    .grant
-                    .credential_identifiers
-                    .iter()
-                    .filter(|(_, c)| *c == cfg)
-                    .map(|(id, _)| id)
-                    .collect();
-                json!({
-                    "type": "openid_credential",
-                    "credential_configuration_id": cfg,
-                    "credential_identifiers": ids,
-                })
-            })
-            .collect()
-    });
+    let details = authorization_details(&rec.grant);
     access_token(ctx, rec.grant, details).await
 }
 

@@ -2,6 +2,7 @@
 
 mod authcode;
 pub mod backoffice;
+mod birth_certificate;
 mod client_id;
 mod concurrency;
 mod crash;
