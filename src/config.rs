@@ -78,7 +78,9 @@ pub struct IssuerSettings {
     pub access_token_ttl: i64,
     pub c_nonce_ttl: i64,
     pub authorization_code_ttl: i64,
-    /// Credentials per request at most (`batch_credential_issuance.batch_size`).
+    /// Key proofs (so credentials) per Credential Request at most: 1 turns
+    /// batch issuance off; 2 to 100 is advertised as
+    /// `batch_credential_issuance.batch_size` (OpenID4VCI 1.0 §12.2.4).
     pub batch_size: usize,
     /// Credential lifetime in days (never past the document's own expiry).
     pub credential_days: i64,
@@ -387,7 +389,15 @@ pub enum ConfigError {
     Store,
     #[error("the setting {0} is out of range")]
     Range(&'static str),
+    #[error(
+        "the setting issuer.batch_size = {0} is out of range: 1 turns batch issuance off, 2 to {max} allows batches (OpenID4VCI 1.0 §12.2.4: an advertised batch_size is at least 2)",
+        max = MAX_BATCH_SIZE
+    )]
+    BatchSize(usize),
 }
+
+/// Largest accepted `issuer.batch_size`.
+pub const MAX_BATCH_SIZE: usize = 100;
 
 /// The checked settings the server runs with.
 #[derive(Debug, Clone)]
@@ -455,12 +465,14 @@ impl Settings {
     fn check_ranges(&self) -> Result<(), ConfigError> {
         let i = &self.issuer;
         let v = &self.verifier;
-        let checks: [(bool, &'static str); 11] = [
+        if !(1..=MAX_BATCH_SIZE).contains(&i.batch_size) {
+            return Err(ConfigError::BatchSize(i.batch_size));
+        }
+        let checks: [(bool, &'static str); 10] = [
             (i.offer_ttl > 0, "issuer.offer_ttl"),
             (i.tx_code_attempts > 0, "issuer.tx_code_attempts"),
             (i.access_token_ttl > 0, "issuer.access_token_ttl"),
             (i.c_nonce_ttl > 0, "issuer.c_nonce_ttl"),
-            ((1..=100).contains(&i.batch_size), "issuer.batch_size"),
             (
                 i.status_list_size >= 1 << 17 && i.status_list_size % 4 == 0,
                 "issuer.status_list_size",
@@ -580,11 +592,16 @@ mod tests {
     fn unknown_keys_and_bad_values_are_errors() {
         assert!(toml::from_str::<FileConfig>("bnd = \"x\"").is_err());
         assert!(toml::from_str::<FileConfig>("[issuer]\nbatch = 3").is_err());
-        let file: FileConfig = toml::from_str("[issuer]\nbatch_size = 0").unwrap();
-        assert!(matches!(
-            Settings::from_layers(ServeArgs::default(), file),
-            Err(ConfigError::Range("issuer.batch_size"))
-        ));
+        for (size, ok) in [(0, false), (1, true), (2, true), (100, true), (101, false)] {
+            let file: FileConfig =
+                toml::from_str(&format!("[issuer]\nbatch_size = {size}")).unwrap();
+            let got = Settings::from_layers(ServeArgs::default(), file);
+            match (ok, got) {
+                (true, Ok(s)) => assert_eq!(s.issuer.batch_size, size),
+                (false, Err(ConfigError::BatchSize(n))) => assert_eq!(n, size),
+                (_, other) => panic!("batch_size {size}: {other:?}"),
+            }
+        }
         let args = ServeArgs {
             store: Some("mysql://x".into()),
             ..ServeArgs::default()

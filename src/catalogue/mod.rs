@@ -88,6 +88,10 @@ pub struct Issuable {
     pub claims: Value,
     pub sd_paths: Vec<ClaimPath>,
     pub valid_until: Option<Date>,
+    /// Which Credential Dataset (OpenID4VCI 1.0 §6.2) of the configuration
+    /// this is, when a holder has several (a parent: one birth certificate
+    /// per child): the registry record it was built from. Set by the registry.
+    pub dataset: Option<String>,
     /// `claims` and `sd_paths` prepared for signing, on first use.
     prepared: Prepared,
 }
@@ -150,6 +154,7 @@ impl DocumentType {
             claims,
             sd_paths,
             valid_until: built.valid_until,
+            dataset: None,
             prepared: Prepared::default(),
         })
     }

@@ -123,13 +123,14 @@ impl<'a> Jws<'a> {
     }
 }
 
-/// Accepts a header `alg` only when it names exactly `expected`.
+/// Accepts a header `alg` only when it names exactly `expected`: for an
+/// Ed25519 key the fully-specified `Ed25519` (RFC 9864) or the older `EdDSA`.
 pub fn check_alg(header_alg: Option<&str>, expected: Algorithm) -> Result<(), JwsError> {
     match header_alg {
         None => Err(JwsError::MissingAlg),
         Some(a) if a.eq_ignore_ascii_case("none") => Err(JwsError::AlgNone),
         Some(a) if a.starts_with("HS") => Err(JwsError::AlgSymmetric),
-        Some(a) if a == expected.as_str() => Ok(()),
+        Some(a) if Algorithm::from_name(a) == Some(expected) => Ok(()),
         Some(a) => Err(JwsError::AlgMismatch {
             header: a.chars().take(16).collect(),
             key: expected,
@@ -231,6 +232,27 @@ mod tests {
             let t = resign_header(&token, h);
             assert_eq!(Jws::decode(&t).unwrap().verify(key.public()), Err(expected));
         }
+        // RFC 9864: an Ed25519 key verifies under `Ed25519` and `EdDSA`,
+        // an ES256 key under neither.
+        let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
+        let payload = b64url(b"{}");
+        for alg in ["Ed25519", "EdDSA"] {
+            let h = b64url(serde_json::to_vec(&json!({"alg": alg})).unwrap());
+            let t = sign_encoded(&ed, &h, &payload).unwrap();
+            assert_eq!(
+                Jws::decode(&t).unwrap().verify(ed.public()),
+                Ok(()),
+                "{alg}"
+            );
+        }
+        let t = resign_header(&token, json!({"alg": "Ed25519"}));
+        assert_eq!(
+            Jws::decode(&t).unwrap().verify(key.public()),
+            Err(JwsError::AlgMismatch {
+                header: "Ed25519".into(),
+                key: Algorithm::Es256,
+            })
+        );
         // Same alg, different key.
         let other = SigningKey::generate(Algorithm::Es256).unwrap();
         assert_eq!(

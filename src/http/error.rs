@@ -2,6 +2,8 @@
 //! `Cache-Control: no-store` (OAuth 2.0 style), the spec's code and a 4xx
 //! status; 401s carry `WWW-Authenticate`. Module errors describe themselves
 //! through [`WireError`]; this is the only `ResponseError` implementation.
+//! Every description passes [`error_description`] on its way out, so none
+//! can leave the RFC 6749 §5.2 character set, whatever it was built from.
 
 use std::fmt;
 
@@ -32,12 +34,66 @@ pub struct ApiError {
     challenge: Option<String>,
 }
 
+/// Longest `error_description` sent, in bytes (longer ones end in `...`).
+pub const MAX_DESCRIPTION: usize = 512;
+
+/// `text` as an `error_description` of RFC 6749 §5.2: only `%x20-21 /
+/// %x23-5B / %x5D-7E` (printable ASCII without `"` and `\`). `"` becomes
+/// `'`, `\` becomes `/`, control characters become spaces, and any other
+/// character is written as the percent-encoded bytes of its UTF-8 (so a
+/// Cyrillic name stays recoverable); at most [`MAX_DESCRIPTION`] bytes.
+pub fn error_description(text: &str) -> String {
+    const CUT: &str = "...";
+    let mut out = String::with_capacity(text.len().min(MAX_DESCRIPTION));
+    let mut utf8 = [0u8; 4];
+    for c in text.chars() {
+        let piece: &str = match c {
+            '"' => "'",
+            '\\' => "/",
+            ' '..='~' => c.encode_utf8(&mut utf8),
+            c if c.is_ascii_control() => " ",
+            c => {
+                let mut enc = String::with_capacity(12);
+                for b in c.encode_utf8(&mut utf8).bytes() {
+                    enc.push_str(&format!("%{b:02X}"));
+                }
+                if out.len() + enc.len() > MAX_DESCRIPTION - CUT.len() {
+                    out.push_str(CUT);
+                    return out;
+                }
+                out.push_str(&enc);
+                continue;
+            }
+        };
+        if out.len() + piece.len() > MAX_DESCRIPTION - CUT.len() {
+            out.push_str(CUT);
+            return out;
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// Whether `text` may be sent as an `error_description` (RFC 6749 §5.2).
+pub fn is_error_description(text: &str) -> bool {
+    text.bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// A `WWW-Authenticate` challenge that is always a valid header value: any
+/// byte outside printable ASCII becomes `?`.
+fn challenge_value(c: &str) -> String {
+    c.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect()
+}
+
 impl ApiError {
     pub fn new(status: u16, code: &'static str, description: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             code,
-            description: description.into(),
+            description: error_description(&description.into()),
             challenge: None,
         }
     }
@@ -63,6 +119,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The `error_description` as sent.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
 }
 
 impl<E: WireError> From<E> for ApiError {
@@ -74,8 +135,8 @@ impl<E: WireError> From<E> for ApiError {
         ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             code: e.code(),
-            description: e.to_string(),
-            challenge: e.challenge(),
+            description: error_description(&e.to_string()),
+            challenge: e.challenge().as_deref().map(challenge_value),
         }
     }
 }
@@ -167,4 +228,285 @@ fn short(e: &dyn fmt::Display) -> String {
 /// The fallback for unknown routes.
 pub async fn not_found() -> HttpResponse {
     ApiError::not_found("no such endpoint").error_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError as _;
+    use actix_web::body::MessageBody;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::catalogue::ValidationError;
+    use crate::issuer::authorize::AuthorizeError;
+    use crate::issuer::consent::ConsentError;
+    use crate::issuer::credential::CredentialError;
+    use crate::issuer::notification::NotificationError;
+    use crate::issuer::offer::OfferError;
+    use crate::issuer::proof::ProofError;
+    use crate::issuer::records::RecordError;
+    use crate::issuer::token::TokenError;
+    use crate::registry::{IssueRefusal, RegistryError};
+    use crate::sdjwt::VerifyError;
+    use crate::status::StatusError;
+    use crate::store::StoreError;
+    use crate::verifier::dcql::MatchError;
+    use crate::verifier::jwe::JweError;
+    use crate::verifier::presentation::PresentationError;
+    use crate::verifier::request::CreateError;
+    use crate::verifier::request_object::RequestObjectError;
+    use crate::verifier::response::ResponseError;
+    use crate::verifier::scan::ScanError;
+    use crate::verifier::view::LookupError;
+
+    /// Text a client controls, with everything RFC 6749 §5.2 forbids.
+    const HOSTILE: &str = "Иванов \"q\" \\ \n\r\t\u{7f}\u{0}😀 end";
+
+    fn store_error(i: usize) -> StoreError {
+        match i {
+            0 => StoreError::Conflict,
+            1 => StoreError::Missing,
+            2 => StoreError::Backend(HOSTILE.into()),
+            _ => StoreError::Closed,
+        }
+    }
+
+    /// Every error the server can send, sent: the body and the challenge
+    /// stay inside the character set.
+    fn assert_wire(e: ApiError, what: &str) {
+        assert!(
+            is_error_description(e.description()),
+            "{what}: {:?}",
+            e.description()
+        );
+        assert!(e.description().len() <= MAX_DESCRIPTION, "{what}");
+        let resp = e.error_response();
+        if let Some(c) = resp.headers().get(header::WWW_AUTHENTICATE) {
+            assert!(c.to_str().is_ok(), "{what}: {c:?}");
+        }
+        let body = resp.into_body().try_into_bytes().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let d = v["error_description"].as_str().unwrap();
+        assert!(is_error_description(d), "{what}: {d:?}");
+    }
+
+    macro_rules! sweep {
+        ($($e:expr),* $(,)?) => {{
+            let mut n = 0;
+            $( assert_wire(ApiError::from($e), stringify!($e)); n += 1; )*
+            n
+        }};
+    }
+
+    #[test]
+    fn every_constructible_error_sends_a_valid_description() {
+        let refusals = || {
+            vec![
+                IssueRefusal::UnknownSubject,
+                IssueRefusal::UnderAge,
+                IssueRefusal::UnknownDocument,
+                IssueRefusal::NoDocument,
+                IssueRefusal::Invalid {
+                    record: "иванов-иван/ru.passport".into(),
+                    error: ValidationError::Missing {
+                        field: HOSTILE.into(),
+                    },
+                },
+                IssueRefusal::Registry(RegistryError::Unavailable),
+            ]
+        };
+        let mut n = 0;
+        for i in 0..4 {
+            let s = || store_error(i);
+            n += sweep!(
+                s(),
+                OfferError::Store(s()),
+                RecordError::Store(s()),
+                ConsentError::Store(s()),
+                NotificationError::Store(s()),
+                TokenError::Store(s()),
+                StatusError::Store(s()),
+                RequestObjectError::Store(s()),
+                CreateError::Store(s()),
+                ScanError::Store(s()),
+                LookupError::Store(s()),
+                AuthorizeError::Store(s()),
+                CredentialError::Store(s()),
+                ResponseError::from(s()),
+            );
+        }
+        for r in refusals() {
+            n += sweep!(OfferError::Refused(r));
+        }
+        for r in refusals() {
+            n += sweep!(CredentialError::Denied(r));
+        }
+        n += sweep!(
+            crate::http::auth::AuthError::Missing,
+            crate::http::auth::AuthError::Invalid,
+            OfferError::UnknownSubject,
+            OfferError::NoConfigurations,
+            OfferError::UnknownConfiguration,
+            OfferError::DuplicateConfiguration,
+            OfferError::UnknownOffer,
+            OfferError::Registry(RegistryError::Unavailable),
+            RecordError::UnknownCredential,
+            RecordError::Status(StatusError::RevokedIsFinal),
+            ConsentError::UnknownConsent,
+            NotificationError::Token(CredentialError::InvalidToken),
+            NotificationError::InvalidRequest,
+            NotificationError::InvalidNotificationId,
+            TokenError::MissingGrantType,
+            TokenError::UnsupportedGrantType,
+            TokenError::MissingPreAuthorizedCode,
+            TokenError::TxCodeMissing,
+            TokenError::TxCodeNotExpected,
+            TokenError::UnknownPreAuthorizedCode,
+            TokenError::WrongTxCode { left: 3 },
+            TokenError::TxCodeAttemptsExhausted,
+            TokenError::MissingCode,
+            TokenError::MissingCodeVerifier,
+            TokenError::MalformedCodeVerifier,
+            TokenError::MissingRedirectUri,
+            TokenError::MissingClientId,
+            TokenError::MalformedClientId,
+            TokenError::ClientAuthenticationUnsupported,
+            TokenError::UnknownAuthorizationCode,
+            TokenError::ClientMismatch,
+            TokenError::RedirectUriMismatch,
+            TokenError::PkceMismatch,
+            StatusError::UnknownList,
+            StatusError::IndexOutOfRange,
+            StatusError::RevokedIsFinal,
+            StatusError::Signing,
+            RequestObjectError::UnknownRequest,
+            RequestObjectError::Expired,
+            RequestObjectError::AlreadyRetrieved,
+            RequestObjectError::BadWalletNonce,
+            RequestObjectError::Signing,
+            CreateError::PresetOrQuery,
+            CreateError::UnknownPreset,
+            CreateError::ResponseMode,
+            CreateError::HaipNeedsEncryption,
+            CreateError::CallbackUrl(crate::verifier::callback::CallbackUrlError::TooLong),
+            CreateError::Key,
+            ScanError::Query(CreateError::UnknownPreset),
+            ScanError::OneCredential,
+            ScanError::QrSize,
+            ScanError::UnknownNonce,
+            ScanError::NonceUsed,
+            LookupError::NotFound,
+            AuthorizeError::MissingClientId,
+            AuthorizeError::MalformedClientId,
+            AuthorizeError::MissingRedirectUri,
+            AuthorizeError::BadRedirectUri,
+            AuthorizeError::UnsupportedResponseType,
+            AuthorizeError::MissingCodeChallenge,
+            AuthorizeError::ChallengeMethodNotS256,
+            AuthorizeError::MalformedCodeChallenge,
+            AuthorizeError::NothingRequested,
+            AuthorizeError::UnknownScope,
+            AuthorizeError::BadAuthorizationDetails,
+            AuthorizeError::UnknownIssuerState,
+            AuthorizeError::UnknownRequestUri,
+            AuthorizeError::NestedRequestUri,
+            AuthorizeError::ClientMismatch,
+            AuthorizeError::UnknownSession,
+            AuthorizeError::UnknownSubject,
+            AuthorizeError::SubjectNotOffered,
+            AuthorizeError::NotProofed,
+            AuthorizeError::NoSubjectChosen,
+            AuthorizeError::Registry(RegistryError::Unavailable),
+            CredentialError::MissingToken,
+            CredentialError::InvalidToken,
+            CredentialError::InsufficientScope,
+            CredentialError::Malformed,
+            CredentialError::IdentifierChoice,
+            CredentialError::IdentifierRequired,
+            CredentialError::SeveralDatasets(2),
+            CredentialError::SingularProof,
+            CredentialError::MalformedProofs,
+            CredentialError::BatchTooLarge(10),
+            CredentialError::EncryptionUnsupported,
+            CredentialError::UnknownConfiguration,
+            CredentialError::UnknownIdentifier,
+            CredentialError::MissingProofs,
+            CredentialError::UnsupportedProofType,
+            CredentialError::InvalidProof {
+                index: 0,
+                error: ProofError::WrongTyp,
+            },
+            CredentialError::MixedNonces,
+            CredentialError::DuplicateKey,
+            CredentialError::InvalidNonce,
+            CredentialError::DocumentExpired,
+            CredentialError::Registry(RegistryError::Unavailable),
+            CredentialError::Status(StatusError::IndexOutOfRange),
+            CredentialError::Signing,
+            ResponseError::UnknownRequest,
+            ResponseError::Replay,
+            ResponseError::NotRetrieved,
+            ResponseError::Expired,
+            ResponseError::PlainToEncrypted,
+            ResponseError::UnexpectedEncryption,
+            ResponseError::Jwe(JweError::Malformed),
+            ResponseError::WrongState,
+            ResponseError::Empty,
+            ResponseError::VpTokenShape,
+            ResponseError::NotMultiple(HOSTILE.into()),
+            ResponseError::Match(MatchError::UnknownQueryId(HOSTILE.into())),
+            ResponseError::Match(MatchError::WrongVct(HOSTILE.into())),
+            ResponseError::Presentation {
+                id: HOSTILE.into(),
+                error: PresentationError::SdJwt(VerifyError::DisclosedReservedClaim(
+                    crate::sdjwt::ClaimPath::keys(["cnf", HOSTILE])
+                )),
+            },
+            ResponseError::Presentation {
+                id: "q".into(),
+                error: PresentationError::Malformed,
+            },
+        );
+        assert!(n > 150, "{n} errors swept");
+    }
+
+    #[test]
+    fn hand_made_errors_are_sanitized_too() {
+        for e in [
+            ApiError::invalid_request(HOSTILE),
+            ApiError::not_found(HOSTILE),
+            ApiError::new(409, "conflict", "x".repeat(10_000)),
+            ApiError::internal(HOSTILE),
+        ] {
+            assert_wire(e, "hand-made");
+        }
+    }
+
+    #[test]
+    fn descriptions_keep_ascii_and_encode_the_rest() {
+        assert_eq!(
+            error_description("`proofs` is missing"),
+            "`proofs` is missing"
+        );
+        assert_eq!(error_description("a \"b\" c\\d"), "a 'b' c/d");
+        assert_eq!(error_description("line\nbreak\ttab"), "line break tab");
+        assert_eq!(error_description("Ия"), "%D0%98%D1%8F");
+        let long = error_description(&"Я".repeat(1000));
+        assert!(long.ends_with("...") && long.len() <= MAX_DESCRIPTION);
+        assert!(!long.trim_end_matches("...").ends_with('%'));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_becomes_a_valid_description(s in any::<String>()) {
+            let d = error_description(&s);
+            prop_assert!(is_error_description(&d), "{:?}", d);
+            prop_assert!(d.len() <= MAX_DESCRIPTION);
+        }
+
+        #[test]
+        fn valid_short_text_is_unchanged(s in "[ !#-\\[\\]-~]{0,200}") {
+            prop_assert_eq!(error_description(&s), s);
+        }
+    }
 }

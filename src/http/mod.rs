@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod backoffice;
+pub mod cors;
 pub mod error;
 mod health;
 mod issuer;
@@ -90,6 +91,8 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(metrics::track))
+            // Outermost: 413 and 429 answers on shared paths carry CORS too.
+            .wrap(actix_web::middleware::from_fn(cors::cors))
             .configure(configure)
             .default_service(web::to(error::not_found))
     })

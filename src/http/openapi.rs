@@ -168,7 +168,9 @@ pub struct CredentialIssuerMetadata {
     pub nonce_endpoint: String,
     #[schema(example = "https://id.example.ru/notification")]
     pub notification_endpoint: String,
-    pub batch_credential_issuance: BatchCredentialIssuance,
+    /// Absent when batch issuance is off (`issuer.batch_size = 1`).
+    #[schema(nullable = false)]
+    pub batch_credential_issuance: Option<BatchCredentialIssuance>,
     /// The issuer's name per locale (`ru-RU`, `en-US`).
     pub display: Vec<NameDisplay>,
     /// Keyed by credential configuration id (`ru.passport`, `ru.snils`, …).
@@ -178,8 +180,9 @@ pub struct CredentialIssuerMetadata {
 /// `batch_credential_issuance` (OpenID4VCI 1.0 §12.2.4).
 #[derive(ToSchema)]
 pub struct BatchCredentialIssuance {
-    /// Most key proofs (and so credentials) per Credential Request.
-    #[schema(example = 10)]
+    /// Most key proofs (and so credentials) per Credential Request; at
+    /// least 2.
+    #[schema(example = 10, minimum = 2)]
     pub batch_size: usize,
 }
 
@@ -240,7 +243,7 @@ pub struct ProofTypesSupported {
 /// Algorithms accepted for one proof type.
 #[derive(ToSchema)]
 pub struct ProofTypeMetadata {
-    #[schema(example = json!(["ES256", "EdDSA"]))]
+    #[schema(example = json!(["ES256", "Ed25519", "EdDSA"]))]
     pub proof_signing_alg_values_supported: Vec<String>,
 }
 

@@ -80,6 +80,18 @@ pub struct AuthorizationParams {
     pub request_uri: Option<String>,
 }
 
+/// Longest `client_id` accepted, in bytes.
+pub const MAX_CLIENT_ID: usize = 255;
+
+/// Whether `client_id` may be used (and so shown on a page or logged): 1 to
+/// [`MAX_CLIENT_ID`] characters of RFC 6749 Appendix A.1 `VSCHAR`
+/// (`%x20-7E`), so no line break, control or escape sequence reaches a log
+/// line. Callers still log it escaped (`?`), as a quoted string.
+pub fn client_id_acceptable(client_id: &str) -> bool {
+    (1..=MAX_CLIENT_ID).contains(&client_id.len())
+        && client_id.bytes().all(|b| (0x20..=0x7E).contains(&b))
+}
+
 /// A validated authorization request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
@@ -118,6 +130,8 @@ pub struct AuthorizationCode {
 pub enum AuthorizeError {
     #[error("`client_id` is missing")]
     MissingClientId,
+    #[error("`client_id` must be 1 to 255 printable ASCII characters (RFC 6749 Appendix A.1)")]
+    MalformedClientId,
     #[error("`redirect_uri` is missing")]
     MissingRedirectUri,
     #[error("`redirect_uri` must be an absolute https, loopback http or app URI without fragment")]
@@ -195,6 +209,9 @@ pub async fn validate(
     p: AuthorizationParams,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let client_id = p.client_id.ok_or(AuthorizeError::MissingClientId)?;
+    if !client_id_acceptable(&client_id) {
+        return Err(AuthorizeError::MalformedClientId);
+    }
     let redirect_uri = p.redirect_uri.ok_or(AuthorizeError::MissingRedirectUri)?;
     if !redirect_uri_acceptable(&redirect_uri) {
         return Err(AuthorizeError::BadRedirectUri);
@@ -451,24 +468,18 @@ async fn finish(
     request: &AuthorizationRequest,
     subject: &Subject,
 ) -> Result<String, AuthorizeError> {
-    let credential_identifiers: BTreeMap<String, String> = if request.by_authorization_details {
-        request
-            .credential_configuration_ids
-            .iter()
-            .map(|c| (crate::crypto::random_token(), c.clone()))
-            .collect()
-    } else {
-        BTreeMap::new()
+    let mut grant = Grant {
+        subject_id: subject.id.clone(),
+        credential_configuration_ids: request.credential_configuration_ids.clone(),
+        credential_identifiers: BTreeMap::new(),
+        datasets: BTreeMap::new(),
+        client_id: Some(request.client_id.clone()),
+        identity_proofing: subject.identity_proofing,
     };
+    super::credential::assign_identifiers(ctx, &mut grant, request.by_authorization_details);
     let code = new_secret();
     let rec = AuthorizationCode {
-        grant: Grant {
-            subject_id: subject.id.clone(),
-            credential_configuration_ids: request.credential_configuration_ids.clone(),
-            credential_identifiers,
-            client_id: Some(request.client_id.clone()),
-            identity_proofing: subject.identity_proofing,
-        },
+        grant,
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
     };
@@ -481,7 +492,7 @@ async fn finish(
             ctx.now,
         )
         .await?;
-    tracing::info!(client = %request.client_id, proofing = ?subject.identity_proofing, "authorization code issued");
+    tracing::info!(client = ?request.client_id, proofing = ?subject.identity_proofing, "authorization code issued");
     Ok(redirect(ctx, request, &[("code", &code)]))
 }
 
@@ -527,6 +538,31 @@ mod tests {
             "1abc://x",
         ] {
             assert!(!redirect_uri_acceptable(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_ids() {
+        for ok in [
+            "wallet-client-1",
+            "https://wallet.example",
+            "x509_hash:abc",
+            "a b",
+        ] {
+            assert!(client_id_acceptable(ok), "{ok}");
+        }
+        let long = "c".repeat(MAX_CLIENT_ID + 1);
+        for bad in [
+            "",
+            "wallet\n2026-01-01T00:00:00Z INFO forged line",
+            "w\r",
+            "w\u{1b}[31m",
+            "w\t",
+            "кошелёк",
+            "w\u{7f}",
+            long.as_str(),
+        ] {
+            assert!(!client_id_acceptable(bad), "{bad:?}");
         }
     }
 

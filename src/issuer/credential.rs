@@ -1,7 +1,11 @@
 //! Credential endpoint (OpenID4VCI 1.0 §8): one SD-JWT VC per key proof (up
 //! to `batch_size`), each with fresh salts, its own decoys and its own
-//! status index, so credentials of one batch cannot be linked. Every error
-//! of §8.3.1.2 and RFC 6750 §3.1 has its variant.
+//! status index, so credentials of one batch cannot be linked. One request
+//! is for one Credential Dataset (§8): a holder with several datasets of a
+//! configuration (a parent: a birth certificate per child) gets a
+//! `credential_identifier` for each, so each key is bound to at most one
+//! credential (§8.3). Every error of §8.3.1.2 and RFC 6750 §3.1 has its
+//! variant.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -81,11 +85,16 @@ pub enum CredentialError {
     IdentifierChoice,
     #[error("this authorization issued credential identifiers: use `credential_identifier`")]
     IdentifierRequired,
+    /// §8: one request, one Credential Dataset; each key binds one credential.
+    #[error(
+        "this configuration has {0} credential datasets for this holder (one per child): request each with its own `credential_identifier` from the token response's `authorization_details`, one key proof per credential"
+    )]
+    SeveralDatasets(usize),
     #[error("`proof` was replaced by `proofs` in OpenID4VCI 1.0")]
     SingularProof,
     #[error("`proofs` must be an object with one proof type holding a non-empty array of proofs")]
     MalformedProofs,
-    #[error("at most {0} proofs per request (`batch_size`)")]
+    #[error("at most {0} key proof(s) per Credential Request (`batch_size`)")]
     BatchTooLarge(usize),
     #[error("credential response encryption is not supported")]
     EncryptionUnsupported,
@@ -125,8 +134,8 @@ impl crate::http::WireError for CredentialError {
         match self {
             MissingToken | InvalidToken => "invalid_token",
             InsufficientScope => "insufficient_scope",
-            Malformed | IdentifierChoice | IdentifierRequired | SingularProof | MalformedProofs
-            | BatchTooLarge(_) => "invalid_credential_request",
+            Malformed | IdentifierChoice | IdentifierRequired | SeveralDatasets(_)
+            | SingularProof | MalformedProofs | BatchTooLarge(_) => "invalid_credential_request",
             EncryptionUnsupported => "invalid_encryption_parameters",
             UnknownConfiguration => "unknown_credential_configuration",
             UnknownIdentifier => "unknown_credential_identifier",
@@ -185,7 +194,7 @@ pub async fn issue(
     let grant = authorize(ctx, bearer).await?;
     let req: CredentialRequest =
         serde_json::from_slice(body).map_err(|_| CredentialError::Malformed)?;
-    let configuration = configuration(&grant, &req)?;
+    let (configuration, dataset) = configuration(&grant, &req)?;
     let jwts = proof_jwts(&req, ctx.settings.issuer.batch_size)?;
     let proofs = verify_proofs(ctx, &grant, &jwts)?;
     // A read here; the c_nonce is used up in the transaction below, which
@@ -201,22 +210,22 @@ pub async fn issue(
             IssueRefusal::UnknownDocument => CredentialError::UnknownConfiguration,
             refusal => CredentialError::Denied(refusal),
         })?;
+    let document = one_dataset(&documents, dataset)?;
     let notification_id = crate::crypto::ordered_token();
     // Signed credentials and their records (with their status indices), the
     // c_nonce and the notification record go to the store in ONE durable
     // transaction: all of it or none (and one commit instead of five).
     let mut ops = vec![nonce::consume_op(ctx, &proofs[0].nonce)];
-    let mut credentials = Vec::with_capacity(proofs.len() * documents.len());
-    let mut ids = Vec::with_capacity(credentials.capacity());
+    // One credential per proof: no key is bound to two credentials.
+    let mut credentials = Vec::with_capacity(proofs.len());
+    let mut ids = Vec::with_capacity(proofs.len());
     let mut last_exp = ctx.now;
     for p in &proofs {
-        for doc in documents.iter() {
-            let (credential, rec) = sign_one(ctx, &grant, doc, p, &notification_id).await?;
-            ops.extend(records::save_ops(ctx, &rec)?);
-            last_exp = last_exp.max(rec.exp);
-            ids.push(rec.id);
-            credentials.push(IssuedItem { credential });
-        }
+        let (credential, rec) = sign_one(ctx, &grant, document, p, &notification_id).await?;
+        ops.extend(records::save_ops(ctx, &rec)?);
+        last_exp = last_exp.max(rec.exp);
+        ids.push(rec.id);
+        credentials.push(IssuedItem { credential });
     }
     ops.push(notification::save_op(
         ctx,
@@ -244,20 +253,26 @@ pub async fn issue(
 }
 
 /// The credential configuration the request is for, checked against the
-/// grant.
-fn configuration(grant: &Grant, req: &CredentialRequest) -> Result<&'static str, CredentialError> {
+/// grant, and the Credential Dataset its `credential_identifier` names.
+fn configuration<'g>(
+    grant: &'g Grant,
+    req: &CredentialRequest,
+) -> Result<(&'static str, Option<&'g str>), CredentialError> {
     if req.credential_response_encryption.is_some() {
         return Err(CredentialError::EncryptionUnsupported);
     }
-    let id = match (&req.credential_identifier, &req.credential_configuration_id) {
-        (Some(ident), None) => grant
-            .credential_identifiers
-            .get(ident)
-            .ok_or(CredentialError::UnknownIdentifier)?,
+    let (id, dataset) = match (&req.credential_identifier, &req.credential_configuration_id) {
+        (Some(ident), None) => (
+            grant
+                .credential_identifiers
+                .get(ident)
+                .ok_or(CredentialError::UnknownIdentifier)?,
+            grant.datasets.get(ident).map(String::as_str),
+        ),
         (None, Some(_)) if !grant.credential_identifiers.is_empty() => {
             return Err(CredentialError::IdentifierRequired);
         }
-        (None, Some(cfg)) => cfg,
+        (None, Some(cfg)) => (cfg, None),
         _ => return Err(CredentialError::IdentifierChoice),
     };
     let doc = catalogue::find(id).ok_or(CredentialError::UnknownConfiguration)?;
@@ -268,7 +283,57 @@ fn configuration(grant: &Grant, req: &CredentialRequest) -> Result<&'static str,
     {
         return Err(CredentialError::InsufficientScope);
     }
-    Ok(doc.id)
+    Ok((doc.id, dataset))
+}
+
+/// The one document a request is for: the named dataset, or the only one.
+fn one_dataset<'d>(
+    documents: &'d [Issuable],
+    dataset: Option<&str>,
+) -> Result<&'d Issuable, CredentialError> {
+    match (dataset, documents) {
+        (Some(name), _) => documents
+            .iter()
+            .find(|d| d.dataset.as_deref() == Some(name))
+            // The registry no longer holds it (a record removed since).
+            .ok_or(CredentialError::UnknownIdentifier),
+        (None, [only]) => Ok(only),
+        (None, many) => Err(CredentialError::SeveralDatasets(many.len())),
+    }
+}
+
+/// Gives `grant` credential identifiers (OpenID4VCI 1.0 §6.2) when the
+/// wallet asked through `authorization_details` (`always`) or when the
+/// subject holds several Credential Datasets of a granted configuration
+/// (a parent with several children): then one identifier per dataset, so
+/// each Credential Request, and each key, gets one child's certificate.
+/// Otherwise the grant stays without identifiers (`credential_configuration_id`
+/// requests). A configuration the registry refuses gets one identifier; the
+/// refusal is reported at the credential endpoint.
+pub fn assign_identifiers(ctx: &Ctx<'_>, grant: &mut Grant, always: bool) {
+    let datasets: Vec<(String, Vec<Option<String>>)> = grant
+        .credential_configuration_ids
+        .iter()
+        .map(|cfg| {
+            let names = match ctx.registry.issuable(&grant.subject_id, cfg, ctx.today()) {
+                Ok(docs) if docs.len() > 1 => docs.iter().map(|d| d.dataset.clone()).collect(),
+                _ => vec![None],
+            };
+            (cfg.clone(), names)
+        })
+        .collect();
+    if !always && datasets.iter().all(|(_, names)| names.len() == 1) {
+        return;
+    }
+    for (cfg, names) in datasets {
+        for name in names {
+            let ident = crate::crypto::random_token();
+            if let Some(name) = name {
+                grant.datasets.insert(ident.clone(), name);
+            }
+            grant.credential_identifiers.insert(ident, cfg.clone());
+        }
+    }
 }
 
 /// The `jwt` proofs of the request (§8.2 `proofs`).

@@ -13,8 +13,10 @@ use crate::config::PublicUrl;
 pub const FORMAT: &str = "dc+sd-jwt";
 /// `typ` of key proofs (OpenID4VCI Appendix F.1).
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
-/// Key proof algorithms accepted by default: ES256 (HAIP) and EdDSA.
-pub const PROOF_ALGS: &[&str] = &["ES256", "EdDSA"];
+/// Key proof algorithms accepted by default: ES256 (HAIP) and Ed25519,
+/// named fully-specified (RFC 9864) and, since a proof's `alg` must match a
+/// listed value (OpenID4VCI 1.0 Appendix F.1), by the older `EdDSA` too.
+pub const PROOF_ALGS: &[&str] = &["ES256", "Ed25519", "EdDSA"];
 
 /// Key proof algorithms under `profile`: HAIP 1.0 allows ES256 only.
 pub fn proof_algs(profile: crate::config::Profile) -> &'static [&'static str] {
@@ -50,18 +52,29 @@ pub fn credential_issuer(ctx: &Ctx<'_>) -> Value {
         .iter()
         .map(|d| (d.id.to_owned(), configuration(ctx, d)))
         .collect();
-    json!({
+    let mut m = json!({
         "credential_issuer": ctx.issuer_id(),
         "credential_endpoint": ctx.url("/credential"),
         "nonce_endpoint": ctx.url("/nonce"),
         "notification_endpoint": ctx.url("/notification"),
-        "batch_credential_issuance": {"batch_size": ctx.settings.issuer.batch_size},
         "display": [
             {"name": "Цифровой ID", "locale": "ru-RU"},
             {"name": "Digital ID", "locale": "en-US"},
         ],
         "credential_configurations_supported": configurations,
-    })
+    });
+    if let (Some(batch), Value::Object(m)) = (batch_credential_issuance(ctx), &mut m) {
+        m.insert("batch_credential_issuance".into(), batch);
+    }
+    m
+}
+
+/// `batch_credential_issuance` (OpenID4VCI 1.0 §12.2.4), only when batches
+/// are on: its `batch_size` "MUST be 2 or greater", and leaving the object
+/// out is how an issuer says it takes one proof per request.
+fn batch_credential_issuance(ctx: &Ctx<'_>) -> Option<Value> {
+    let size = ctx.settings.issuer.batch_size;
+    (size >= 2).then(|| json!({"batch_size": size}))
 }
 
 /// One entry of `credential_configurations_supported`. `type_metadata_uri`

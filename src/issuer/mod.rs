@@ -122,6 +122,11 @@ pub struct Grant {
     /// authorization used `authorization_details` (OpenID4VCI §6.2).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credential_identifiers: BTreeMap<String, String>,
+    /// `credential_identifier` → the Credential Dataset it names, for a
+    /// configuration of which the subject holds several (a parent's birth
+    /// certificates, one per child; see `credential::assign_identifiers`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub datasets: BTreeMap<String, String>,
     /// The wallet's client id (absent for anonymous pre-authorized access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,

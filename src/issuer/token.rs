@@ -64,7 +64,9 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,
-    /// Present when the authorization used `authorization_details`: per
+    /// Present when the authorization used `authorization_details`, or when
+    /// the holder has several Credential Datasets of a configuration (a
+    /// parent: one birth certificate per child, one identifier each): per
     /// configuration, the `credential_identifiers` to request with.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>, nullable = false, example = json!([{
@@ -120,6 +122,8 @@ pub enum TokenError {
     MissingRedirectUri,
     #[error("`client_id` is missing: public clients identify themselves with it")]
     MissingClientId,
+    #[error("`client_id` must be 1 to 255 printable ASCII characters (RFC 6749 Appendix A.1)")]
+    MalformedClientId,
     #[error("client authentication is not supported: wallets are public clients")]
     ClientAuthenticationUnsupported,
     #[error("the authorization code is unknown, used or expired")]
@@ -145,7 +149,8 @@ impl crate::http::WireError for TokenError {
             | MissingCode
             | MissingCodeVerifier
             | MalformedCodeVerifier
-            | MissingRedirectUri => "invalid_request",
+            | MissingRedirectUri
+            | MalformedClientId => "invalid_request",
             UnsupportedGrantType => "unsupported_grant_type",
             UnknownPreAuthorizedCode
             | WrongTxCode { .. }
@@ -183,6 +188,14 @@ pub async fn token(
 ) -> Result<TokenResponse, TokenError> {
     if client_authentication || req.client_secret.is_some() || req.client_assertion.is_some() {
         return Err(TokenError::ClientAuthenticationUnsupported);
+    }
+    // Checked before it is stored in a grant, compared or logged.
+    if req
+        .client_id
+        .as_deref()
+        .is_some_and(|c| !super::authorize::client_id_acceptable(c))
+    {
+        return Err(TokenError::MalformedClientId);
     }
     match req.grant_type.as_deref() {
         None => Err(TokenError::MissingGrantType),
@@ -280,14 +293,42 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
     };
     // The offer has done its job; fetching it again would show a dead code.
     ctx.store.delete(ns::OFFER, rec.offer_key.clone()).await?;
-    let grant = Grant {
+    let mut grant = Grant {
         subject_id: rec.subject_id,
         credential_configuration_ids: rec.credential_configuration_ids,
         credential_identifiers: Default::default(),
+        datasets: Default::default(),
         client_id: req.client_id,
         identity_proofing: rec.identity_proofing,
     };
-    access_token(ctx, grant, None).await
+    // A parent's birth certificates: one identifier per child (§6.2).
+    super::credential::assign_identifiers(ctx, &mut grant, false);
+    let details = authorization_details(&grant);
+    access_token(ctx, grant, details).await
+}
+
+/// The token response's `authorization_details` (OpenID4VCI 1.0 §6.2):
+/// the credential identifiers of each configuration, when the grant has any.
+fn authorization_details(grant: &Grant) -> Option<Vec<Value>> {
+    (!grant.credential_identifiers.is_empty()).then(|| {
+        grant
+            .credential_configuration_ids
+            .iter()
+            .map(|cfg| {
+                let ids: Vec<&String> = grant
+                    .credential_identifiers
+                    .iter()
+                    .filter(|(_, c)| *c == cfg)
+                    .map(|(id, _)| id)
+                    .collect();
+                json!({
+                    "type": "openid_credential",
+                    "credential_configuration_id": cfg,
+                    "credential_identifiers": ids,
+                })
+            })
+            .collect()
+    })
 }
 
 async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenResponse, TokenError> {
@@ -321,26 +362,7 @@ async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRes
     if !digests_equal(&b64url(sha256(&verifier)), &rec.code_challenge) {
         return Err(TokenError::PkceMismatch);
     }
-    let details = (!rec.grant.credential_identifiers.is_empty()).then(|| {
-        rec.grant
-            .credential_configuration_ids
-            .iter()
-            .map(|cfg| {
-                let ids: Vec<&String> = rec
-                    .grant
-                    .credential_identifiers
-                    .iter()
-                    .filter(|(_, c)| *c == cfg)
-                    .map(|(id, _)| id)
-                    .collect();
-                json!({
-                    "type": "openid_credential",
-                    "credential_configuration_id": cfg,
-                    "credential_identifiers": ids,
-                })
-            })
-            .collect()
-    });
+    let details = authorization_details(&rec.grant);
     access_token(ctx, rec.grant, details).await
 }
 
@@ -360,10 +382,7 @@ async fn access_token(
             ctx.now,
         )
         .await?;
-    tracing::info!(
-        client = grant.client_id.as_deref().unwrap_or("-"),
-        "access token issued"
-    );
+    tracing::info!(client = ?grant.client_id, "access token issued");
     Ok(TokenResponse {
         access_token: token,
         token_type: "Bearer",

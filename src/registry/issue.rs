@@ -75,12 +75,13 @@ pub fn issuable<R: Registry + ?Sized>(
     let mut out = Vec::new();
     for s in &about {
         if let Some(record) = s.documents.get(doc.id) {
-            let issued =
+            let mut issued =
                 doc.issue(&s.person, record, today)
                     .map_err(|error| IssueRefusal::Invalid {
                         record: record_id(&s.id, Some(doc.id)),
                         error,
                     })?;
+            issued.dataset = Some(record_id(&s.id, Some(doc.id)));
             out.push(issued);
         }
     }

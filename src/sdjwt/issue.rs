@@ -163,12 +163,12 @@ impl Template {
         sd_paths: &[ClaimPath],
         options: &IssueOptions<'_>,
     ) -> Result<Self, IssueError> {
-        for p in sd_paths {
-            if let [PathElem::Key(k)] = p.elems() {
-                if options.never_disclosable.contains(&k.as_str()) {
-                    return Err(IssueError::NotDisclosable(p.to_string()));
-                }
-            }
+        // SD-JWT VC §3.2.2.2: the registered claims and their sub-claims.
+        if let Some(p) = sd_paths
+            .iter()
+            .find(|p| super::vc::is_reserved_path(p.elems(), options.never_disclosable))
+        {
+            return Err(IssueError::NotDisclosable(p.to_string()));
         }
         let mut names: Vec<String> = claims.keys().cloned().collect();
         names.sort_unstable();

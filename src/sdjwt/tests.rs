@@ -206,6 +206,18 @@ fn issuer_refuses_to_hide_registered_claims_and_unknown_paths() {
             IssueError::NotDisclosable(format!("[\"{name}\"]"))
         );
     }
+    // Nor any of their sub-claims (SD-JWT VC §3.2.2.2).
+    let r = issue(
+        &f.issuer,
+        claims.clone(),
+        &[path(json!(["cnf", "jwk"]))],
+        &IssueOptions::default(),
+        &mut RandomSalts,
+    );
+    assert_eq!(
+        r.unwrap_err(),
+        IssueError::NotDisclosable(r#"["cnf","jwk"]"#.into())
+    );
     let r = issue(
         &f.issuer,
         claims,
@@ -512,15 +524,92 @@ fn rejects_issuer_signature_problems() {
 #[test]
 fn rejects_disclosed_registered_claims() {
     let f = Fixture::new();
-    for name in ["iss", "cnf", "vct", "exp", "status"] {
+    for name in [
+        "iss",
+        "nbf",
+        "exp",
+        "cnf",
+        "vct",
+        "vct#integrity",
+        "aka_vcts",
+        "status",
+    ] {
         let d = prop("salt-1", name, json!("x"));
         let mut payload = f.base_claims();
         payload.remove(name);
         payload.insert("_sd".into(), json!([d.digest()]));
         let jwt = f.sign("dc+sd-jwt", Value::Object(payload));
         let err = f.verify(&f.with_kb(&jwt, &[d.encoded()])).unwrap_err();
-        assert_eq!(err, VerifyError::DisclosedReservedClaim(name.into()));
+        assert_eq!(
+            err,
+            VerifyError::DisclosedReservedClaim(ClaimPath::keys([name]))
+        );
     }
+}
+
+/// SD-JWT VC §3.2.2.2 "including any of their sub-claims": a `cnf.jwk`
+/// carried by a disclosure inside a plain `cnf` is refused, although the
+/// token is otherwise valid (the KB-JWT even verifies with that key).
+#[test]
+fn rejects_a_disclosed_sub_claim_of_a_registered_claim() {
+    let f = Fixture::new();
+    let jwk = Value::Object(f.holder.public().jwk().clone());
+    let d = prop("salt-1", "jwk", jwk);
+    let mut payload = f.base_claims();
+    payload.insert("cnf".into(), json!({"_sd": [d.digest()]}));
+    let jwt = f.sign("dc+sd-jwt", Value::Object(payload));
+    let err = f.verify(&f.with_kb(&jwt, &[d.encoded()])).unwrap_err();
+    assert_eq!(
+        err,
+        VerifyError::DisclosedReservedClaim(ClaimPath::keys(["cnf", "jwk"]))
+    );
+    assert!(err.to_string().contains(r#"["cnf","jwk"]"#), "{err}");
+
+    // Deeper, and in `status`: a disclosed `idx` of the status list.
+    let d = prop("salt-2", "idx", json!(7));
+    let mut payload = f.base_claims();
+    payload.insert(
+        "status".into(),
+        json!({"status_list": {"uri": "https://issuer.example/sl/1", "_sd": [d.digest()]}}),
+    );
+    let jwt = f.sign("dc+sd-jwt", Value::Object(payload));
+    let err = f.verify(&f.with_kb(&jwt, &[d.encoded()])).unwrap_err();
+    assert_eq!(
+        err,
+        VerifyError::DisclosedReservedClaim(ClaimPath::keys(["status", "status_list", "idx"]))
+    );
+
+    // An array element of `aka_vcts`.
+    let d = Disclosure::element("salt-3".into(), json!("urn:example:pid"));
+    let mut payload = f.base_claims();
+    payload.insert("aka_vcts".into(), json!([{"...": d.digest()}]));
+    let jwt = f.sign("dc+sd-jwt", Value::Object(payload));
+    let err = f.verify(&f.with_kb(&jwt, &[d.encoded()])).unwrap_err();
+    assert_eq!(
+        err,
+        VerifyError::DisclosedReservedClaim(ClaimPath(vec![
+            PathElem::Key("aka_vcts".into()),
+            PathElem::Index(0),
+        ]))
+    );
+}
+
+/// SD-JWT VC allows `iat` and `sub` in disclosures; only our own issuer
+/// keeps `iat` in the clear.
+#[test]
+fn accepts_disclosed_iat_and_sub_from_other_issuers() {
+    let f = Fixture::new();
+    let iat = prop("salt-1", "iat", json!(NOW - 10));
+    let sub = prop("salt-2", "sub", json!("user-1"));
+    let mut payload = f.base_claims();
+    payload.remove("iat");
+    payload.insert("_sd".into(), json!([iat.digest(), sub.digest()]));
+    let jwt = f.sign("dc+sd-jwt", Value::Object(payload));
+    let v = f
+        .verify(&f.with_kb(&jwt, &[iat.encoded(), sub.encoded()]))
+        .unwrap();
+    assert_eq!(v.claims["iat"], NOW - 10);
+    assert_eq!(v.claims["sub"], "user-1");
 }
 
 #[test]

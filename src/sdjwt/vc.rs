@@ -8,9 +8,23 @@ pub const LEGACY_TYP: &str = "vc+sd-jwt";
 /// Both accepted `typ` values.
 pub const ACCEPTED_TYPS: &[&str] = &[TYP, LEGACY_TYP];
 
-/// Claims that are never selectively disclosable: SD-JWT VC §3.2.2.2 lists
-/// `iss`, `nbf`, `exp`, `cnf`, `vct`, `vct#integrity` and `status`; DESIGN.md
-/// adds `iat`.
+/// Registered claims that SD-JWT VC §3.2.2.2 ("Registered JWT Claims")
+/// forbids in disclosures, "including any of their sub-claims": a verifier
+/// refuses a credential that discloses any of them, or anything inside them.
+pub const NEVER_DISCLOSED: &[&str] = &[
+    "iss",
+    "nbf",
+    "exp",
+    "cnf",
+    "vct",
+    "vct#integrity",
+    "aka_vcts",
+    "status",
+];
+
+/// What our issuer never makes selectively disclosable: the SD-JWT VC list
+/// ([`NEVER_DISCLOSED`]) and `iat` (DESIGN.md; SD-JWT VC allows disclosing
+/// `iat`, so a verifier accepts it from other issuers).
 pub const NEVER_DISCLOSABLE: &[&str] = &[
     "iss",
     "nbf",
@@ -18,6 +32,13 @@ pub const NEVER_DISCLOSABLE: &[&str] = &[
     "cnf",
     "vct",
     "vct#integrity",
+    "aka_vcts",
     "status",
     "iat",
 ];
+
+/// Whether a claim at `path` lies in (or is) a claim that must never be
+/// disclosed: its first step names one of `reserved`.
+pub fn is_reserved_path(path: &[super::PathElem], reserved: &[&str]) -> bool {
+    matches!(path.first(), Some(super::PathElem::Key(k)) if reserved.contains(&k.as_str()))
+}

@@ -1,13 +1,12 @@
 //! Verifying an SD-JWT or SD-JWT+KB (RFC 9901 §7.1 and §7.3, SD-JWT VC §3).
 //! The policy says what is required; the token never does.
 
-use std::collections::HashSet;
-
 use serde_json::{Map, Value};
 
 use super::compact::{Compact, FormatError};
 use super::disclosure::{Disclosure, DisclosureError};
 use super::kb::{self, KbClaims, KbError, KbExpectations};
+use super::path::{ClaimPath, PathElem};
 use super::process::{self, ProcessError};
 use super::vc;
 use crate::crypto::jws::{Jws, JwsError};
@@ -92,8 +91,13 @@ pub enum VerifyError {
     Disclosure(#[from] DisclosureError),
     #[error(transparent)]
     Process(#[from] ProcessError),
-    #[error("the claim `{0}` must not be selectively disclosed (SD-JWT VC §3.2.2.2)")]
-    DisclosedReservedClaim(String),
+    /// A disclosure carries a registered claim that SD-JWT VC §3.2.2.2 keeps
+    /// in the clear, or one of its sub-claims (e.g. `["cnf","jwk"]` from a
+    /// disclosure inside a plain `cnf`); the path is where it would land.
+    #[error(
+        "the claim {0} must not be selectively disclosed: SD-JWT VC §3.2.2.2 keeps it and its sub-claims in the clear"
+    )]
+    DisclosedReservedClaim(ClaimPath),
     #[error("the credential has no `vct` string")]
     MissingVct,
     #[error("the time claim `{0}` is not a number")]
@@ -152,10 +156,11 @@ pub fn verify(
         .iter()
         .map(|d| Disclosure::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
+    let processed = process::process(payload, &disclosures, policy.sd_jwt_vc)?;
     if policy.sd_jwt_vc {
-        check_reserved_not_disclosed(&payload, &disclosures)?;
+        check_reserved_not_disclosed(&processed.paths)?;
     }
-    let claims = process::process(payload, &disclosures, false)?.claims;
+    let claims = processed.claims;
 
     if policy.sd_jwt_vc && !claims.get("vct").is_some_and(Value::is_string) {
         return Err(VerifyError::MissingVct);
@@ -206,34 +211,15 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
     }
 }
 
-/// SD-JWT VC §3.2.2.2: registered claims such as `iss`, `cnf`, `vct`, `exp`
-/// and `status` must be plain top-level claims, never disclosures.
-fn check_reserved_not_disclosed(
-    payload: &Map<String, Value>,
-    disclosures: &[Disclosure],
-) -> Result<(), VerifyError> {
-    let reserved: Vec<&Disclosure> = disclosures
+/// SD-JWT VC §3.2.2.2: `iss`, `nbf`, `exp`, `cnf`, `vct`, `vct#integrity`,
+/// `aka_vcts` and `status`, "including any of their sub-claims", are never
+/// in disclosures. `paths[i]` is where disclosure `i` put its claim.
+fn check_reserved_not_disclosed(paths: &[Vec<PathElem>]) -> Result<(), VerifyError> {
+    match paths
         .iter()
-        .filter(|d| {
-            d.name
-                .as_deref()
-                .is_some_and(|n| vc::NEVER_DISCLOSABLE.contains(&n))
-        })
-        .collect();
-    if reserved.is_empty() {
-        return Ok(());
+        .find(|p| vc::is_reserved_path(p, vc::NEVER_DISCLOSED))
+    {
+        Some(p) => Err(VerifyError::DisclosedReservedClaim(ClaimPath(p.clone()))),
+        None => Ok(()),
     }
-    let top: HashSet<&str> = payload
-        .get("_sd")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    for d in reserved {
-        if top.contains(d.digest().as_str()) {
-            return Err(VerifyError::DisclosedReservedClaim(
-                d.name.clone().unwrap_or_default(),
-            ));
-        }
-    }
-    Ok(())
 }

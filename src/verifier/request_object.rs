@@ -25,6 +25,10 @@ pub const TYP: &str = "oauth-authz-req+jwt";
 pub const MEDIA_TYPE: &str = "application/oauth-authz-req+jwt";
 /// Static `aud` of a request object (OpenID4VP 1.0 §5.8).
 const AUD: &str = "https://self-issued.me/v2";
+/// `sd-jwt_alg_values` and `kb-jwt_alg_values` of `client_metadata`: fully
+/// specified identifiers (OpenID4VP 1.0, SD-JWT VC format metadata; RFC
+/// 9864), so `Ed25519`, not `EdDSA` (whose headers are still accepted).
+const FULLY_SPECIFIED_ALGS: &[&str] = &["ES256", "Ed25519"];
 
 /// Why a request object is not served.
 #[derive(Debug, thiserror::Error)]
@@ -123,8 +127,8 @@ impl Verifier {
         client_metadata.insert(
             "vp_formats_supported".into(),
             json!({FORMAT_SD_JWT_VC: {
-                "sd-jwt_alg_values": ["ES256", "EdDSA"],
-                "kb-jwt_alg_values": ["ES256", "EdDSA"],
+                "sd-jwt_alg_values": FULLY_SPECIFIED_ALGS,
+                "kb-jwt_alg_values": FULLY_SPECIFIED_ALGS,
             }}),
         );
         if let (ResponseMode::DirectPostJwt, Some(key)) = (tx.response_mode, &tx.response_key) {

@@ -255,6 +255,40 @@ fn verify_exit_codes_and_failed_rule() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no KB-JWT"));
 }
 
+/// SD-JWT VC §3.2.2.2: a holder key carried by a disclosure inside a plain
+/// `cnf` is refused, and the refusal names the claim path.
+#[test]
+fn verify_refuses_a_disclosed_sub_claim_of_cnf() {
+    let now = digital_id::cli::unix_now();
+    let c = credential(now);
+    let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+    let d = sdjwt::Disclosure::property(
+        "c2FsdC1mb3ItY25mLWp3aw".into(),
+        "jwk",
+        Value::Object(holder.public().jwk().clone()),
+    );
+    let payload = json!({
+        "iss": "https://issuer.example",
+        "vct": "urn:ru:digital-id:passport:1",
+        "iat": now,
+        "exp": now + 3600,
+        "cnf": {"_sd": [d.digest()]},
+        "_sd_alg": "sha-256",
+    });
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("dc+sd-jwt"));
+    let jwt =
+        digital_id::crypto::jws::sign(&c.issuer, &header, &serde_json::to_vec(&payload).unwrap())
+            .unwrap();
+    let token = format!("{jwt}~{}~", d.encoded());
+    let jwks = c.jwks_file.path().to_str().unwrap();
+    let out = run(&["sd-jwt", "verify", &token, "--jwks", jwks], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(r#"["cnf","jwk"]"#), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn registry_check_reports_exactly_the_broken_seed_records() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry");

@@ -2,6 +2,7 @@
 //! `127.0.0.1:0`.
 
 mod cli;
+mod cors;
 mod demo_page;
 mod fixture;
 mod interop;

@@ -435,7 +435,13 @@ fn direct_post_jwt_mode_is_the_default_with_a_fresh_key_per_request() {
     );
     assert!(k.get("d").is_none());
     assert_ne!(k, &ro2["client_metadata"]["jwks"]["keys"][0]);
-    assert!(cm["vp_formats_supported"]["dc+sd-jwt"].is_object());
+    // OpenID4VP 1.0: fully-specified algorithm identifiers (RFC 9864).
+    for member in ["sd-jwt_alg_values", "kb-jwt_alg_values"] {
+        assert_eq!(
+            cm["vp_formats_supported"]["dc+sd-jwt"][member],
+            json!(["ES256", "Ed25519"])
+        );
+    }
     // Nonce: at least 128 bits.
     assert!(
         digital_id::crypto::b64url_decode(ro["nonce"].as_str().unwrap())

@@ -11,7 +11,7 @@ pub const CLIENT: &str = "wallet-client-1";
 pub const REDIRECT: &str = "https://wallet.example/cb";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-0123456789";
 
-fn no_redirect_agent() -> ureq::Agent {
+pub fn no_redirect_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -19,7 +19,9 @@ fn no_redirect_agent() -> ureq::Agent {
         .into()
 }
 
-fn text(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String, Option<String>) {
+pub fn text(
+    r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> (u16, String, Option<String>) {
     let mut r = r.unwrap();
     let location = r
         .headers()

@@ -391,3 +391,29 @@ fn haip_profile_accepts_es256_proofs_only() {
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
+
+/// RFC 9864: a proof signed by an Ed25519 key may name its algorithm
+/// `Ed25519` (fully specified, advertised) or `EdDSA` (still accepted).
+#[test]
+fn ed25519_proofs_under_either_name_are_accepted() {
+    use digital_id::crypto::{Algorithm, b64url, jws};
+    for alg in ["Ed25519", "EdDSA"] {
+        let s = setup();
+        let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
+        let header = json!({"alg": alg, "typ": "openid4vci-proof+jwt",
+            "jwk": Value::Object(ed.public().jwk().clone())});
+        let jwt = jws::sign_encoded(
+            &ed,
+            &b64url(header.to_string()),
+            &b64url(s.claims().to_string()),
+        )
+        .unwrap();
+        let r = s.with_proofs(vec![jwt]);
+        assert_eq!(r.status, 200, "{alg}: {:?}", r.body);
+        let v = wallet::verify(
+            &s.server,
+            r.body["credentials"][0]["credential"].as_str().unwrap(),
+        );
+        assert_eq!(v.holder_key.unwrap().thumbprint(), ed.public().thumbprint());
+    }
+}

@@ -31,7 +31,7 @@ fn credential_issuer_metadata() {
         );
         assert_eq!(
             c["proof_types_supported"]["jwt"]["proof_signing_alg_values_supported"],
-            json!(["ES256", "EdDSA"])
+            json!(["ES256", "Ed25519", "EdDSA"])
         );
         let locales: Vec<&str> = c["credential_metadata"]["display"]
             .as_array()
@@ -98,4 +98,57 @@ fn well_known_path_insertion_when_the_public_url_has_a_path() {
         wallet::get(&server, "/.well-known/openid-credential-issuer/other").status,
         404
     );
+}
+
+/// OpenID4VCI 1.0 §12.2.4: `batch_size` "MUST be 2 or greater", so an
+/// issuer that takes one proof per request leaves the object out (and
+/// refuses a second proof).
+#[test]
+fn batch_size_one_is_not_advertised() {
+    let server = InProc::start_with(|s| s.issuer.batch_size = 1);
+    let m = wallet::get(&server, "/.well-known/openid-credential-issuer").body;
+    assert!(m["credential_configurations_supported"].is_object());
+    assert!(
+        m.get("batch_credential_issuance").is_none(),
+        "{}",
+        m["batch_credential_issuance"]
+    );
+    let o = wallet::offer(&server, "ivanov-ivan", &["ru.inn"], true);
+    let token = wallet::access_token(&server, &o);
+    let n = wallet::nonce(&server);
+    let (a, b) = (wallet::key(), wallet::key());
+    let r = wallet::credential(
+        &server,
+        &token,
+        &json!({"credential_configuration_id": "ru.inn", "proofs": {"jwt": [
+            wallet::proof(&server, &a, &n), wallet::proof(&server, &b, &n)]}}),
+    );
+    assert_eq!((r.status, r.error()), (400, "invalid_credential_request"));
+    let r = wallet::credential(
+        &server,
+        &token,
+        &json!({"credential_configuration_id": "ru.inn", "proofs": {"jwt": [
+            wallet::proof(&server, &a, &n)]}}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// `batch_size = 0` is a configuration error: one line, exit status 2,
+/// nothing served.
+#[test]
+fn batch_size_zero_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[issuer]\nbatch_size = 0\n").unwrap();
+    let out = std::process::Command::new(crate::fixture::BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("issuer.batch_size = 0"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }

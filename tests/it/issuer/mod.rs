@@ -3,6 +3,8 @@
 mod at_rest;
 mod authcode;
 pub mod backoffice;
+mod birth_certificate;
+mod client_id;
 mod concurrency;
 pub mod crash;
 mod credential_errors;
