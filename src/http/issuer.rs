@@ -25,29 +25,26 @@ use crate::registry::SubjectId;
 use crate::status;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-credential-issuer{tail:.*}",
-        web::get().to(credential_issuer),
+    // One resource per path: a method it has no route for is answered 405
+    // with `Allow` (see `super::methods`).
+    cfg.service(
+        web::resource("/.well-known/openid-credential-issuer{tail:.*}").get(credential_issuer),
     )
-    .route(
-        "/.well-known/oauth-authorization-server{tail:.*}",
-        web::get().to(authorization_server),
+    .service(
+        web::resource("/.well-known/oauth-authorization-server{tail:.*}").get(authorization_server),
     )
-    .route(
-        "/.well-known/jwt-vc-issuer{tail:.*}",
-        web::get().to(jwt_vc_issuer),
-    )
-    .route("/type-metadata/{id}", web::get().to(type_metadata))
-    .route("/credential-offer/{id}", web::get().to(credential_offer))
-    .route("/token", web::post().to(token))
-    .route("/nonce", web::post().to(nonce))
-    .route("/credential", web::post().to(credential))
-    .route("/notification", web::post().to(notification))
-    .route("/status-lists/{id}", web::get().to(status_list))
-    .route("/par", web::post().to(par))
-    .route("/authorize", web::get().to(authorize_page))
-    .route("/authorize/login", web::post().to(login))
-    .route("/authorize/consent", web::post().to(consent));
+    .service(web::resource("/.well-known/jwt-vc-issuer{tail:.*}").get(jwt_vc_issuer))
+    .service(web::resource("/type-metadata/{id}").get(type_metadata))
+    .service(web::resource("/credential-offer/{id}").get(credential_offer))
+    .service(web::resource("/token").post(token))
+    .service(web::resource("/nonce").post(nonce))
+    .service(web::resource("/credential").post(credential))
+    .service(web::resource("/notification").post(notification))
+    .service(web::resource("/status-lists/{id}").get(status_list))
+    .service(web::resource("/par").post(par))
+    .service(web::resource("/authorize").get(authorize_page))
+    .service(web::resource("/authorize/login").post(login))
+    .service(web::resource("/authorize/consent").post(consent));
 }
 
 impl AppState {

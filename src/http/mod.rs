@@ -6,6 +6,7 @@ pub mod error;
 mod health;
 mod issuer;
 pub mod limits;
+mod methods;
 pub mod metrics;
 pub mod openapi;
 mod verifier;
@@ -89,6 +90,7 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(limits::limit))
             .wrap(actix_web::middleware::from_fn(metrics::track))
+            .wrap(actix_web::middleware::from_fn(methods::method_not_allowed))
             .configure(configure)
             .default_service(web::to(error::not_found))
     })

@@ -3,7 +3,7 @@
 //! by-reference presentation uploads for the holder-shown QR.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,12 +14,17 @@ use crate::verifier::response::{ResponseError, WalletResponse};
 use crate::verifier::scan::{PresentationNonce, Upload, Uploaded};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(request_object_get)
-        .service(request_object_post)
-        .service(response)
-        .service(presentation_nonce)
-        .service(upload)
-        .service(uploaded);
+    // One resource per path: a method it has no route for is answered 405
+    // with `Allow` (see `super::methods`).
+    cfg.service(
+        web::resource("/oid4vp/requests/{id}")
+            .get(request_object_get)
+            .post(request_object_post),
+    )
+    .service(web::resource("/oid4vp/responses/{id}").post(response))
+    .service(web::resource("/presentation-nonces").post(presentation_nonce))
+    .service(web::resource("/presentations").post(upload))
+    .service(web::resource("/p/{id}").get(uploaded));
 }
 
 #[utoipa::path(get, path = "/oid4vp/requests/{id}", tag = "wallet",
@@ -33,7 +38,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/oid4vp/requests/{id}")]
 async fn request_object_get(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -69,7 +73,6 @@ struct RequestUriPost {
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/oid4vp/requests/{id}")]
 async fn request_object_post(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -101,7 +104,6 @@ fn jar(jwt: String) -> HttpResponse {
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/oid4vp/responses/{id}")]
 async fn response(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -136,7 +138,6 @@ async fn response(
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/presentation-nonces")]
 async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let n = state.verifier.presentation_nonce(state.now()).await?;
     Ok(HttpResponse::Ok()
@@ -155,7 +156,6 @@ async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, 
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/presentations")]
 async fn upload(
     state: web::Data<AppState>,
     body: web::Json<Upload>,
@@ -181,7 +181,6 @@ async fn upload(
         (status = 404, description = "`not_found`: no such presentation (expired or already scanned)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/p/{id}")]
 async fn uploaded(
     state: web::Data<AppState>,
     id: web::Path<String>,

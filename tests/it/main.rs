@@ -6,5 +6,6 @@ mod demo_page;
 mod fixture;
 mod interop;
 mod issuer;
+mod methods;
 mod server;
 mod verifier;
