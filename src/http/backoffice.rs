@@ -89,9 +89,10 @@ async fn withdraw(
     security(("backoffice" = [])),
     responses(
         (status = 201, description = "The offer, its links and the `tx_code`", body = OfferCreated),
-        (status = 400, description = "`invalid_request` (invalid JSON, no or repeated configuration ids), `unknown_credential_configuration`, `credential_request_denied` (the registry does not allow issuing it to this subject today)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (invalid JSON, an unknown member, no or repeated configuration ids), `unknown_credential_configuration`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such subject in the registry", body = ErrorBody),
+        (status = 403, description = "`credential_request_denied`: the rules refuse issuing it to this subject today (under 18: a child's documents go to a parent's wallet; a registry record that fails validation)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such subject in the registry, or the registry holds no such document for them", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn create_offer(

@@ -6,8 +6,8 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::openapi::{
-    AuthorizationServerMetadata, CredentialIssuerMetadata, CredentialOffer, ErrorBody,
-    JwtVcIssuerMetadata, TypeMetadata,
+    AuthorizationServerMetadata, CredentialConfigurationId, CredentialIssuerMetadata,
+    CredentialOffer, ErrorBody, JwtVcIssuerMetadata, TypeMetadata,
 };
 use super::{ApiError, AppState};
 use crate::issuer::authorize::{self, AuthorizationParams};
@@ -137,7 +137,7 @@ async fn jwt_vc_issuer(
 #[utoipa::path(get, path = "/type-metadata/{id}", tag = "issuer",
     summary = "SD-JWT VC Type Metadata of one credential configuration (SD-JWT VC §6)",
     description = "The exact bytes `vct#integrity` in issued credentials covers; the configuration's `type_metadata_uri` points here.",
-    params(("id" = String, Path, description = "Credential configuration id", example = "ru.passport")),
+    params(("id" = CredentialConfigurationId, Path, description = "Credential configuration id", example = "ru.passport")),
     responses(
         (status = 200, description = "The Type Metadata document", body = TypeMetadata),
         (status = 404, description = "`not_found`: no such credential configuration", body = ErrorBody),

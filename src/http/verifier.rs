@@ -216,8 +216,8 @@ async fn demo_page() -> HttpResponse {
 #[serde(deny_unknown_fields)]
 #[schema(as = DemoCreateRequest)]
 struct DemoCreate {
-    /// `age_over_18`, `hotel_check_in`, `pensioner_status` or `identity`.
-    #[schema(example = "age_over_18")]
+    /// A built-in query.
+    #[schema(value_type = crate::verifier::presets::Preset, example = "age_over_18")]
     preset: String,
 }
 

@@ -57,7 +57,13 @@ struct RequestUriPost {
     /// Echoed as `wallet_nonce` in the request object: 1 to 256 of
     /// `A-Z a-z 0-9 - _ . ~ + / =`.
     #[serde(default)]
-    #[schema(nullable = false, example = "qPmxiNFCR3QTm19POc8u")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[A-Za-z0-9._~+/=-]*$",
+        example = "qPmxiNFCR3QTm19POc8u"
+    )]
     wallet_nonce: Option<String>,
 }
 

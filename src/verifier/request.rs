@@ -24,10 +24,9 @@ use crate::store::{self, StoreError};
 #[schema(as = CreatePresentationRequest)]
 #[schema(example = json!({"preset": "age_over_18", "response_mode": "direct_post.jwt"}))]
 pub struct CreateRequest {
-    /// A built-in query: `age_over_18`, `hotel_check_in`,
-    /// `pensioner_status` or `identity` (Credential Query id `credential`).
+    /// A built-in query (Credential Query id `credential`).
     #[serde(default)]
-    #[schema(nullable = false, example = "hotel_check_in")]
+    #[schema(value_type = Option<super::presets::Preset>, nullable = false, example = "hotel_check_in")]
     pub preset: Option<String>,
     /// A DCQL query (OpenID4VP 1.0 §6); only `dc+sd-jwt` credentials.
     #[serde(default)]
@@ -36,14 +35,18 @@ pub struct CreateRequest {
     /// `direct_post.jwt` (default: an encrypted response, OpenID4VP 1.0
     /// §8.3.1) or `direct_post` (§8.2; refused under the HAIP profile).
     #[serde(default)]
-    #[schema(nullable = false, example = "direct_post.jwt")]
+    #[schema(value_type = Option<super::transaction::ResponseMode>, example = "direct_post.jwt")]
     pub response_mode: Option<String>,
     /// Called with the result as a JWS signed by the verifier key: POSTed
     /// once as `application/jwt` (`{iss, iat, transaction_id, result}`,
     /// `result` being the status), best effort. `https`, or `http` only
     /// for localhost; at most 2048 characters.
     #[serde(default)]
-    #[schema(nullable = false, example = "https://rp.example.ru/vp-result")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?(/[!-~]*)?$",
+        example = "https://rp.example.ru/vp-result"
+    )]
     pub callback_url: Option<String>,
 }
 
