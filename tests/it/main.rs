@@ -7,5 +7,6 @@ mod fixture;
 mod interop;
 mod issuer;
 mod methods;
+mod schemathesis;
 mod server;
 mod verifier;
