@@ -14,22 +14,18 @@ use crate::registry::SubjectId;
 use crate::status::Status;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/issuer/subjects", web::get().to(subjects))
-        .route("/issuer/subjects/{id}/consents", web::get().to(consents))
-        .route(
-            "/issuer/subjects/{id}/credentials",
-            web::get().to(credentials),
-        )
-        .route("/issuer/consents/withdraw", web::post().to(withdraw))
-        .route("/issuer/offers", web::post().to(create_offer))
-        .route("/issuer/offers/{id}/qr.svg", web::get().to(offer_qr))
-        .route("/issuer/credentials/{id}", web::get().to(credential))
-        .route("/issuer/credentials/{id}/revoke", web::post().to(revoke))
-        .route("/issuer/credentials/{id}/suspend", web::post().to(suspend))
-        .route(
-            "/issuer/credentials/{id}/reinstate",
-            web::post().to(reinstate),
-        );
+    // One resource per path: a method it has no route for is answered 405
+    // with `Allow` (see `super::methods`).
+    cfg.service(web::resource("/issuer/subjects").get(subjects))
+        .service(web::resource("/issuer/subjects/{id}/consents").get(consents))
+        .service(web::resource("/issuer/subjects/{id}/credentials").get(credentials))
+        .service(web::resource("/issuer/consents/withdraw").post(withdraw))
+        .service(web::resource("/issuer/offers").post(create_offer))
+        .service(web::resource("/issuer/offers/{id}/qr.svg").get(offer_qr))
+        .service(web::resource("/issuer/credentials/{id}").get(credential))
+        .service(web::resource("/issuer/credentials/{id}/revoke").post(revoke))
+        .service(web::resource("/issuer/credentials/{id}/suspend").post(suspend))
+        .service(web::resource("/issuer/credentials/{id}/reinstate").post(reinstate));
 }
 
 #[utoipa::path(get, path = "/issuer/subjects", tag = "back-office",
@@ -93,9 +89,10 @@ async fn withdraw(
     security(("backoffice" = [])),
     responses(
         (status = 201, description = "The offer, its links and the `tx_code`", body = OfferCreated),
-        (status = 400, description = "`invalid_request` (invalid JSON, no or repeated configuration ids), `unknown_credential_configuration`, `credential_request_denied` (the registry does not allow issuing it to this subject today)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (invalid JSON, an unknown member, no or repeated configuration ids), `unknown_credential_configuration`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such subject in the registry", body = ErrorBody),
+        (status = 403, description = "`credential_request_denied`: the rules refuse issuing it to this subject today (under 18: a child's documents go to a parent's wallet; a registry record that fails validation)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such subject in the registry, or the registry holds no such document for them", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn create_offer(

@@ -1,9 +1,9 @@
 //! `GET /health`: liveness for load balancers and the test fixture.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health);
+    cfg.service(web::resource("/health").get(health));
 }
 
 /// Liveness.
@@ -18,7 +18,6 @@ pub struct Health {
     responses(
         (status = 200, description = "The server is up: `{\"status\": \"ok\"}`", body = Health),
     ))]
-#[get("/health")]
 pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }

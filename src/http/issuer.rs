@@ -2,13 +2,12 @@
 //! Status List). Handlers extract, call `crate::issuer`, and shape the
 //! response.
 
-use actix_web::http::Method;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::openapi::{
-    AuthorizationServerMetadata, CredentialIssuerMetadata, CredentialOffer, ErrorBody,
-    JwtVcIssuerMetadata, TypeMetadata,
+    AuthorizationServerMetadata, CredentialConfigurationId, CredentialIssuerMetadata,
+    CredentialOffer, ErrorBody, JwtVcIssuerMetadata, TypeMetadata,
 };
 use super::{ApiError, AppState, limits};
 use crate::issuer::authorize::{self, AuthorizationParams};
@@ -25,29 +24,26 @@ use crate::issuer::{
 use crate::registry::SubjectId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-credential-issuer{tail:.*}",
-        web::get().to(credential_issuer),
+    // One resource per path: a method it has no route for is answered 405
+    // with `Allow` (see `super::methods`).
+    cfg.service(
+        web::resource("/.well-known/openid-credential-issuer{tail:.*}").get(credential_issuer),
     )
-    .route(
-        "/.well-known/oauth-authorization-server{tail:.*}",
-        web::get().to(authorization_server),
+    .service(
+        web::resource("/.well-known/oauth-authorization-server{tail:.*}").get(authorization_server),
     )
-    .route(
-        "/.well-known/jwt-vc-issuer{tail:.*}",
-        web::get().to(jwt_vc_issuer),
-    )
-    .route("/type-metadata/{id}", web::get().to(type_metadata))
-    .route("/credential-offer/{id}", web::get().to(credential_offer))
-    .route("/token", web::post().to(token))
-    .service(limits::resource(Method::POST, "/nonce").to(nonce))
-    .route("/credential", web::post().to(credential))
-    .route("/notification", web::post().to(notification))
-    .route("/status-lists/{id}", web::get().to(status_list))
-    .service(limits::resource(Method::POST, "/par").to(par))
-    .service(limits::resource(Method::GET, "/authorize").to(authorize_page))
-    .service(limits::resource(Method::POST, "/authorize/login").to(login))
-    .route("/authorize/consent", web::post().to(consent));
+    .service(web::resource("/.well-known/jwt-vc-issuer{tail:.*}").get(jwt_vc_issuer))
+    .service(web::resource("/type-metadata/{id}").get(type_metadata))
+    .service(web::resource("/credential-offer/{id}").get(credential_offer))
+    .service(web::resource("/token").post(token))
+    .service(limits::resource("/nonce").post(nonce))
+    .service(web::resource("/credential").post(credential))
+    .service(web::resource("/notification").post(notification))
+    .service(web::resource("/status-lists/{id}").get(status_list))
+    .service(limits::resource("/par").post(par))
+    .service(limits::resource("/authorize").get(authorize_page))
+    .service(limits::resource("/authorize/login").post(login))
+    .service(web::resource("/authorize/consent").post(consent));
 }
 
 impl AppState {
@@ -141,7 +137,7 @@ async fn jwt_vc_issuer(
 #[utoipa::path(get, path = "/type-metadata/{id}", tag = "issuer",
     summary = "SD-JWT VC Type Metadata of one credential configuration (SD-JWT VC §6)",
     description = "The exact bytes `vct#integrity` in issued credentials covers; the configuration's `type_metadata_uri` points here.",
-    params(("id" = String, Path, description = "Credential configuration id", example = "ru.passport")),
+    params(("id" = CredentialConfigurationId, Path, description = "Credential configuration id", example = "ru.passport")),
     responses(
         (status = 200, description = "The Type Metadata document", body = TypeMetadata),
         (status = 404, description = "`not_found`: no such credential configuration", body = ErrorBody),

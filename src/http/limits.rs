@@ -21,17 +21,15 @@ use std::sync::Mutex;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER, X_FORWARDED_FOR};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{HttpResponse, Resource, ResponseError, guard, web};
+use actix_web::{HttpResponse, Resource, ResponseError, web};
 
 use super::{ApiError, AppState};
 use crate::config::IpPrefix;
 
 /// `(method, route pattern)` of every limited endpoint. Each is registered
-/// with [`resource`] or a route macro's
-/// `wrap = "actix_web::middleware::from_fn(super::limits::limit)"`.
+/// with [`resource`].
 pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/nonce"),
     ("POST", "/par"),
@@ -42,10 +40,10 @@ pub const LIMITED: &[(&str, &str)] = &[
     ("POST", "/demo/verifier/requests"),
 ];
 
-/// A limited resource: `path` answering `method` only, behind [`limit`].
-/// Register the handler with `.to(handler)`.
+/// A limited resource: `path` behind [`limit`]. Register its handlers with
+/// `.post(handler)` / `.get(handler)`; another method is answered 405 (after
+/// the limiter, so probing with other methods costs tokens too).
 pub fn resource(
-    method: Method,
     path: &str,
 ) -> Resource<
     impl ServiceFactory<
@@ -56,9 +54,7 @@ pub fn resource(
         InitError = (),
     >,
 > {
-    web::resource(path)
-        .guard(guard::Method(method))
-        .wrap(from_fn(limit))
+    web::resource(path).wrap(from_fn(limit))
 }
 
 #[derive(Debug, Clone, Copy)]

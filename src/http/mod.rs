@@ -7,6 +7,7 @@ pub mod error;
 mod health;
 mod issuer;
 pub mod limits;
+mod methods;
 pub mod metrics;
 pub mod openapi;
 mod verifier;
@@ -91,6 +92,7 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(metrics::track))
+            .wrap(actix_web::middleware::from_fn(methods::method_not_allowed))
             // Outermost: 413 and 429 answers on shared paths carry CORS too.
             .wrap(actix_web::middleware::from_fn(cors::cors))
             .configure(configure)

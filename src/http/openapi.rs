@@ -12,13 +12,18 @@ use std::collections::BTreeMap;
 use actix_web::web;
 use serde_json::json;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::security::{
+    AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{backoffice, health, issuer, metrics, verifier, wallet};
+use crate::catalogue;
 use crate::registry::{IdentityProofing, SubjectId};
+use crate::verifier::presets::Preset;
+use crate::verifier::transaction::ResponseMode;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,7 +79,7 @@ use crate::registry::{IdentityProofing, SubjectId};
         verifier::demo_events,
     ),
     components(schemas(health::Health, ErrorBody)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ExactlyOneQuery),
     tags(
         (name = "issuer", description = "Wallet-facing OpenID4VCI 1.0 issuer: discovery, offers, authorization, token, nonce, credential, notification, status lists"),
         (name = "back-office", description = "Operator API under /issuer/: subjects, offers, consents, issued credentials and their status"),
@@ -102,20 +107,137 @@ impl Modify for SecuritySchemes {
                         .build(),
                 ),
             );
+            // An OAuth 2.0 access token (sent as `Bearer`, RFC 6750): the
+            // authorization code flow below, or the pre-authorized code
+            // grant at the same token endpoint, which OpenAPI has no flow for.
+            let scopes = Scopes::from_iter(catalogue::DOCUMENTS.iter().map(|d| {
+                (
+                    d.id.to_owned(),
+                    format!("Issue the `{}` credential configuration", d.id),
+                )
+            }));
             components.add_security_scheme(
                 "access_token",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .description(Some(
-                            "The OpenID4VCI access token from `POST /token` (RFC 6750)",
-                        ))
-                        .build(),
-                ),
+                SecurityScheme::OAuth2(OAuth2::with_description(
+                    [Flow::AuthorizationCode(AuthorizationCode::new(
+                        "/authorize",
+                        "/token",
+                        scopes,
+                    ))],
+                    "The OpenID4VCI access token from `POST /token` (authorization code grant, \
+                     or the pre-authorized code grant of a Credential Offer), sent as \
+                     `Authorization: Bearer` (RFC 6750)",
+                )),
             );
         }
     }
 }
+
+/// `POST /verifier/requests` and `POST /verifier/scan` take exactly one of
+/// `preset` and `dcql_query` (and no other member): the derived object
+/// becomes a `oneOf` of two closed objects, one requiring each, so a body
+/// with both or neither matches no branch — as the server rules.
+struct ExactlyOneQuery;
+
+/// The components whose objects get this treatment, and the alternatives.
+const EXACTLY_ONE_OF: &[(&str, [&str; 2])] = &[
+    ("CreatePresentationRequest", ["preset", "dcql_query"]),
+    ("ScanRequest", ["preset", "dcql_query"]),
+];
+
+impl Modify for ExactlyOneQuery {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (name, alternatives) in EXACTLY_ONE_OF {
+            if let Some(schema) = components.schemas.get_mut(*name) {
+                *schema = exactly_one_of(schema, alternatives);
+            }
+        }
+    }
+}
+
+/// `oneOf` branches of a closed object: branch *i* requires alternative
+/// *i* and allows the others only as `null` (which the server reads as
+/// absent).
+fn exactly_one_of(schema: &RefOr<Schema>, alternatives: &[&str]) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return schema.clone();
+    };
+    let mut one_of = OneOfBuilder::new()
+        .description(object.description.clone())
+        .examples(object.example.clone());
+    for chosen in alternatives {
+        let mut branch = object.clone();
+        branch.description = None;
+        branch.example = None;
+        for other in alternatives.iter().filter(|a| *a != chosen) {
+            branch.properties.insert(
+                (*other).to_owned(),
+                ObjectBuilder::new().schema_type(Type::Null).into(),
+            );
+        }
+        branch.required.push((*chosen).to_owned());
+        one_of = one_of.item(branch);
+    }
+    one_of.into()
+}
+
+/// `preset`: the names of the built-in DCQL queries, from
+/// [`Preset::ALL`].
+impl PartialSchema for Preset {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A built-in DCQL query (DESIGN.md \"Presets\"): one Credential Query, \
+                 with the id `credential`",
+            ))
+            .enum_values(Some(Preset::ALL.map(Preset::name)))
+            .into()
+    }
+}
+
+impl ToSchema for Preset {}
+
+/// `response_mode` of a presentation request (OpenID4VP 1.0 §8.2, §8.3.1).
+impl PartialSchema for ResponseMode {
+    fn schema() -> RefOr<Schema> {
+        // A new mode does not compile here until it is listed below.
+        let listed = |m: ResponseMode| match m {
+            ResponseMode::DirectPostJwt | ResponseMode::DirectPost => m.as_str(),
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "`direct_post.jwt` (an encrypted response, OpenID4VP 1.0 §8.3.1) or \
+                 `direct_post` (§8.2)",
+            ))
+            .enum_values(Some([
+                listed(ResponseMode::DirectPostJwt),
+                listed(ResponseMode::DirectPost),
+            ]))
+            .into()
+    }
+}
+
+impl ToSchema for ResponseMode {}
+
+/// A credential configuration id: one of the catalogue's documents.
+pub struct CredentialConfigurationId;
+
+impl PartialSchema for CredentialConfigurationId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A credential configuration id of this issuer"))
+            .enum_values(Some(catalogue::DOCUMENTS.iter().map(|d| d.id)))
+            .into()
+    }
+}
+
+impl ToSchema for CredentialConfigurationId {}
 
 /// The error body of every endpoint (RFC 6749 §5.2 style, `Cache-Control:
 /// no-store`); each operation lists the codes it uses.
@@ -510,6 +632,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
+    fn schemas() -> Value {
+        let doc: Value = serde_json::from_str(&super::to_json()).unwrap();
+        doc["components"]["schemas"].clone()
+    }
+
+    #[test]
+    fn preset_and_dcql_query_are_exactly_one_of() {
+        let s = schemas();
+        for name in ["CreatePresentationRequest", "ScanRequest"] {
+            let branches = s[name]["oneOf"].as_array().unwrap();
+            assert_eq!(branches.len(), 2, "{name}");
+            for (branch, chosen, other) in [
+                (&branches[0], "preset", "dcql_query"),
+                (&branches[1], "dcql_query", "preset"),
+            ] {
+                assert_eq!(branch["additionalProperties"], false, "{name}");
+                let required = branch["required"].as_array().unwrap();
+                assert!(required.contains(&json!(chosen)), "{name}");
+                assert!(!required.contains(&json!(other)), "{name}");
+                // The other one only as `null`, which the server reads as absent.
+                assert_eq!(
+                    branch["properties"][other],
+                    json!({"type": "null"}),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn enums_come_from_the_presets_and_the_catalogue() {
+        let s = schemas();
+        let presets: Vec<&str> = crate::verifier::presets::Preset::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        assert_eq!(s["Preset"]["enum"], json!(presets));
+        let ids: Vec<&str> = crate::catalogue::DOCUMENTS.iter().map(|d| d.id).collect();
+        assert_eq!(s["CredentialConfigurationId"]["enum"], json!(ids));
+        let offered = &s["OfferRequest"]["properties"]["credential_configuration_ids"];
+        assert_eq!(
+            offered["items"]["$ref"],
+            "#/components/schemas/CredentialConfigurationId"
+        );
+        assert_eq!(
+            (&offered["minItems"], &offered["uniqueItems"]),
+            (&json!(1), &json!(true))
+        );
+        assert_eq!(
+            s["DemoCreateRequest"]["properties"]["preset"]["$ref"],
+            "#/components/schemas/Preset"
+        );
+    }
+
     #[test]
     fn committed_openapi_matches_the_code() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");

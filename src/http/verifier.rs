@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::BackOffice;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
-use super::{ApiError, AppState, WireError};
+use super::{ApiError, AppState, WireError, limits};
 use crate::verifier::request::{CreateError, CreateRequest, Created};
 use crate::verifier::scan::{ScanError, ScanRequest};
 use crate::verifier::transaction::{Phase, Status};
@@ -19,16 +19,21 @@ use crate::verifier::view::{LookupError, StatusView};
 use crate::web::qr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create)
-        .service(status)
-        .service(remove)
-        .service(qr_svg)
-        .service(qr_png)
-        .service(events)
-        .service(scan)
-        .service(demo_page)
-        .service(demo_create)
-        .service(demo_events);
+    // One resource per path: a method it has no route for is answered 405
+    // with `Allow` (see `super::methods`).
+    cfg.service(web::resource("/verifier/requests").post(create))
+        .service(
+            web::resource("/verifier/requests/{id}")
+                .get(status)
+                .delete(remove),
+        )
+        .service(web::resource("/verifier/requests/{id}/qr.svg").get(qr_svg))
+        .service(web::resource("/verifier/requests/{id}/qr.png").get(qr_png))
+        .service(web::resource("/verifier/requests/{id}/events").get(events))
+        .service(web::resource("/verifier/scan").post(scan))
+        .service(web::resource("/demo/verifier").get(demo_page))
+        .service(limits::resource("/demo/verifier/requests").post(demo_create))
+        .service(web::resource("/demo/verifier/requests/{id}/events").get(demo_events));
 }
 
 #[utoipa::path(post, path = "/verifier/requests", tag = "verifier",
@@ -43,7 +48,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/verifier/requests")]
 async fn create(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -68,7 +72,6 @@ async fn create(
         (status = 404, description = "`not_found`: no such transaction (unknown, deleted, or its retention is over)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/verifier/requests/{id}")]
 async fn status(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -90,7 +93,6 @@ async fn status(
         (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[delete("/verifier/requests/{id}")]
 async fn remove(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -118,7 +120,6 @@ async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
         (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/verifier/requests/{id}/qr.svg")]
 async fn qr_svg(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -140,7 +141,6 @@ async fn qr_svg(
         (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/verifier/requests/{id}/qr.png")]
 async fn qr_png(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -162,7 +162,6 @@ async fn qr_png(
         (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/verifier/requests/{id}/events")]
 async fn events(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -184,7 +183,6 @@ async fn events(
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/verifier/scan")]
 async fn scan(
     _: BackOffice,
     state: web::Data<AppState>,
@@ -206,7 +204,6 @@ async fn scan(
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
     ))]
-#[get("/demo/verifier")]
 async fn demo_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -219,8 +216,8 @@ async fn demo_page() -> HttpResponse {
 #[serde(deny_unknown_fields)]
 #[schema(as = DemoCreateRequest)]
 struct DemoCreate {
-    /// `age_over_18`, `hotel_check_in`, `pensioner_status` or `identity`.
-    #[schema(example = "age_over_18")]
+    /// A built-in query.
+    #[schema(value_type = crate::verifier::presets::Preset, example = "age_over_18")]
     preset: String,
 }
 
@@ -235,10 +232,6 @@ struct DemoCreate {
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post(
-    "/demo/verifier/requests",
-    wrap = "actix_web::middleware::from_fn(super::limits::limit)"
-)]
 async fn demo_create(
     state: web::Data<AppState>,
     body: web::Json<DemoCreate>,
@@ -268,7 +261,6 @@ async fn demo_create(
         (status = 404, description = "`not_found`: no such transaction, or not one made by the demo page", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/demo/verifier/requests/{id}/events")]
 async fn demo_events(
     state: web::Data<AppState>,
     id: web::Path<String>,

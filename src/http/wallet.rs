@@ -3,23 +3,28 @@
 //! by-reference presentation uploads for the holder-shown QR.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::openapi::{EmptyObject, ErrorBody, UploadLink};
-use super::{ApiError, AppState, WireError};
+use super::{ApiError, AppState, WireError, limits};
 use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
 use crate::verifier::response::{ResponseError, WalletResponse};
 use crate::verifier::scan::{PresentationNonce, Upload, Uploaded};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(request_object_get)
-        .service(request_object_post)
-        .service(response)
-        .service(presentation_nonce)
-        .service(upload)
-        .service(uploaded);
+    // One resource per path: a method it has no route for is answered 405
+    // with `Allow` (see `super::methods`).
+    cfg.service(
+        web::resource("/oid4vp/requests/{id}")
+            .get(request_object_get)
+            .post(request_object_post),
+    )
+    .service(web::resource("/oid4vp/responses/{id}").post(response))
+    .service(limits::resource("/presentation-nonces").post(presentation_nonce))
+    .service(limits::resource("/presentations").post(upload))
+    .service(web::resource("/p/{id}").get(uploaded));
 }
 
 #[utoipa::path(get, path = "/oid4vp/requests/{id}", tag = "wallet",
@@ -33,7 +38,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/oid4vp/requests/{id}")]
 async fn request_object_get(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -53,7 +57,13 @@ struct RequestUriPost {
     /// Echoed as `wallet_nonce` in the request object: 1 to 256 of
     /// `A-Z a-z 0-9 - _ . ~ + / =`.
     #[serde(default)]
-    #[schema(nullable = false, example = "qPmxiNFCR3QTm19POc8u")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[A-Za-z0-9._~+/=-]*$",
+        example = "qPmxiNFCR3QTm19POc8u"
+    )]
     wallet_nonce: Option<String>,
 }
 
@@ -69,7 +79,6 @@ struct RequestUriPost {
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/oid4vp/requests/{id}")]
 async fn request_object_post(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -100,7 +109,6 @@ fn jar(jwt: String) -> HttpResponse {
         (status = 400, description = "`invalid_request`. Nothing changes when: no request waits at this response URI (unknown, deleted, or its retention is over), a response was already received, the request object was not retrieved yet, the response window closed, an unencrypted response without the request's `state` or with another one, a JWE that is not a compact JWE for this request's key (`alg`, `enc`, `kid`, compression) or does not decrypt with it. The transaction turns `failed` when: the decrypted payload is not a JSON object or its `state` is wrong, a plain response with the right `state` to a `direct_post.jwt` request or an encrypted one to a `direct_post` request, neither `vp_token` nor `error`, malformed `vp_token`, several presentations for a query without `multiple`, queries unanswered or `credential_sets` unmet, a presentation that does not verify (signature, issuer trust, status, KB-JWT `aud`/`nonce`/`sd_hash`, requested claims or values). Also the invalid form body", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post("/oid4vp/responses/{id}")]
 async fn response(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -136,10 +144,6 @@ async fn response(
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post(
-    "/presentation-nonces",
-    wrap = "actix_web::middleware::from_fn(super::limits::limit)"
-)]
 async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let n = state.verifier.presentation_nonce(state.now()).await?;
     Ok(HttpResponse::Ok()
@@ -158,10 +162,6 @@ async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, 
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[post(
-    "/presentations",
-    wrap = "actix_web::middleware::from_fn(super::limits::limit)"
-)]
 async fn upload(
     state: web::Data<AppState>,
     body: web::Json<Upload>,
@@ -187,7 +187,6 @@ async fn upload(
         (status = 404, description = "`not_found`: no such presentation (expired or already scanned)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-#[get("/p/{id}")]
 async fn uploaded(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -28,7 +28,11 @@ pub const TX_CODE_LENGTH: usize = 6;
 pub struct OfferRequest {
     pub subject_id: SubjectId,
     /// Credential configurations to offer: at least one, no repeats.
-    #[schema(example = json!(["ru.passport", "ru.snils"]))]
+    #[schema(
+        value_type = BTreeSet<crate::http::openapi::CredentialConfigurationId>,
+        min_items = 1,
+        example = json!(["ru.passport", "ru.snils"])
+    )]
     pub credential_configuration_ids: Vec<String>,
     /// Ask for a `tx_code` (default: yes).
     #[serde(default)]
@@ -134,21 +138,38 @@ pub enum OfferError {
 impl crate::http::WireError for OfferError {
     fn code(&self) -> &'static str {
         match self {
-            OfferError::UnknownSubject | OfferError::UnknownOffer => "not_found",
+            OfferError::UnknownSubject
+            | OfferError::UnknownOffer
+            | OfferError::Refused(IssueRefusal::UnknownSubject | IssueRefusal::NoDocument) => {
+                "not_found"
+            }
             OfferError::NoConfigurations | OfferError::DuplicateConfiguration => "invalid_request",
-            OfferError::UnknownConfiguration => "unknown_credential_configuration",
-            OfferError::Refused(_) => "credential_request_denied",
+            OfferError::UnknownConfiguration
+            | OfferError::Refused(IssueRefusal::UnknownDocument) => {
+                "unknown_credential_configuration"
+            }
+            OfferError::Refused(IssueRefusal::UnderAge | IssueRefusal::Invalid { .. }) => {
+                "credential_request_denied"
+            }
+            OfferError::Refused(IssueRefusal::Registry(_)) => "server_error",
             OfferError::Registry(_) => "server_error",
             OfferError::Store(e) => e.code(),
         }
     }
     fn status(&self) -> u16 {
         match self {
-            OfferError::UnknownSubject | OfferError::UnknownOffer => 404,
+            // A well-formed offer for a document the registry does not hold
+            // for this subject names a missing thing (404); one the rules
+            // refuse (under 18, an invalid record) is forbidden (403).
+            OfferError::UnknownSubject
+            | OfferError::UnknownOffer
+            | OfferError::Refused(IssueRefusal::UnknownSubject | IssueRefusal::NoDocument) => 404,
+            OfferError::Refused(IssueRefusal::UnderAge | IssueRefusal::Invalid { .. }) => 403,
             OfferError::NoConfigurations
             | OfferError::DuplicateConfiguration
             | OfferError::UnknownConfiguration
-            | OfferError::Refused(_) => 400,
+            | OfferError::Refused(IssueRefusal::UnknownDocument) => 400,
+            OfferError::Refused(IssueRefusal::Registry(_)) => 503,
             OfferError::Registry(_) => 503,
             OfferError::Store(e) => e.status(),
         }

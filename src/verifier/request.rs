@@ -26,10 +26,9 @@ use crate::store::{self, StoreError, TxOp};
 #[schema(as = CreatePresentationRequest)]
 #[schema(example = json!({"preset": "age_over_18", "response_mode": "direct_post.jwt"}))]
 pub struct CreateRequest {
-    /// A built-in query: `age_over_18`, `hotel_check_in`,
-    /// `pensioner_status` or `identity` (Credential Query id `credential`).
+    /// A built-in query (Credential Query id `credential`).
     #[serde(default)]
-    #[schema(nullable = false, example = "hotel_check_in")]
+    #[schema(value_type = Option<super::presets::Preset>, nullable = false, example = "hotel_check_in")]
     pub preset: Option<String>,
     /// A DCQL query (OpenID4VP 1.0 §6); only `dc+sd-jwt` credentials.
     #[serde(default)]
@@ -38,7 +37,7 @@ pub struct CreateRequest {
     /// `direct_post.jwt` (default: an encrypted response, OpenID4VP 1.0
     /// §8.3.1) or `direct_post` (§8.2; refused under the HAIP profile).
     #[serde(default)]
-    #[schema(nullable = false, example = "direct_post.jwt")]
+    #[schema(value_type = Option<super::transaction::ResponseMode>, example = "direct_post.jwt")]
     pub response_mode: Option<String>,
     /// Called with the result as a JWS signed by the verifier key: POSTed
     /// once as `application/jwt` (`{iss, iat, transaction_id, result}`,
@@ -47,7 +46,11 @@ pub struct CreateRequest {
     /// delivery, resolves to) a private, loopback, link-local or other
     /// non-public address is refused.
     #[serde(default)]
-    #[schema(nullable = false, example = "https://rp.example.ru/vp-result")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?(/[!-~]*)?$",
+        example = "https://rp.example.ru/vp-result"
+    )]
     pub callback_url: Option<String>,
 }
 

@@ -54,12 +54,15 @@ pub struct PresentationNonce {
 pub struct ScanRequest {
     /// The QR's text: an SD-JWT presentation with a KB-JWT over a
     /// presentation nonce, or a `/p/{id}` link to an uploaded one; at most
-    /// 64 KiB.
+    /// 64 KiB; surrounding white space is ignored.
+    #[schema(
+        max_length = 65536,
+        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub qr: String,
-    /// A built-in query (`age_over_18`, `hotel_check_in`,
-    /// `pensioner_status`, `identity`).
+    /// A built-in query.
     #[serde(default)]
-    #[schema(nullable = false, example = "age_over_18")]
+    #[schema(value_type = Option<super::presets::Preset>, nullable = false, example = "age_over_18")]
     pub preset: Option<String>,
     /// A DCQL query with one Credential Query.
     #[serde(default)]
@@ -74,7 +77,11 @@ pub struct ScanRequest {
 pub struct Upload {
     /// An SD-JWT presentation whose KB-JWT `nonce` is a live presentation
     /// nonce; at most 64 KiB.
-    #[schema(example = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImRjK3NkLWp3dCJ9…~")]
+    #[schema(
+        min_length = 1,
+        max_length = 65536,
+        example = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImRjK3NkLWp3dCJ9…~"
+    )]
     pub presentation: String,
 }
 

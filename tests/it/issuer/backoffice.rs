@@ -76,7 +76,11 @@ fn offer_errors() {
     let r = post(
         json!({"subject_id": "zaitsev-timur", "credential_configuration_ids": ["ru.passport"]}),
     );
-    assert_eq!((r.status, r.error()), (400, "credential_request_denied"));
+    assert_eq!((r.status, r.error()), (403, "credential_request_denied"));
+    let r = post(
+        json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.pensioner_status"]}),
+    );
+    assert_eq!((r.status, r.error()), (404, "not_found"));
     let r = post(
         json!({"subject_id": "ivanov-ivan", "credential_configuration_ids": ["ru.passport"], "extra": 1}),
     );
