@@ -9,6 +9,7 @@
 /// short-lived JSON values and B-tree pages from several threads, and
 /// glibc's consolidation showed up as 31 % of the CPU profile (5.6k → 8.2k
 /// credentials/s in `benches/issuance.rs`).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
