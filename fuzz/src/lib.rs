@@ -19,19 +19,22 @@ use digital_id::config::{FileConfig, ServeArgs, Settings};
 use digital_id::crypto::jws::{self, Jws};
 use digital_id::crypto::{Algorithm, SigningKey, did_key};
 use digital_id::http::WireError;
-use digital_id::issuer::{Ctx, Grant, credential, ns, secret_key};
-use digital_id::keystore::{self, KeySet};
+use digital_id::issuer::{Ctx, Grant, credential, ns};
+use digital_id::keystore::{self, KeySet, StoreSecret};
 use digital_id::registry::demo::DemoRegistry;
 use digital_id::registry::{IdentityProofing, SubjectId};
 use digital_id::sdjwt::{self, VerifyPolicy};
-use digital_id::status::{Allocator, Entries};
+use digital_id::status::{Allocator, Entries, TokenCache};
 use digital_id::store::{self, BoxFut, Store};
 use digital_id::verifier::dcql::DcqlQuery;
 use digital_id::verifier::fetch::{Fetch, FetchError};
 use digital_id::verifier::presets::Preset;
 use digital_id::verifier::request::{CreateRequest, query_of};
 use digital_id::verifier::response::{Accepted, ResponseError, WalletResponse};
-use digital_id::verifier::transaction::{NS_REQUEST, NS_TRANSACTION, Outcome, Phase, ResponseMode};
+use digital_id::verifier::outbound::Outbound;
+use digital_id::verifier::transaction::{
+    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Outcome, Phase, ResponseId, ResponseMode,
+};
 use digital_id::verifier::{
     REQUEST_URI_PATH, RequestId, Transaction, TransactionId, Verifier, jwe,
 };
@@ -57,6 +60,8 @@ pub const VP_CLIENT_ID: &str = "x509_hash:fuzz-verifier";
 pub const VP_NONCE: &str = "fuzz-vp-nonce-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 pub const VP_STATE: &str = "fuzz-state";
 pub const REQUEST_ID: &str = "fuzz-request";
+/// The response URI's own id (disclosed only in the request object).
+pub const RESPONSE_ID: &str = "fuzz-response";
 pub const TRANSACTION_ID: &str = "fuzz-transaction";
 
 /// Fixed private keys, so that committed seeds stay valid: the issuer's
@@ -121,6 +126,7 @@ pub struct World {
     pub store: Arc<MemStore>,
     pub registry: DemoRegistry,
     pub status: Allocator,
+    pub status_tokens: TokenCache,
     pub verifier: Verifier,
     /// The private response key of `direct_post.jwt` transactions.
     pub response_key: Map<String, Value>,
@@ -158,6 +164,7 @@ impl World {
         let keys = KeySet {
             issuer_es256: key(ISSUER_KEY),
             issuer_eddsa: SigningKey::generate(Algorithm::EdDsa).expect("an Ed25519 key"),
+            store_secret: StoreSecret::new(&[7; 32]),
         };
         let store = Arc::new(MemStore::default());
         let fetcher = Arc::new(StatusLists {
@@ -171,6 +178,7 @@ impl World {
                 keys.issuer_eddsa.public().clone(),
             ],
             store.clone(),
+            Outbound::new(Default::default()),
             fetcher,
         )
         .expect("the verifier");
@@ -187,12 +195,13 @@ impl World {
             subject_id: SubjectId(SUBJECT.into()),
             credential_configuration_ids: DOCUMENTS.iter().map(|d| d.id.to_owned()).collect(),
             credential_identifiers: BTreeMap::new(),
+            datasets: Default::default(),
             client_id: None,
             identity_proofing: IdentityProofing::Biometric,
         };
         rt.block_on(store.put(
             ns::ACCESS_TOKEN,
-            secret_key(ACCESS_TOKEN),
+            keys.store_secret.key(ACCESS_TOKEN),
             store::to_bytes(&grant).expect("a grant record"),
             None,
         ))
@@ -216,6 +225,7 @@ impl World {
             store,
             registry,
             status,
+            status_tokens: TokenCache::default(),
             verifier,
             response_key,
             queries,
@@ -236,6 +246,7 @@ impl World {
             store: &*self.store,
             registry: &self.registry,
             status: &self.status,
+            status_tokens: &self.status_tokens,
             now: NOW,
         }
     }
@@ -262,6 +273,7 @@ impl World {
         Transaction {
             id: TransactionId(TRANSACTION_ID.into()),
             request_id: RequestId(REQUEST_ID.into()),
+            response_id: Some(ResponseId(RESPONSE_ID.into())),
             created_at: NOW - 10,
             request_expires_at: NOW + 20,
             dcql_query: query.clone(),
@@ -485,11 +497,14 @@ pub fn vp_response(data: &[u8]) -> Option<Outcome> {
 /// fails the transaction — never leaves it pending or half-written — and a
 /// second response is a replay that changes nothing.
 fn respond(w: &World, query: &DcqlQuery, mode: ResponseMode, body: &[u8]) -> Option<Outcome> {
-    w.store.clear(&[NS_REQUEST, NS_TRANSACTION]);
+    w.store.clear(&[NS_REQUEST, NS_RESPONSE, NS_TRANSACTION]);
     let tx = w.transaction(query, mode);
     w.block_on(async {
         w.store
             .put(NS_REQUEST, REQUEST_ID.into(), TRANSACTION_ID.into(), None)
+            .await?;
+        w.store
+            .put(NS_RESPONSE, RESPONSE_ID.into(), TRANSACTION_ID.into(), None)
             .await?;
         w.store
             .put(
@@ -504,7 +519,7 @@ fn respond(w: &World, query: &DcqlQuery, mode: ResponseMode, body: &[u8]) -> Opt
     // The body as actix's `web::Form` reads it; one it refuses never
     // reaches the verifier.
     let form: WalletResponse = serde_urlencoded::from_bytes(body).ok()?;
-    let result = w.block_on(w.verifier.respond(REQUEST_ID, form.clone(), NOW));
+    let result = w.block_on(w.verifier.respond(RESPONSE_ID, form.clone(), NOW));
     let stored = w
         .block_on(w.verifier.transaction(TRANSACTION_ID, NOW))
         .expect("the transaction is kept");
@@ -526,7 +541,7 @@ fn respond(w: &World, query: &DcqlQuery, mode: ResponseMode, body: &[u8]) -> Opt
         (Err(e), Outcome::Failed { .. }) => assert_4xx(e),
         _ => panic!("the answer {result:?} disagrees with the stored outcome {outcome:?}"),
     }
-    let again = w.block_on(w.verifier.respond(REQUEST_ID, form, NOW));
+    let again = w.block_on(w.verifier.respond(RESPONSE_ID, form, NOW));
     assert!(
         matches!(again, Err(ResponseError::Replay)),
         "a second response was not a replay: {again:?}"

@@ -203,10 +203,17 @@ impl Store for MemStore {
         ready(Err(e))
     }
 
-    fn sweep(&self, now: i64) -> BoxFut<'_, Result<usize, StoreError>> {
+    fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
         let mut map = self.map();
-        let before = map.len();
-        map.retain(|_, e| live(e, now));
-        ready(Ok(before - map.len()))
+        let expired: Vec<_> = map
+            .iter()
+            .filter(|(_, e)| !live(e, now))
+            .map(|(k, _)| k.clone())
+            .take(limit)
+            .collect();
+        for k in &expired {
+            map.remove(k);
+        }
+        ready(Ok(expired.len()))
     }
 }
