@@ -790,4 +790,72 @@ mod tests {
     fn secrets_do_not_print() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
     }
+
+    #[test]
+    fn demo_mode_registers_the_demo_client_unless_clients_are_configured() {
+        let plain = Settings::from_layers(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(!plain.demo);
+        assert_eq!(plain.sign_in, None);
+        assert!(plain.clients.is_empty());
+        let demo = ServeArgs {
+            demo: true,
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(demo.clone(), FileConfig::default()).unwrap();
+        assert_eq!(s.sign_in, Some(SignIn::Demo));
+        assert_eq!(
+            s.client(DEMO_CLIENT_ID).unwrap().redirect_uris,
+            [DEMO_REDIRECT_URI]
+        );
+        let file: FileConfig = toml::from_str(
+            "demo = true\n[[clients]]\nclient_id = \"w\"\nname = \"W\"\nredirect_uris = [\"https://w.example/cb\"]\n",
+        )
+        .unwrap();
+        let s = Settings::from_layers(ServeArgs::default(), file).unwrap();
+        assert!(s.demo);
+        assert!(s.client(DEMO_CLIENT_ID).is_none());
+        assert_eq!(s.client("w").unwrap().name, "W");
+    }
+
+    #[test]
+    fn bad_clients_are_refused() {
+        let client = |id: &str, name: &str, uris: &str| {
+            format!("[[clients]]\nclient_id = {id:?}\nname = {name:?}\nredirect_uris = {uris}\n")
+        };
+        let ok = client("w", "W", "[\"https://w.example/cb\"]");
+        for (toml_text, why) in [
+            (
+                client("w\n", "W", "[\"https://w.example/cb\"]"),
+                "client_id must be",
+            ),
+            (
+                client("w", " ", "[\"https://w.example/cb\"]"),
+                "name must be",
+            ),
+            (client("w", "W", "[]"), "at least one redirect URI"),
+            (
+                client("w", "W", "[\"http://w.example/cb\"]"),
+                "a redirect URI",
+            ),
+            (
+                client("w", "W", "[\"https://w.example/cb#f\"]"),
+                "a redirect URI",
+            ),
+            (format!("{ok}{ok}"), "registered twice"),
+        ] {
+            let file: FileConfig = toml::from_str(&toml_text).unwrap();
+            match Settings::from_layers(ServeArgs::default(), file) {
+                Err(e @ ConfigError::Client { .. }) => {
+                    assert!(e.to_string().contains(why), "{toml_text}: {e}")
+                }
+                other => panic!("{toml_text}: {other:?}"),
+            }
+        }
+        assert!(
+            toml::from_str::<FileConfig>(
+                "[[clients]]\nclient_id = \"w\"\nname = \"W\"\nredirect_uris = []\nsecret = 1\n"
+            )
+            .is_err()
+        );
+    }
 }

@@ -431,3 +431,38 @@ async fn consent(state: web::Data<AppState>, form: web::Form<ConsentForm>) -> Ht
         Err(e) => error_page(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_refusal_page_hides_the_text_of_a_failure_of_ours() {
+        let secret = "connection to 10.0.0.7:5432 refused for role digital_id";
+        let resp = error_page(authorize::AuthorizeError::Store(StoreError::Backend(
+            secret.into(),
+        )));
+        assert!(resp.status().is_server_error());
+        let body = actix_web::body::to_bytes(resp.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!page.contains("10.0.0.7"), "{page}");
+        assert!(page.contains("server could not complete"), "{page}");
+        // A refusal of the request itself still names the rule.
+        let resp = error_page(authorize::AuthorizeError::UnknownClient);
+        assert_eq!(resp.status(), 400);
+        assert_eq!(
+            resp.headers().get(header::CONTENT_SECURITY_POLICY).unwrap(),
+            "frame-ancestors 'none'"
+        );
+        let body = actix_web::body::to_bytes(resp.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(page.contains("not a registered wallet client"), "{page}");
+    }
+}

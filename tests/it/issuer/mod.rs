@@ -5,6 +5,7 @@ pub mod authcode;
 pub mod backoffice;
 mod birth_certificate;
 mod client_id;
+mod clients;
 mod concurrency;
 pub mod crash;
 mod credential_errors;
