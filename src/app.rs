@@ -35,6 +35,12 @@ pub fn build_state(
     clock: Arc<dyn Clock>,
     generated_key: impl FnOnce(&str),
 ) -> Result<AppState, StartError> {
+    if settings.demo {
+        tracing::warn!(
+            "demo mode: the pick-your-record login, the /demo/* pages and the verifier's demo CA \
+             are on; anyone can sign in as any registry subject. Never use it in production"
+        );
+    }
     let keys = KeySet::load_or_generate(&settings.data_dir)?;
     let store: Arc<dyn Store> = match &settings.store {
         StoreSpec::Redb => Arc::new(RedbStore::open(&settings.data_dir.join("store.redb"))?),

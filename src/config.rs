@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// `default` or `haip` (HAIP 1.0: ES256 only, x509_hash, encrypted responses).
     #[arg(long, env = "VC_PROFILE")]
     pub profile: Option<Profile>,
+    /// Demo mode: the pick-your-record login, the `/demo/*` pages and the
+    /// generated demo CA of the verifier. Never in production.
+    #[arg(long, env = "VC_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
 }
 
 /// Interoperability profile.
@@ -59,12 +63,60 @@ pub struct FileConfig {
     pub registry: Option<PathBuf>,
     pub api_key: Option<String>,
     pub profile: Option<Profile>,
+    /// Demo mode (as `--demo`; either turns it on).
+    pub demo: Option<bool>,
+    /// The registered wallet clients of the authorization-code flow.
+    #[serde(default)]
+    pub clients: Vec<WalletClient>,
     #[serde(default)]
     pub issuer: IssuerSettings,
     #[serde(default)]
     pub verifier: VerifierSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+}
+
+/// A registered wallet client (`[[clients]]`): the only clients the
+/// authorization endpoint serves, and only at these redirect URIs (exact
+/// match, RFC 6749 §3.1.2.2).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WalletClient {
+    pub client_id: String,
+    /// Shown on the consent page.
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+}
+
+/// The wallet client demo mode registers when no `[[clients]]` are
+/// configured: the wallet of the examples and tests.
+pub const DEMO_CLIENT_ID: &str = "wallet-client-1";
+/// The redirect URI of [`DEMO_CLIENT_ID`].
+pub const DEMO_REDIRECT_URI: &str = "https://wallet.example/cb";
+
+fn demo_clients() -> Vec<WalletClient> {
+    vec![WalletClient {
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        name: "Демо-кошелёк / Demo wallet".to_owned(),
+        redirect_uris: vec![DEMO_REDIRECT_URI.to_owned()],
+    }]
+}
+
+/// How citizens sign in to the authorization-code flow. The one place that
+/// decides it is [`SignIn::from_settings`]; without a sign-in the flow is
+/// neither advertised nor served (only the pre-authorized code grant is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// Demo mode: the citizen picks their registry record.
+    Demo,
+}
+
+impl SignIn {
+    /// The sign-in the settings call for, if any. (An upstream OpenID
+    /// Provider, `[auth] provider = "oidc"`, will be decided here too.)
+    pub fn from_settings(demo: bool) -> Option<SignIn> {
+        demo.then_some(SignIn::Demo)
+    }
 }
 
 /// Issuer tunables (seconds unless named otherwise).
@@ -389,6 +441,11 @@ pub enum ConfigError {
     Store,
     #[error("the setting {0} is out of range")]
     Range(&'static str),
+    #[error("the wallet client {client_id:?} in [[clients]] is not usable: {why}")]
+    Client {
+        client_id: String,
+        why: &'static str,
+    },
     #[error(
         "the setting issuer.batch_size = {0} is out of range: 1 turns batch issuance off, 2 to {max} allows batches (OpenID4VCI 1.0 §12.2.4: an advertised batch_size is at least 2)",
         max = MAX_BATCH_SIZE
@@ -411,6 +468,14 @@ pub struct Settings {
     /// `None`: generated on first start into the data directory.
     pub api_key: Option<Secret>,
     pub profile: Profile,
+    /// Demo mode (`--demo`, `VC_DEMO`, `demo = true`).
+    pub demo: bool,
+    /// Citizen sign-in of the authorization-code flow; `None`: that flow is
+    /// off.
+    pub sign_in: Option<SignIn>,
+    /// Registered wallet clients (in demo mode without `[[clients]]`: the
+    /// built-in demo client).
+    pub clients: Vec<WalletClient>,
     pub issuer: IssuerSettings,
     pub verifier: VerifierSettings,
     pub limits: LimitSettings,
@@ -443,6 +508,11 @@ impl Settings {
             }
             Some(_) => return Err(ConfigError::Store),
         };
+        let demo = args.demo || file.demo.unwrap_or(false);
+        let clients = match file.clients.is_empty() && demo {
+            true => demo_clients(),
+            false => file.clients,
+        };
         let s = Settings {
             bind,
             public_url: PublicUrl::parse(&public_url)?,
@@ -454,12 +524,51 @@ impl Settings {
             registry: args.registry.or(file.registry),
             api_key: args.api_key.or(file.api_key).map(Secret),
             profile: args.profile.or(file.profile).unwrap_or_default(),
+            demo,
+            sign_in: SignIn::from_settings(demo),
+            clients,
             issuer: file.issuer,
             verifier: file.verifier,
             limits: file.limits,
         };
         s.check_ranges()?;
+        s.check_clients()?;
         Ok(s)
+    }
+
+    /// The registered wallet client `client_id`, if any.
+    pub fn client(&self, client_id: &str) -> Option<&WalletClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    fn check_clients(&self) -> Result<(), ConfigError> {
+        use crate::issuer::authorize::{client_id_acceptable, redirect_uri_acceptable};
+        for (i, c) in self.clients.iter().enumerate() {
+            let bad = |why| ConfigError::Client {
+                client_id: c.client_id.clone(),
+                why,
+            };
+            if !client_id_acceptable(&c.client_id) {
+                return Err(bad(
+                    "client_id must be 1 to 255 printable ASCII characters (RFC 6749 Appendix A.1)",
+                ));
+            }
+            if self.clients[..i].iter().any(|o| o.client_id == c.client_id) {
+                return Err(bad("it is registered twice"));
+            }
+            if c.name.trim().is_empty() || c.name.chars().count() > 100 {
+                return Err(bad("name must be 1 to 100 characters"));
+            }
+            if c.redirect_uris.is_empty() {
+                return Err(bad("it needs at least one redirect URI"));
+            }
+            if !c.redirect_uris.iter().all(|u| redirect_uri_acceptable(u)) {
+                return Err(bad(
+                    "a redirect URI is not an absolute https, loopback http or app URI without fragment",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_ranges(&self) -> Result<(), ConfigError> {
@@ -680,5 +789,73 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+    }
+
+    #[test]
+    fn demo_mode_registers_the_demo_client_unless_clients_are_configured() {
+        let plain = Settings::from_layers(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(!plain.demo);
+        assert_eq!(plain.sign_in, None);
+        assert!(plain.clients.is_empty());
+        let demo = ServeArgs {
+            demo: true,
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(demo.clone(), FileConfig::default()).unwrap();
+        assert_eq!(s.sign_in, Some(SignIn::Demo));
+        assert_eq!(
+            s.client(DEMO_CLIENT_ID).unwrap().redirect_uris,
+            [DEMO_REDIRECT_URI]
+        );
+        let file: FileConfig = toml::from_str(
+            "demo = true\n[[clients]]\nclient_id = \"w\"\nname = \"W\"\nredirect_uris = [\"https://w.example/cb\"]\n",
+        )
+        .unwrap();
+        let s = Settings::from_layers(ServeArgs::default(), file).unwrap();
+        assert!(s.demo);
+        assert!(s.client(DEMO_CLIENT_ID).is_none());
+        assert_eq!(s.client("w").unwrap().name, "W");
+    }
+
+    #[test]
+    fn bad_clients_are_refused() {
+        let client = |id: &str, name: &str, uris: &str| {
+            format!("[[clients]]\nclient_id = {id:?}\nname = {name:?}\nredirect_uris = {uris}\n")
+        };
+        let ok = client("w", "W", "[\"https://w.example/cb\"]");
+        for (toml_text, why) in [
+            (
+                client("w\n", "W", "[\"https://w.example/cb\"]"),
+                "client_id must be",
+            ),
+            (
+                client("w", " ", "[\"https://w.example/cb\"]"),
+                "name must be",
+            ),
+            (client("w", "W", "[]"), "at least one redirect URI"),
+            (
+                client("w", "W", "[\"http://w.example/cb\"]"),
+                "a redirect URI",
+            ),
+            (
+                client("w", "W", "[\"https://w.example/cb#f\"]"),
+                "a redirect URI",
+            ),
+            (format!("{ok}{ok}"), "registered twice"),
+        ] {
+            let file: FileConfig = toml::from_str(&toml_text).unwrap();
+            match Settings::from_layers(ServeArgs::default(), file) {
+                Err(e @ ConfigError::Client { .. }) => {
+                    assert!(e.to_string().contains(why), "{toml_text}: {e}")
+                }
+                other => panic!("{toml_text}: {other:?}"),
+            }
+        }
+        assert!(
+            toml::from_str::<FileConfig>(
+                "[[clients]]\nclient_id = \"w\"\nname = \"W\"\nredirect_uris = []\nsecret = 1\n"
+            )
+            .is_err()
+        );
     }
 }

@@ -10,6 +10,7 @@ use super::openapi::{
     CredentialOffer, ErrorBody, JwtVcIssuerMetadata, TypeMetadata,
 };
 use super::{ApiError, AppState, limits};
+use crate::config::SignIn;
 use crate::issuer::authorize::{self, AuthorizationParams};
 use crate::issuer::{
     Ctx,
@@ -23,7 +24,9 @@ use crate::issuer::{
 };
 use crate::registry::SubjectId;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The issuer's routes; the authorization-code flow's only with a sign-in
+/// (`/authorize/login` is the demo's pick-your-record step).
+pub fn configure(cfg: &mut web::ServiceConfig, sign_in: Option<SignIn>) {
     // One resource per path: a method it has no route for is answered 405
     // with `Allow` (see `super::methods`).
     cfg.service(
@@ -39,11 +42,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(limits::resource("/nonce").post(nonce))
     .service(web::resource("/credential").post(credential))
     .service(web::resource("/notification").post(notification))
-    .service(web::resource("/status-lists/{id}").get(status_list))
-    .service(limits::resource("/par").post(par))
-    .service(limits::resource("/authorize").get(authorize_page))
-    .service(limits::resource("/authorize/login").post(login))
-    .service(web::resource("/authorize/consent").post(consent));
+    .service(web::resource("/status-lists/{id}").get(status_list));
+    match sign_in {
+        None => {}
+        Some(SignIn::Demo) => {
+            cfg.service(limits::resource("/par").post(par))
+                .service(limits::resource("/authorize").get(authorize_page))
+                .service(limits::resource("/authorize/login").post(login))
+                .service(web::resource("/authorize/consent").post(consent));
+        }
+    }
 }
 
 impl AppState {
@@ -169,11 +177,11 @@ async fn credential_offer(
 
 #[utoipa::path(post, path = "/token", tag = "issuer",
     summary = "Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5)",
-    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or authorization code grant with PKCE S256; wallets are public clients (no client authentication).",
+    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication).",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Access token (`Cache-Control: no-store`)", body = TokenResponse),
-        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type`, `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch)", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication sent, or `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -275,11 +283,12 @@ async fn status_list(
 
 #[utoipa::path(post, path = "/par", tag = "issuer",
     summary = "Pushed Authorization Request (RFC 9126 §2)",
-    description = "Validates an authorization request as `GET /authorize` would and returns a single-use `request_uri` valid 60 seconds; rate limited.",
+    description = "Only when citizens can sign in (`--demo`). Validates an authorization request as `GET /authorize` would (a registered `client_id` and one of its redirect URIs, exact match) and returns a single-use `request_uri` valid 60 seconds; rate limited.",
     request_body(content = AuthorizationParams, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 201, description = "The `request_uri` (`Cache-Control: no-store`)", body = PushedRequest),
-        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, PKCE S256 missing, unknown `issuer_state`, nested `request_uri`, malformed form), `unsupported_response_type`, `invalid_scope`, `invalid_authorization_details`", body = ErrorBody),
+        (status = 400, description = "`invalid_client` (`client_id` not registered), `invalid_request` (a parameter is missing or malformed, `redirect_uri` not registered for the client, PKCE S256 missing, unknown `issuer_state`, nested `request_uri`, malformed form), `unsupported_response_type`, `invalid_scope` (no known configuration in `scope`; unknown values are ignored), `invalid_authorization_details`", body = ErrorBody),
+        (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -291,19 +300,30 @@ async fn par(
     Ok(no_store(HttpResponse::Created().json(pushed)))
 }
 
+/// A login, consent or refusal page: never framed (clickjacking), never
+/// sniffed as another type, never cached.
 fn html(status: u16, body: String) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     no_store(
         HttpResponse::build(status)
             .content_type(ContentType::html())
+            .insert_header((header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .body(body),
     )
 }
 
+/// The refusal page; a failure of ours (5xx) shows the generic sentence of
+/// the JSON path and logs the cause, never the store's or library's text.
 fn error_page(e: authorize::AuthorizeError) -> HttpResponse {
     use super::WireError;
-    html(e.status(), crate::web::authorize::error(&e, e.code()))
+    let (status, code) = (e.status(), e.code());
+    let message = match status >= 500 {
+        true => ApiError::from(e).description().to_owned(),
+        false => e.to_string(),
+    };
+    html(status, crate::web::authorize::error(&message, code))
 }
 
 fn see_other(location: String) -> HttpResponse {
@@ -316,14 +336,15 @@ fn see_other(location: String) -> HttpResponse {
 
 #[utoipa::path(get, path = "/authorize", tag = "issuer",
     summary = "Authorization endpoint: the login page (RFC 6749 §4.1.1, OpenID4VCI 1.0 §5.1)",
-    description = "Opens a login session for a direct or pushed (`request_uri`) authorization request; the citizen picks their registry record (demo login). Refusals are HTML pages naming the error code; rate limited.",
+    description = "Only when citizens can sign in (`--demo`). Opens a login session for a direct or pushed (`request_uri`) authorization request of a registered client at one of its redirect URIs (exact match); in demo mode the citizen picks their registry record. Refusals are HTML pages naming the error code, never a redirect; pages are sent with `Content-Security-Policy: frame-ancestors 'none'` and `X-Content-Type-Options: nosniff`; rate limited.",
     params(AuthorizationParams),
     responses(
         (status = 200, description = "Login page", body = String, content_type = "text/html"),
-        (status = 400, description = "Refusal page: `invalid_request`, `unsupported_response_type`, `invalid_scope`, `invalid_authorization_details`; or `invalid_request` JSON when the query itself cannot be parsed", content(
+        (status = 400, description = "Refusal page: `invalid_client` (`client_id` not registered), `invalid_request` (including a `redirect_uri` the client did not register), `unsupported_response_type`, `invalid_scope`, `invalid_authorization_details`; or `invalid_request` JSON when the query itself cannot be parsed", content(
             (String = "text/html"),
             (ErrorBody = "application/json"),
         )),
+        (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
     ))]
@@ -349,7 +370,7 @@ struct LoginForm {
 #[utoipa::path(post, path = "/authorize/login", tag = "issuer",
     operation_id = "authorize_login",
     summary = "Authorization endpoint: login step (RFC 6749 §4.1, demo login)",
-    description = "The citizen picked their record: the consent page, or straight back to the wallet with the authorization response (RFC 6749 §4.1.2, `iss` per RFC 9207) when consent was given before; rate limited.",
+    description = "Demo mode only (`--demo`). The citizen picked their record: the consent page, or straight back to the wallet with the authorization response (RFC 6749 §4.1.2, `iss` per RFC 9207) when consent was given before; rate limited.",
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Consent page", body = String, content_type = "text/html"),
@@ -359,6 +380,7 @@ struct LoginForm {
             (ErrorBody = "application/json"),
         )),
         (status = 403, description = "Refusal page: `access_denied` (identity not proofed, or the offer was made for another person)", body = String, content_type = "text/html"),
+        (status = 404, description = "`not_found`: not in demo mode", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
     ))]
@@ -391,7 +413,7 @@ enum Decision {
 #[utoipa::path(post, path = "/authorize/consent", tag = "issuer",
     operation_id = "authorize_consent",
     summary = "Authorization endpoint: consent step (RFC 6749 §4.1.2)",
-    description = "Approve (remembered for this wallet, then an authorization code) or deny (`error=access_denied`, RFC 6749 §4.1.2.1); either way back to the wallet with `state` and `iss` (RFC 9207).",
+    description = "Only when citizens can sign in (`--demo`). Approve (remembered for this wallet, then an authorization code) or deny (`error=access_denied`, RFC 6749 §4.1.2.1); either way back to the wallet with `state` and `iss` (RFC 9207).",
     request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "To `redirect_uri` with `code` or `error=access_denied`, `state` and `iss`", headers(("Location" = String, description = "The wallet's `redirect_uri` with the authorization response"))),
@@ -399,6 +421,7 @@ enum Decision {
             (String = "text/html"),
             (ErrorBody = "application/json"),
         )),
+        (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
         (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
     ))]
 async fn consent(state: web::Data<AppState>, form: web::Form<ConsentForm>) -> HttpResponse {
@@ -406,5 +429,40 @@ async fn consent(state: web::Data<AppState>, form: web::Form<ConsentForm>) -> Ht
     match authorize::decide(&state.issuer(), &form.session, approve).await {
         Ok(to) => see_other(to),
         Err(e) => error_page(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_refusal_page_hides_the_text_of_a_failure_of_ours() {
+        let secret = "connection to 10.0.0.7:5432 refused for role digital_id";
+        let resp = error_page(authorize::AuthorizeError::Store(StoreError::Backend(
+            secret.into(),
+        )));
+        assert!(resp.status().is_server_error());
+        let body = actix_web::body::to_bytes(resp.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!page.contains("10.0.0.7"), "{page}");
+        assert!(page.contains("server could not complete"), "{page}");
+        // A refusal of the request itself still names the rule.
+        let resp = error_page(authorize::AuthorizeError::UnknownClient);
+        assert_eq!(resp.status(), 400);
+        assert_eq!(
+            resp.headers().get(header::CONTENT_SECURITY_POLICY).unwrap(),
+            "frame-ancestors 'none'"
+        );
+        let body = actix_web::body::to_bytes(resp.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(page.contains("not a registered wallet client"), "{page}");
     }
 }

@@ -21,7 +21,7 @@ use actix_web::{App, HttpServer, dev::Server, web};
 pub use error::{ApiError, WireError};
 
 use crate::clock::Clock;
-use crate::config::{Secret, Settings};
+use crate::config::{Secret, Settings, SignIn};
 use crate::keystore::KeySet;
 use crate::registry::Registry;
 use crate::store::Store;
@@ -66,15 +66,35 @@ impl AppState {
     }
 }
 
-/// Registers every route on an actix `ServiceConfig`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Which optional routes a server has; a route it lacks answers 404
+/// `not_found` like any unknown path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    /// `/demo/*` (demo mode only).
+    pub demo: bool,
+    /// The authorization-code flow (`/authorize`, `/par`, consent) and the
+    /// sign-in it uses, if any.
+    pub sign_in: Option<SignIn>,
+}
+
+impl Routes {
+    pub fn of(settings: &Settings) -> Self {
+        Routes {
+            demo: settings.demo,
+            sign_in: settings.sign_in,
+        }
+    }
+}
+
+/// Registers the routes `routes` calls for on an actix `ServiceConfig`.
+pub fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {
     error::extractor_config(cfg);
     health::configure(cfg);
     metrics::configure(cfg);
     openapi::configure(cfg);
-    issuer::configure(cfg);
+    issuer::configure(cfg, routes.sign_in);
     backoffice::configure(cfg);
-    verifier::configure(cfg);
+    verifier::configure(cfg, routes.demo);
     wallet::configure(cfg);
 }
 
@@ -88,6 +108,7 @@ pub fn bind(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<(Server, 
 pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Server, SocketAddr)> {
     let local = listener.local_addr()?;
     let data = web::Data::from(state.clone());
+    let routes = Routes::of(&state.settings);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -95,7 +116,7 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<(Se
             .wrap(actix_web::middleware::from_fn(methods::method_not_allowed))
             // Outermost: 413 and 429 answers on shared paths carry CORS too.
             .wrap(actix_web::middleware::from_fn(cors::cors))
-            .configure(configure)
+            .configure(|cfg| configure(cfg, routes))
             .default_service(web::to(error::not_found))
     })
     .workers(std::thread::available_parallelism().map_or(2, |n| n.get()))

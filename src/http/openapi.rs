@@ -85,7 +85,7 @@ use crate::verifier::transaction::ResponseMode;
         (name = "back-office", description = "Operator API under /issuer/: subjects, offers, consents, issued credentials and their status"),
         (name = "verifier", description = "Relying-party API under /verifier/ (back-office key): OpenID4VP 1.0 presentation requests with DCQL, their QR codes, status, event streams and results, and holder-shown QR scans"),
         (name = "wallet", description = "Wallet-facing OpenID4VP 1.0 endpoints: request URI, response URI, and presentation nonces and uploads for holder-shown QR codes"),
-        (name = "demo", description = "The relying-party demo page and its unauthenticated, preset-only twins of the verifier API"),
+        (name = "demo", description = "Demo mode only (`serve --demo`; 404 `not_found` otherwise): the relying-party demo page and its unauthenticated, preset-only twins of the verifier API"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -392,22 +392,30 @@ pub struct ClaimMetadata {
 pub struct AuthorizationServerMetadata {
     #[schema(example = "https://id.example.ru")]
     pub issuer: String,
-    #[schema(example = "https://id.example.ru/authorize")]
-    pub authorization_endpoint: String,
+    /// Only when citizens can sign in (`--demo`), as every member of the
+    /// authorization-code flow.
+    #[schema(nullable = false, example = "https://id.example.ru/authorize")]
+    pub authorization_endpoint: Option<String>,
     #[schema(example = "https://id.example.ru/token")]
     pub token_endpoint: String,
-    #[schema(example = "https://id.example.ru/par")]
-    pub pushed_authorization_request_endpoint: String,
-    #[schema(example = false)]
-    pub require_pushed_authorization_requests: bool,
+    /// Only when citizens can sign in.
+    #[schema(nullable = false, example = "https://id.example.ru/par")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// Only when citizens can sign in.
+    #[schema(nullable = false, example = false)]
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// `["code"]` when citizens can sign in, else empty.
     #[schema(example = json!(["code"]))]
     pub response_types_supported: Vec<String>,
-    #[schema(example = json!(["query"]))]
-    pub response_modes_supported: Vec<String>,
+    /// Only when citizens can sign in.
+    #[schema(nullable = false, example = json!(["query"]))]
+    pub response_modes_supported: Option<Vec<String>>,
+    /// `authorization_code` only when citizens can sign in.
     #[schema(example = json!(["authorization_code", "urn:ietf:params:oauth:grant-type:pre-authorized_code"]))]
     pub grant_types_supported: Vec<String>,
-    #[schema(example = json!(["S256"]))]
-    pub code_challenge_methods_supported: Vec<String>,
+    /// Only when citizens can sign in.
+    #[schema(nullable = false, example = json!(["S256"]))]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
     #[schema(example = json!(["none"]))]
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// Every credential configuration id.
@@ -415,8 +423,9 @@ pub struct AuthorizationServerMetadata {
     pub scopes_supported: Vec<String>,
     #[schema(example = json!(["openid_credential"]))]
     pub authorization_details_types_supported: Vec<String>,
-    #[schema(example = true)]
-    pub authorization_response_iss_parameter_supported: bool,
+    /// Only when citizens can sign in.
+    #[schema(nullable = false, example = true)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
     #[schema(
         rename = "pre-authorized_grant_anonymous_access_supported",
         example = true
@@ -523,12 +532,15 @@ pub struct CredentialOffer {
     pub grants: OfferGrants,
 }
 
-/// The grants of an offer: both flows are always offered.
+/// The grants of an offer: the pre-authorized code always; the
+/// authorization code only when citizens can sign in (`--demo`).
 #[derive(ToSchema)]
 pub struct OfferGrants {
     #[schema(rename = "urn:ietf:params:oauth:grant-type:pre-authorized_code")]
     pub pre_authorized_code: PreAuthorizedCodeGrant,
-    pub authorization_code: AuthorizationCodeGrant,
+    /// Only when citizens can sign in (`--demo`).
+    #[schema(nullable = false)]
+    pub authorization_code: Option<AuthorizationCodeGrant>,
 }
 
 /// The pre-authorized code grant of an offer (OpenID4VCI 1.0 §4.1.1).

@@ -18,7 +18,8 @@ use crate::verifier::transaction::{Phase, Status};
 use crate::verifier::view::{LookupError, StatusView};
 use crate::web::qr;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The verifier's routes; the demo page and its twins only in demo mode.
+pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
     // One resource per path: a method it has no route for is answered 405
     // with `Allow` (see `super::methods`).
     cfg.service(web::resource("/verifier/requests").post(create))
@@ -30,10 +31,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/verifier/requests/{id}/qr.svg").get(qr_svg))
         .service(web::resource("/verifier/requests/{id}/qr.png").get(qr_png))
         .service(web::resource("/verifier/requests/{id}/events").get(events))
-        .service(web::resource("/verifier/scan").post(scan))
-        .service(web::resource("/demo/verifier").get(demo_page))
-        .service(limits::resource("/demo/verifier/requests").post(demo_create))
-        .service(web::resource("/demo/verifier/requests/{id}/events").get(demo_events));
+        .service(web::resource("/verifier/scan").post(scan));
+    if demo {
+        cfg.service(web::resource("/demo/verifier").get(demo_page))
+            .service(limits::resource("/demo/verifier/requests").post(demo_create))
+            .service(web::resource("/demo/verifier/requests/{id}/events").get(demo_events));
+    }
 }
 
 #[utoipa::path(post, path = "/verifier/requests", tag = "verifier",
@@ -200,9 +203,10 @@ async fn scan(
 #[utoipa::path(get, path = "/demo/verifier", tag = "demo",
     operation_id = "demo_verifier_page",
     summary = "The relying-party demo page",
-    description = "Pick a preset, show the QR with a 30-second countdown (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    description = "Demo mode only (`--demo`). Pick a preset, show the QR with a 30-second countdown (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 404, description = "`not_found`: not in demo mode", body = ErrorBody),
     ))]
 async fn demo_page() -> HttpResponse {
     HttpResponse::Ok()
@@ -224,11 +228,12 @@ struct DemoCreate {
 #[utoipa::path(post, path = "/demo/verifier/requests", tag = "demo",
     operation_id = "demo_create_presentation_request",
     summary = "Create a preset presentation request for the demo page (OpenID4VP 1.0 §5)",
-    description = "The unauthenticated twin of `POST /verifier/requests`: presets only, `direct_post.jwt`, no callback, and the QR SVG inline. Its status is seen only through `/demo/verifier/requests/{id}/events`; `Cache-Control: no-store`; rate limited.",
+    description = "Demo mode only (`--demo`). The unauthenticated twin of `POST /verifier/requests`: presets only, `direct_post.jwt`, no callback, and the QR SVG inline. Its status is seen only through `/demo/verifier/requests/{id}/events`; `Cache-Control: no-store`; rate limited.",
     request_body(content = DemoCreate, content_type = "application/json"),
     responses(
         (status = 200, description = "The transaction, its link and QR code", body = DemoCreated),
         (status = 400, description = "`invalid_request`: invalid JSON, an unknown member or an unknown preset", body = ErrorBody),
+        (status = 404, description = "`not_found`: not in demo mode", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -254,11 +259,11 @@ async fn demo_create(
 #[utoipa::path(get, path = "/demo/verifier/requests/{id}/events", tag = "demo",
     operation_id = "demo_presentation_request_events",
     summary = "A demo request's status as a `text/event-stream`",
-    description = "As `GET /verifier/requests/{id}/events`, without authentication, for transactions made by the demo page only. Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
+    description = "Demo mode only (`--demo`). As `GET /verifier/requests/{id}/events`, without authentication, for transactions made by the demo page only. Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
     params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
     responses(
         (status = 200, description = "The event stream", body = String, content_type = "text/event-stream"),
-        (status = 404, description = "`not_found`: no such transaction, or not one made by the demo page", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction, or not one made by the demo page; or not in demo mode", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn demo_events(

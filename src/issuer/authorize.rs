@@ -132,6 +132,10 @@ pub enum AuthorizeError {
     MissingClientId,
     #[error("`client_id` must be 1 to 255 printable ASCII characters (RFC 6749 Appendix A.1)")]
     MalformedClientId,
+    #[error("`client_id` is not a registered wallet client")]
+    UnknownClient,
+    #[error("`redirect_uri` is not one the client registered (exact match)")]
+    UnregisteredRedirectUri,
     #[error("`redirect_uri` is missing")]
     MissingRedirectUri,
     #[error("`redirect_uri` must be an absolute https, loopback http or app URI without fragment")]
@@ -146,7 +150,7 @@ pub enum AuthorizeError {
     MalformedCodeChallenge,
     #[error("request credentials with `scope` or `authorization_details`")]
     NothingRequested,
-    #[error("`scope` names an unknown credential configuration")]
+    #[error("`scope` names no known credential configuration")]
     UnknownScope,
     #[error(
         "`authorization_details` must be a JSON array of `openid_credential` entries naming known configurations"
@@ -186,10 +190,27 @@ impl crate::http::WireError for AuthorizeError {
             UnsupportedResponseType => "unsupported_response_type",
             UnknownScope => "invalid_scope",
             BadAuthorizationDetails => "invalid_authorization_details",
+            // RFC 6749 §5.2: "unknown client".
+            UnknownClient => "invalid_client",
             NotProofed | SubjectNotOffered => "access_denied",
             Registry(_) => "server_error",
             Store(e) => e.code(),
-            _ => "invalid_request",
+            MissingClientId
+            | MalformedClientId
+            | UnregisteredRedirectUri
+            | MissingRedirectUri
+            | BadRedirectUri
+            | MissingCodeChallenge
+            | ChallengeMethodNotS256
+            | MalformedCodeChallenge
+            | NothingRequested
+            | UnknownIssuerState
+            | UnknownRequestUri
+            | NestedRequestUri
+            | ClientMismatch
+            | UnknownSession
+            | UnknownSubject
+            | NoSubjectChosen => "invalid_request",
         }
     }
     fn status(&self) -> u16 {
@@ -198,7 +219,28 @@ impl crate::http::WireError for AuthorizeError {
             NotProofed | SubjectNotOffered => 403,
             Registry(_) => 503,
             Store(e) => e.status(),
-            _ => 400,
+            // RFC 6749 §5.2: `invalid_client` "MAY" be 401; 400 here, as a
+            // public client sends no credentials to challenge.
+            UnknownClient
+            | UnsupportedResponseType
+            | UnknownScope
+            | BadAuthorizationDetails
+            | MissingClientId
+            | MalformedClientId
+            | UnregisteredRedirectUri
+            | MissingRedirectUri
+            | BadRedirectUri
+            | MissingCodeChallenge
+            | ChallengeMethodNotS256
+            | MalformedCodeChallenge
+            | NothingRequested
+            | UnknownIssuerState
+            | UnknownRequestUri
+            | NestedRequestUri
+            | ClientMismatch
+            | UnknownSession
+            | UnknownSubject
+            | NoSubjectChosen => 400,
         }
     }
 }
@@ -212,9 +254,18 @@ pub async fn validate(
     if !client_id_acceptable(&client_id) {
         return Err(AuthorizeError::MalformedClientId);
     }
+    // RFC 6749 §4.1.2.1: with an unknown client or a redirect URI it did
+    // not register, the error is shown here and never redirected.
+    let client = ctx
+        .settings
+        .client(&client_id)
+        .ok_or(AuthorizeError::UnknownClient)?;
     let redirect_uri = p.redirect_uri.ok_or(AuthorizeError::MissingRedirectUri)?;
     if !redirect_uri_acceptable(&redirect_uri) {
         return Err(AuthorizeError::BadRedirectUri);
+    }
+    if !client.redirect_uris.contains(&redirect_uri) {
+        return Err(AuthorizeError::UnregisteredRedirectUri);
     }
     if p.response_type.as_deref() != Some("code") {
         return Err(AuthorizeError::UnsupportedResponseType);
@@ -279,17 +330,22 @@ fn requested(
         return Ok((ids, true));
     }
     let scope = scope.ok_or(AuthorizeError::NothingRequested)?;
-    for s in scope.split(' ').filter(|s| !s.is_empty()) {
-        catalogue::find(s).ok_or(AuthorizeError::UnknownScope)?;
+    let values: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    // OpenID4VCI 1.0 §5.1.2: unknown scope values are ignored (`openid`,
+    // another AS's scopes); only a scope naming nothing we issue is refused.
+    for s in values.iter().filter(|s| catalogue::find(s).is_some()) {
         push(s);
     }
-    if ids.is_empty() {
-        return Err(AuthorizeError::NothingRequested);
+    match (ids.is_empty(), values.is_empty()) {
+        (false, _) => Ok((ids, false)),
+        (true, true) => Err(AuthorizeError::NothingRequested),
+        (true, false) => Err(AuthorizeError::UnknownScope),
     }
-    Ok((ids, false))
 }
 
-fn redirect_uri_acceptable(uri: &str) -> bool {
+/// Whether `uri` may be a redirect URI: absolute https, loopback http or an
+/// app scheme, without fragment (RFC 6749 §3.1.2, RFC 8252 §7).
+pub fn redirect_uri_acceptable(uri: &str) -> bool {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return false;
     };
@@ -318,6 +374,8 @@ fn redirect_uri_acceptable(uri: &str) -> bool {
 pub struct Login {
     pub session_id: String,
     pub request: AuthorizationRequest,
+    /// The client's registered `name`.
+    pub client_name: String,
     pub subjects: Vec<Subject>,
 }
 
@@ -326,7 +384,17 @@ pub struct Login {
 pub struct ConsentStep {
     pub session_id: String,
     pub request: AuthorizationRequest,
+    /// The client's registered `name`.
+    pub client_name: String,
     pub subject: Subject,
+}
+
+/// The registered name of `client_id` (the id itself should the client
+/// have been removed from the configuration since the request).
+fn client_name(ctx: &Ctx<'_>, client_id: &str) -> String {
+    ctx.settings
+        .client(client_id)
+        .map_or_else(|| client_id.to_owned(), |c| c.name.clone())
 }
 
 /// Where the login step leads.
@@ -364,6 +432,7 @@ pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, Autho
         .await?;
     Ok(Login {
         session_id,
+        client_name: client_name(ctx, &request.client_id),
         request,
         subjects,
     })
@@ -411,6 +480,7 @@ pub async fn login(
         .await?;
     Ok(AfterLogin::Consent(Box::new(ConsentStep {
         session_id: session_id.to_owned(),
+        client_name: client_name(ctx, &session.request.client_id),
         request: session.request,
         subject,
     })))
@@ -575,6 +645,15 @@ mod tests {
         assert!(matches!(
             requested(Some("ru.diploma"), None),
             Err(AuthorizeError::UnknownScope)
+        ));
+        // OpenID4VCI 1.0 §5.1.2: unknown values beside known ones are ignored.
+        assert_eq!(
+            requested(Some("openid ru.diploma ru.passport"), None).unwrap(),
+            (vec!["ru.passport".to_owned()], false)
+        );
+        assert!(matches!(
+            requested(Some("  "), None),
+            Err(AuthorizeError::NothingRequested)
         ));
         assert!(matches!(
             requested(None, None),

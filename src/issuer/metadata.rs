@@ -117,25 +117,38 @@ fn configuration(ctx: &Ctx<'_>, doc: &DocumentType) -> Value {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; RFC 9126 §5;
-/// RFC 9207 §3; OpenID4VCI §12.3).
+/// RFC 9207 §3; OpenID4VCI §12.3). The authorization endpoint, PAR and the
+/// `authorization_code` grant only when citizens can sign in
+/// (`Settings::sign_in`); otherwise only the pre-authorized code grant, and
+/// no response types (RFC 8414 §2: none use the authorization endpoint).
 pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
     let scopes: Vec<&str> = catalogue::DOCUMENTS.iter().map(|d| d.id).collect();
-    json!({
+    let mut m = json!({
         "issuer": ctx.issuer_id(),
-        "authorization_endpoint": ctx.url("/authorize"),
         "token_endpoint": ctx.url("/token"),
-        "pushed_authorization_request_endpoint": ctx.url("/par"),
-        "require_pushed_authorization_requests": false,
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", PRE_AUTHORIZED_GRANT],
-        "code_challenge_methods_supported": ["S256"],
+        "response_types_supported": [],
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
         "token_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": scopes,
         "authorization_details_types_supported": ["openid_credential"],
-        "authorization_response_iss_parameter_supported": true,
         "pre-authorized_grant_anonymous_access_supported": true,
-    })
+    });
+    if let (Some(_), Value::Object(m)) = (ctx.settings.sign_in, &mut m) {
+        let code_flow = json!({
+            "authorization_endpoint": ctx.url("/authorize"),
+            "pushed_authorization_request_endpoint": ctx.url("/par"),
+            "require_pushed_authorization_requests": false,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", PRE_AUTHORIZED_GRANT],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+        });
+        if let Value::Object(extra) = code_flow {
+            m.extend(extra);
+        }
+    }
+    m
 }
 
 /// `GET /.well-known/jwt-vc-issuer` (SD-JWT VC §5): `{issuer, jwks}`, each

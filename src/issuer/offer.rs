@@ -104,13 +104,20 @@ fn credential_offer(ctx: &Ctx<'_>, offer_id: &str, offer: &StoredOffer) -> Value
             "description": "Код из SMS / The code sent to you by SMS",
         });
     }
+    let mut grants = serde_json::Map::new();
+    grants.insert(PRE_AUTHORIZED_GRANT.to_owned(), pre_auth);
+    // Only offered when citizens can sign in (OpenID4VCI 1.0 §4.1.1: the
+    // grants the issuer is prepared to process for this offer).
+    if ctx.settings.sign_in.is_some() {
+        grants.insert(
+            "authorization_code".to_owned(),
+            json!({"issuer_state": offer_id}),
+        );
+    }
     json!({
         "credential_issuer": ctx.issuer_id(),
         "credential_configuration_ids": offer.credential_configuration_ids,
-        "grants": {
-            PRE_AUTHORIZED_GRANT: pre_auth,
-            "authorization_code": {"issuer_state": offer_id},
-        },
+        "grants": grants,
     })
 }
 
@@ -186,7 +193,7 @@ pub struct SubjectSummary {
     #[schema(nullable = false)]
     pub patronymic: Option<String>,
     /// `YYYY-MM-DD`.
-    #[schema(example = "1963-02-02")]
+    #[schema(example = "1985-06-15")]
     pub birthdate: String,
     pub identity_proofing: IdentityProofing,
     /// Configuration ids of the documents the registry holds for them.

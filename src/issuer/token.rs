@@ -200,7 +200,10 @@ pub async fn token(
     match req.grant_type.as_deref() {
         None => Err(TokenError::MissingGrantType),
         Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req).await,
-        Some("authorization_code") => authorization_code(ctx, req).await,
+        // Served only when citizens can sign in (`Settings::sign_in`).
+        Some("authorization_code") if ctx.settings.sign_in.is_some() => {
+            authorization_code(ctx, req).await
+        }
         Some(_) => Err(TokenError::UnsupportedGrantType),
     }
 }

@@ -4,8 +4,12 @@
 //! (OpenID4VP 1.0 §5.9.3: `x509_hash:<base64url SHA-256 of the leaf DER>`, or
 //! `decentralized_identifier:did:key:…`).
 //!
-//! A production deployment replaces `verifier-ca.pem` / `verifier-leaf.pem`
-//! with its real chain (the leaf must certify `verifier-es256.jwk`).
+//! The demo CA exists only in demo mode. Otherwise the operator provides
+//! `verifier-leaf.pem` (a certificate for `verifier-es256.jwk` naming the
+//! public URL's host, issued by a CA wallets trust); without one the
+//! verifier falls back to the `decentralized_identifier` (did:key) prefix
+//! with a warning, or refuses to start under HAIP (x509_hash only). A leaf
+//! the demo CA issued is never used outside demo mode.
 
 use std::fs;
 use std::path::Path;
@@ -61,6 +65,24 @@ pub enum VerifierKeyError {
     Store(#[from] KeyStoreError),
     #[error("the certificate {path} is unusable: {why}")]
     Certificate { path: String, why: String },
+    #[error(
+        "the verifier needs a leaf certificate for its x509_hash client id: put it at {path} \
+         (for the key in verifier-es256.jwk, naming the public URL's host), or run with --demo"
+    )]
+    LeafMissing { path: String },
+}
+
+/// Where the verifier's leaf certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Certificates {
+    /// Demo mode: a demo CA generated on first start issues the leaf.
+    DemoCa,
+    /// The operator's `verifier-leaf.pem`; without it the `x509_hash`
+    /// prefix falls back to `decentralized_identifier` (warning logged).
+    Operator,
+    /// As `Operator`, but without a leaf the server does not start (HAIP
+    /// 1.0 §5: x509_hash only).
+    OperatorRequired,
 }
 
 /// The verifier's keys and Client Identifier.
@@ -69,8 +91,8 @@ pub struct VerifierKeys {
     pub signing: SigningKey,
     /// The leaf certificate (DER) for `signing`; `x5c` carries only this.
     pub leaf_der: Vec<u8>,
-    /// The demo CA certificate (DER); never sent to wallets.
-    pub ca_der: Vec<u8>,
+    /// The demo CA certificate (DER; demo mode only); never sent to wallets.
+    pub ca_der: Option<Vec<u8>>,
     pub prefix: ClientIdPrefix,
     pub client_id: ClientId,
 }
@@ -84,13 +106,15 @@ impl std::fmt::Debug for VerifierKeys {
 }
 
 impl VerifierKeys {
-    /// Loads the verifier identity from `<data_dir>/keys`, generating a key,
-    /// a demo CA and a leaf for `public_url`'s host when missing (a leaf for
-    /// another host is re-issued by the CA).
+    /// Loads the verifier identity from `<data_dir>/keys`, generating the
+    /// signing key when missing; the leaf certificate as `certificates`
+    /// says (with the demo CA: generated for `public_url`'s host when
+    /// missing, re-issued for another host).
     pub fn load_or_generate(
         data_dir: &Path,
         public_url: &PublicUrl,
         prefix: ClientIdPrefix,
+        certificates: Certificates,
     ) -> Result<Self, VerifierKeyError> {
         let dir = data_dir.join("keys");
         fs::create_dir_all(&dir).map_err(|source| KeyStoreError::Io {
@@ -99,43 +123,45 @@ impl VerifierKeys {
         })?;
         let signing = load_or_generate_key(&dir.join("verifier-es256.jwk"))?;
         let host = host_of(public_url);
-        let ca_path = dir.join("verifier-ca.pem");
-        let ca_key_path = dir.join("verifier-ca-key.pem");
         let leaf_path = dir.join("verifier-leaf.pem");
-        let (ca, ca_key) = match (fs::read(&ca_path), fs::read(&ca_key_path)) {
-            (Ok(c), Ok(k)) => (
-                X509::from_pem(&c).map_err(cert_err(&ca_path))?,
-                PKey::private_key_from_pem(&k).map_err(cert_err(&ca_key_path))?,
-            ),
-            _ => {
-                let (ca, key) = make_ca().map_err(cert_err(&ca_path))?;
-                let key_pem = key
-                    .private_key_to_pem_pkcs8()
-                    .map_err(cert_err(&ca_key_path))?;
-                keystore::write_private_atomically(&ca_key_path, &key_pem)?;
-                let pem = ca.to_pem().map_err(cert_err(&ca_path))?;
-                keystore::write_private_atomically(&ca_path, &pem)?;
-                (ca, key)
-            }
-        };
         let signing_pkey = to_pkey(&signing).map_err(cert_err(&leaf_path))?;
-        let existing = fs::read(&leaf_path)
-            .ok()
-            .and_then(|pem| X509::from_pem(&pem).ok())
-            .filter(|leaf| leaf_fits(leaf, &host, &signing_pkey));
-        let leaf = match existing {
-            Some(leaf) => leaf,
-            None => {
-                let leaf =
-                    make_leaf(&ca, &ca_key, &signing_pkey, &host).map_err(cert_err(&leaf_path))?;
-                let pem = leaf.to_pem().map_err(cert_err(&leaf_path))?;
-                keystore::write_private_atomically(&leaf_path, &pem)?;
-                tracing::info!(host = %host, "issued a verifier leaf certificate with the demo CA");
-                leaf
+        let (leaf, ca) = match certificates {
+            Certificates::DemoCa => {
+                let (leaf, ca) = demo_leaf(&dir, &host, &signing_pkey)?;
+                (Some(leaf), Some(ca))
+            }
+            Certificates::Operator | Certificates::OperatorRequired => {
+                (operator_leaf(&dir, &host, &signing_pkey)?, None)
             }
         };
-        let leaf_der = leaf.to_der().map_err(cert_err(&leaf_path))?;
-        let ca_der = ca.to_der().map_err(cert_err(&ca_path))?;
+        let leaf_der = match &leaf {
+            Some(leaf) => leaf.to_der().map_err(cert_err(&leaf_path))?,
+            None => Vec::new(),
+        };
+        let ca_der = match &ca {
+            Some(ca) => Some(
+                ca.to_der()
+                    .map_err(cert_err(&dir.join("verifier-ca.pem")))?,
+            ),
+            None => None,
+        };
+        let prefix = match (prefix, leaf.is_some(), certificates) {
+            (ClientIdPrefix::X509Hash, false, Certificates::OperatorRequired) => {
+                return Err(VerifierKeyError::LeafMissing {
+                    path: leaf_path.display().to_string(),
+                });
+            }
+            (ClientIdPrefix::X509Hash, false, Certificates::Operator | Certificates::DemoCa) => {
+                tracing::warn!(
+                    path = %leaf_path.display(),
+                    "no verifier leaf certificate: the verifier uses the decentralized_identifier \
+                     (did:key) client id; provide a leaf certificate for x509_hash, or run with --demo"
+                );
+                ClientIdPrefix::DecentralizedIdentifier
+            }
+            (ClientIdPrefix::X509Hash, true, _)
+            | (ClientIdPrefix::DecentralizedIdentifier, _, _) => prefix,
+        };
         let client_id = match prefix {
             ClientIdPrefix::X509Hash => {
                 ClientId(format!("x509_hash:{}", b64url(sha256(&leaf_der))))
@@ -173,6 +199,84 @@ impl VerifierKeys {
         }
         h
     }
+}
+
+/// Demo mode: the demo CA (generated on first start) and its leaf for
+/// `host` and `key` (re-issued when it names another host or key).
+fn demo_leaf(
+    dir: &Path,
+    host: &str,
+    key: &PKey<Private>,
+) -> Result<(X509, X509), VerifierKeyError> {
+    let ca_path = dir.join("verifier-ca.pem");
+    let ca_key_path = dir.join("verifier-ca-key.pem");
+    let leaf_path = dir.join("verifier-leaf.pem");
+    let (ca, ca_key) = match (fs::read(&ca_path), fs::read(&ca_key_path)) {
+        (Ok(c), Ok(k)) => (
+            X509::from_pem(&c).map_err(cert_err(&ca_path))?,
+            PKey::private_key_from_pem(&k).map_err(cert_err(&ca_key_path))?,
+        ),
+        _ => {
+            let (ca, ca_key) = make_ca().map_err(cert_err(&ca_path))?;
+            let key_pem = ca_key
+                .private_key_to_pem_pkcs8()
+                .map_err(cert_err(&ca_key_path))?;
+            keystore::write_private_atomically(&ca_key_path, &key_pem)?;
+            let pem = ca.to_pem().map_err(cert_err(&ca_path))?;
+            keystore::write_private_atomically(&ca_path, &pem)?;
+            (ca, ca_key)
+        }
+    };
+    let existing = fs::read(&leaf_path)
+        .ok()
+        .and_then(|pem| X509::from_pem(&pem).ok())
+        .filter(|leaf| leaf_fits(leaf, host, key));
+    let leaf = match existing {
+        Some(leaf) => leaf,
+        None => {
+            let leaf = make_leaf(&ca, &ca_key, key, host).map_err(cert_err(&leaf_path))?;
+            let pem = leaf.to_pem().map_err(cert_err(&leaf_path))?;
+            keystore::write_private_atomically(&leaf_path, &pem)?;
+            tracing::info!(host = %host, "issued a verifier leaf certificate with the demo CA");
+            leaf
+        }
+    };
+    Ok((leaf, ca))
+}
+
+/// Outside demo mode: the operator's leaf, if there is one that the demo
+/// CA did not issue. It must certify `key` and name `host`.
+fn operator_leaf(
+    dir: &Path,
+    host: &str,
+    key: &PKey<Private>,
+) -> Result<Option<X509>, VerifierKeyError> {
+    let leaf_path = dir.join("verifier-leaf.pem");
+    let Ok(pem) = fs::read(&leaf_path) else {
+        return Ok(None);
+    };
+    let leaf = X509::from_pem(&pem).map_err(cert_err(&leaf_path))?;
+    let from_demo_ca = fs::read(dir.join("verifier-ca.pem"))
+        .ok()
+        .and_then(|c| X509::from_pem(&c).ok())
+        .and_then(|ca| ca.public_key().ok())
+        .is_some_and(|ca_key| leaf.verify(&ca_key).unwrap_or(false));
+    if from_demo_ca {
+        tracing::warn!(
+            path = %leaf_path.display(),
+            "the verifier leaf certificate was issued by the demo CA: not used outside demo mode"
+        );
+        return Ok(None);
+    }
+    if !leaf_fits(&leaf, host, key) {
+        return Err(VerifierKeyError::Certificate {
+            path: leaf_path.display().to_string(),
+            why: format!(
+                "it must certify the key in verifier-es256.jwk and name {host} in subjectAltName"
+            ),
+        });
+    }
+    Ok(Some(leaf))
 }
 
 fn cert_err(path: &Path) -> impl FnOnce(openssl::error::ErrorStack) -> VerifierKeyError + '_ {
@@ -346,9 +450,15 @@ mod tests {
     fn generates_a_leaf_for_the_host_signed_by_the_ca_and_reloads_it() {
         let dir = tempfile::tempdir().unwrap();
         let url = PublicUrl::parse("https://verifier.example.ru").unwrap();
-        let k = VerifierKeys::load_or_generate(dir.path(), &url, ClientIdPrefix::X509Hash).unwrap();
+        let k = VerifierKeys::load_or_generate(
+            dir.path(),
+            &url,
+            ClientIdPrefix::X509Hash,
+            Certificates::DemoCa,
+        )
+        .unwrap();
         let leaf = X509::from_der(&k.leaf_der).unwrap();
-        let ca = X509::from_der(&k.ca_der).unwrap();
+        let ca = X509::from_der(k.ca_der.as_deref().unwrap()).unwrap();
         assert!(leaf.verify(&ca.public_key().unwrap()).unwrap());
         let sans: Vec<_> = leaf
             .subject_alt_names()
@@ -361,8 +471,13 @@ mod tests {
             k.client_id.as_str(),
             format!("x509_hash:{}", b64url(sha256(&k.leaf_der)))
         );
-        let again =
-            VerifierKeys::load_or_generate(dir.path(), &url, ClientIdPrefix::X509Hash).unwrap();
+        let again = VerifierKeys::load_or_generate(
+            dir.path(),
+            &url,
+            ClientIdPrefix::X509Hash,
+            Certificates::DemoCa,
+        )
+        .unwrap();
         assert_eq!(again.client_id, k.client_id);
         use std::os::unix::fs::PermissionsExt;
         for f in [
@@ -378,8 +493,13 @@ mod tests {
         }
         // A new host gets a new leaf from the same CA.
         let other = PublicUrl::parse("https://rp.example.ru").unwrap();
-        let moved =
-            VerifierKeys::load_or_generate(dir.path(), &other, ClientIdPrefix::X509Hash).unwrap();
+        let moved = VerifierKeys::load_or_generate(
+            dir.path(),
+            &other,
+            ClientIdPrefix::X509Hash,
+            Certificates::DemoCa,
+        )
+        .unwrap();
         assert_ne!(moved.client_id, k.client_id);
         assert_eq!(moved.ca_der, k.ca_der);
     }
@@ -392,6 +512,7 @@ mod tests {
             dir.path(),
             &url,
             ClientIdPrefix::DecentralizedIdentifier,
+            Certificates::Operator,
         )
         .unwrap();
         let did = k
@@ -401,5 +522,76 @@ mod tests {
             .unwrap();
         assert_eq!(did_key::resolve(did).unwrap(), *k.signing.public());
         assert!(k.jar_header()["kid"].as_str().unwrap().starts_with(did));
+    }
+
+    fn load(dir: &Path, certificates: Certificates) -> Result<VerifierKeys, VerifierKeyError> {
+        let url = PublicUrl::parse("https://verifier.example.ru").unwrap();
+        VerifierKeys::load_or_generate(dir, &url, ClientIdPrefix::X509Hash, certificates)
+    }
+
+    #[test]
+    fn without_demo_no_ca_is_made_and_the_client_id_is_the_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = load(dir.path(), Certificates::Operator).unwrap();
+        assert_eq!(k.prefix, ClientIdPrefix::DecentralizedIdentifier);
+        assert!(
+            k.client_id
+                .as_str()
+                .starts_with("decentralized_identifier:did:key:")
+        );
+        assert!(k.ca_der.is_none());
+        for f in [
+            "verifier-ca.pem",
+            "verifier-ca-key.pem",
+            "verifier-leaf.pem",
+        ] {
+            assert!(!dir.path().join("keys").join(f).exists(), "{f}");
+        }
+    }
+
+    #[test]
+    fn a_leaf_of_the_demo_ca_is_not_used_outside_demo_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = load(dir.path(), Certificates::DemoCa).unwrap();
+        assert_eq!(demo.prefix, ClientIdPrefix::X509Hash);
+        let later = load(dir.path(), Certificates::Operator).unwrap();
+        assert_eq!(later.prefix, ClientIdPrefix::DecentralizedIdentifier);
+        assert!(matches!(
+            load(dir.path(), Certificates::OperatorRequired),
+            Err(VerifierKeyError::LeafMissing { .. })
+        ));
+    }
+
+    #[test]
+    fn haip_without_a_leaf_does_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path(), Certificates::OperatorRequired).unwrap_err();
+        assert!(matches!(err, VerifierKeyError::LeafMissing { .. }), "{err}");
+        assert!(err.to_string().contains("verifier-leaf.pem"), "{err}");
+    }
+
+    #[test]
+    fn an_operator_leaf_is_used_and_must_fit_the_key_and_host() {
+        let dir = tempfile::tempdir().unwrap();
+        // The key first (no leaf yet), then the operator's CA certifies it.
+        load(dir.path(), Certificates::Operator).unwrap();
+        let keys = dir.path().join("keys");
+        let jwk: Value =
+            serde_json::from_slice(&fs::read(keys.join("verifier-es256.jwk")).unwrap()).unwrap();
+        let key = to_pkey(&SigningKey::from_jwk(&jwk).unwrap()).unwrap();
+        let (ca, ca_key) = make_ca().unwrap();
+        let leaf = make_leaf(&ca, &ca_key, &key, "verifier.example.ru").unwrap();
+        fs::write(keys.join("verifier-leaf.pem"), leaf.to_pem().unwrap()).unwrap();
+        let k = load(dir.path(), Certificates::OperatorRequired).unwrap();
+        assert_eq!(k.prefix, ClientIdPrefix::X509Hash);
+        assert_eq!(k.leaf_der, leaf.to_der().unwrap());
+        assert!(k.ca_der.is_none());
+
+        let other_host = make_leaf(&ca, &ca_key, &key, "elsewhere.example").unwrap();
+        fs::write(keys.join("verifier-leaf.pem"), other_host.to_pem().unwrap()).unwrap();
+        assert!(matches!(
+            load(dir.path(), Certificates::Operator),
+            Err(VerifierKeyError::Certificate { .. })
+        ));
     }
 }

@@ -35,7 +35,7 @@ use crate::config::{PublicUrl, Settings, VerifierSettings};
 use crate::crypto::PublicKey;
 use crate::store::Store;
 
-pub use keys::{ClientId, ClientIdPrefix, VerifierKeyError, VerifierKeys};
+pub use keys::{Certificates, ClientId, ClientIdPrefix, VerifierKeyError, VerifierKeys};
 pub use transaction::{RequestId, ResponseId, Status, Transaction, TransactionId};
 
 /// Path of the request URI endpoint (`{id}`: the wallet-facing request id).
@@ -100,6 +100,11 @@ impl Verifier {
             &settings.data_dir,
             &settings.public_url,
             ClientIdPrefix::from_setting(&v.client_id_prefix),
+            match (settings.demo, settings.profile) {
+                (true, _) => Certificates::DemoCa,
+                (false, crate::config::Profile::Default) => Certificates::Operator,
+                (false, crate::config::Profile::Haip) => Certificates::OperatorRequired,
+            },
         )?;
         Ok(Verifier {
             keys,

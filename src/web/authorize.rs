@@ -2,7 +2,7 @@
 
 use super::{escape, page};
 use crate::catalogue;
-use crate::issuer::authorize::{AuthorizeError, ConsentStep, Login};
+use crate::issuer::authorize::{ConsentStep, Login};
 use crate::registry::{IdentityProofing, Subject};
 
 fn proofing(p: IdentityProofing) -> &'static str {
@@ -63,7 +63,7 @@ pub fn login(l: &Login) -> String {
 <form method=\"post\" action=\"authorize/login\">\
 <input type=\"hidden\" name=\"session\" value=\"{session}\">{options}\
 <button type=\"submit\">Войти / Sign in</button></form>",
-        client = escape(&l.request.client_id),
+        client = escape(&l.client_name),
         docs = documents(&l.request.credential_configuration_ids),
         session = escape(&l.session_id),
     );
@@ -85,19 +85,20 @@ The permission is remembered for this wallet and can be withdrawn.</small></p>\
 <button type=\"submit\" name=\"decision\" value=\"deny\">Отказать / Deny</button></form>",
         name = escape(&full_name(&c.subject)),
         proof = proofing(c.subject.identity_proofing),
-        client = escape(&c.request.client_id),
+        client = escape(&c.client_name),
         docs = documents(&c.request.credential_configuration_ids),
         session = escape(&c.session_id),
     );
     page("Согласие / Consent", &body)
 }
 
-/// An error page: the rule and the OAuth error code.
-pub fn error(e: &AuthorizeError, code: &str) -> String {
+/// An error page: the rule (`message`: the caller hides a failure of
+/// ours behind a generic sentence) and the OAuth error code.
+pub fn error(message: &str, code: &str) -> String {
     let body = format!(
         "<h1>Запрос отклонён / Request refused</h1><div class=\"error\"><p>{msg}</p>\
 <p><small>error: <code>{code}</code></small></p></div>",
-        msg = escape(&e.to_string()),
+        msg = escape(message),
         code = escape(code),
     );
     page("Запрос отклонён / Request refused", &body)

@@ -115,6 +115,7 @@ fn the_binary_runs_from_an_empty_directory() {
     let mut cmd = Command::new(&bin);
     cmd.args([
         "serve",
+        "--demo",
         "--bind",
         "127.0.0.1:0",
         "--api-key",
@@ -144,6 +145,17 @@ fn the_binary_runs_from_an_empty_directory() {
     assert!(
         dir.path().join("data/store.redb").exists(),
         "data in ./data"
+    );
+    let mut page = crate::fixture::agent()
+        .get(&server.url("/demo/verifier"))
+        .call()
+        .unwrap();
+    assert_eq!(page.status(), 200, "the demo page renders");
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(html.contains("/demo/verifier/requests"), "{html}");
+    assert!(
+        dir.path().join("data/keys/verifier-ca.pem").exists(),
+        "the demo CA is made in demo mode"
     );
 }
 
@@ -360,4 +372,61 @@ fn keys_show_prints_the_verifier_identity_after_the_first_start() {
             .unwrap()
             .contains("PRIVATE KEY")
     );
+}
+
+/// Starts `serve` with `env` set, returns the stderr lines logged up to
+/// "listening" and the demo page's status; stops the process.
+fn start_and_probe(env: &[(&str, &str)]) -> (Vec<String>, u16) {
+    use std::io::{BufRead, BufReader};
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args(["--api-key", crate::fixture::API_KEY])
+        .env("RUST_LOG", "warn")
+        .env_remove("VC_DEMO")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = Vec::new();
+    let mut base = None;
+    for line in BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Some(url) = line.strip_prefix("digital-id listening on ") {
+            base = Some(url.to_owned());
+            break;
+        }
+        lines.push(line);
+    }
+    let status = match base {
+        Some(base) => crate::fixture::agent()
+            .get(&format!("{base}/demo/verifier"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16(),
+        None => 0,
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    (lines, status)
+}
+
+#[test]
+fn vc_demo_turns_demo_mode_on_with_a_warning() {
+    let (log, status) = start_and_probe(&[("VC_DEMO", "1")]);
+    assert_eq!(status, 200, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("WARN") && l.contains("demo mode:")),
+        "{log:?}"
+    );
+
+    let (log, status) = start_and_probe(&[]);
+    assert_eq!(status, 404, "{log:?}");
+    assert!(!log.iter().any(|l| l.contains("demo mode")), "{log:?}");
 }

@@ -31,14 +31,24 @@ impl Server {
         s
     }
 
-    /// A server on an existing data directory (restart tests).
+    /// A server on an existing data directory (restart tests), in demo
+    /// mode.
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::start_in_mode(data_dir, Mode::default())
+    }
+
+    /// A server on an existing data directory in `mode`.
+    pub fn start_in_mode(data_dir: &Path, mode: Mode) -> Self {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--registry")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry"))
-            .args(["--api-key", API_KEY]);
+            .args(["--api-key", API_KEY])
+            .env_remove("VC_DEMO");
+        if mode.demo {
+            cmd.arg("--demo");
+        }
         Self::spawn(cmd)
     }
 
@@ -113,6 +123,26 @@ pub struct InProc {
     _data: tempfile::TempDir,
 }
 
+/// How a test server runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    /// `--demo`: the demo login (so the authorization-code flow, with the
+    /// built-in demo wallet client), `/demo/*` and the demo CA. On unless
+    /// a test is about running without it.
+    pub demo: bool,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode { demo: true }
+    }
+}
+
+impl Mode {
+    /// A production-like server: no `--demo`.
+    pub const PRODUCTION: Mode = Mode { demo: false };
+}
+
 /// The fixed start time of in-process servers (2026-11-26T00:00:00Z).
 pub const T0: i64 = 1_795_651_200;
 
@@ -124,6 +154,11 @@ impl InProc {
     /// Starts with settings adjusted by `tweak` (public URL is set to the
     /// bound address afterwards unless `tweak` set one).
     pub fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_mode(Mode::default(), tweak)
+    }
+
+    /// As [`InProc::start_with`], in `mode`.
+    pub fn start_mode(mode: Mode, tweak: impl FnOnce(&mut Settings)) -> Self {
         let data = tempfile::tempdir().unwrap();
         // Bound here and handed to the server, so no other test can take
         // the port between choosing it and serving on it.
@@ -134,6 +169,7 @@ impl InProc {
             data_dir: Some(data.path().to_owned()),
             registry: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry").into()),
             api_key: Some(API_KEY.into()),
+            demo: mode.demo,
             ..ServeArgs::default()
         };
         let mut settings = Settings::load(&args).unwrap();

@@ -10,6 +10,7 @@ mod issuer;
 mod limits;
 mod methods;
 mod outbound;
+mod production;
 mod schemathesis;
 mod server;
 mod verifier;

@@ -9,6 +9,8 @@ use crate::fixture::InProc;
 
 pub const CLIENT: &str = "wallet-client-1";
 pub const REDIRECT: &str = "https://wallet.example/cb";
+/// The `name` of the built-in demo client.
+pub const CLIENT_NAME: &str = "Demo wallet";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-0123456789";
 
 pub fn no_redirect_agent() -> ureq::Agent {
@@ -83,7 +85,7 @@ pub fn login(server: &InProc, request_uri: &str, subject: &str) -> (u16, String,
             .call(),
     );
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains(CLIENT));
+    assert!(page.contains(CLIENT_NAME), "the registered name is shown");
     let session = session_of(&page);
     text(
         agent

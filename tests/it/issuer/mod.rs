@@ -1,10 +1,11 @@
 //! The OpenID4VCI issuer over HTTP, with a wallet written in the test.
 
 mod at_rest;
-mod authcode;
+pub mod authcode;
 pub mod backoffice;
 mod birth_certificate;
 mod client_id;
+mod clients;
 mod concurrency;
 pub mod crash;
 mod credential_errors;
