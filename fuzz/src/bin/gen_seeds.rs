@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use digital_id::crypto::{SigningKey, did_key, jws};
-use digital_id::issuer::{Grant, credential, ns, secret_key};
+use digital_id::issuer::{Grant, credential, ns};
 use digital_id::registry::{IdentityProofing, SubjectId};
 use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
 use digital_id::store::{Store, to_bytes};
@@ -259,12 +259,13 @@ fn credential_seeds(out: &Path) -> Vec<(String, String)> {
         subject_id: SubjectId(PENSIONER.into()),
         credential_configuration_ids: vec!["ru.pensioner_status".into()],
         credential_identifiers: Default::default(),
+        datasets: Default::default(),
         client_id: None,
         identity_proofing: IdentityProofing::Biometric,
     };
     w.block_on(w.store.put(
         ns::ACCESS_TOKEN,
-        secret_key(PENSIONER_TOKEN),
+        w.keys.store_secret.key(PENSIONER_TOKEN),
         to_bytes(&pensioner).expect("a grant record"),
         None,
     ))
