@@ -290,10 +290,10 @@ fn results_are_deleted_after_retention(server: &InProc) -> String {
     server.clock.advance(1);
     let gone = wallet::get_authorized(server, &format!("/verifier/requests/{id}"));
     assert_eq!((gone.status, gone.error()), (404, "not_found"));
-    assert!(
-        stored_transaction(server, &id, t0).is_some(),
-        "hidden at once, deleted by the sweeper"
-    );
+    // Hidden at once; deleted by the next sweeper pass. (The server's own
+    // sweeper runs every few seconds of real time with the moved clock, so
+    // on a loaded machine it may get there before the pass below: both
+    // are the same one-pass guarantee.)
     block_on(digital_id::store::sweep_expired(store, server.clock.now())).unwrap();
     assert!(
         stored_transaction(server, &id, t0).is_none(),
