@@ -523,6 +523,16 @@ fn respond(w: &World, query: &DcqlQuery, mode: ResponseMode, body: &[u8]) -> Opt
     let stored = w
         .block_on(w.verifier.transaction(TRANSACTION_ID, NOW))
         .expect("the transaction is kept");
+    // An answer that does not prove knowledge of the request (its `state`,
+    // or a JWE for its key) leaves the transaction exactly as it was, so the
+    // real wallet can still answer.
+    if let Err(e) = &result {
+        if !e.fails_transaction() {
+            assert_4xx(e);
+            assert_eq!(stored, tx, "an unproven answer changed the transaction");
+            return None;
+        }
+    }
     let Phase::Submitted { outcome, .. } = &stored.phase else {
         panic!("a response left the transaction in {:?}", stored.phase);
     };
