@@ -72,9 +72,21 @@ pub struct Rate {
 }
 
 impl Bucket {
+    fn refilled(&self, rate: Rate, now: f64) -> f64 {
+        (self.tokens + (now - self.at).max(0.0) * rate.per_second).min(rate.burst)
+    }
+
+    fn has_token(&self, rate: Rate, now: f64) -> bool {
+        self.refilled(rate, now) >= 1.0
+    }
+
+    /// Refilled completely: dropping it changes nothing.
+    fn is_full(&self, rate: Rate, now: f64) -> bool {
+        self.refilled(rate, now) >= rate.burst
+    }
+
     fn take(&mut self, rate: Rate, now: f64) -> bool {
-        let refill = (now - self.at).max(0.0) * rate.per_second;
-        self.tokens = (self.tokens + refill).min(rate.burst);
+        self.tokens = self.refilled(rate, now);
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -90,10 +102,22 @@ impl Bucket {
 pub struct RateLimiter {
     per_client: Rate,
     global: Rate,
-    inner: Mutex<(HashMap<IpAddr, Bucket>, Option<Bucket>)>,
+    inner: Mutex<Buckets>,
 }
 
-/// Clients tracked before idle (refilled) buckets are dropped.
+#[derive(Debug, Default)]
+struct Buckets {
+    clients: HashMap<IpAddr, Bucket>,
+    global: Option<Bucket>,
+    /// When idle buckets were last dropped (seconds).
+    pruned_at: f64,
+}
+
+/// Clients tracked at most. A new client's bucket is made only when the
+/// global bucket has a token for it, so the map grows at most at the global
+/// rate and idle (refilled) buckets are dropped; past this cap, at most once
+/// a second, and otherwise one old bucket makes room — never a scan per
+/// request.
 const MAX_CLIENTS: usize = 50_000;
 
 impl RateLimiter {
@@ -101,7 +125,7 @@ impl RateLimiter {
         RateLimiter {
             per_client,
             global,
-            inner: Mutex::new((HashMap::new(), None)),
+            inner: Mutex::new(Buckets::default()),
         }
     }
 
@@ -109,24 +133,49 @@ impl RateLimiter {
     /// client counts as its /64: [`client_key`]).
     pub fn allow(&self, client: IpAddr, now: f64) -> bool {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (clients, global) = &mut *g;
-        if clients.len() >= MAX_CLIENTS {
-            let rate = self.per_client;
-            clients.retain(|_, b| b.tokens + (now - b.at) * rate.per_second < rate.burst);
+        let Buckets {
+            clients,
+            global,
+            pruned_at,
+        } = &mut *g;
+        let global = global.get_or_insert(Bucket {
+            tokens: self.global.burst,
+            at: now,
+        });
+        let key = client_key(client);
+        if !clients.contains_key(&key) {
+            // Refused by the global bucket: no bucket is made for it.
+            if !global.has_token(self.global, now) {
+                return false;
+            }
+            if clients.len() >= MAX_CLIENTS {
+                if now - *pruned_at >= 1.0 {
+                    let rate = self.per_client;
+                    clients.retain(|_, b| !b.is_full(rate, now));
+                    *pruned_at = now;
+                }
+                if clients.len() >= MAX_CLIENTS {
+                    let old = clients.keys().next().copied();
+                    if let Some(old) = old {
+                        clients.remove(&old);
+                    }
+                }
+            }
         }
-        let bucket = clients.entry(client_key(client)).or_insert(Bucket {
+        let bucket = clients.entry(key).or_insert(Bucket {
             tokens: self.per_client.burst,
             at: now,
         });
-        if !bucket.take(self.per_client, now) {
-            return false;
-        }
-        global
-            .get_or_insert(Bucket {
-                tokens: self.global.burst,
-                at: now,
-            })
-            .take(self.global, now)
+        bucket.take(self.per_client, now) && global.take(self.global, now)
+    }
+
+    /// How many client buckets are kept (tests).
+    pub fn tracked_clients(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clients
+            .len()
     }
 }
 
@@ -450,6 +499,66 @@ mod tests {
         assert!(!l.allow(a, t), "the 4th request in a burst of 3 is refused");
         assert!(l.allow(b, t), "another client has its own bucket");
         assert!(l.allow(a, t + 1.1), "one token back after a second");
+    }
+
+    #[test]
+    fn a_flood_of_new_clients_keeps_the_bucket_map_bounded() {
+        let l = RateLimiter::new(
+            Rate {
+                per_second: 10.0,
+                burst: 50.0,
+            },
+            Rate {
+                per_second: 1000.0,
+                burst: 2000.0,
+            },
+        );
+        // 200 000 distinct /64s within ten seconds: the global bucket admits
+        // ~12 000 of them, and only those get a bucket.
+        let mut admitted = 0;
+        for i in 0..200_000u32 {
+            let ip = IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                (i >> 16) as u16,
+                i as u16,
+                0,
+                0,
+                0,
+                1,
+            ));
+            if l.allow(ip, 1000.0 + f64::from(i) / 20_000.0) {
+                admitted += 1;
+            }
+        }
+        assert!(admitted <= 2000 + 10 * 1000 + 1, "{admitted}");
+        assert!(l.tracked_clients() <= admitted, "{}", l.tracked_clients());
+
+        // With a global rate high enough to admit them all, the cap holds.
+        let wide = RateLimiter::new(
+            Rate {
+                per_second: 10.0,
+                burst: 50.0,
+            },
+            Rate {
+                per_second: 1e9,
+                burst: 1e9,
+            },
+        );
+        for i in 0..(MAX_CLIENTS as u32 + 20_000) {
+            let ip = IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                (i >> 16) as u16,
+                i as u16,
+                0,
+                0,
+                0,
+                1,
+            ));
+            assert!(wide.allow(ip, 1000.0));
+        }
+        assert_eq!(wide.tracked_clients(), MAX_CLIENTS);
     }
 
     #[test]

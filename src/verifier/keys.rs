@@ -244,6 +244,10 @@ fn demo_leaf(
     Ok((leaf, ca))
 }
 
+/// The demo CA's common name: a leaf it issued is never used outside demo
+/// mode, even when the CA's own files were deleted.
+const DEMO_CA_NAME: &str = "digital-id demo verifier CA";
+
 /// Outside demo mode: the operator's leaf, if there is one that the demo
 /// CA did not issue. It must certify `key` and name `host`.
 fn operator_leaf(
@@ -256,11 +260,18 @@ fn operator_leaf(
         return Ok(None);
     };
     let leaf = X509::from_pem(&pem).map_err(cert_err(&leaf_path))?;
-    let from_demo_ca = fs::read(dir.join("verifier-ca.pem"))
+    // By signature when the demo CA is still there, and by the demo CA's
+    // name when it was deleted and its leaf left behind.
+    let signed_by_demo_ca = fs::read(dir.join("verifier-ca.pem"))
         .ok()
         .and_then(|c| X509::from_pem(&c).ok())
         .and_then(|ca| ca.public_key().ok())
         .is_some_and(|ca_key| leaf.verify(&ca_key).unwrap_or(false));
+    let named_by_demo_ca = leaf
+        .issuer_name()
+        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        .any(|e| e.data().as_slice() == DEMO_CA_NAME.as_bytes());
+    let from_demo_ca = signed_by_demo_ca || named_by_demo_ca;
     if from_demo_ca {
         tracing::warn!(
             path = %leaf_path.display(),
@@ -379,10 +390,14 @@ fn serial() -> Result<openssl::asn1::Asn1Integer, openssl::error::ErrorStack> {
 }
 
 fn make_ca() -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
+    make_ca_named(DEMO_CA_NAME)
+}
+
+fn make_ca_named(common_name: &str) -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
     let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", "digital-id demo verifier CA")?;
+    name.append_entry_by_text("CN", common_name)?;
     let name = name.build();
     let mut b = X509::builder()?;
     b.set_version(2)?;
@@ -560,6 +575,12 @@ mod tests {
             load(dir.path(), Certificates::OperatorRequired),
             Err(VerifierKeyError::LeafMissing { .. })
         ));
+        // Nor when the demo CA's files were deleted and its leaf left behind.
+        for f in ["verifier-ca.pem", "verifier-ca-key.pem"] {
+            fs::remove_file(dir.path().join("keys").join(f)).unwrap();
+        }
+        let cleaned = load(dir.path(), Certificates::Operator).unwrap();
+        assert_eq!(cleaned.prefix, ClientIdPrefix::DecentralizedIdentifier);
     }
 
     #[test]
@@ -579,7 +600,7 @@ mod tests {
         let jwk: Value =
             serde_json::from_slice(&fs::read(keys.join("verifier-es256.jwk")).unwrap()).unwrap();
         let key = to_pkey(&SigningKey::from_jwk(&jwk).unwrap()).unwrap();
-        let (ca, ca_key) = make_ca().unwrap();
+        let (ca, ca_key) = make_ca_named("Operator CA").unwrap();
         let leaf = make_leaf(&ca, &ca_key, &key, "verifier.example.ru").unwrap();
         fs::write(keys.join("verifier-leaf.pem"), leaf.to_pem().unwrap()).unwrap();
         let k = load(dir.path(), Certificates::OperatorRequired).unwrap();
