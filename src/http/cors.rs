@@ -174,7 +174,9 @@ pub async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Some(how) = shared(req.path()) else {
+    // The path as the router decodes it (`/t%6Fken` is `/token`), like
+    // the limiter and the metrics.
+    let Some(how) = shared(req.match_info().as_str()) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
     if req.method() == Method::OPTIONS {

@@ -255,7 +255,10 @@ async fn a_sweep_batch_is_bounded_and_a_pass_removes_all(s: &dyn Store) {
     );
     assert_eq!(present(s, "sweep").await, expired + 1);
     assert_eq!(s.sweep(8000, 10).await.unwrap(), 10, "one batch of 10");
-    assert!(present(s, "sweep").await >= expired + 1 - 10);
+    // (Earlier steps may have left an expired entry in another namespace
+    // that shares the batch.)
+    let left = present(s, "sweep").await;
+    assert!((expired + 1 - 10..=expired).contains(&left), "{left}");
     let swept = sweep_expired(s, 8000).await.unwrap();
     assert!(swept >= expired - 10, "{swept}");
     assert_eq!(present(s, "sweep").await, 1, "one pass removes them all");

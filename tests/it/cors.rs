@@ -125,6 +125,9 @@ fn wallet_endpoints_are_shared_but_never_cached() {
         ("/oid4vp/responses/x", "POST"),
         ("/presentation-nonces", "POST"),
         ("/presentations", "POST"),
+        // However the path is spelled.
+        ("/t%6Fken", "POST"),
+        ("/n%6Fnce", "POST"),
     ] {
         let p = preflight(&server, path, method);
         assert_eq!(p.status(), 204, "{path}");
