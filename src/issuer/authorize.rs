@@ -44,8 +44,9 @@ pub struct AuthorizationParams {
     #[schema(nullable = false)]
     #[param(nullable = false)]
     pub state: Option<String>,
-    /// Space-separated credential configuration ids; ignored when
-    /// `authorization_details` is present.
+    /// Space-separated credential configuration ids; unknown values are
+    /// ignored. Honoured beside `authorization_details` (OpenID4VCI 1.0
+    /// §5.1.2): the grant covers both.
     #[schema(nullable = false, example = "ru.passport ru.snils")]
     #[param(nullable = false, example = "ru.passport ru.snils")]
     pub scope: Option<String>,
@@ -300,46 +301,63 @@ pub async fn validate(
     })
 }
 
-/// Configuration ids from `authorization_details` (preferred) or `scope`.
+/// The configuration ids of an `authorization_details` parameter (RFC 9396
+/// §2): a JSON array of `openid_credential` entries, each naming a known
+/// configuration (OpenID4VCI 1.0 §5.1.1); in order, without repeats.
+pub fn authorization_details_ids(details: &str) -> Result<Vec<String>, AuthorizeError> {
+    let list: Vec<Value> =
+        serde_json::from_str(details).map_err(|_| AuthorizeError::BadAuthorizationDetails)?;
+    let mut ids: Vec<String> = Vec::with_capacity(list.len());
+    for d in &list {
+        let id = d
+            .get("credential_configuration_id")
+            .and_then(Value::as_str)
+            .filter(|id| catalogue::find(id).is_some());
+        match (d.get("type").and_then(Value::as_str), id) {
+            (Some("openid_credential"), Some(id)) => {
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_owned());
+                }
+            }
+            _ => return Err(AuthorizeError::BadAuthorizationDetails),
+        }
+    }
+    match ids.is_empty() {
+        true => Err(AuthorizeError::BadAuthorizationDetails),
+        false => Ok(ids),
+    }
+}
+
+/// Configuration ids from `authorization_details` and `scope`, and whether
+/// `authorization_details` was used. OpenID4VCI 1.0 §5.1.2: when both are
+/// present each is interpreted on its own (the grant covers both; a
+/// configuration named by both counts once, as its authorization details
+/// say); unknown scope values are ignored (`openid`, another AS's scopes).
 fn requested(
     scope: Option<&str>,
     details: Option<&str>,
 ) -> Result<(Vec<String>, bool), AuthorizeError> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut push = |id: &str| {
-        if !ids.iter().any(|i| i == id) {
-            ids.push(id.to_owned());
-        }
+    let mut ids = match details {
+        Some(details) => authorization_details_ids(details)?,
+        None => Vec::new(),
     };
-    if let Some(details) = details {
-        let list: Vec<Value> =
-            serde_json::from_str(details).map_err(|_| AuthorizeError::BadAuthorizationDetails)?;
-        for d in &list {
-            let id = d
-                .get("credential_configuration_id")
-                .and_then(Value::as_str)
-                .filter(|id| catalogue::find(id).is_some());
-            match (d.get("type").and_then(Value::as_str), id) {
-                (Some("openid_credential"), Some(id)) => push(id),
-                _ => return Err(AuthorizeError::BadAuthorizationDetails),
-            }
-        }
-        if ids.is_empty() {
-            return Err(AuthorizeError::BadAuthorizationDetails);
-        }
-        return Ok((ids, true));
-    }
-    let scope = scope.ok_or(AuthorizeError::NothingRequested)?;
-    let values: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-    // OpenID4VCI 1.0 §5.1.2: unknown scope values are ignored (`openid`,
-    // another AS's scopes); only a scope naming nothing we issue is refused.
+    let by_details = !ids.is_empty();
+    let values: Vec<&str> = scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut known = false;
     for s in values.iter().filter(|s| catalogue::find(s).is_some()) {
-        push(s);
+        known = true;
+        if !ids.iter().any(|i| i == s) {
+            ids.push((*s).to_owned());
+        }
     }
-    match (ids.is_empty(), values.is_empty()) {
-        (false, _) => Ok((ids, false)),
-        (true, true) => Err(AuthorizeError::NothingRequested),
-        (true, false) => Err(AuthorizeError::UnknownScope),
+    match (by_details, known, values.is_empty()) {
+        (true, _, _) | (false, true, _) => Ok((ids, by_details)),
+        (false, false, true) => Err(AuthorizeError::NothingRequested),
+        (false, false, false) => Err(AuthorizeError::UnknownScope),
     }
 }
 
@@ -661,7 +679,17 @@ mod tests {
         ));
         let d = r#"[{"type":"openid_credential","credential_configuration_id":"ru.inn"}]"#;
         assert_eq!(
-            requested(Some("ru.passport"), Some(d)).unwrap(),
+            requested(None, Some(d)).unwrap(),
+            (vec!["ru.inn".to_owned()], true)
+        );
+        // OpenID4VCI 1.0 §5.1.2: both are honoured, a configuration named
+        // twice counts once, unknown scope values are still ignored.
+        assert_eq!(
+            requested(Some("ru.passport ru.inn openid"), Some(d)).unwrap(),
+            (vec!["ru.inn".to_owned(), "ru.passport".to_owned()], true)
+        );
+        assert_eq!(
+            requested(Some("openid"), Some(d)).unwrap(),
             (vec!["ru.inn".to_owned()], true)
         );
         for bad in [
