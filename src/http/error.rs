@@ -375,6 +375,8 @@ mod tests {
             TokenError::ClientMismatch,
             TokenError::RedirectUriMismatch,
             TokenError::PkceMismatch,
+            TokenError::BadAuthorizationDetails,
+            TokenError::AuthorizationDetailsNotGranted,
             StatusError::UnknownList,
             StatusError::IndexOutOfRange,
             StatusError::RevokedIsFinal,

@@ -1,11 +1,14 @@
 //! Authorization-request conformance: `scope` beside `authorization_details`
-//! (OpenID4VCI 1.0 §5.1.2) and the `credential_identifier` the token
-//! response's `authorization_details` then requires (§6.2, §8.2).
+//! (OpenID4VCI 1.0 §5.1.2), `authorization_details` in the token request of
+//! either grant (§6.1, §6.2) and the `credential_identifier` it then needs
+//! (§8.2).
 
 use serde_json::{Value, json};
 
-use super::authcode::{code_for, redeem};
-use super::wallet::{self, credential, key, nonce, proof};
+use super::authcode::{self, CLIENT, REDIRECT, code_for, redeem};
+use super::wallet::{
+    self, PRE_AUTH, credential, key, nonce, post_form, pre_authorized_code, proof,
+};
 use crate::fixture::InProc;
 
 fn details(ids: &[&str]) -> String {
@@ -100,5 +103,99 @@ fn scope_and_authorization_details_in_one_request_are_both_honoured() {
         (400, "invalid_credential_request"),
         "{:?}",
         r.body
+    );
+}
+
+#[test]
+fn pre_authorized_code_with_authorization_details_gets_credential_identifiers() {
+    let server = InProc::start();
+    let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport", "ru.snils"], true);
+    let code = pre_authorized_code(&o);
+    let tx = o["tx_code"].as_str().unwrap();
+    let form = |d: &str| {
+        vec![
+            ("grant_type", PRE_AUTH.to_owned()),
+            ("pre-authorized_code", code.clone()),
+            ("tx_code", tx.to_owned()),
+            ("authorization_details", d.to_owned()),
+        ]
+    };
+    let send = |d: &str| {
+        let f = form(d);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&server, "/token", &f)
+    };
+    // Malformed, or more than the offer: refused, and the code lives on.
+    for (bad, what) in [
+        (r#"[{"type":"openid_credential"}]"#.to_owned(), "malformed"),
+        (details(&["ru.passport", "ru.inn"]), "not offered"),
+    ] {
+        let r = send(&bad);
+        assert_eq!(
+            (r.status, r.error()),
+            (400, "invalid_authorization_details"),
+            "{what}: {:?}",
+            r.body
+        );
+    }
+    // A subset of the offer: a token for the reduced set (§6.1).
+    let t = send(&details(&["ru.passport"]));
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    let by_cfg = identifiers(&t.body);
+    assert_eq!(by_cfg.len(), 1, "{:?}", t.body);
+    assert_eq!(by_cfg[0].0, "ru.passport");
+    assert_eq!(by_cfg[0].1.len(), 1);
+    let token = t.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        issue_by_identifier(&server, token, &by_cfg[0].1[0]),
+        "urn:ru:digital-id:passport:1"
+    );
+    // The configuration left out is not covered.
+    let n = nonce(&server);
+    let r = credential(
+        &server,
+        token,
+        &json!({"credential_configuration_id": "ru.snils", "proofs": {"jwt": [proof(&server, &key(), &n)]}}),
+    );
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.error(), "invalid_credential_request");
+}
+
+#[test]
+fn authorization_details_in_the_token_request_narrow_an_authorization_code() {
+    let server = InProc::start();
+    let code = code_for(&server, "ivanov-ivan", &[("scope", "ru.snils ru.inn")]);
+    let token_request = |code: &str, d: &str| {
+        post_form(
+            &server,
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", authcode::VERIFIER),
+                ("client_id", CLIENT),
+                ("authorization_details", d),
+            ],
+        )
+    };
+    let t = token_request(&code, &details(&["ru.inn"]));
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    let by_cfg = identifiers(&t.body);
+    assert_eq!(by_cfg.len(), 1);
+    assert_eq!(by_cfg[0].0, "ru.inn");
+    let token = t.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        issue_by_identifier(&server, token, &by_cfg[0].1[0]),
+        "urn:ru:digital-id:inn:1"
+    );
+    // More than was authorized.
+    let code = code_for(&server, "ivanov-ivan", &[("scope", "ru.snils")]);
+    let t = token_request(&code, &details(&["ru.passport"]));
+    assert_eq!(
+        (t.status, t.error()),
+        (400, "invalid_authorization_details"),
+        "{:?}",
+        t.body
     );
 }
