@@ -418,6 +418,7 @@ mod tests {
             AuthorizeError::SubjectNotOffered,
             AuthorizeError::NotProofed,
             AuthorizeError::NoSubjectChosen,
+            AuthorizeError::ConsentDenied,
             AuthorizeError::Registry(RegistryError::Unavailable),
             CredentialError::MissingToken,
             CredentialError::InvalidToken,

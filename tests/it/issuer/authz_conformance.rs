@@ -1,11 +1,15 @@
 //! Authorization-request conformance: `scope` beside `authorization_details`
 //! (OpenID4VCI 1.0 §5.1.2), `authorization_details` in the token request of
 //! either grant (§6.1, §6.2) and the `credential_identifier` it then needs
-//! (§8.2).
+//! (§8.2), and authorization errors delivered to the client's redirect URI
+//! (RFC 6749 §4.1.2.1, RFC 9207 `iss`) once the client and its redirect URI
+//! are established.
 
 use serde_json::{Value, json};
 
-use super::authcode::{self, CLIENT, REDIRECT, code_for, redeem};
+use super::authcode::{
+    self, CLIENT, REDIRECT, code_for, decide, login, no_redirect_agent, param, push, redeem, text,
+};
 use super::wallet::{
     self, PRE_AUTH, credential, key, nonce, post_form, pre_authorized_code, proof,
 };
@@ -198,4 +202,208 @@ fn authorization_details_in_the_token_request_narrow_an_authorization_code() {
         "{:?}",
         t.body
     );
+}
+
+/// `GET /authorize` of the registered client with the standard parameters,
+/// `drop` left out and `set` added or replacing.
+fn authorize(
+    server: &InProc,
+    client: &str,
+    redirect: &str,
+    drop: &[&str],
+    set: &[(&str, &str)],
+) -> (u16, String, Option<String>) {
+    let challenge = authcode::challenge();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", redirect),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+        ("scope", "ru.passport"),
+        ("state", "st-1"),
+    ];
+    params.retain(|(k, _)| !drop.contains(k) && !set.iter().any(|(s, _)| s == k));
+    params.extend_from_slice(set);
+    let mut req = no_redirect_agent().get(&server.url("/authorize"));
+    for (k, v) in params {
+        req = req.query(k, v);
+    }
+    text(req.call())
+}
+
+/// An error response at the client's redirect URI (RFC 6749 §4.1.2.1).
+fn assert_sent_back(server: &InProc, status: u16, location: Option<&str>, code: &str, what: &str) {
+    assert_eq!(status, 302, "{what}");
+    let location = location.unwrap_or_else(|| panic!("{what}: no redirect"));
+    assert!(
+        location.starts_with(&format!("{REDIRECT}?")),
+        "{what}: {location}"
+    );
+    assert_eq!(param(location, "error").as_deref(), Some(code), "{what}");
+    assert!(
+        param(location, "error_description").is_some_and(|d| !d.is_empty()),
+        "{what}: {location}"
+    );
+    assert_eq!(param(location, "state").as_deref(), Some("st-1"), "{what}");
+    assert_eq!(
+        param(location, "iss").as_deref(),
+        Some(server.base.as_str()),
+        "{what}"
+    );
+    assert!(param(location, "code").is_none(), "{what}");
+}
+
+/// What is wrong, the parameters left out, those set, the error expected.
+type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn authorization_errors_go_back_to_the_redirect_uri() {
+    let server = InProc::start();
+    let bad_details =
+        r#"[{"type":"openid_credential","credential_configuration_id":"ru.diploma"}]"#;
+    let cases: [Case; 7] = [
+        (
+            "missing code_challenge",
+            &["code_challenge"],
+            &[],
+            "invalid_request",
+        ),
+        (
+            "plain PKCE",
+            &[],
+            &[("code_challenge_method", "plain")],
+            "invalid_request",
+        ),
+        (
+            "response_type=token",
+            &[],
+            &[("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (
+            "no response_type",
+            &["response_type"],
+            &[],
+            "unsupported_response_type",
+        ),
+        (
+            "unknown scope only",
+            &[],
+            &[("scope", "ru.diploma")],
+            "invalid_scope",
+        ),
+        (
+            "bad authorization_details",
+            &[],
+            &[("authorization_details", bad_details)],
+            "invalid_authorization_details",
+        ),
+        (
+            "unknown issuer_state",
+            &[],
+            &[("issuer_state", "no-such-offer")],
+            "invalid_request",
+        ),
+    ];
+    for (what, drop, set, code) in cases {
+        let (status, body, location) = authorize(&server, CLIENT, REDIRECT, drop, set);
+        assert_sent_back(&server, status, location.as_deref(), code, what);
+        assert!(body.is_empty(), "{what}: {body}");
+    }
+    // Without `state` none is sent back.
+    let (status, _, location) =
+        authorize(&server, CLIENT, REDIRECT, &["state", "code_challenge"], &[]);
+    assert_eq!(status, 302);
+    let location = location.unwrap();
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert!(param(&location, "state").is_none(), "{location}");
+}
+
+#[test]
+fn a_bad_client_or_redirect_uri_is_never_redirected_even_with_other_errors() {
+    let server = InProc::start();
+    for (client, redirect, code) in [
+        ("unknown-wallet", REDIRECT, "invalid_client"),
+        (CLIENT, "https://evil.example/cb", "invalid_request"),
+        (CLIENT, "http://wallet.example/cb", "invalid_request"),
+    ] {
+        // The request is also missing PKCE: the bad client or redirect URI
+        // decides, and it is shown, not redirected.
+        let (status, page, location) =
+            authorize(&server, client, redirect, &["code_challenge"], &[]);
+        assert_eq!(status, 400, "{client} {redirect}: {page}");
+        assert!(location.is_none(), "{client} {redirect}: {location:?}");
+        assert!(page.contains(&format!("<code>{code}</code>")), "{page}");
+    }
+}
+
+#[test]
+fn errors_after_a_pushed_request_go_back_to_the_redirect_uri() {
+    let server = InProc::start();
+    // Denied consent (the request came through PAR).
+    let pushed = push(&server, &[("scope", "ru.snils")]);
+    let (_, page, _) = login(
+        &server,
+        pushed.body["request_uri"].as_str().unwrap(),
+        "ivanov-ivan",
+    );
+    let (status, _, location) = decide(&server, &page, "deny");
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
+    assert!(
+        param(&location, "error_description").is_some(),
+        "{location}"
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        param(&location, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+
+    // A consent posted for a session in which nobody signed in.
+    let pushed = push(&server, &[("scope", "ru.snils")]);
+    let (status, page, _) = text(
+        no_redirect_agent()
+            .get(&server.url("/authorize"))
+            .query("client_id", CLIENT)
+            .query("request_uri", pushed.body["request_uri"].as_str().unwrap())
+            .call(),
+    );
+    assert_eq!(status, 200, "{page}");
+    let (status, _, location) = decide(&server, &page, "approve");
+    assert_eq!(status, 303);
+    let location = location.expect("redirect");
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
+    assert!(param(&location, "code").is_none());
+
+    // A `request_uri` pushed by another client, or unknown: no redirect.
+    let pushed = push(&server, &[("scope", "ru.snils")]);
+    for (client, uri) in [
+        ("other-wallet", pushed.body["request_uri"].as_str().unwrap()),
+        (CLIENT, "urn:ietf:params:oauth:request_uri:nope"),
+    ] {
+        let (status, page, location) = text(
+            no_redirect_agent()
+                .get(&server.url("/authorize"))
+                .query("client_id", client)
+                .query("request_uri", uri)
+                .call(),
+        );
+        assert_eq!(status, 400, "{page}");
+        assert!(location.is_none());
+    }
+    // At `/par` the same refusals stay JSON (RFC 9126 §2.3).
+    let r = push(&server, &[("scope", "ru.diploma")]);
+    assert_eq!((r.status, r.error()), (400, "invalid_scope"));
+    assert!(r.headers.get("location").is_none());
 }
