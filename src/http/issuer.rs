@@ -177,11 +177,11 @@ async fn credential_offer(
 
 #[utoipa::path(post, path = "/token", tag = "issuer",
     summary = "Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5)",
-    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication).",
+    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication). With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6).",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Access token (`Cache-Control: no-store`)", body = TokenResponse),
-        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable)", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication sent, or `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -334,19 +334,37 @@ fn see_other(location: String) -> HttpResponse {
     )
 }
 
+fn found(location: String) -> HttpResponse {
+    no_store(
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, location))
+            .finish(),
+    )
+}
+
+/// A refusal: the page, or back to the client with `redirect` (302 after
+/// a GET, 303 after a POST).
+fn refused(r: authorize::Refusal, redirect: fn(String) -> HttpResponse) -> HttpResponse {
+    match r {
+        authorize::Refusal::Page(e) => error_page(e),
+        authorize::Refusal::Redirect { location, .. } => redirect(location),
+    }
+}
+
 #[utoipa::path(get, path = "/authorize", tag = "issuer",
     summary = "Authorization endpoint: the login page (RFC 6749 §4.1.1, OpenID4VCI 1.0 §5.1)",
-    description = "Only when citizens can sign in (`--demo`). Opens a login session for a direct or pushed (`request_uri`) authorization request of a registered client at one of its redirect URIs (exact match); in demo mode the citizen picks their registry record. Refusals are HTML pages naming the error code, never a redirect; pages are sent with `Content-Security-Policy: frame-ancestors 'none'` and `X-Content-Type-Options: nosniff`; rate limited.",
+    description = "Only when citizens can sign in (`--demo`). Opens a login session for a direct or pushed (`request_uri`) authorization request of a registered client at one of its redirect URIs (exact match); in demo mode the citizen picks their registry record. `scope` and `authorization_details` may be combined: the grant covers both (OpenID4VCI 1.0 §5.1.2). A bad client, redirect URI or `request_uri` gets an HTML refusal page naming the error code and never a redirect; once the client and its redirect URI are established, every other refusal goes back to the client (RFC 6749 §4.1.2.1). Pages are sent with `Content-Security-Policy: frame-ancestors 'none'` and `X-Content-Type-Options: nosniff`; rate limited.",
     params(AuthorizationParams),
     responses(
         (status = 200, description = "Login page", body = String, content_type = "text/html"),
-        (status = 400, description = "Refusal page: `invalid_client` (`client_id` not registered), `invalid_request` (including a `redirect_uri` the client did not register), `unsupported_response_type`, `invalid_scope`, `invalid_authorization_details`; or `invalid_request` JSON when the query itself cannot be parsed", content(
+        (status = 302, description = "Refused, back to the client: `redirect_uri` with `error` (`unsupported_response_type`, `invalid_request` for missing or malformed PKCE S256 or an unknown `issuer_state`, `invalid_scope`, `invalid_authorization_details`, `server_error`), `error_description`, `state` and `iss` (RFC 9207)", headers(("Location" = String, description = "The wallet's `redirect_uri` with the error response"))),
+        (status = 400, description = "Refusal page: `invalid_client` (`client_id` not registered), `invalid_request` (`client_id` missing or malformed, `redirect_uri` missing, malformed or not registered for the client, `request_uri` unknown, used, expired or pushed by another client); or `invalid_request` JSON when the query itself cannot be parsed", content(
             (String = "text/html"),
             (ErrorBody = "application/json"),
         )),
         (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
+        (status = 503, description = "Refusal page: `server_error` (store unavailable while reading a `request_uri`)", body = String, content_type = "text/html"),
     ))]
 async fn authorize_page(
     state: web::Data<AppState>,
@@ -354,7 +372,7 @@ async fn authorize_page(
 ) -> HttpResponse {
     match authorize::begin(&state.issuer(), query.into_inner()).await {
         Ok(login) => html(200, crate::web::authorize::login(&login)),
-        Err(e) => error_page(e),
+        Err(r) => refused(r, found),
     }
 }
 
@@ -413,22 +431,22 @@ enum Decision {
 #[utoipa::path(post, path = "/authorize/consent", tag = "issuer",
     operation_id = "authorize_consent",
     summary = "Authorization endpoint: consent step (RFC 6749 §4.1.2)",
-    description = "Only when citizens can sign in (`--demo`). Approve (remembered for this wallet, then an authorization code) or deny (`error=access_denied`, RFC 6749 §4.1.2.1); either way back to the wallet with `state` and `iss` (RFC 9207).",
+    description = "Only when citizens can sign in (`--demo`). Approve (remembered for this wallet, then an authorization code) or deny (`error=access_denied`, RFC 6749 §4.1.2.1); either way, and on any later failure, back to the wallet with `state` and `iss` (RFC 9207).",
     request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 303, description = "To `redirect_uri` with `code` or `error=access_denied`, `state` and `iss`", headers(("Location" = String, description = "The wallet's `redirect_uri` with the authorization response"))),
-        (status = 400, description = "Refusal page: `invalid_request` (session unknown, expired or without a chosen person); or `invalid_request` JSON for a malformed form", content(
+        (status = 303, description = "To `redirect_uri` with `code`, or with `error` (`access_denied` when denied, `invalid_request` for a session without a chosen person, `server_error`) and `error_description`; always `state` and `iss`", headers(("Location" = String, description = "The wallet's `redirect_uri` with the authorization response"))),
+        (status = 400, description = "Refusal page: `invalid_request` (session unknown or expired); or `invalid_request` JSON for a malformed form", content(
             (String = "text/html"),
             (ErrorBody = "application/json"),
         )),
         (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
-        (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
+        (status = 503, description = "Refusal page: `server_error` (store unavailable while reading the session)", body = String, content_type = "text/html"),
     ))]
 async fn consent(state: web::Data<AppState>, form: web::Form<ConsentForm>) -> HttpResponse {
     let approve = form.decision == Decision::Approve;
     match authorize::decide(&state.issuer(), &form.session, approve).await {
         Ok(to) => see_other(to),
-        Err(e) => error_page(e),
+        Err(r) => refused(r, see_other),
     }
 }
 

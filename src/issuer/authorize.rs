@@ -44,8 +44,9 @@ pub struct AuthorizationParams {
     #[schema(nullable = false)]
     #[param(nullable = false)]
     pub state: Option<String>,
-    /// Space-separated credential configuration ids; ignored when
-    /// `authorization_details` is present.
+    /// Space-separated credential configuration ids; unknown values are
+    /// ignored. Honoured beside `authorization_details` (OpenID4VCI 1.0
+    /// §5.1.2): the grant covers both.
     #[schema(nullable = false, example = "ru.passport ru.snils")]
     #[param(nullable = false, example = "ru.passport ru.snils")]
     pub scope: Option<String>,
@@ -177,6 +178,8 @@ pub enum AuthorizeError {
     NotProofed,
     #[error("choose a person before consenting")]
     NoSubjectChosen,
+    #[error("the citizen declined to issue the credentials to this wallet")]
+    ConsentDenied,
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -192,7 +195,7 @@ impl crate::http::WireError for AuthorizeError {
             BadAuthorizationDetails => "invalid_authorization_details",
             // RFC 6749 §5.2: "unknown client".
             UnknownClient => "invalid_client",
-            NotProofed | SubjectNotOffered => "access_denied",
+            NotProofed | SubjectNotOffered | ConsentDenied => "access_denied",
             Registry(_) => "server_error",
             Store(e) => e.code(),
             MissingClientId
@@ -216,7 +219,7 @@ impl crate::http::WireError for AuthorizeError {
     fn status(&self) -> u16 {
         use AuthorizeError::*;
         match self {
-            NotProofed | SubjectNotOffered => 403,
+            NotProofed | SubjectNotOffered | ConsentDenied => 403,
             Registry(_) => 503,
             Store(e) => e.status(),
             // RFC 6749 §5.2: `invalid_client` "MAY" be 401; 400 here, as a
@@ -245,12 +248,105 @@ impl crate::http::WireError for AuthorizeError {
     }
 }
 
+/// A refused authorization request and where the refusal goes (RFC 6749
+/// §4.1.2.1).
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client or its redirect URI is not established (unknown client,
+    /// unregistered or malformed `redirect_uri`, unknown `request_uri`):
+    /// shown to the user, never redirected.
+    Page(AuthorizeError),
+    /// Back to the client's registered redirect URI with `error`,
+    /// `error_description`, `state` and `iss` (RFC 9207).
+    Redirect {
+        error: AuthorizeError,
+        location: String,
+    },
+}
+
+impl Refusal {
+    /// `error` sent back to the redirect URI of `request`, which was
+    /// validated for its client.
+    pub fn to_client(ctx: &Ctx<'_>, request: &AuthorizationRequest, error: AuthorizeError) -> Self {
+        Self::back(
+            ctx,
+            &request.client_id,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            error,
+        )
+    }
+
+    fn back(
+        ctx: &Ctx<'_>,
+        client_id: &str,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: AuthorizeError,
+    ) -> Self {
+        use crate::http::WireError;
+        // A failure of ours is logged here and described generically, as
+        // on the JSON path and the error page.
+        let description = match error.status() >= 500 {
+            true => {
+                tracing::error!(error = %error, "authorization request failed");
+                "the server could not complete the request".to_owned()
+            }
+            false => crate::http::error::error_description(&error.to_string()),
+        };
+        tracing::info!(client = ?client_id, error = error.code(), "authorization refused; sent back to the client");
+        let location = respond(
+            ctx,
+            redirect_uri,
+            state,
+            &[("error", error.code()), ("error_description", &description)],
+        );
+        Refusal::Redirect { error, location }
+    }
+
+    /// The error, wherever it would have gone (`POST /par` answers JSON).
+    pub fn into_error(self) -> AuthorizeError {
+        match self {
+            Refusal::Page(error) | Refusal::Redirect { error, .. } => error,
+        }
+    }
+}
+
 /// Validates authorization request parameters (also those pushed via PAR).
+/// Until `client_id` and `redirect_uri` are known good the refusal is a
+/// page; every later one goes back to the client (RFC 6749 §4.1.2.1).
 pub async fn validate(
     ctx: &Ctx<'_>,
-    p: AuthorizationParams,
-) -> Result<AuthorizationRequest, AuthorizeError> {
-    let client_id = p.client_id.ok_or(AuthorizeError::MissingClientId)?;
+    mut p: AuthorizationParams,
+) -> Result<AuthorizationRequest, Refusal> {
+    let (client_id, redirect_uri) = client_and_redirect_uri(ctx, &mut p).map_err(Refusal::Page)?;
+    let state = p.state.take();
+    match checked(ctx, p).await {
+        Ok(checked) => Ok(AuthorizationRequest {
+            client_id,
+            redirect_uri,
+            state,
+            code_challenge: checked.code_challenge,
+            credential_configuration_ids: checked.ids,
+            by_authorization_details: checked.by_details,
+            offered_subject: checked.offered_subject,
+        }),
+        Err(e) => Err(Refusal::back(
+            ctx,
+            &client_id,
+            &redirect_uri,
+            state.as_deref(),
+            e,
+        )),
+    }
+}
+
+/// The registered client and one of its redirect URIs (exact match).
+fn client_and_redirect_uri(
+    ctx: &Ctx<'_>,
+    p: &mut AuthorizationParams,
+) -> Result<(String, String), AuthorizeError> {
+    let client_id = p.client_id.take().ok_or(AuthorizeError::MissingClientId)?;
     if !client_id_acceptable(&client_id) {
         return Err(AuthorizeError::MalformedClientId);
     }
@@ -260,13 +356,28 @@ pub async fn validate(
         .settings
         .client(&client_id)
         .ok_or(AuthorizeError::UnknownClient)?;
-    let redirect_uri = p.redirect_uri.ok_or(AuthorizeError::MissingRedirectUri)?;
+    let redirect_uri = p
+        .redirect_uri
+        .take()
+        .ok_or(AuthorizeError::MissingRedirectUri)?;
     if !redirect_uri_acceptable(&redirect_uri) {
         return Err(AuthorizeError::BadRedirectUri);
     }
     if !client.redirect_uris.contains(&redirect_uri) {
         return Err(AuthorizeError::UnregisteredRedirectUri);
     }
+    Ok((client_id, redirect_uri))
+}
+
+/// The rest of a request whose client and redirect URI are good.
+struct Checked {
+    code_challenge: String,
+    ids: Vec<String>,
+    by_details: bool,
+    offered_subject: Option<SubjectId>,
+}
+
+async fn checked(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Checked, AuthorizeError> {
     if p.response_type.as_deref() != Some("code") {
         return Err(AuthorizeError::UnsupportedResponseType);
     }
@@ -289,57 +400,71 @@ pub async fn validate(
         ),
         None => None,
     };
-    Ok(AuthorizationRequest {
-        client_id,
-        redirect_uri,
-        state: p.state,
+    Ok(Checked {
         code_challenge: challenge,
-        credential_configuration_ids: ids,
-        by_authorization_details: by_details,
+        ids,
+        by_details,
         offered_subject,
     })
 }
 
-/// Configuration ids from `authorization_details` (preferred) or `scope`.
+/// The configuration ids of an `authorization_details` parameter (RFC 9396
+/// §2): a JSON array of `openid_credential` entries, each naming a known
+/// configuration (OpenID4VCI 1.0 §5.1.1); in order, without repeats.
+pub fn authorization_details_ids(details: &str) -> Result<Vec<String>, AuthorizeError> {
+    let list: Vec<Value> =
+        serde_json::from_str(details).map_err(|_| AuthorizeError::BadAuthorizationDetails)?;
+    let mut ids: Vec<String> = Vec::with_capacity(list.len());
+    for d in &list {
+        let id = d
+            .get("credential_configuration_id")
+            .and_then(Value::as_str)
+            .filter(|id| catalogue::find(id).is_some());
+        match (d.get("type").and_then(Value::as_str), id) {
+            (Some("openid_credential"), Some(id)) => {
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_owned());
+                }
+            }
+            _ => return Err(AuthorizeError::BadAuthorizationDetails),
+        }
+    }
+    match ids.is_empty() {
+        true => Err(AuthorizeError::BadAuthorizationDetails),
+        false => Ok(ids),
+    }
+}
+
+/// Configuration ids from `authorization_details` and `scope`, and whether
+/// `authorization_details` was used. OpenID4VCI 1.0 §5.1.2: when both are
+/// present each is interpreted on its own (the grant covers both; a
+/// configuration named by both counts once, as its authorization details
+/// say); unknown scope values are ignored (`openid`, another AS's scopes).
 fn requested(
     scope: Option<&str>,
     details: Option<&str>,
 ) -> Result<(Vec<String>, bool), AuthorizeError> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut push = |id: &str| {
-        if !ids.iter().any(|i| i == id) {
-            ids.push(id.to_owned());
-        }
+    let mut ids = match details {
+        Some(details) => authorization_details_ids(details)?,
+        None => Vec::new(),
     };
-    if let Some(details) = details {
-        let list: Vec<Value> =
-            serde_json::from_str(details).map_err(|_| AuthorizeError::BadAuthorizationDetails)?;
-        for d in &list {
-            let id = d
-                .get("credential_configuration_id")
-                .and_then(Value::as_str)
-                .filter(|id| catalogue::find(id).is_some());
-            match (d.get("type").and_then(Value::as_str), id) {
-                (Some("openid_credential"), Some(id)) => push(id),
-                _ => return Err(AuthorizeError::BadAuthorizationDetails),
-            }
-        }
-        if ids.is_empty() {
-            return Err(AuthorizeError::BadAuthorizationDetails);
-        }
-        return Ok((ids, true));
-    }
-    let scope = scope.ok_or(AuthorizeError::NothingRequested)?;
-    let values: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-    // OpenID4VCI 1.0 §5.1.2: unknown scope values are ignored (`openid`,
-    // another AS's scopes); only a scope naming nothing we issue is refused.
+    let by_details = !ids.is_empty();
+    let values: Vec<&str> = scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut known = false;
     for s in values.iter().filter(|s| catalogue::find(s).is_some()) {
-        push(s);
+        known = true;
+        if !ids.iter().any(|i| i == s) {
+            ids.push((*s).to_owned());
+        }
     }
-    match (ids.is_empty(), values.is_empty()) {
-        (false, _) => Ok((ids, false)),
-        (true, true) => Err(AuthorizeError::NothingRequested),
-        (true, false) => Err(AuthorizeError::UnknownScope),
+    match (by_details, known, values.is_empty()) {
+        (true, _, _) | (false, true, _) => Ok((ids, by_details)),
+        (false, false, true) => Err(AuthorizeError::NothingRequested),
+        (false, false, false) => Err(AuthorizeError::UnknownScope),
     }
 }
 
@@ -407,11 +532,24 @@ pub enum AfterLogin {
 }
 
 /// `GET /authorize`: a validated request (or a pushed one) opens a session.
-pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, AuthorizeError> {
+/// Once the request is known to come from its client, refusals go back to
+/// the client ([`Refusal`]), those found after PAR too.
+pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, Refusal> {
     let request = match p.request_uri.clone() {
-        Some(uri) => super::par::redeem(ctx, &uri, p.client_id.as_deref()).await?,
+        Some(uri) => super::par::redeem(ctx, &uri, p.client_id.as_deref())
+            .await
+            .map_err(Refusal::Page)?,
         None => validate(ctx, p).await?,
     };
+    open_session(ctx, &request)
+        .await
+        .map_err(|e| Refusal::to_client(ctx, &request, e))
+}
+
+async fn open_session(
+    ctx: &Ctx<'_>,
+    request: &AuthorizationRequest,
+) -> Result<Login, AuthorizeError> {
     let subjects = match &request.offered_subject {
         Some(id) => ctx.registry.subject(id)?.into_iter().collect(),
         None => ctx.registry.subjects()?,
@@ -433,7 +571,7 @@ pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, Autho
     Ok(Login {
         session_id,
         client_name: client_name(ctx, &request.client_id),
-        request,
+        request: request.clone(),
         subjects,
     })
 }
@@ -487,38 +625,45 @@ pub async fn login(
 }
 
 /// `POST /authorize/consent`: approve (remembered, then a code) or deny
-/// (`access_denied`); either way back to the wallet.
-pub async fn decide(
-    ctx: &Ctx<'_>,
-    session_id: &str,
-    approve: bool,
-) -> Result<String, AuthorizeError> {
+/// (`access_denied`); either way back to the wallet, and so is any later
+/// failure.
+pub async fn decide(ctx: &Ctx<'_>, session_id: &str, approve: bool) -> Result<String, Refusal> {
     let session: Session = match ctx
         .store
         .take(ns::SESSION, ctx.secret_key(session_id), ctx.now)
-        .await?
+        .await
+        .map_err(|e| Refusal::Page(e.into()))?
     {
-        Some(b) => store::from_bytes(&b)?,
-        None => return Err(AuthorizeError::UnknownSession),
+        Some(b) => store::from_bytes(&b).map_err(|e| Refusal::Page(e.into()))?,
+        None => return Err(Refusal::Page(AuthorizeError::UnknownSession)),
     };
-    let subject_id = session.subject_id.ok_or(AuthorizeError::NoSubjectChosen)?;
     let request = session.request;
-    if !approve {
-        return Ok(redirect(ctx, &request, &[("error", "access_denied")]));
-    }
+    let approved = match (session.subject_id, approve) {
+        (Some(subject_id), true) => approved(ctx, &request, &subject_id).await,
+        (Some(_), false) => Err(AuthorizeError::ConsentDenied),
+        (None, _) => Err(AuthorizeError::NoSubjectChosen),
+    };
+    approved.map_err(|e| Refusal::to_client(ctx, &request, e))
+}
+
+async fn approved(
+    ctx: &Ctx<'_>,
+    request: &AuthorizationRequest,
+    subject_id: &SubjectId,
+) -> Result<String, AuthorizeError> {
     let subject = ctx
         .registry
-        .subject(&subject_id)?
+        .subject(subject_id)?
         .ok_or(AuthorizeError::UnknownSubject)?;
     consent::grant(
         ctx,
-        &subject_id,
+        subject_id,
         &request.client_id,
         &request.credential_configuration_ids,
         subject.identity_proofing,
     )
     .await?;
-    finish(ctx, &request, &subject).await
+    finish(ctx, request, &subject).await
 }
 
 async fn load_session(ctx: &Ctx<'_>, session_id: &str) -> Result<Session, AuthorizeError> {
@@ -563,24 +708,30 @@ async fn finish(
         )
         .await?;
     tracing::info!(client = ?request.client_id, proofing = ?subject.identity_proofing, "authorization code issued");
-    Ok(redirect(ctx, request, &[("code", &code)]))
+    Ok(respond(
+        ctx,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        &[("code", &code)],
+    ))
 }
 
 /// `redirect_uri` with the response parameters, `state` and `iss`
-/// (RFC 9207).
-fn redirect(ctx: &Ctx<'_>, request: &AuthorizationRequest, params: &[(&str, &str)]) -> String {
+/// (RFC 6749 §4.1.2, RFC 9207).
+fn respond(
+    ctx: &Ctx<'_>,
+    redirect_uri: &str,
+    state: Option<&str>,
+    params: &[(&str, &str)],
+) -> String {
     let mut all: Vec<(&str, &str)> = params.to_vec();
-    if let Some(state) = &request.state {
+    if let Some(state) = state {
         all.push(("state", state));
     }
     all.push(("iss", ctx.issuer_id()));
     let query = serde_urlencoded::to_string(&all).unwrap_or_default();
-    let sep = if request.redirect_uri.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    format!("{}{sep}{query}", request.redirect_uri)
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{sep}{query}")
 }
 
 #[cfg(test)]
@@ -661,7 +812,17 @@ mod tests {
         ));
         let d = r#"[{"type":"openid_credential","credential_configuration_id":"ru.inn"}]"#;
         assert_eq!(
-            requested(Some("ru.passport"), Some(d)).unwrap(),
+            requested(None, Some(d)).unwrap(),
+            (vec!["ru.inn".to_owned()], true)
+        );
+        // OpenID4VCI 1.0 §5.1.2: both are honoured, a configuration named
+        // twice counts once, unknown scope values are still ignored.
+        assert_eq!(
+            requested(Some("ru.passport ru.inn openid"), Some(d)).unwrap(),
+            (vec!["ru.inn".to_owned(), "ru.passport".to_owned()], true)
+        );
+        assert_eq!(
+            requested(Some("openid"), Some(d)).unwrap(),
             (vec!["ru.inn".to_owned()], true)
         );
         for bad in [

@@ -32,7 +32,11 @@ pub async fn push(
     if params.request_uri.is_some() {
         return Err(AuthorizeError::NestedRequestUri);
     }
-    let request = validate(ctx, params).await?;
+    // RFC 9126 §2.3: the refusal is this endpoint's JSON error, whatever
+    // `GET /authorize` would have done with it.
+    let request = validate(ctx, params)
+        .await
+        .map_err(super::authorize::Refusal::into_error)?;
     let id = crate::crypto::random_token();
     ctx.store
         .insert(

@@ -53,6 +53,16 @@ pub struct TokenRequest {
     /// Refused with `invalid_client`: wallets are public clients.
     #[schema(nullable = false)]
     pub client_assertion: Option<String>,
+    /// JSON array (RFC 9396 §6) of `{"type": "openid_credential",
+    /// "credential_configuration_id": …}` naming configurations of the
+    /// offer or authorization (OpenID4VCI 1.0 §6.1), in either grant: the
+    /// token then covers only those, and the response names their
+    /// `credential_identifiers`.
+    #[schema(
+        nullable = false,
+        example = r#"[{"type":"openid_credential","credential_configuration_id":"ru.passport"}]"#
+    )]
+    pub authorization_details: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1, OpenID4VCI §6.2).
@@ -64,7 +74,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,
-    /// Present when the authorization used `authorization_details`, or when
+    /// Present when the authorization or token request used
+    /// `authorization_details` (OpenID4VCI 1.0 §6.2), or when
     /// the holder has several Credential Datasets of a configuration (a
     /// parent: one birth certificate per child, one identifier each): per
     /// configuration, the `credential_identifiers` to request with.
@@ -134,6 +145,12 @@ pub enum TokenError {
     RedirectUriMismatch,
     #[error("the `code_verifier` does not match the `code_challenge` (PKCE S256)")]
     PkceMismatch,
+    #[error(
+        "`authorization_details` must be a JSON array of `openid_credential` entries naming known configurations"
+    )]
+    BadAuthorizationDetails,
+    #[error("`authorization_details` names a credential configuration this grant does not cover")]
+    AuthorizationDetailsNotGranted,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -160,6 +177,10 @@ impl crate::http::WireError for TokenError {
             | RedirectUriMismatch
             | PkceMismatch => "invalid_grant",
             MissingClientId | ClientAuthenticationUnsupported => "invalid_client",
+            // RFC 9396 §6: "similar to `invalid_scope`".
+            BadAuthorizationDetails | AuthorizationDetailsNotGranted => {
+                "invalid_authorization_details"
+            }
             Store(e) => e.code(),
         }
     }
@@ -197,12 +218,21 @@ pub async fn token(
     {
         return Err(TokenError::MalformedClientId);
     }
+    // Read before any code is looked at: a malformed value burns nothing.
+    let details = req
+        .authorization_details
+        .as_deref()
+        .map(|d| {
+            super::authorize::authorization_details_ids(d)
+                .map_err(|_| TokenError::BadAuthorizationDetails)
+        })
+        .transpose()?;
     match req.grant_type.as_deref() {
         None => Err(TokenError::MissingGrantType),
-        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req).await,
+        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req, details).await,
         // Served only when citizens can sign in (`Settings::sign_in`).
         Some("authorization_code") if ctx.settings.sign_in.is_some() => {
-            authorization_code(ctx, req).await
+            authorization_code(ctx, req, details).await
         }
         Some(_) => Err(TokenError::UnsupportedGrantType),
     }
@@ -225,20 +255,34 @@ pub fn tx_code_digest(ctx: &Ctx<'_>, pre_authorized_code: &str, tx_code: &str) -
         .key_of(&["tx_code", pre_authorized_code, tx_code])
 }
 
-/// `tx_digest` is the [`tx_code_digest`] of the `tx_code` sent, if any.
+/// Whether every configuration `wanted` (from `authorization_details`) is
+/// one `granted` covers.
+fn covers(granted: &[String], wanted: Option<&[String]>) -> bool {
+    wanted.is_none_or(|w| w.iter().all(|id| granted.contains(id)))
+}
+
+/// `tx_digest` is the [`tx_code_digest`] of the `tx_code` sent, if any;
+/// `wanted` the configurations of the request's `authorization_details`: a
+/// request for more than the offer is refused and leaves the code usable.
 fn redeem(
     current: Option<&[u8]>,
     tx_digest: Option<&str>,
     max_attempts: u32,
+    wanted: Option<&[String]>,
 ) -> Result<Redemption, StoreError> {
     let Some(bytes) = current else {
         return Ok(Redemption::Refuse(TokenError::UnknownPreAuthorizedCode));
     };
     let rec: PreAuthorizedCode = store::from_bytes(bytes)?;
+    let granted = covers(&rec.credential_configuration_ids, wanted);
     Ok(match (&rec.tx_code_digest, tx_digest) {
+        (None, None) if !granted => Redemption::Refuse(TokenError::AuthorizationDetailsNotGranted),
         (None, None) => Redemption::Redeem(rec),
         (None, Some(_)) => Redemption::Refuse(TokenError::TxCodeNotExpected),
         (Some(_), None) => Redemption::Refuse(TokenError::TxCodeMissing),
+        (Some(d), Some(t)) if digests_equal(d, t) && !granted => {
+            Redemption::Refuse(TokenError::AuthorizationDetailsNotGranted)
+        }
         (Some(d), Some(t)) if digests_equal(d, t) => Redemption::Redeem(rec),
         (Some(_), Some(_)) if rec.failed_attempts + 1 >= max_attempts => Redemption::Burn,
         (Some(_), Some(_)) => {
@@ -257,7 +301,11 @@ pub(crate) fn digests_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 
-async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenResponse, TokenError> {
+async fn pre_authorized(
+    ctx: &Ctx<'_>,
+    req: TokenRequest,
+    details: Option<Vec<String>>,
+) -> Result<TokenResponse, TokenError> {
     let code = req
         .pre_authorized_code
         .ok_or(TokenError::MissingPreAuthorizedCode)?;
@@ -267,26 +315,34 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
         .as_deref()
         .map(|t| tx_code_digest(ctx, &code, t));
     let tx = tx_digest.clone();
+    let wanted = details.clone();
     let seen = ctx
         .store
         .update(
             ns::PRE_AUTHORIZED_CODE,
             ctx.secret_key(&code),
             ctx.now,
-            Box::new(move |cur| match redeem(cur, tx.as_deref(), max) {
-                Ok(Redemption::Redeem(_) | Redemption::Burn) => Update::Delete,
-                Ok(Redemption::WrongTry(rec, _)) => match store::to_bytes(&rec) {
-                    Ok(value) => Update::Put {
-                        value,
-                        expires_at: Some(rec.expires_at),
+            Box::new(
+                move |cur| match redeem(cur, tx.as_deref(), max, wanted.as_deref()) {
+                    Ok(Redemption::Redeem(_) | Redemption::Burn) => Update::Delete,
+                    Ok(Redemption::WrongTry(rec, _)) => match store::to_bytes(&rec) {
+                        Ok(value) => Update::Put {
+                            value,
+                            expires_at: Some(rec.expires_at),
+                        },
+                        Err(_) => Update::Delete,
                     },
-                    Err(_) => Update::Delete,
+                    Ok(Redemption::Refuse(_)) | Err(_) => Update::Keep,
                 },
-                Ok(Redemption::Refuse(_)) | Err(_) => Update::Keep,
-            }),
+            ),
         )
         .await?;
-    let rec = match redeem(seen.as_deref(), tx_digest.as_deref(), max)? {
+    let rec = match redeem(
+        seen.as_deref(),
+        tx_digest.as_deref(),
+        max,
+        details.as_deref(),
+    )? {
         Redemption::Redeem(rec) => rec,
         Redemption::Refuse(e) | Redemption::WrongTry(_, e) => return Err(e),
         Redemption::Burn => {
@@ -304,10 +360,24 @@ async fn pre_authorized(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRespons
         client_id: req.client_id,
         identity_proofing: rec.identity_proofing,
     };
-    // A parent's birth certificates: one identifier per child (§6.2).
-    super::credential::assign_identifiers(ctx, &mut grant, false);
+    match details {
+        Some(ids) => narrow(ctx, &mut grant, ids),
+        // A parent's birth certificates: one identifier per child (§6.2).
+        None => super::credential::assign_identifiers(ctx, &mut grant, false),
+    }
     let details = authorization_details(&grant);
     access_token(ctx, grant, details).await
+}
+
+/// The grant reduced to the configurations of the token request's
+/// `authorization_details` (already checked to be covered), each with its
+/// credential identifiers: OpenID4VCI 1.0 §6.2 then requires them in the
+/// response, and §8.2 their use at the credential endpoint.
+fn narrow(ctx: &Ctx<'_>, grant: &mut Grant, ids: Vec<String>) {
+    grant.credential_configuration_ids = ids;
+    grant.credential_identifiers.clear();
+    grant.datasets.clear();
+    super::credential::assign_identifiers(ctx, grant, true);
 }
 
 /// The token response's `authorization_details` (OpenID4VCI 1.0 §6.2):
@@ -334,7 +404,11 @@ fn authorization_details(grant: &Grant) -> Option<Vec<Value>> {
     })
 }
 
-async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenResponse, TokenError> {
+async fn authorization_code(
+    ctx: &Ctx<'_>,
+    req: TokenRequest,
+    details: Option<Vec<String>>,
+) -> Result<TokenResponse, TokenError> {
     let client_id = req.client_id.ok_or(TokenError::MissingClientId)?;
     let code = req.code.ok_or(TokenError::MissingCode)?;
     let redirect_uri = req.redirect_uri.ok_or(TokenError::MissingRedirectUri)?;
@@ -365,8 +439,17 @@ async fn authorization_code(ctx: &Ctx<'_>, req: TokenRequest) -> Result<TokenRes
     if !digests_equal(&b64url(sha256(&verifier)), &rec.code_challenge) {
         return Err(TokenError::PkceMismatch);
     }
-    let details = authorization_details(&rec.grant);
-    access_token(ctx, rec.grant, details).await
+    let mut grant = rec.grant;
+    if let Some(ids) = details {
+        // RFC 9396 §6: no more than the authorization granted; OpenID4VCI
+        // 1.0 §6.1: a subset gets a token for the reduced set.
+        if !covers(&grant.credential_configuration_ids, Some(&ids)) {
+            return Err(TokenError::AuthorizationDetailsNotGranted);
+        }
+        narrow(ctx, &mut grant, ids);
+    }
+    let details = authorization_details(&grant);
+    access_token(ctx, grant, details).await
 }
 
 async fn access_token(

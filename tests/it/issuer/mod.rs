@@ -2,6 +2,7 @@
 
 mod at_rest;
 pub mod authcode;
+mod authz_conformance;
 pub mod backoffice;
 mod birth_certificate;
 mod client_id;
