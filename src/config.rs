@@ -10,7 +10,9 @@ use clap::Args;
 use serde::Deserialize;
 
 mod auth;
-pub use auth::{AuthConfigError, AuthFile, CALLBACK_PATH, ClientAuth, OidcSettings, SubjectMatch};
+pub use auth::{
+    AuthChoice, AuthConfigError, AuthFile, CALLBACK_PATH, ClientAuth, OidcSettings, SubjectMatch,
+};
 
 /// `digital-id serve` flags; each has a `VC_*` environment twin.
 #[derive(Debug, Clone, Default, Args)]
