@@ -256,7 +256,8 @@ mod tests {
 
     #[test]
     fn each_bad_table_names_its_rule() {
-        let cases: &[(String, bool, fn(&AuthConfigError) -> bool)] = &[
+        type Rule = fn(&AuthConfigError) -> bool;
+        let cases: &[(String, bool, Rule)] = &[
             ("provider = \"demo\"\n".into(), false, |e| matches!(e, AuthConfigError::DemoWithoutDemoMode)),
             ("provider = \"saml\"\n".into(), true, |e| matches!(e, AuthConfigError::UnknownProvider)),
             ("provider = \"oidc\"\n".into(), false, |e| matches!(e, AuthConfigError::Missing("issuer"))),

@@ -50,6 +50,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, sign_in: Option<SignIn>) {
                 .service(limits::resource("/authorize").get(authorize_page))
                 .service(limits::resource("/authorize/login").post(login))
                 .service(web::resource("/authorize/consent").post(consent));
+            // Documented with every sign-in; without a provider it answers
+            // 404 `not_found` (and 405 to other methods, like any route).
+            super::signin::configure_callback(cfg);
         }
         Some(SignIn::Oidc) => {
             cfg.service(limits::resource("/par").post(par))

@@ -20,8 +20,13 @@ const COOKIE_HTTPS: &str = "__Host-digital-id-signin";
 const COOKIE_HTTP: &str = "digital-id-signin";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(limits::resource("/authorize").get(authorize))
-        .service(web::resource(CALLBACK_PATH).get(callback));
+    cfg.service(limits::resource("/authorize").get(authorize));
+    configure_callback(cfg);
+}
+
+/// The redirection endpoint alone.
+pub fn configure_callback(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(CALLBACK_PATH).get(callback));
 }
 
 fn cookie_name(state: &AppState) -> &'static str {

@@ -572,3 +572,22 @@ fn an_id_token_from_another_issuer_is_refused() {
     });
     refused(&page, "`iss` is not the configured provider");
 }
+
+#[test]
+fn a_minor_asking_for_an_adult_only_document_is_refused() {
+    let (page, _) = stub_sign_in(|_, c| {
+        c["sub"] = json!("popov-artyom");
+        None
+    });
+    refused(&page, "only issued to adults");
+    assert!(!page.body.contains("Попов"), "no registry detail");
+}
+
+#[test]
+fn a_sign_in_without_identity_proofing_is_refused() {
+    let (page, _) = stub_sign_in(|_, c| {
+        c["amr"] = json!(["pwd"]);
+        None
+    });
+    refused(&page, "identity has not been proofed");
+}
