@@ -66,7 +66,16 @@ pub fn build_state(
         crate::verifier::outbound::Outbound::from_settings(&settings.verifier)?,
     )?);
     let status = crate::status::Allocator::new(settings.issuer.status_list_size);
+    // The provider's TLS trusts what the verifier's outbound calls trust
+    // (bundled roots plus `[verifier] ca_file`).
+    let signin = settings.oidc.clone().map(|oidc| {
+        let tls = crate::verifier::outbound::Outbound::from_settings(&settings.verifier)
+            .map(|o| o.tls_config());
+        tls.map(|tls| Arc::new(crate::signin::Provider::new(oidc, tls)))
+    });
+    let signin = signin.transpose()?;
     Ok(AppState {
+        signin,
         verifier,
         settings,
         keys,

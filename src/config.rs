@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+mod auth;
+pub use auth::{
+    AuthChoice, AuthConfigError, AuthFile, CALLBACK_PATH, ClientAuth, OidcSettings, SubjectMatch,
+};
+
 /// `digital-id serve` flags; each has a `VC_*` environment twin.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -68,6 +73,9 @@ pub struct FileConfig {
     /// The registered wallet clients of the authorization-code flow.
     #[serde(default)]
     pub clients: Vec<WalletClient>,
+    /// Citizen sign-in (DESIGN.md "Citizen sign-in").
+    #[serde(default)]
+    pub auth: AuthFile,
     #[serde(default)]
     pub issuer: IssuerSettings,
     #[serde(default)]
@@ -109,13 +117,20 @@ fn demo_clients() -> Vec<WalletClient> {
 pub enum SignIn {
     /// Demo mode: the citizen picks their registry record.
     Demo,
+    /// `[auth] provider = "oidc"`: the citizen signs in at the upstream
+    /// OpenID Provider ([`Settings::oidc`]).
+    Oidc,
 }
 
 impl SignIn {
-    /// The sign-in the settings call for, if any. (An upstream OpenID
-    /// Provider, `[auth] provider = "oidc"`, will be decided here too.)
-    pub fn from_settings(demo: bool) -> Option<SignIn> {
-        demo.then_some(SignIn::Demo)
+    /// The sign-in the settings call for, if any: `[auth]` when set, else
+    /// the demo login in demo mode.
+    pub fn from_settings(demo: bool, auth: &auth::AuthChoice) -> Option<SignIn> {
+        match auth {
+            auth::AuthChoice::Oidc(_) => Some(SignIn::Oidc),
+            auth::AuthChoice::Demo => Some(SignIn::Demo),
+            auth::AuthChoice::None => demo.then_some(SignIn::Demo),
+        }
     }
 }
 
@@ -451,6 +466,8 @@ pub enum ConfigError {
         max = MAX_BATCH_SIZE
     )]
     BatchSize(usize),
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
 }
 
 /// Largest accepted `issuer.batch_size`.
@@ -473,6 +490,9 @@ pub struct Settings {
     /// Citizen sign-in of the authorization-code flow; `None`: that flow is
     /// off.
     pub sign_in: Option<SignIn>,
+    /// The upstream OpenID Provider (`Some` exactly when `sign_in` is
+    /// [`SignIn::Oidc`]).
+    pub oidc: Option<OidcSettings>,
     /// Registered wallet clients (in demo mode without `[[clients]]`: the
     /// built-in demo client).
     pub clients: Vec<WalletClient>,
@@ -513,9 +533,11 @@ impl Settings {
             true => demo_clients(),
             false => file.clients,
         };
+        let public_url = PublicUrl::parse(&public_url)?;
+        let auth = file.auth.check(demo, &public_url)?;
         let s = Settings {
             bind,
-            public_url: PublicUrl::parse(&public_url)?,
+            public_url,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -525,7 +547,11 @@ impl Settings {
             api_key: args.api_key.or(file.api_key).map(Secret),
             profile: args.profile.or(file.profile).unwrap_or_default(),
             demo,
-            sign_in: SignIn::from_settings(demo),
+            sign_in: SignIn::from_settings(demo, &auth),
+            oidc: match auth {
+                auth::AuthChoice::Oidc(s) => Some(*s),
+                auth::AuthChoice::None | auth::AuthChoice::Demo => None,
+            },
             clients,
             issuer: file.issuer,
             verifier: file.verifier,

@@ -24,6 +24,7 @@ pub mod issuer;
 pub mod keystore;
 pub mod registry;
 pub mod sdjwt;
+pub mod signin;
 pub mod status;
 pub mod store;
 pub mod verifier;

@@ -50,6 +50,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, sign_in: Option<SignIn>) {
                 .service(limits::resource("/authorize").get(authorize_page))
                 .service(limits::resource("/authorize/login").post(login))
                 .service(web::resource("/authorize/consent").post(consent));
+            // Documented with every sign-in; without a provider it answers
+            // 404 `not_found` (and 405 to other methods, like any route).
+            super::signin::configure_callback(cfg);
+        }
+        Some(SignIn::Oidc) => {
+            cfg.service(limits::resource("/par").post(par))
+                .service(web::resource("/authorize/consent").post(consent));
+            super::signin::configure(cfg);
         }
     }
 }
@@ -302,7 +310,7 @@ async fn par(
 
 /// A login, consent or refusal page: never framed (clickjacking), never
 /// sniffed as another type, never cached.
-fn html(status: u16, body: String) -> HttpResponse {
+pub(super) fn html(status: u16, body: String) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     no_store(
@@ -326,7 +334,7 @@ fn error_page(e: authorize::AuthorizeError) -> HttpResponse {
     html(status, crate::web::authorize::error(&message, code))
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     no_store(
         HttpResponse::SeeOther()
             .insert_header((header::LOCATION, location))
@@ -353,20 +361,22 @@ fn refused(r: authorize::Refusal, redirect: fn(String) -> HttpResponse) -> HttpR
 
 #[utoipa::path(get, path = "/authorize", tag = "issuer",
     summary = "Authorization endpoint: the login page (RFC 6749 §4.1.1, OpenID4VCI 1.0 §5.1)",
-    description = "Only when citizens can sign in (`--demo`). Opens a login session for a direct or pushed (`request_uri`) authorization request of a registered client at one of its redirect URIs (exact match); in demo mode the citizen picks their registry record. `scope` and `authorization_details` may be combined: the grant covers both (OpenID4VCI 1.0 §5.1.2). A bad client, redirect URI or `request_uri` gets an HTML refusal page naming the error code and never a redirect; once the client and its redirect URI are established, every other refusal goes back to the client (RFC 6749 §4.1.2.1). Pages are sent with `Content-Security-Policy: frame-ancestors 'none'` and `X-Content-Type-Options: nosniff`; rate limited.",
+    description = "Only when citizens can sign in (`[auth]` or `--demo`). Opens a login session for a direct or pushed (`request_uri`) authorization request of a registered client at one of its redirect URIs (exact match); with `[auth] provider = \"oidc\"` it sends the citizen to the identity provider (303, with the sign-in cookie), in demo mode the citizen picks their registry record. `scope` and `authorization_details` may be combined: the grant covers both (OpenID4VCI 1.0 §5.1.2). A bad client, redirect URI or `request_uri` gets an HTML refusal page naming the error code and never a redirect; once the client and its redirect URI are established, every other refusal goes back to the client (RFC 6749 §4.1.2.1). Pages are sent with `Content-Security-Policy: frame-ancestors 'none'` and `X-Content-Type-Options: nosniff`; rate limited.",
     params(AuthorizationParams),
     responses(
-        (status = 200, description = "Login page", body = String, content_type = "text/html"),
+        (status = 200, description = "Login page (demo mode)", body = String, content_type = "text/html"),
         (status = 302, description = "Refused, back to the client: `redirect_uri` with `error` (`unsupported_response_type`, `invalid_request` for missing or malformed PKCE S256 or an unknown `issuer_state`, `invalid_scope`, `invalid_authorization_details`, `server_error`), `error_description`, `state` and `iss` (RFC 9207)", headers(("Location" = String, description = "The wallet's `redirect_uri` with the error response"))),
+        (status = 303, description = "To the identity provider's authorization endpoint (`[auth] provider = \"oidc\"`), with `state`, `nonce` and PKCE S256; sets the HttpOnly, SameSite=Lax sign-in cookie (Secure under https)", headers(("Location" = String, description = "The provider's authorization request"), ("Set-Cookie" = String, description = "The sign-in cookie bound to `state`"))),
         (status = 400, description = "Refusal page: `invalid_client` (`client_id` not registered), `invalid_request` (`client_id` missing or malformed, `redirect_uri` missing, malformed or not registered for the client, `request_uri` unknown, used, expired or pushed by another client); or `invalid_request` JSON when the query itself cannot be parsed", content(
             (String = "text/html"),
             (ErrorBody = "application/json"),
         )),
         (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "Refusal page: `server_error` (store unavailable while reading a `request_uri`)", body = String, content_type = "text/html"),
+        (status = 502, description = "Refusal page: `temporarily_unavailable` (the identity provider cannot be reached)", body = String, content_type = "text/html"),
+        (status = 503, description = "Refusal page: `server_error` (registry or store unavailable)", body = String, content_type = "text/html"),
     ))]
-async fn authorize_page(
+pub(super) async fn authorize_page(
     state: web::Data<AppState>,
     query: web::Query<AuthorizationParams>,
 ) -> HttpResponse {

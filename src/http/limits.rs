@@ -427,6 +427,9 @@ mod tests {
         ("POST", "/token"),
         // Ends a login session that `POST /authorize/login` opened.
         ("POST", "/authorize/consent"),
+        // Takes the single-use sign-in `state` that the limited
+        // `GET /authorize` stored; only then does it call the provider.
+        ("GET", "/signin/callback"),
         ("GET", "/oid4vp/requests/{id}"),
         ("POST", "/oid4vp/requests/{id}"),
         // Answers one transaction once.

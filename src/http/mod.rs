@@ -10,6 +10,7 @@ pub mod limits;
 mod methods;
 pub mod metrics;
 pub mod openapi;
+mod signin;
 mod verifier;
 mod wallet;
 
@@ -50,6 +51,9 @@ pub struct AppState {
     pub limiter: limits::RateLimiter,
     /// The OpenID4VP verifier role.
     pub verifier: Arc<crate::verifier::Verifier>,
+    /// The upstream OpenID Provider citizens sign in at (`[auth] provider
+    /// = "oidc"`).
+    pub signin: Option<Arc<crate::signin::Provider>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -19,7 +19,7 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{backoffice, health, issuer, metrics, verifier, wallet};
+use super::{backoffice, health, issuer, metrics, signin, verifier, wallet};
 use crate::catalogue;
 use crate::registry::{IdentityProofing, SubjectId};
 use crate::verifier::presets::Preset;
@@ -46,6 +46,7 @@ use crate::verifier::transaction::ResponseMode;
         issuer::authorize_page,
         issuer::login,
         issuer::consent,
+        signin::callback,
         issuer::token,
         issuer::nonce,
         issuer::credential,

@@ -1,8 +1,9 @@
 //! Authorization code flow (RFC 6749 §4.1, RFC 7636 PKCE S256 required,
 //! RFC 9396 `authorization_details` of type `openid_credential` or `scope`,
 //! OpenID4VCI §5): validate the request (directly or pushed via PAR), a
-//! demo login where the citizen picks their registry record, consent once
-//! per subject and client, then a single-use authorization code.
+//! login — at the upstream OpenID Provider (`super::signin`) or, in demo
+//! mode, by picking a registry record — consent once per subject and
+//! client, then a single-use authorization code.
 //!
 //! The steps return data; the pages are rendered by `web::authorize`.
 
@@ -116,6 +117,11 @@ pub struct AuthorizationRequest {
 pub struct Session {
     pub request: AuthorizationRequest,
     pub subject_id: Option<SubjectId>,
+    /// How the signed-in person's identity was proofed: from the
+    /// provider's `amr`/`acr`; `None` before login (and in the demo login,
+    /// where the registry record says it).
+    #[serde(default)]
+    pub identity_proofing: Option<IdentityProofing>,
 }
 
 /// A stored authorization code (under its keyed hash, [`Ctx::secret_key`]).
@@ -512,6 +518,8 @@ pub struct ConsentStep {
     /// The client's registered `name`.
     pub client_name: String,
     pub subject: Subject,
+    /// How the person's identity was proofed at sign-in.
+    pub identity_proofing: IdentityProofing,
 }
 
 /// The registered name of `client_id` (the id itself should the client
@@ -531,33 +539,56 @@ pub enum AfterLogin {
     Redirect(String),
 }
 
-/// `GET /authorize`: a validated request (or a pushed one) opens a session.
-/// Once the request is known to come from its client, refusals go back to
-/// the client ([`Refusal`]), those found after PAR too.
+/// `GET /authorize` in demo mode: a validated request (or a pushed one)
+/// opens a session, and the citizen picks their record. Once the request
+/// is known to come from its client, refusals go back to the client
+/// ([`Refusal`]), those found after PAR too.
 pub async fn begin(ctx: &Ctx<'_>, p: AuthorizationParams) -> Result<Login, Refusal> {
+    let (session_id, request) = open(ctx, p).await?;
+    let subjects: Result<Vec<Subject>, AuthorizeError> = (|| {
+        Ok(match &request.offered_subject {
+            Some(id) => ctx.registry.subject(id)?.into_iter().collect(),
+            None => ctx.registry.subjects()?,
+        })
+    })();
+    let subjects = subjects.map_err(|e| Refusal::to_client(ctx, &request, e))?;
+    Ok(Login {
+        session_id,
+        client_name: client_name(ctx, &request.client_id),
+        request,
+        subjects,
+    })
+}
+
+/// Validates an authorization request (or redeems a pushed one) and opens
+/// a login session: its id and the request. Refusals are a page while the
+/// client or its redirect URI is not established, and go back to the
+/// client after that.
+pub async fn open(
+    ctx: &Ctx<'_>,
+    p: AuthorizationParams,
+) -> Result<(String, AuthorizationRequest), Refusal> {
     let request = match p.request_uri.clone() {
         Some(uri) => super::par::redeem(ctx, &uri, p.client_id.as_deref())
             .await
             .map_err(Refusal::Page)?,
         None => validate(ctx, p).await?,
     };
-    open_session(ctx, &request)
+    let session_id = open_session(ctx, &request)
         .await
-        .map_err(|e| Refusal::to_client(ctx, &request, e))
+        .map_err(|e| Refusal::to_client(ctx, &request, e))?;
+    Ok((session_id, request))
 }
 
 async fn open_session(
     ctx: &Ctx<'_>,
     request: &AuthorizationRequest,
-) -> Result<Login, AuthorizeError> {
-    let subjects = match &request.offered_subject {
-        Some(id) => ctx.registry.subject(id)?.into_iter().collect(),
-        None => ctx.registry.subjects()?,
-    };
+) -> Result<String, AuthorizeError> {
     let session_id = new_secret();
     let session = Session {
         request: request.clone(),
         subject_id: None,
+        identity_proofing: None,
     };
     ctx.store
         .insert(
@@ -568,25 +599,34 @@ async fn open_session(
             ctx.now,
         )
         .await?;
-    Ok(Login {
-        session_id,
-        client_name: client_name(ctx, &request.client_id),
-        request: request.clone(),
-        subjects,
-    })
+    Ok(session_id)
 }
 
-/// `POST /authorize/login`: the citizen picked their record.
+/// `POST /authorize/login`: the citizen picked their record (demo mode);
+/// the record says how their identity was proofed.
 pub async fn login(
     ctx: &Ctx<'_>,
     session_id: &str,
     subject_id: &SubjectId,
 ) -> Result<AfterLogin, AuthorizeError> {
-    let mut session = load_session(ctx, session_id).await?;
     let subject = ctx
         .registry
         .subject(subject_id)?
         .ok_or(AuthorizeError::UnknownSubject)?;
+    let proofing = subject.identity_proofing;
+    signed_in(ctx, session_id, subject, proofing).await
+}
+
+/// The person of the session signed in as `subject`, their identity
+/// proofed by `proofing`: consent, or a code when consent is remembered.
+pub async fn signed_in(
+    ctx: &Ctx<'_>,
+    session_id: &str,
+    subject: Subject,
+    proofing: IdentityProofing,
+) -> Result<AfterLogin, AuthorizeError> {
+    let mut session = load_session(ctx, session_id).await?;
+    let subject_id = &subject.id;
     if session
         .request
         .offered_subject
@@ -595,7 +635,7 @@ pub async fn login(
     {
         return Err(AuthorizeError::SubjectNotOffered);
     }
-    if subject.identity_proofing == IdentityProofing::None {
+    if proofing == IdentityProofing::None {
         return Err(AuthorizeError::NotProofed);
     }
     let remembered = consent::find(ctx, subject_id, &session.request.client_id).await?;
@@ -603,11 +643,12 @@ pub async fn login(
         ctx.store
             .delete(ns::SESSION, ctx.secret_key(session_id))
             .await?;
-        return finish(ctx, &session.request, &subject)
+        return finish(ctx, &session.request, &subject, proofing)
             .await
             .map(AfterLogin::Redirect);
     }
     session.subject_id = Some(subject_id.clone());
+    session.identity_proofing = Some(proofing);
     ctx.store
         .put(
             ns::SESSION,
@@ -621,7 +662,36 @@ pub async fn login(
         client_name: client_name(ctx, &session.request.client_id),
         request: session.request,
         subject,
+        identity_proofing: proofing,
     })))
+}
+
+/// Ends the session with `error=access_denied` and `description` at the
+/// wallet's redirect URI (RFC 6749 §4.1.2.1): the sign-in found no one to
+/// issue to.
+pub async fn deny(
+    ctx: &Ctx<'_>,
+    session_id: &str,
+    description: &str,
+) -> Result<String, AuthorizeError> {
+    let session: Session = match ctx
+        .store
+        .take(ns::SESSION, ctx.secret_key(session_id), ctx.now)
+        .await?
+    {
+        Some(b) => store::from_bytes(&b)?,
+        None => return Err(AuthorizeError::UnknownSession),
+    };
+    let request = &session.request;
+    Ok(respond(
+        ctx,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        &[
+            ("error", "access_denied"),
+            ("error_description", description),
+        ],
+    ))
 }
 
 /// `POST /authorize/consent`: approve (remembered, then a code) or deny
@@ -638,8 +708,9 @@ pub async fn decide(ctx: &Ctx<'_>, session_id: &str, approve: bool) -> Result<St
         None => return Err(Refusal::Page(AuthorizeError::UnknownSession)),
     };
     let request = session.request;
+    let proofing = session.identity_proofing;
     let approved = match (session.subject_id, approve) {
-        (Some(subject_id), true) => approved(ctx, &request, &subject_id).await,
+        (Some(subject_id), true) => approved(ctx, &request, &subject_id, proofing).await,
         (Some(_), false) => Err(AuthorizeError::ConsentDenied),
         (None, _) => Err(AuthorizeError::NoSubjectChosen),
     };
@@ -650,20 +721,31 @@ async fn approved(
     ctx: &Ctx<'_>,
     request: &AuthorizationRequest,
     subject_id: &SubjectId,
+    signed_in_with: Option<IdentityProofing>,
 ) -> Result<String, AuthorizeError> {
     let subject = ctx
         .registry
         .subject(subject_id)?
         .ok_or(AuthorizeError::UnknownSubject)?;
+    // The sign-in's own proofing method when there was one (OIDC `amr`).
+    let proofing = signed_in_with.unwrap_or(subject.identity_proofing);
     consent::grant(
         ctx,
         subject_id,
         &request.client_id,
         &request.credential_configuration_ids,
-        subject.identity_proofing,
+        proofing,
     )
     .await?;
-    finish(ctx, request, &subject).await
+    finish(ctx, request, &subject, proofing).await
+}
+
+/// The credential configurations the session's request asks for.
+pub async fn requested_ids(ctx: &Ctx<'_>, session_id: &str) -> Result<Vec<String>, AuthorizeError> {
+    Ok(load_session(ctx, session_id)
+        .await?
+        .request
+        .credential_configuration_ids)
 }
 
 async fn load_session(ctx: &Ctx<'_>, session_id: &str) -> Result<Session, AuthorizeError> {
@@ -682,6 +764,7 @@ async fn finish(
     ctx: &Ctx<'_>,
     request: &AuthorizationRequest,
     subject: &Subject,
+    proofing: IdentityProofing,
 ) -> Result<String, AuthorizeError> {
     let mut grant = Grant {
         subject_id: subject.id.clone(),
@@ -689,7 +772,7 @@ async fn finish(
         credential_identifiers: BTreeMap::new(),
         datasets: BTreeMap::new(),
         client_id: Some(request.client_id.clone()),
-        identity_proofing: subject.identity_proofing,
+        identity_proofing: proofing,
     };
     super::credential::assign_identifiers(ctx, &mut grant, request.by_authorization_details);
     let code = new_secret();
@@ -707,7 +790,7 @@ async fn finish(
             ctx.now,
         )
         .await?;
-    tracing::info!(client = ?request.client_id, proofing = ?subject.identity_proofing, "authorization code issued");
+    tracing::info!(client = ?request.client_id, proofing = ?proofing, "authorization code issued");
     Ok(respond(
         ctx,
         &request.redirect_uri,

@@ -160,7 +160,24 @@ impl crate::http::WireError for CredentialError {
             Signing => 500,
             Status(e) => crate::http::WireError::status(e),
             Store(e) => crate::http::WireError::status(e),
-            _ => 400,
+            Malformed
+            | IdentifierChoice
+            | IdentifierRequired
+            | SeveralDatasets(_)
+            | SingularProof
+            | MalformedProofs
+            | BatchTooLarge(_)
+            | EncryptionUnsupported
+            | UnknownConfiguration
+            | UnknownIdentifier
+            | MissingProofs
+            | UnsupportedProofType
+            | InvalidProof { .. }
+            | MixedNonces
+            | DuplicateKey
+            | InvalidNonce
+            | Denied(_)
+            | DocumentExpired => 400,
         }
     }
     fn challenge(&self) -> Option<String> {

@@ -24,6 +24,7 @@ pub mod offer;
 pub mod par;
 pub mod proof;
 pub mod records;
+pub mod signin;
 pub mod token;
 
 use std::collections::BTreeMap;
@@ -49,6 +50,8 @@ pub mod ns {
     pub const PAR: &str = "vci_par";
     /// key(login session id) → [`Session`](super::authorize::Session).
     pub const SESSION: &str = "vci_session";
+    /// key(sign-in `state`) → [`PendingSignIn`](super::signin::PendingSignIn).
+    pub const SIGNIN: &str = "vci_signin";
     /// key(access token) → [`Grant`](super::Grant).
     pub const ACCESS_TOKEN: &str = "vci_token";
     /// c_nonce → `[]`.

@@ -188,7 +188,25 @@ impl crate::http::WireError for TokenError {
         match self {
             TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported => 401,
             TokenError::Store(e) => e.status(),
-            _ => 400,
+            TokenError::MissingGrantType
+            | TokenError::UnsupportedGrantType
+            | TokenError::MissingPreAuthorizedCode
+            | TokenError::TxCodeMissing
+            | TokenError::TxCodeNotExpected
+            | TokenError::UnknownPreAuthorizedCode
+            | TokenError::WrongTxCode { .. }
+            | TokenError::TxCodeAttemptsExhausted
+            | TokenError::MissingCode
+            | TokenError::MissingCodeVerifier
+            | TokenError::MalformedCodeVerifier
+            | TokenError::MissingRedirectUri
+            | TokenError::MalformedClientId
+            | TokenError::UnknownAuthorizationCode
+            | TokenError::ClientMismatch
+            | TokenError::RedirectUriMismatch
+            | TokenError::PkceMismatch
+            | TokenError::BadAuthorizationDetails
+            | TokenError::AuthorizationDetailsNotGranted => 400,
         }
     }
     fn challenge(&self) -> Option<String> {

@@ -438,6 +438,11 @@ impl Outbound {
         self.policy
     }
 
+    /// The TLS configuration (roots) of outbound calls.
+    pub fn tls_config(&self) -> TlsConfig {
+        self.tls.clone()
+    }
+
     /// An agent for outbound calls: no redirects, no proxy, `timeout` for
     /// the whole call, only checked addresses (but those of
     /// `exempt_origin`).

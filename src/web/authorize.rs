@@ -84,7 +84,7 @@ The permission is remembered for this wallet and can be withdrawn.</small></p>\
 <button type=\"submit\" name=\"decision\" value=\"approve\">Разрешить / Allow</button>\
 <button type=\"submit\" name=\"decision\" value=\"deny\">Отказать / Deny</button></form>",
         name = escape(&full_name(&c.subject)),
-        proof = proofing(c.subject.identity_proofing),
+        proof = proofing(c.identity_proofing),
         client = escape(&c.client_name),
         docs = documents(&c.request.credential_configuration_ids),
         session = escape(&c.session_id),
@@ -102,4 +102,22 @@ pub fn error(message: &str, code: &str) -> String {
         code = escape(code),
     );
     page("Запрос отклонён / Request refused", &body)
+}
+
+/// A sign-in refusal page; when the person signed in, a link takes them
+/// back to the wallet with `error=access_denied`.
+pub fn refused(message: &str, code: &str, back_to_wallet: Option<&str>) -> String {
+    let back = back_to_wallet.map_or_else(String::new, |to| {
+        format!(
+            "<p><a class=\"button\" href=\"{to}\">Вернуться в кошелёк / Back to the wallet</a></p>",
+            to = escape(to)
+        )
+    });
+    let body = format!(
+        "<h1>Вход не выполнен / Sign-in refused</h1><div class=\"error\"><p>{msg}</p>\
+<p><small>error: <code>{code}</code></small></p></div>{back}",
+        msg = escape(message),
+        code = escape(code),
+    );
+    page("Вход не выполнен / Sign-in refused", &body)
 }

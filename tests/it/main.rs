@@ -13,5 +13,6 @@ mod outbound;
 mod production;
 mod schemathesis;
 mod server;
+mod signin;
 mod verifier;
 mod verifier_outsider;
