@@ -342,7 +342,7 @@ pub(super) fn see_other(location: String) -> HttpResponse {
     )
 }
 
-fn found(location: String) -> HttpResponse {
+pub(super) fn found(location: String) -> HttpResponse {
     no_store(
         HttpResponse::Found()
             .insert_header((header::LOCATION, location))

@@ -6,7 +6,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::issuer::{html, see_other};
+use super::issuer::{found, html, see_other};
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, WireError, limits};
 use crate::config::CALLBACK_PATH;
@@ -81,6 +81,7 @@ async fn authorize(
                 set_cookie(&mut resp, &state, &to.state);
                 resp
             }
+            Err(CallbackError::BackToClient { location, .. }) => found(location),
             Err(e) => error_page(e),
         },
     )

@@ -61,6 +61,14 @@ pub enum CallbackError {
     Refused { refusal: Refusal, redirect: String },
     #[error(transparent)]
     Authorize(#[from] AuthorizeError),
+    /// The authorization request of a known client and redirect URI broke a
+    /// rule: back to the client with `error` at `location` (RFC 6749
+    /// §4.1.2.1).
+    #[error("{error}")]
+    BackToClient {
+        error: AuthorizeError,
+        location: String,
+    },
 }
 
 /// Why a signed-in person gets nothing (shown to them, and sent to the
@@ -90,7 +98,7 @@ impl crate::http::WireError for CallbackError {
             StateMismatch | UnknownState | MissingCode => "invalid_request",
             Provider(e) if e.is_unavailable() => "temporarily_unavailable",
             Provider(_) | Refused { .. } => "access_denied",
-            Authorize(e) => e.code(),
+            Authorize(e) | BackToClient { error: e, .. } => e.code(),
         }
     }
     fn status(&self) -> u16 {
@@ -99,7 +107,7 @@ impl crate::http::WireError for CallbackError {
             StateMismatch | UnknownState | MissingCode => 400,
             Provider(e) if e.is_unavailable() => 502,
             Provider(_) | Refused { .. } => 403,
-            Authorize(e) => e.status(),
+            Authorize(e) | BackToClient { error: e, .. } => e.status(),
         }
     }
 }
@@ -117,10 +125,12 @@ pub async fn start(
     provider: &Provider,
     p: AuthorizationParams,
 ) -> Result<ToProvider, CallbackError> {
-    // With the provider, refusals of the request itself are shown as pages.
-    let (session_id, _) = authorize::open(ctx, p)
-        .await
-        .map_err(authorize::Refusal::into_error)?;
+    let (session_id, _) = authorize::open(ctx, p).await.map_err(|r| match r {
+        authorize::Refusal::Page(e) => CallbackError::Authorize(e),
+        authorize::Refusal::Redirect { error, location } => {
+            CallbackError::BackToClient { error, location }
+        }
+    })?;
     let attempt = Attempt::new();
     let url = provider.authorization_url(&attempt, ctx.now).await?;
     let pending = PendingSignIn {

@@ -512,6 +512,36 @@ fn refused(page: &Page, rule: &str) {
     assert!(page.body.contains(rule), "{rule}: {}", page.body);
 }
 
+/// RFC 6749 §4.1.2.1 with the provider too: once the client and its
+/// redirect URI are known, a bad request goes back to the wallet, and the
+/// provider is never asked.
+#[test]
+fn a_bad_request_of_a_known_client_goes_back_to_the_wallet() {
+    let stub = Stub::start();
+    let issuer = stub.issuer.clone();
+    let (server, _) = server_with(move |_| (issuer, "client_secret = \"s\"\n".into()));
+    let mut b = Browser::new();
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", WALLET),
+        ("redirect_uri", WALLET_REDIRECT),
+        ("scope", "ru.passport"),
+        ("state", "wallet-state"),
+    ])
+    .unwrap();
+    let page = b.get(&server.url(&format!("/authorize?{query}")));
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.location.unwrap();
+    assert!(location.starts_with(WALLET_REDIRECT), "{location}");
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("wallet-state"));
+    assert!(param(&location, "iss").is_some(), "{location}");
+    assert_eq!(*stub.jwks_fetches.lock().unwrap(), 0);
+}
+
 #[test]
 fn the_stub_provider_signs_in_when_every_rule_holds() {
     let (page, _) = stub_sign_in(|_, _| None);
