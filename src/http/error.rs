@@ -32,7 +32,13 @@ pub struct ApiError {
     code: &'static str,
     description: String,
     challenge: Option<String>,
+    /// `Retry-After` seconds of a 503.
+    retry_after: Option<u32>,
 }
+
+/// `Retry-After` of a 503: the store's pool replaces a lost connection
+/// within its connect timeout, so a second later is a fair next try.
+pub const RETRY_AFTER: u32 = 1;
 
 /// Longest `error_description` sent, in bytes (longer ones end in `...`).
 pub const MAX_DESCRIPTION: usize = 512;
@@ -95,6 +101,7 @@ impl ApiError {
             code,
             description: error_description(&description.into()),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -129,6 +136,19 @@ impl ApiError {
 impl<E: WireError> From<E> for ApiError {
     fn from(e: E) -> Self {
         let status = e.status();
+        if status == 503 {
+            // A dependency is down for now: say so (with the code) and when
+            // to come back; the cause is logged, not sent.
+            tracing::warn!(error = %e, "service unavailable");
+            return ApiError {
+                retry_after: Some(RETRY_AFTER),
+                ..ApiError::new(
+                    503,
+                    e.code(),
+                    "the service is temporarily unavailable; retry later",
+                )
+            };
+        }
         if status >= 500 {
             return ApiError::internal(&e);
         }
@@ -137,6 +157,7 @@ impl<E: WireError> From<E> for ApiError {
             code: e.code(),
             description: error_description(&e.to_string()),
             challenge: e.challenge().as_deref().map(challenge_value),
+            retry_after: None,
         }
     }
 }
@@ -162,6 +183,9 @@ impl ResponseError for ApiError {
         {
             resp.insert_header((header::WWW_AUTHENTICATE, c));
         }
+        if let Some(s) = self.retry_after {
+            resp.insert_header((header::RETRY_AFTER, s));
+        }
         resp.json(json!({"error": self.code, "error_description": self.description}))
     }
 }
@@ -174,13 +198,15 @@ impl WireError for crate::store::StoreError {
             crate::store::StoreError::Backend(_) | crate::store::StoreError::Closed => {
                 "server_error"
             }
+            crate::store::StoreError::Unavailable => "temporarily_unavailable",
         }
     }
     fn status(&self) -> u16 {
         match self {
             crate::store::StoreError::Conflict => 409,
             crate::store::StoreError::Missing => 404,
-            crate::store::StoreError::Backend(_) | crate::store::StoreError::Closed => 503,
+            crate::store::StoreError::Backend(_) | crate::store::StoreError::Closed => 500,
+            crate::store::StoreError::Unavailable => 503,
         }
     }
 }
@@ -267,6 +293,7 @@ mod tests {
             0 => StoreError::Conflict,
             1 => StoreError::Missing,
             2 => StoreError::Backend(HOSTILE.into()),
+            3 => StoreError::Unavailable,
             _ => StoreError::Closed,
         }
     }
@@ -316,7 +343,7 @@ mod tests {
             ]
         };
         let mut n = 0;
-        for i in 0..4 {
+        for i in 0..5 {
             let s = || store_error(i);
             n += sweep!(
                 s(),

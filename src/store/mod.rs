@@ -34,6 +34,11 @@ pub enum StoreError {
     Backend(String),
     #[error("the storage is closed")]
     Closed,
+    /// The database cannot be reached right now (connection lost, refused
+    /// or timed out). An operation cut off mid-call may or may not have
+    /// taken effect; it is worth retrying a little later.
+    #[error("the storage is temporarily unavailable")]
+    Unavailable,
 }
 
 /// What an [`Store::update`] closure decides about an entry.
@@ -164,6 +169,10 @@ pub trait Store: Send + Sync + 'static {
     /// transaction; returns how many it looked at (fewer than `limit`: none
     /// are left). [`sweep_expired`] repeats it until then.
     fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>>;
+
+    /// A cheap round trip to the storage (readiness):
+    /// [`StoreError::Unavailable`] while it cannot be reached.
+    fn ping(&self) -> BoxFut<'_, Result<(), StoreError>>;
 }
 
 /// Entries one [`Store::sweep`] transaction deletes at most: small enough
