@@ -438,6 +438,7 @@ mod tests {
         ("GET", "/demo/verifier"),
         ("GET", "/demo/verifier/requests/{id}/events"),
         ("GET", "/health"),
+        ("GET", "/health/ready"),
         ("GET", "/metrics"),
     ];
 

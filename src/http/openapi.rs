@@ -36,6 +36,7 @@ use crate::verifier::transaction::ResponseMode;
     ),
     paths(
         health::health,
+        health::ready,
         metrics::metrics,
         issuer::credential_issuer,
         issuer::authorization_server,
@@ -79,7 +80,7 @@ use crate::verifier::transaction::ResponseMode;
         verifier::demo_create,
         verifier::demo_events,
     ),
-    components(schemas(health::Health, ErrorBody)),
+    components(schemas(health::Health, health::Readiness, ErrorBody)),
     modifiers(&SecuritySchemes, &ExactlyOneQuery),
     tags(
         (name = "issuer", description = "Wallet-facing OpenID4VCI 1.0 issuer: discovery, offers, authorization, token, nonce, credential, notification, status lists"),

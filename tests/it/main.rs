@@ -14,5 +14,6 @@ mod production;
 mod schemathesis;
 mod server;
 mod signin;
+mod store_recovery;
 mod verifier;
 mod verifier_outsider;
