@@ -203,6 +203,10 @@ impl Store for MemStore {
         ready(Err(e))
     }
 
+    fn ping(&self) -> BoxFut<'_, Result<(), StoreError>> {
+        ready(Ok(()))
+    }
+
     fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
         let mut map = self.map();
         let expired: Vec<_> = map
