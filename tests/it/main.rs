@@ -10,6 +10,7 @@ mod issuer;
 mod limits;
 mod methods;
 mod outbound;
+mod pg;
 mod production;
 mod schemathesis;
 mod server;

@@ -11,14 +11,7 @@ use serde_json::Value;
 
 use crate::fixture::{InProc, agent};
 use crate::issuer::wallet::{self, Reply};
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use crate::pg;
 
 /// A database of its own in the PostgreSQL at `DATABASE_URL`, so the test
 /// can refuse connections to it (`ALLOW_CONNECTIONS false`) without
@@ -31,15 +24,7 @@ struct PgDatabase {
 
 impl PgDatabase {
     fn new() -> Self {
-        let admin = std::env::var("DATABASE_URL").expect(
-            "DATABASE_URL must point to a PostgreSQL database (scripts/test sets a default)",
-        );
-        let name = format!(
-            "it_{}",
-            digital_id::crypto::b64url(digital_id::crypto::random_bytes::<6>())
-                .replace('-', "_")
-                .to_lowercase()
-        );
+        let (admin, name) = (pg::admin_url(), pg::unique_name());
         let db = PgDatabase { admin, name };
         db.execute(&format!("CREATE DATABASE {}", db.name));
         db
@@ -55,24 +40,16 @@ impl PgDatabase {
         format!("{server}/{n}?application_name={n}{query}", n = self.name)
     }
 
+    /// Runs `sql`; the first column of its first row as a number (0 if none).
     fn execute(&self, sql: &str) -> u64 {
-        let (url, sql) = (self.admin.clone(), sql.to_owned());
-        block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let conn = tokio::spawn(conn);
-            let rows = client.simple_query(&sql).await.unwrap();
-            drop(client);
-            let _ = conn.await;
-            rows.iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
-                    _ => None,
-                })
-                .next()
-                .unwrap_or(0)
-        })
+        pg::simple_query(&self.admin, sql)
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+                _ => None,
+            })
+            .next()
+            .unwrap_or(0)
     }
 
     /// Terminates the server's connections (only those: its database and

@@ -19,14 +19,7 @@ use super::authcode;
 use super::backoffice::status_entries;
 use super::wallet::{self, key};
 use crate::fixture::{InProc, agent};
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use crate::pg::{self, block_on};
 
 /// A schema of its own in the PostgreSQL at `DATABASE_URL` for one test
 /// server (its table `digital_id_entries` lands there through the
@@ -38,15 +31,7 @@ struct PgSchema {
 
 impl PgSchema {
     fn new() -> Self {
-        let admin = std::env::var("DATABASE_URL").expect(
-            "DATABASE_URL must point to a PostgreSQL database (scripts/test sets a default)",
-        );
-        let name = format!(
-            "it_{}",
-            b64url(digital_id::crypto::random_bytes::<6>())
-                .replace('-', "_")
-                .to_lowercase()
-        );
+        let (admin, name) = (pg::admin_url(), pg::unique_name());
         let s = PgSchema { admin, name };
         s.execute(&format!("CREATE SCHEMA {}", s.name));
         s
@@ -62,16 +47,7 @@ impl PgSchema {
     }
 
     fn execute(&self, sql: &str) {
-        let (url, sql) = (self.admin.clone(), sql.to_owned());
-        block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let conn = tokio::spawn(conn);
-            client.batch_execute(&sql).await.unwrap();
-            drop(client);
-            let _ = conn.await;
-        });
+        pg::simple_query(&self.admin, sql);
     }
 
     /// Every row of the store's table: `(ns, key, value)`.
@@ -83,18 +59,10 @@ impl PgSchema {
                 self.name
             ),
         );
-        block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let conn = tokio::spawn(conn);
-            let rows = client.query(&sql, &[]).await.unwrap();
-            drop(client);
-            let _ = conn.await;
-            rows.into_iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
-                .collect()
-        })
+        pg::query(&url, &sql)
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
     }
 
     /// The table as one byte string (keys and values), for searching.
