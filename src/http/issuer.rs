@@ -209,11 +209,9 @@ async fn token(
     responses(
         (status = 200, description = "A fresh `c_nonce`", body = NonceResponse),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
-        (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-async fn nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let resp = nonce::issue(&state.issuer()).await?;
-    Ok(no_store(HttpResponse::Ok().json(resp)))
+async fn nonce(state: web::Data<AppState>) -> HttpResponse {
+    no_store(HttpResponse::Ok().json(nonce::issue(&state.issuer())))
 }
 
 #[utoipa::path(post, path = "/credential", tag = "issuer",

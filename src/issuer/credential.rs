@@ -214,11 +214,10 @@ pub async fn issue(
     let (configuration, dataset) = configuration(&grant, &req)?;
     let jwts = proof_jwts(&req, ctx.settings.issuer.batch_size)?;
     let proofs = verify_proofs(ctx, &grant, &jwts)?;
-    // A read here; the c_nonce is used up in the transaction below, which
-    // fails as a whole when another request used it first.
-    if !nonce::is_live(ctx, &proofs[0].nonce).await? {
-        return Err(CredentialError::InvalidNonce);
-    }
+    // Authentic and unexpired (no store read); it is used up in the
+    // transaction below, which fails as a whole when another request used
+    // it first.
+    let c_nonce = nonce::check(ctx, &proofs[0].nonce).ok_or(CredentialError::InvalidNonce)?;
     let documents = ctx
         .registry
         .issuable(&grant.subject_id, configuration, ctx.today())
@@ -232,7 +231,7 @@ pub async fn issue(
     // Signed credentials and their records (with their status indices), the
     // c_nonce and the notification record go to the store in ONE durable
     // transaction: all of it or none (and one commit instead of five).
-    let mut ops = vec![nonce::consume_op(ctx, &proofs[0].nonce)];
+    let mut ops = vec![nonce::consume_op(ctx, &c_nonce)];
     // One credential per proof: no key is bound to two credentials.
     let mut credentials = Vec::with_capacity(proofs.len());
     let mut ids = Vec::with_capacity(proofs.len());
@@ -253,8 +252,10 @@ pub async fn issue(
     )?);
     match ctx.store.transact(ops).await {
         Ok(()) => {}
-        // Indices handed out to a transaction that failed stay unused.
-        Err(StoreError::Missing) => return Err(CredentialError::InvalidNonce),
+        // Indices handed out to a transaction that failed stay unused. The
+        // only step that can conflict is the nonce's spent marker (the
+        // other keys are fresh random ids).
+        Err(StoreError::Conflict) => return Err(CredentialError::InvalidNonce),
         Err(e) => return Err(e.into()),
     }
     tracing::info!(

@@ -9,9 +9,10 @@
 //! ids — are stored only under their keyed hash
 //! ([`Ctx::secret_key`], HMAC-SHA-256 with the server's store secret), never
 //! in the clear nor inside a record, so a copy of the store redeems nothing.
-//! `c_nonce`s and notification ids are not secrets (a `c_nonce` is public
-//! and useless without an access token; a notification id needs the access
-//! token too) and stay in the clear, in time order. Nothing here stores or
+//! `c_nonce`s are not stored at all until used (they carry their own expiry
+//! and MAC), and their spent markers and notification ids are not secrets
+//! (a notification id needs the access token too): they stay in the clear,
+//! in time order. Nothing here stores or
 //! logs claim values.
 
 pub mod authorize;
@@ -54,7 +55,7 @@ pub mod ns {
     pub const SIGNIN: &str = "vci_signin";
     /// key(access token) → [`Grant`](super::Grant).
     pub const ACCESS_TOKEN: &str = "vci_token";
-    /// c_nonce → `[]`.
+    /// A used c_nonce's body → `[]` until the nonce expires (see [`super::nonce`]).
     pub const C_NONCE: &str = "vci_cnonce";
     /// `"<subject>\n<client_id>"` → [`Consent`](super::consent::Consent).
     pub const CONSENT: &str = "vci_consent";

@@ -343,17 +343,22 @@ fn an_expired_nonce_is_invalid_nonce() {
 }
 
 #[test]
-fn nonce_endpoint_answers_no_store_and_128_bit_nonces() {
+fn nonce_endpoint_answers_no_store_and_128_bit_nonces_with_their_expiry() {
     let s = setup();
     let r = wallet::post_json(&s.server, "/nonce", None, &Value::Null);
     assert_eq!(r.status, 200);
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
     let n = r.body["c_nonce"].as_str().unwrap();
-    // A 48-bit millisecond prefix (store locality), then 128 random bits.
-    assert_eq!(digital_id::crypto::b64url_decode(n).unwrap().len(), 6 + 16);
+    // Its expiry (8 bytes), 128 random bits, then a 22-character MAC.
+    assert_eq!(n.len(), 32 + 22);
+    let body = digital_id::crypto::b64url_decode(&n[..32]).unwrap();
+    assert_eq!(
+        i64::from_be_bytes(body[..8].try_into().unwrap()),
+        s.server.clock_now() + 300
+    );
     let other = wallet::post_json(&s.server, "/nonce", None, &Value::Null);
     let other = other.body["c_nonce"].as_str().unwrap();
-    let random = |n: &str| digital_id::crypto::b64url_decode(n).unwrap()[6..].to_vec();
+    let random = |n: &str| digital_id::crypto::b64url_decode(&n[..32]).unwrap()[8..].to_vec();
     assert_ne!(random(n), random(other));
 }
 
