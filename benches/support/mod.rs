@@ -33,7 +33,7 @@ pub async fn passport_request(state: &AppState, holder: &SigningKey) -> Passport
     }))
     .unwrap();
     let bearer = token::token(&ctx, treq, false).await.unwrap().access_token;
-    let c_nonce = nonce::issue(&ctx).await.unwrap().c_nonce;
+    let c_nonce = nonce::issue(&ctx).c_nonce;
     let mut header = Map::new();
     header.insert("typ".into(), json!("openid4vci-proof+jwt"));
     header.insert("jwk".into(), Value::Object(holder.public().jwk().clone()));

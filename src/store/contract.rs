@@ -20,7 +20,8 @@ pub fn run_all(store: Arc<dyn Store>) {
         transactions_are_all_or_nothing(&*store).await;
         a_sweep_batch_is_bounded_and_a_pass_removes_all(&*store).await;
     });
-    racing_takers_exactly_one_wins(store, &rt);
+    racing_takers_exactly_one_wins(store.clone(), &rt);
+    racing_updates_lose_nothing(store, &rt);
 }
 
 async fn insert_get_take(s: &dyn Store) {
@@ -290,4 +291,45 @@ fn racing_takers_exactly_one_wins(store: Arc<dyn Store>, rt: &tokio::runtime::Ru
         });
         assert_eq!(wins, 1, "round {round}");
     }
+}
+
+/// Concurrent read-modify-writes of one key, starting while it does not
+/// exist yet: every increment lands (none is lost to a racing writer).
+fn racing_updates_lose_nothing(store: Arc<dyn Store>, rt: &tokio::runtime::Runtime) {
+    const WRITERS: u8 = 24;
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let s = store.clone();
+            rt.spawn(async move {
+                s.update(
+                    "counter",
+                    "n".into(),
+                    0,
+                    Box::new(|cur| Update::Put {
+                        value: vec![cur.map_or(0, |c| c[0]) + 1],
+                        expires_at: None,
+                    }),
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut seen: Vec<u8> = rt.block_on(async {
+        let mut seen = Vec::new();
+        for h in handles {
+            seen.push(h.await.unwrap().map_or(0, |c| c[0]));
+        }
+        seen
+    });
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..WRITERS).collect::<Vec<_>>(),
+        "each writer saw its own predecessor"
+    );
+    assert_eq!(
+        rt.block_on(store.get("counter", "n".into(), 0)).unwrap(),
+        Some(vec![WRITERS])
+    );
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use futures_util::{FutureExt, TryFutureExt};
 use tokio_postgres::NoTls;
 
 use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
@@ -28,6 +29,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 /// The server-side `statement_timeout` of every pooled connection.
 const STATEMENT_TIMEOUT_MS: u32 = 10_000;
+/// The longest a store call may take from start to end: a checkout, the
+/// statements and a COMMIT, each bounded on its own as well.
+const CALL_TIMEOUT: Duration =
+    Duration::from_millis(POOL_TIMEOUT.as_millis() as u64 + STATEMENT_TIMEOUT_MS as u64 + 2_000);
 /// `application_name` of the pool's connections unless the URL sets one.
 const APPLICATION_NAME: &str = "digital-id";
 
@@ -176,6 +181,75 @@ where
     }
 }
 
+/// Takes the transaction-scoped lock of one key: `$1` the key's name.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+/// Polls every future to its end, always in the list's order. tokio-postgres
+/// sends a request when its future is first polled and pipelines requests
+/// polled together, so the statements go out in this order in one round
+/// trip and are executed in it.
+async fn in_order<'a, T>(mut futs: Vec<BoxFut<'a, T>>) -> Vec<T> {
+    let mut done: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (fut, out) in futs.iter_mut().zip(done.iter_mut()) {
+            if out.is_none() {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
+/// A pooled connection inside a transaction begun by hand (so BEGIN travels
+/// in one pipeline with the first statements). Unless the transaction was
+/// closed (committed or rolled back), dropping it takes the connection out
+/// of the pool for good, so no later call finds it mid-transaction: a call
+/// cut off or failed half-way costs one connection, never a leaked
+/// transaction.
+struct InTx(Option<Object>);
+
+impl InTx {
+    fn new(c: Object) -> Self {
+        InTx(Some(c))
+    }
+
+    fn client(&self) -> &Object {
+        self.0
+            .as_ref()
+            .expect("an InTx holds its connection until closed")
+    }
+
+    /// The transaction is over: the connection goes back to the pool.
+    fn close(mut self) {
+        self.0.take();
+    }
+
+    /// Rolls back; a connection that cannot is not returned to the pool.
+    async fn rollback(self) {
+        if self.client().batch_execute("ROLLBACK").await.is_ok() {
+            self.close();
+        }
+    }
+}
+
+impl Drop for InTx {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            drop(Object::take(c));
+        }
+    }
+}
+
 /// A pool of PostgreSQL connections behind the [`Store`] trait.
 pub struct PostgresStore {
     shared: Arc<Shared>,
@@ -217,6 +291,14 @@ impl PostgresStore {
             .parse()
             .map_err(|_| StoreError::Backend("the PostgreSQL URL is invalid".into()))?;
         config.connect_timeout(CONNECT_TIMEOUT);
+        // A connection whose peer went silent (a partition sends no error)
+        // is declared dead by the kernel within seconds, so its connection
+        // task ends and the pool drops it, instead of after TCP's default of
+        // two hours.
+        config.keepalives_idle(Duration::from_secs(10));
+        config.keepalives_interval(Duration::from_secs(2));
+        config.keepalives_retries(3);
+        config.tcp_user_timeout(Duration::from_secs(15));
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
@@ -229,7 +311,11 @@ impl PostgresStore {
             config,
             NoTls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Verified,
+                // A connection the database closed (restart, failover,
+                // `pg_terminate_backend`) is noticed by its connection task and
+                // discarded here; a round trip per checkout to prove a live one
+                // would cost more than the rare retry it saves.
+                recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(manager)
@@ -297,8 +383,18 @@ impl PostgresStore {
         F: FnOnce(Arc<Shared>) -> Fut,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let task = self.runtime.spawn(f(self.shared.clone()));
-        Box::pin(async move { task.await.map_err(|_| StoreError::Closed)? })
+        let call = f(self.shared.clone());
+        // The database's own `statement_timeout` ends a slow statement; this
+        // one ends a call whose connection went silent (a network partition
+        // sends no error). The call's connection is dropped with it.
+        let task = self
+            .runtime
+            .spawn(async move { tokio::time::timeout(CALL_TIMEOUT, call).await });
+        Box::pin(async move {
+            task.await
+                .map_err(|_| StoreError::Closed)?
+                .unwrap_or(Err(StoreError::Unavailable))
+        })
     }
 
     /// [`Self::run`] from outside any runtime (start-up, tests).
@@ -391,34 +487,58 @@ impl Store for PostgresStore {
         f: UpdateFn,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
         self.run(move |s| async move {
-            let mut c = s.conn().await?;
-            let tx = c.transaction().await.map_err(pg)?;
+            let c = s.conn().await?;
+            let lock = c.prepare_cached(LOCK).await.map_err(pg)?;
+            let read = c.prepare_cached(&s.sql.get_for_update).await.map_err(pg)?;
+            let upsert = c.prepare_cached(&s.sql.upsert).await.map_err(pg)?;
+            let delete = c.prepare_cached(&s.sql.delete).await.map_err(pg)?;
+            let tx = InTx::new(c);
             // Serializes updates of one key, also while it does not exist yet.
             let lock_key = format!("{}:{}:{ns}:{key}", s.table, ns.len());
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                &[&lock_key],
-            )
-            .await
-            .map_err(pg)?;
-            let row = tx
-                .query_opt(&s.sql.get_for_update, &[&ns, &key, &now])
+            // BEGIN, the lock and the read: one round trip.
+            let mut answers = {
+                let c = tx.client();
+                in_order(vec![
+                    c.batch_execute("BEGIN").map_ok(|()| None).boxed(),
+                    async { c.execute(&lock, &[&lock_key]).await.map(|_| None) }.boxed(),
+                    async { c.query_opt(&read, &[&ns, &key, &now]).await }.boxed(),
+                ])
                 .await
-                .map_err(pg)?;
-            let current: Option<Vec<u8>> = row.map(|r| r.get(0));
-            match f(current.as_deref()) {
-                Update::Keep => {}
-                Update::Put { value, expires_at } => {
-                    tx.execute(&s.sql.upsert, &[&ns, &key, &value, &expires_at])
-                        .await
-                        .map_err(pg)?;
+            };
+            let row = answers.pop().unwrap_or(Ok(None));
+            let current: Option<Vec<u8>> =
+                match answers.into_iter().collect::<Result<Vec<_>, _>>().and(row) {
+                    Ok(row) => row.map(|r| r.get(0)),
+                    Err(e) => {
+                        tx.rollback().await;
+                        return Err(pg(e));
+                    }
+                };
+            // The write and COMMIT: one round trip. A failed write aborts
+            // the transaction, so the COMMIT behind it rolls back.
+            let written = {
+                let c = tx.client();
+                let (upsert, delete, key) = (&upsert, &delete, &key);
+                let write = match f(current.as_deref()) {
+                    Update::Keep => None,
+                    Update::Put { value, expires_at } => Some(
+                        async move { c.execute(upsert, &[&ns, key, &value, &expires_at]).await }
+                            .boxed(),
+                    ),
+                    Update::Delete => {
+                        Some(async move { c.execute(delete, &[&ns, key]).await }.boxed())
+                    }
+                };
+                let commit = c.batch_execute("COMMIT").map_ok(|()| 0).boxed();
+                in_order(write.into_iter().chain([commit]).collect()).await
+            };
+            match written.into_iter().collect::<Result<Vec<_>, _>>() {
+                Ok(_) => {
+                    tx.close();
+                    Ok(current)
                 }
-                Update::Delete => {
-                    tx.execute(&s.sql.delete, &[&ns, &key]).await.map_err(pg)?;
-                }
+                Err(e) => Err(pg(e)),
             }
-            tx.commit().await.map_err(pg)?;
-            Ok(current)
         })
     }
 
@@ -443,49 +563,61 @@ impl Store for PostgresStore {
 
     fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
         self.run(move |s| async move {
-            let mut c = s.conn().await?;
-            let tx = c.transaction().await.map_err(pg)?;
-            for op in ops {
-                // Each step checks its own condition; returning drops `tx`,
-                // which rolls everything back.
-                match op {
-                    TxOp::Take { ns, key, now } => {
-                        let n = tx
-                            .execute(&s.sql.take, &[&ns, &key, &now])
-                            .await
-                            .map_err(pg)?;
-                        if n != 1 {
-                            return Err(StoreError::Missing);
+            let c = s.conn().await?;
+            let take = c.prepare_cached(&s.sql.take).await.map_err(pg)?;
+            let insert = c.prepare_cached(&s.sql.insert_new).await.map_err(pg)?;
+            let upsert = c.prepare_cached(&s.sql.upsert).await.map_err(pg)?;
+            let tx = InTx::new(c);
+            // BEGIN and every step: one round trip. Each step's condition is
+            // checked on its row count once all have answered; COMMIT goes
+            // out only when every one held.
+            let mut counts = {
+                let c = tx.client();
+                let mut steps = Vec::with_capacity(ops.len() + 1);
+                steps.push(c.batch_execute("BEGIN").map_ok(|()| 0).boxed());
+                let (take, insert, upsert) = (&take, &insert, &upsert);
+                steps.extend(ops.iter().map(|op| {
+                    async move {
+                        match op {
+                            TxOp::Take { ns, key, now } => c.execute(take, &[ns, key, now]).await,
+                            TxOp::Insert {
+                                ns,
+                                key,
+                                value,
+                                expires_at,
+                                now,
+                            } => c.execute(insert, &[ns, key, now, value, expires_at]).await,
+                            TxOp::Put {
+                                ns,
+                                key,
+                                value,
+                                expires_at,
+                            } => c.execute(upsert, &[ns, key, value, expires_at]).await,
                         }
                     }
-                    TxOp::Insert {
-                        ns,
-                        key,
-                        value,
-                        expires_at,
-                        now,
-                    } => {
-                        let n = tx
-                            .execute(&s.sql.insert_new, &[&ns, &key, &now, &value, &expires_at])
-                            .await
-                            .map_err(pg)?;
-                        if n != 1 {
-                            return Err(StoreError::Conflict);
-                        }
-                    }
-                    TxOp::Put {
-                        ns,
-                        key,
-                        value,
-                        expires_at,
-                    } => {
-                        tx.execute(&s.sql.upsert, &[&ns, &key, &value, &expires_at])
-                            .await
-                            .map_err(pg)?;
-                    }
+                    .boxed()
+                }));
+                in_order(steps).await.into_iter()
+            };
+            let mut failed = counts.next().and_then(|begun| begun.err()).map(pg);
+            for (op, n) in ops.iter().zip(counts) {
+                if failed.is_some() {
+                    break;
                 }
+                failed = match (op, n) {
+                    (_, Err(e)) => Some(pg(e)),
+                    (TxOp::Take { .. }, Ok(n)) if n != 1 => Some(StoreError::Missing),
+                    (TxOp::Insert { .. }, Ok(n)) if n != 1 => Some(StoreError::Conflict),
+                    _ => None,
+                };
             }
-            tx.commit().await.map_err(pg)
+            if let Some(e) = failed {
+                tx.rollback().await;
+                return Err(e);
+            }
+            tx.client().batch_execute("COMMIT").await.map_err(pg)?;
+            tx.close();
+            Ok(())
         })
     }
 
@@ -567,5 +699,78 @@ mod tests {
             rt.block_on(store.ping()),
             Err(StoreError::Unavailable)
         ));
+    }
+
+    /// A transaction that fails half-way is rolled back before its
+    /// connection serves the next call: with a pool of one connection, a
+    /// write after a failed `transact` and a failed `update` is committed
+    /// (another store sees it), not left inside an open transaction.
+    #[test]
+    fn a_failed_transaction_leaves_its_connection_clean() {
+        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let table = format!(
+            "digital_id_test_{}",
+            crate::crypto::b64url(crate::crypto::random_bytes::<6>())
+                .replace('-', "_")
+                .to_lowercase()
+        );
+        let one = PostgresStore::connect(&url, &table, 1).unwrap();
+        let other = PostgresStore::connect(&url, &table, 1).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let failed = one
+                .transact(vec![
+                    TxOp::Put {
+                        ns: "t",
+                        key: "half".into(),
+                        value: b"x".to_vec(),
+                        expires_at: None,
+                    },
+                    TxOp::Take {
+                        ns: "t",
+                        key: "absent".into(),
+                        now: 0,
+                    },
+                ])
+                .await;
+            assert!(matches!(failed, Err(StoreError::Missing)), "{failed:?}");
+            assert_eq!(other.get("t", "half".into(), 0).await.unwrap(), None);
+            one.insert("t", "after".into(), b"1".to_vec(), None, 0)
+                .await
+                .unwrap();
+            assert_eq!(
+                other.get("t", "after".into(), 0).await.unwrap(),
+                Some(b"1".to_vec())
+            );
+            // A key the database refuses (text cannot hold NUL) fails the
+            // update inside its transaction.
+            let refused = one
+                .update(
+                    "t",
+                    "bad\0key".into(),
+                    0,
+                    Box::new(|_| Update::Put {
+                        value: b"v".to_vec(),
+                        expires_at: None,
+                    }),
+                )
+                .await;
+            assert!(refused.is_err(), "{refused:?}");
+            one.insert("t", "later".into(), b"2".to_vec(), None, 0)
+                .await
+                .unwrap();
+            assert_eq!(
+                other.get("t", "later".into(), 0).await.unwrap(),
+                Some(b"2".to_vec())
+            );
+        });
+        let drop_sql = format!("DROP TABLE {table}");
+        one.wait(
+            move |s| async move { s.conn().await?.batch_execute(&drop_sql).await.map_err(pg) },
+        )
+        .unwrap();
     }
 }
