@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use digital_id::store::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
+use digital_id::store::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateAndFn};
 
 /// (namespace, key).
 type Slot = (&'static str, String);
@@ -102,16 +102,25 @@ impl Store for MemStore {
         ready(Ok(value))
     }
 
-    fn update(
+    fn update_and(
         &self,
         ns: &'static str,
         key: String,
         now: i64,
-        f: UpdateFn,
+        f: UpdateAndFn,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
         let mut map = self.map();
         let before = Self::read(&map, ns, &key, now);
-        match f(before.as_deref()) {
+        let (decision, then) = f(before.as_deref());
+        if then.iter().any(|op| op.target() == (ns, key.as_str())) {
+            return ready(Err(StoreError::Backend(
+                "an update's steps name the updated key".into(),
+            )));
+        }
+        if let Err(e) = apply(&mut map, then) {
+            return ready(Err(e));
+        }
+        match decision {
             Update::Keep => {}
             Update::Put { value, expires_at } => {
                 map.insert((ns, key), (value, expires_at));
@@ -150,57 +159,7 @@ impl Store for MemStore {
     }
 
     fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
-        let mut map = self.map();
-        // What each step replaced, to put back when a later step fails.
-        let mut undo: Vec<(Slot, Option<Value>)> = Vec::new();
-        let mut failed = None;
-        for op in ops {
-            let (slot, value, check) = match op {
-                TxOp::Take { ns, key, now } => {
-                    let missing = Self::read(&map, ns, &key, now).is_none();
-                    ((ns, key), None, missing.then_some(StoreError::Missing))
-                }
-                TxOp::Insert {
-                    ns,
-                    key,
-                    value,
-                    expires_at,
-                    now,
-                } => {
-                    let exists = Self::read(&map, ns, &key, now).is_some();
-                    (
-                        (ns, key),
-                        Some((value, expires_at)),
-                        exists.then_some(StoreError::Conflict),
-                    )
-                }
-                TxOp::Put {
-                    ns,
-                    key,
-                    value,
-                    expires_at,
-                } => ((ns, key), Some((value, expires_at)), None),
-            };
-            if let Some(e) = check {
-                failed = Some(e);
-                break;
-            }
-            let old = match value {
-                Some(v) => map.insert(slot.clone(), v),
-                None => map.remove(&slot),
-            };
-            undo.push((slot, old));
-        }
-        let Some(e) = failed else {
-            return ready(Ok(()));
-        };
-        for (slot, old) in undo.into_iter().rev() {
-            match old {
-                Some(v) => map.insert(slot, v),
-                None => map.remove(&slot),
-            };
-        }
-        ready(Err(e))
+        ready(apply(&mut self.map(), ops))
     }
 
     fn ping(&self) -> BoxFut<'_, Result<(), StoreError>> {
@@ -220,4 +179,60 @@ impl Store for MemStore {
         }
         ready(Ok(expired.len()))
     }
+}
+
+/// Every step or none: each step's condition is checked as it comes, and a
+/// failing one undoes the steps before it.
+fn apply(map: &mut Map, ops: Vec<TxOp>) -> Result<(), StoreError> {
+    // What each step replaced, to put back when a later step fails.
+    let mut undo: Vec<(Slot, Option<Value>)> = Vec::new();
+    let mut failed = None;
+    for op in ops {
+        let (slot, value, check) = match op {
+            TxOp::Take { ns, key, now } => {
+                let missing = MemStore::read(map, ns, &key, now).is_none();
+                ((ns, key), None, missing.then_some(StoreError::Missing))
+            }
+            TxOp::Insert {
+                ns,
+                key,
+                value,
+                expires_at,
+                now,
+            } => {
+                let exists = MemStore::read(map, ns, &key, now).is_some();
+                (
+                    (ns, key),
+                    Some((value, expires_at)),
+                    exists.then_some(StoreError::Conflict),
+                )
+            }
+            TxOp::Put {
+                ns,
+                key,
+                value,
+                expires_at,
+            } => ((ns, key), Some((value, expires_at)), None),
+            TxOp::Delete { ns, key } => ((ns, key), None, None),
+        };
+        if let Some(e) = check {
+            failed = Some(e);
+            break;
+        }
+        let old = match value {
+            Some(v) => map.insert(slot.clone(), v),
+            None => map.remove(&slot),
+        };
+        undo.push((slot, old));
+    }
+    let Some(e) = failed else {
+        return Ok(());
+    };
+    for (slot, old) in undo.into_iter().rev() {
+        match old {
+            Some(v) => map.insert(slot, v),
+            None => map.remove(&slot),
+        };
+    }
+    Err(e)
 }

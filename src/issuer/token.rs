@@ -11,7 +11,7 @@ use super::metadata::PRE_AUTHORIZED_GRANT;
 use super::{Ctx, Grant, new_secret, ns};
 use crate::crypto::{b64url, sha256};
 use crate::registry::{IdentityProofing, SubjectId};
-use crate::store::{self, StoreError, Update};
+use crate::store::{self, StoreError, TxOp, Update};
 
 /// The form body of a token request; every member optional so that a
 /// missing one becomes the spec's error, not an extractor error.
@@ -332,50 +332,123 @@ async fn pre_authorized(
         .tx_code
         .as_deref()
         .map(|t| tx_code_digest(ctx, &code, t));
-    let tx = tx_digest.clone();
-    let wanted = details.clone();
-    let seen = ctx
-        .store
-        .update(
-            ns::PRE_AUTHORIZED_CODE,
-            ctx.secret_key(&code),
-            ctx.now,
-            Box::new(
-                move |cur| match redeem(cur, tx.as_deref(), max, wanted.as_deref()) {
-                    Ok(Redemption::Redeem(_) | Redemption::Burn) => Update::Delete,
-                    Ok(Redemption::WrongTry(rec, _)) => match store::to_bytes(&rec) {
-                        Ok(value) => Update::Put {
-                            value,
-                            expires_at: Some(rec.expires_at),
+    let code_key = ctx.secret_key(&code);
+    // A redemption burns the code, drops the offer and stores the access
+    // token's grant in ONE durable transaction. The grant needs the
+    // registry (credential identifiers), so it is made from a read of the
+    // code first, and the transaction redeems only if the code still reads
+    // the same (a concurrent wrong `tx_code` changes it: then read again).
+    for _ in 0..3 {
+        let Some(read) = ctx
+            .store
+            .get(ns::PRE_AUTHORIZED_CODE, code_key.clone(), ctx.now)
+            .await?
+        else {
+            return Err(TokenError::UnknownPreAuthorizedCode);
+        };
+        let planned = match redeem(
+            Some(&read),
+            tx_digest.as_deref(),
+            max,
+            details.as_deref(),
+        )? {
+            Redemption::Redeem(rec) => Some(plan(
+                ctx,
+                rec,
+                req.client_id.clone(),
+                details.clone(),
+            )?),
+            _ => None,
+        };
+        let steps = planned.as_ref().map(|p| p.steps.clone());
+        let expected = read.clone();
+        let (tx, wanted) = (tx_digest.clone(), details.clone());
+        let seen = ctx
+            .store
+            .update_and(
+                ns::PRE_AUTHORIZED_CODE,
+                code_key.clone(),
+                ctx.now,
+                Box::new(move |cur| {
+                    if cur != Some(expected.as_slice()) {
+                        return (Update::Keep, Vec::new());
+                    }
+                    match redeem(cur, tx.as_deref(), max, wanted.as_deref()) {
+                        Ok(Redemption::Redeem(_)) => match steps {
+                            Some(steps) => (Update::Delete, steps),
+                            None => (Update::Keep, Vec::new()),
                         },
-                        Err(_) => Update::Delete,
-                    },
-                    Ok(Redemption::Refuse(_)) | Err(_) => Update::Keep,
-                },
-            ),
-        )
-        .await?;
-    let rec = match redeem(
-        seen.as_deref(),
-        tx_digest.as_deref(),
-        max,
-        details.as_deref(),
-    )? {
-        Redemption::Redeem(rec) => rec,
-        Redemption::Refuse(e) | Redemption::WrongTry(_, e) => return Err(e),
-        Redemption::Burn => {
-            tracing::warn!("pre-authorized code burnt after too many wrong tx_code attempts");
-            return Err(TokenError::TxCodeAttemptsExhausted);
+                        Ok(Redemption::Burn) => (Update::Delete, Vec::new()),
+                        Ok(Redemption::WrongTry(rec, _)) => match store::to_bytes(&rec) {
+                            Ok(value) => (
+                                Update::Put {
+                                    value,
+                                    expires_at: Some(rec.expires_at),
+                                },
+                                Vec::new(),
+                            ),
+                            Err(_) => (Update::Delete, Vec::new()),
+                        },
+                        Ok(Redemption::Refuse(_)) | Err(_) => (Update::Keep, Vec::new()),
+                    }
+                }),
+            )
+            .await?;
+        match seen {
+            None => return Err(TokenError::UnknownPreAuthorizedCode),
+            // Changed between the read and the transaction: nothing done.
+            Some(seen) if seen != read => continue,
+            Some(_) => {}
         }
-    };
-    // The offer has done its job; fetching it again would show a dead code.
-    ctx.store.delete(ns::OFFER, rec.offer_key.clone()).await?;
+        // Replay the (pure) decision on what the transaction saw.
+        return match redeem(Some(&read), tx_digest.as_deref(), max, details.as_deref())? {
+            Redemption::Redeem(_) => {
+                let Some(p) = planned else {
+                    return Err(TokenError::UnknownPreAuthorizedCode);
+                };
+                tracing::info!(client = ?req.client_id, "access token issued");
+                Ok(TokenResponse {
+                    access_token: p.token,
+                    token_type: "Bearer",
+                    expires_in: ctx.settings.issuer.access_token_ttl,
+                    authorization_details: p.details,
+                })
+            }
+            Redemption::Refuse(e) | Redemption::WrongTry(_, e) => Err(e),
+            Redemption::Burn => {
+                tracing::warn!("pre-authorized code burnt after too many wrong tx_code attempts");
+                Err(TokenError::TxCodeAttemptsExhausted)
+            }
+        };
+    }
+    // Changed under every attempt: wrong guesses are racing this request.
+    Err(TokenError::UnknownPreAuthorizedCode)
+}
+
+/// A redemption's outcome, prepared before the transaction that commits it.
+struct Planned {
+    token: String,
+    /// The transaction's steps besides burning the code.
+    steps: Vec<TxOp>,
+    details: Option<Vec<Value>>,
+}
+
+/// The access token of a redeemed pre-authorized code: its grant (narrowed
+/// to the request's `authorization_details`, with credential identifiers)
+/// and the steps that drop the offer and store the token.
+fn plan(
+    ctx: &Ctx<'_>,
+    rec: PreAuthorizedCode,
+    client_id: Option<String>,
+    details: Option<Vec<String>>,
+) -> Result<Planned, TokenError> {
+    let offer_key = rec.offer_key.clone();
     let mut grant = Grant {
         subject_id: rec.subject_id,
         credential_configuration_ids: rec.credential_configuration_ids,
         credential_identifiers: Default::default(),
         datasets: Default::default(),
-        client_id: req.client_id,
+        client_id,
         identity_proofing: rec.identity_proofing,
     };
     match details {
@@ -383,8 +456,26 @@ async fn pre_authorized(
         // A parent's birth certificates: one identifier per child (§6.2).
         None => super::credential::assign_identifiers(ctx, &mut grant, false),
     }
-    let details = authorization_details(&grant);
-    access_token(ctx, grant, details).await
+    let token = new_secret();
+    let steps = vec![
+        // The offer has done its job; fetching it again would show a dead code.
+        TxOp::Delete {
+            ns: ns::OFFER,
+            key: offer_key,
+        },
+        TxOp::Insert {
+            ns: ns::ACCESS_TOKEN,
+            key: ctx.secret_key(&token),
+            value: store::to_bytes(&grant)?,
+            expires_at: Some(ctx.now + ctx.settings.issuer.access_token_ttl),
+            now: ctx.now,
+        },
+    ];
+    Ok(Planned {
+        token,
+        steps,
+        details: authorization_details(&grant),
+    })
 }
 
 /// The grant reduced to the configurations of the token request's

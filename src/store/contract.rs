@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{SWEEP_BATCH, Store, StoreError, TxOp, Update, sweep_expired};
+use super::{SWEEP_BATCH, Store, StoreError, TxOp, Update, UpdateAndFn, sweep_expired};
 
 pub fn run_all(store: Arc<dyn Store>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -18,6 +18,7 @@ pub fn run_all(store: Arc<dyn Store>) {
         scan_by_prefix(&*store).await;
         durable_records(&*store).await;
         transactions_are_all_or_nothing(&*store).await;
+        an_update_and_its_steps_commit_together(&*store).await;
         a_sweep_batch_is_bounded_and_a_pass_removes_all(&*store).await;
     });
     racing_takers_exactly_one_wins(store.clone(), &rt);
@@ -332,4 +333,79 @@ fn racing_updates_lose_nothing(store: Arc<dyn Store>, rt: &tokio::runtime::Runti
         rt.block_on(store.get("counter", "n".into(), 0)).unwrap(),
         Some(vec![WRITERS])
     );
+}
+
+async fn an_update_and_its_steps_commit_together(s: &dyn Store) {
+    s.put("ua", "code".into(), b"1".to_vec(), None).await.unwrap();
+    s.put("ua", "offer".into(), b"o".to_vec(), None).await.unwrap();
+    s.put("ua", "taken".into(), b"t".to_vec(), None).await.unwrap();
+    s.put("ua", "held".into(), b"h".to_vec(), None).await.unwrap();
+    // A step whose condition fails undoes everything: the entry's change,
+    // the deletion and the take before it.
+    let redeem = |token: &str| -> UpdateAndFn {
+        let token = token.to_owned();
+        Box::new(move |cur| {
+            assert_eq!(cur, Some(&b"1"[..]));
+            (
+                Update::Delete,
+                vec![
+                    TxOp::Delete {
+                        ns: "ua",
+                        key: "offer".into(),
+                    },
+                    TxOp::Take {
+                        ns: "ua",
+                        key: "taken".into(),
+                        now: 0,
+                    },
+                    TxOp::Insert {
+                        ns: "ua",
+                        key: token,
+                        value: b"grant".to_vec(),
+                        expires_at: None,
+                        now: 0,
+                    },
+                ],
+            )
+        })
+    };
+    assert!(matches!(
+        s.update_and("ua", "code".into(), 0, redeem("held")).await,
+        Err(StoreError::Conflict)
+    ));
+    for (key, value) in [("code", "1"), ("offer", "o"), ("taken", "t")] {
+        assert_eq!(
+            s.get("ua", key.into(), 0).await.unwrap(),
+            Some(value.as_bytes().to_vec()),
+            "{key} untouched"
+        );
+    }
+    assert_eq!(s.get("ua", "token".into(), 0).await.unwrap(), None);
+    // All steps hold: one commit for all of them.
+    assert_eq!(
+        s.update_and("ua", "code".into(), 0, redeem("token")).await.unwrap(),
+        Some(b"1".to_vec())
+    );
+    for key in ["code", "offer", "taken"] {
+        assert_eq!(s.get("ua", key.into(), 0).await.unwrap(), None, "{key} gone");
+    }
+    assert_eq!(
+        s.get("ua", "token".into(), 0).await.unwrap(),
+        Some(b"grant".to_vec())
+    );
+    // Steps may not name the updated key itself.
+    let own: UpdateAndFn = Box::new(|_| {
+        (
+            Update::Keep,
+            vec![TxOp::Delete {
+                ns: "ua",
+                key: "token".into(),
+            }],
+        )
+    });
+    assert!(matches!(
+        s.update_and("ua", "token".into(), 0, own).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(s.get("ua", "token".into(), 0).await.unwrap().is_some());
 }

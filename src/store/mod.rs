@@ -60,6 +60,10 @@ pub enum Update {
 /// transaction, so no other writer sees a state in between.
 pub type UpdateFn = Box<dyn FnOnce(Option<&[u8]>) -> Update + Send>;
 
+/// The decision function of an [`Store::update_and`]: the entry's fate, and
+/// further steps for the same transaction.
+pub type UpdateAndFn = Box<dyn FnOnce(Option<&[u8]>) -> (Update, Vec<TxOp>) + Send>;
+
 /// One step of an all-or-nothing [`Store::transact`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxOp {
@@ -86,6 +90,20 @@ pub enum TxOp {
         value: Vec<u8>,
         expires_at: Option<i64>,
     },
+    /// Removes an entry if there is one (no condition).
+    Delete { ns: &'static str, key: String },
+}
+
+impl TxOp {
+    /// The namespace and key the step names.
+    pub fn target(&self) -> (&'static str, &str) {
+        match self {
+            TxOp::Take { ns, key, .. }
+            | TxOp::Insert { ns, key, .. }
+            | TxOp::Put { ns, key, .. }
+            | TxOp::Delete { ns, key } => (ns, key),
+        }
+    }
 }
 
 /// One stored entry as returned by scans.
@@ -146,6 +164,21 @@ pub trait Store: Send + Sync + 'static {
         key: String,
         now: i64,
         f: UpdateFn,
+    ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.update_and(ns, key, now, Box::new(move |cur| (f(cur), Vec::new())))
+    }
+
+    /// [`Store::update`] whose closure also returns steps (as in
+    /// [`Store::transact`]) for the same durable transaction: one commit for
+    /// a decision and what follows from it. A step whose condition fails
+    /// aborts everything, the entry's change included, with that step's
+    /// error. The steps must not name the updated key.
+    fn update_and(
+        &self,
+        ns: &'static str,
+        key: String,
+        now: i64,
+        f: UpdateAndFn,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>>;
 
     /// Removes an entry; `true` if one was there.

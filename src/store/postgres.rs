@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use futures_util::{FutureExt, TryFutureExt};
-use tokio_postgres::NoTls;
+use tokio_postgres::{NoTls, Statement};
 
-use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
+use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateAndFn};
 
 /// How long a new connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -46,6 +46,11 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 /// [`StoreError::Unavailable`]; any other error of the server is a
 /// [`StoreError::Backend`] with its SQLSTATE and message.
 fn pg(e: tokio_postgres::Error) -> StoreError {
+    pg_ref(&e)
+}
+
+/// [`pg`] of an error the caller keeps.
+fn pg_ref(e: &tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) if matches!(&db.code().code()[..2], "08" | "53" | "57") => StoreError::Unavailable,
         Some(db) => {
@@ -208,6 +213,78 @@ async fn in_order<'a, T>(mut futs: Vec<BoxFut<'a, T>>) -> Vec<T> {
     })
     .await;
     done.into_iter().flatten().collect()
+}
+
+/// The statements a transaction uses, prepared on (and cached by) its
+/// connection.
+struct Prepared {
+    lock: Statement,
+    get_for_update: Statement,
+    take: Statement,
+    insert: Statement,
+    upsert: Statement,
+    delete: Statement,
+}
+
+impl Prepared {
+    async fn new(c: &Object, sql: &Sql) -> Result<Self, StoreError> {
+        let prep = |q: &str| {
+            let q = q.to_owned();
+            async move { c.prepare_cached(&q).await.map_err(pg) }
+        };
+        Ok(Prepared {
+            lock: prep(LOCK).await?,
+            get_for_update: prep(&sql.get_for_update).await?,
+            take: prep(&sql.take).await?,
+            insert: prep(&sql.insert_new).await?,
+            upsert: prep(&sql.upsert).await?,
+            delete: prep(&sql.delete).await?,
+        })
+    }
+
+    /// One transaction step; answers its row count.
+    fn step<'a>(
+        &'a self,
+        c: &'a Object,
+        op: &'a TxOp,
+    ) -> BoxFut<'a, Result<u64, tokio_postgres::Error>> {
+        async move {
+            match op {
+                TxOp::Take { ns, key, now } => c.execute(&self.take, &[ns, key, now]).await,
+                TxOp::Insert {
+                    ns,
+                    key,
+                    value,
+                    expires_at,
+                    now,
+                } => {
+                    c.execute(&self.insert, &[ns, key, now, value, expires_at])
+                        .await
+                }
+                TxOp::Put {
+                    ns,
+                    key,
+                    value,
+                    expires_at,
+                } => c.execute(&self.upsert, &[ns, key, value, expires_at]).await,
+                TxOp::Delete { ns, key } => c.execute(&self.delete, &[ns, key]).await,
+            }
+        }
+        .boxed()
+    }
+}
+
+/// The first step that failed or whose condition did not hold, in order.
+fn first_failure<'a>(
+    ops: &[TxOp],
+    answers: impl Iterator<Item = &'a Result<u64, tokio_postgres::Error>>,
+) -> Option<StoreError> {
+    ops.iter().zip(answers).find_map(|(op, n)| match (op, n) {
+        (_, Err(e)) => Some(pg_ref(e)),
+        (TxOp::Take { .. }, Ok(n)) if *n != 1 => Some(StoreError::Missing),
+        (TxOp::Insert { .. }, Ok(n)) if *n != 1 => Some(StoreError::Conflict),
+        _ => None,
+    })
 }
 
 /// A pooled connection inside a transaction begun by hand (so BEGIN travels
@@ -479,19 +556,16 @@ impl Store for PostgresStore {
         })
     }
 
-    fn update(
+    fn update_and(
         &self,
         ns: &'static str,
         key: String,
         now: i64,
-        f: UpdateFn,
+        f: UpdateAndFn,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
         self.run(move |s| async move {
             let c = s.conn().await?;
-            let lock = c.prepare_cached(LOCK).await.map_err(pg)?;
-            let read = c.prepare_cached(&s.sql.get_for_update).await.map_err(pg)?;
-            let upsert = c.prepare_cached(&s.sql.upsert).await.map_err(pg)?;
-            let delete = c.prepare_cached(&s.sql.delete).await.map_err(pg)?;
+            let st = Prepared::new(&c, &s.sql).await?;
             let tx = InTx::new(c);
             // Serializes updates of one key, also while it does not exist yet.
             let lock_key = format!("{}:{}:{ns}:{key}", s.table, ns.len());
@@ -500,8 +574,8 @@ impl Store for PostgresStore {
                 let c = tx.client();
                 in_order(vec![
                     c.batch_execute("BEGIN").map_ok(|()| None).boxed(),
-                    async { c.execute(&lock, &[&lock_key]).await.map(|_| None) }.boxed(),
-                    async { c.query_opt(&read, &[&ns, &key, &now]).await }.boxed(),
+                    async { c.execute(&st.lock, &[&lock_key]).await.map(|_| None) }.boxed(),
+                    async { c.query_opt(&st.get_for_update, &[&ns, &key, &now]).await }.boxed(),
                 ])
                 .await
             };
@@ -514,31 +588,47 @@ impl Store for PostgresStore {
                         return Err(pg(e));
                     }
                 };
-            // The write and COMMIT: one round trip. A failed write aborts
-            // the transaction, so the COMMIT behind it rolls back.
-            let written = {
-                let c = tx.client();
-                let (upsert, delete, key) = (&upsert, &delete, &key);
-                let write = match f(current.as_deref()) {
-                    Update::Keep => None,
-                    Update::Put { value, expires_at } => Some(
-                        async move { c.execute(upsert, &[&ns, key, &value, &expires_at]).await }
-                            .boxed(),
-                    ),
-                    Update::Delete => {
-                        Some(async move { c.execute(delete, &[&ns, key]).await }.boxed())
-                    }
-                };
-                let commit = c.batch_execute("COMMIT").map_ok(|()| 0).boxed();
-                in_order(write.into_iter().chain([commit]).collect()).await
-            };
-            match written.into_iter().collect::<Result<Vec<_>, _>>() {
-                Ok(_) => {
-                    tx.close();
-                    Ok(current)
-                }
-                Err(e) => Err(pg(e)),
+            let (decision, then) = f(current.as_deref());
+            if then.iter().any(|op| op.target() == (ns, key.as_str())) {
+                tx.rollback().await;
+                return Err(StoreError::Backend(
+                    "an update's steps name the updated key".into(),
+                ));
             }
+            let entry = match decision {
+                Update::Keep => None,
+                Update::Put { value, expires_at } => Some(TxOp::Put {
+                    ns,
+                    key,
+                    value,
+                    expires_at,
+                }),
+                Update::Delete => Some(TxOp::Delete { ns, key }),
+            };
+            let ops: Vec<TxOp> = entry.into_iter().chain(then).collect();
+            // Unconditional steps and COMMIT: one round trip (a failed
+            // write aborts the transaction, so the COMMIT behind it rolls
+            // back). Conditional ones are checked before the COMMIT.
+            let conditional = ops
+                .iter()
+                .any(|op| matches!(op, TxOp::Take { .. } | TxOp::Insert { .. }));
+            let answers = {
+                let c = tx.client();
+                let mut steps: Vec<_> = ops.iter().map(|op| st.step(c, op)).collect();
+                if !conditional {
+                    steps.push(c.batch_execute("COMMIT").map_ok(|()| 0).boxed());
+                }
+                in_order(steps).await
+            };
+            if let Some(e) = first_failure(&ops, answers.iter()) {
+                tx.rollback().await;
+                return Err(e);
+            }
+            if conditional {
+                tx.client().batch_execute("COMMIT").await.map_err(pg)?;
+            }
+            tx.close();
+            Ok(current)
         })
     }
 
@@ -564,54 +654,20 @@ impl Store for PostgresStore {
     fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
         self.run(move |s| async move {
             let c = s.conn().await?;
-            let take = c.prepare_cached(&s.sql.take).await.map_err(pg)?;
-            let insert = c.prepare_cached(&s.sql.insert_new).await.map_err(pg)?;
-            let upsert = c.prepare_cached(&s.sql.upsert).await.map_err(pg)?;
+            let st = Prepared::new(&c, &s.sql).await?;
             let tx = InTx::new(c);
             // BEGIN and every step: one round trip. Each step's condition is
             // checked on its row count once all have answered; COMMIT goes
             // out only when every one held.
-            let mut counts = {
+            let mut answers = {
                 let c = tx.client();
                 let mut steps = Vec::with_capacity(ops.len() + 1);
                 steps.push(c.batch_execute("BEGIN").map_ok(|()| 0).boxed());
-                let (take, insert, upsert) = (&take, &insert, &upsert);
-                steps.extend(ops.iter().map(|op| {
-                    async move {
-                        match op {
-                            TxOp::Take { ns, key, now } => c.execute(take, &[ns, key, now]).await,
-                            TxOp::Insert {
-                                ns,
-                                key,
-                                value,
-                                expires_at,
-                                now,
-                            } => c.execute(insert, &[ns, key, now, value, expires_at]).await,
-                            TxOp::Put {
-                                ns,
-                                key,
-                                value,
-                                expires_at,
-                            } => c.execute(upsert, &[ns, key, value, expires_at]).await,
-                        }
-                    }
-                    .boxed()
-                }));
+                steps.extend(ops.iter().map(|op| st.step(c, op)));
                 in_order(steps).await.into_iter()
             };
-            let mut failed = counts.next().and_then(|begun| begun.err()).map(pg);
-            for (op, n) in ops.iter().zip(counts) {
-                if failed.is_some() {
-                    break;
-                }
-                failed = match (op, n) {
-                    (_, Err(e)) => Some(pg(e)),
-                    (TxOp::Take { .. }, Ok(n)) if n != 1 => Some(StoreError::Missing),
-                    (TxOp::Insert { .. }, Ok(n)) if n != 1 => Some(StoreError::Conflict),
-                    _ => None,
-                };
-            }
-            if let Some(e) = failed {
+            let begun = answers.next().and_then(Result::err).map(pg);
+            if let Some(e) = begun.or_else(|| first_failure(&ops, answers.as_slice().iter())) {
                 tx.rollback().await;
                 return Err(e);
             }

@@ -30,7 +30,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use tokio::sync::oneshot;
 
 use super::wal::{self, Effect, Wal};
-use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateFn};
+use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateAndFn};
 
 /// `"<ns>\0<key>"` → `(expires_at or i64::MAX, value)`.
 const ENTRIES: TableDefinition<&str, (i64, &[u8])> = TableDefinition::new("entries");
@@ -97,7 +97,7 @@ enum Op {
     Update {
         key: String,
         now: i64,
-        f: UpdateFn,
+        f: UpdateAndFn,
         reply: oneshot::Sender<Result<Option<Vec<u8>>, StoreError>>,
     },
     Delete {
@@ -495,9 +495,28 @@ impl Tables<'_, '_> {
         self.put(key, value, expires_at)
     }
 
-    fn update(&mut self, key: &str, now: i64, f: UpdateFn) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The steps go first (conditions checked, then applied, or nothing),
+    /// then the entry's change: a failed step leaves no trace.
+    fn update(
+        &mut self,
+        key: &str,
+        now: i64,
+        f: UpdateAndFn,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let current = self.live(key, now)?;
-        match f(current.as_deref()) {
+        let (decision, then) = f(current.as_deref());
+        if !then.is_empty() {
+            if then.iter().any(|op| {
+                let (ns, k) = op.target();
+                full_key(ns, k) == key
+            }) {
+                return Err(StoreError::Backend(
+                    "an update's steps name the updated key".into(),
+                ));
+            }
+            self.transact(then)?;
+        }
+        match decision {
             Update::Keep => {}
             Update::Put { value, expires_at } => {
                 self.put(key, &value, expires_at.unwrap_or(NEVER))?
@@ -515,11 +534,7 @@ impl Tables<'_, '_> {
     fn transact(&mut self, ops: Vec<TxOp>) -> Result<(), StoreError> {
         let mut keys: Vec<String> = Vec::with_capacity(ops.len());
         for op in &ops {
-            let (ns, key) = match op {
-                TxOp::Take { ns, key, .. }
-                | TxOp::Insert { ns, key, .. }
-                | TxOp::Put { ns, key, .. } => (ns, key),
-            };
+            let (ns, key) = op.target();
             let k = full_key(ns, key);
             match op {
                 TxOp::Take { now, .. } if !self.is_live(&k, *now)? => {
@@ -541,7 +556,7 @@ impl Tables<'_, '_> {
         }
         for (op, k) in ops.into_iter().zip(keys) {
             match op {
-                TxOp::Take { .. } => {
+                TxOp::Take { .. } | TxOp::Delete { .. } => {
                     self.remove(&k)?;
                 }
                 TxOp::Insert {
@@ -659,12 +674,12 @@ impl Store for RedbStore {
         )
     }
 
-    fn update(
+    fn update_and(
         &self,
         ns: &'static str,
         key: String,
         now: i64,
-        f: UpdateFn,
+        f: UpdateAndFn,
     ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
         let key = full_key(ns, &key);
         self.send(move |reply| Op::Update { key, now, f, reply })
