@@ -346,18 +346,10 @@ async fn pre_authorized(
         else {
             return Err(TokenError::UnknownPreAuthorizedCode);
         };
-        let planned = match redeem(
-            Some(&read),
-            tx_digest.as_deref(),
-            max,
-            details.as_deref(),
-        )? {
-            Redemption::Redeem(rec) => Some(plan(
-                ctx,
-                rec,
-                req.client_id.clone(),
-                details.clone(),
-            )?),
+        let planned = match redeem(Some(&read), tx_digest.as_deref(), max, details.as_deref())? {
+            Redemption::Redeem(rec) => {
+                Some(plan(ctx, rec, req.client_id.clone(), details.clone())?)
+            }
             _ => None,
         };
         let steps = planned.as_ref().map(|p| p.steps.clone());

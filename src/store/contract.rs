@@ -336,10 +336,18 @@ fn racing_updates_lose_nothing(store: Arc<dyn Store>, rt: &tokio::runtime::Runti
 }
 
 async fn an_update_and_its_steps_commit_together(s: &dyn Store) {
-    s.put("ua", "code".into(), b"1".to_vec(), None).await.unwrap();
-    s.put("ua", "offer".into(), b"o".to_vec(), None).await.unwrap();
-    s.put("ua", "taken".into(), b"t".to_vec(), None).await.unwrap();
-    s.put("ua", "held".into(), b"h".to_vec(), None).await.unwrap();
+    s.put("ua", "code".into(), b"1".to_vec(), None)
+        .await
+        .unwrap();
+    s.put("ua", "offer".into(), b"o".to_vec(), None)
+        .await
+        .unwrap();
+    s.put("ua", "taken".into(), b"t".to_vec(), None)
+        .await
+        .unwrap();
+    s.put("ua", "held".into(), b"h".to_vec(), None)
+        .await
+        .unwrap();
     // A step whose condition fails undoes everything: the entry's change,
     // the deletion and the take before it.
     let redeem = |token: &str| -> UpdateAndFn {
@@ -383,11 +391,17 @@ async fn an_update_and_its_steps_commit_together(s: &dyn Store) {
     assert_eq!(s.get("ua", "token".into(), 0).await.unwrap(), None);
     // All steps hold: one commit for all of them.
     assert_eq!(
-        s.update_and("ua", "code".into(), 0, redeem("token")).await.unwrap(),
+        s.update_and("ua", "code".into(), 0, redeem("token"))
+            .await
+            .unwrap(),
         Some(b"1".to_vec())
     );
     for key in ["code", "offer", "taken"] {
-        assert_eq!(s.get("ua", key.into(), 0).await.unwrap(), None, "{key} gone");
+        assert_eq!(
+            s.get("ua", key.into(), 0).await.unwrap(),
+            None,
+            "{key} gone"
+        );
     }
     assert_eq!(
         s.get("ua", "token".into(), 0).await.unwrap(),
