@@ -20,6 +20,8 @@ pub enum StartError {
     Keys(#[from] KeyStoreError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(#[from] crate::store::postgres::ConnectError),
     #[error("cannot load the registry: {0}")]
     Registry(#[from] RegistryError),
     #[error("cannot set up the verifier identity: {0}")]
@@ -44,7 +46,7 @@ pub fn build_state(
     let keys = KeySet::load_or_generate(&settings.data_dir)?;
     let store: Arc<dyn Store> = match &settings.store {
         StoreSpec::Redb => Arc::new(RedbStore::open(&settings.data_dir.join("store.redb"))?),
-        StoreSpec::Postgres(url) => Arc::new(PostgresStore::connect(url, "digital_id_entries", 8)?),
+        StoreSpec::Postgres(url) => Arc::new(PostgresStore::connect(url, 8)?),
     };
     let registry = Arc::new(open_registry(
         &*store,

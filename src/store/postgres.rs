@@ -23,6 +23,18 @@ use tokio_postgres::{NoTls, Statement};
 
 use super::{BoxFut, Entry, Store, StoreError, TxOp, Update, UpdateAndFn};
 
+pub mod migrate;
+mod setup;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod tls;
+
+pub use setup::ConnectError;
+
+/// The store's table (created by migration 0001). Deployments and tests
+/// that share a database keep apart by schema (`search_path`).
+const TABLE: &str = "digital_id_entries";
+
 /// How long a new connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a call waits for a free (or new, or re-verified) connection.
@@ -352,21 +364,17 @@ impl Drop for PostgresStore {
 }
 
 impl PostgresStore {
-    /// A pool of at most `connections` connections to `url`; creates
-    /// `table` if needed. `table` must be a plain SQL identifier. The URL's
-    /// `application_name` and `options` are kept; the pool adds its
-    /// `statement_timeout` and names its connections `digital-id` unless the
-    /// URL names them.
-    pub fn connect(url: &str, table: &str, connections: usize) -> Result<Self, StoreError> {
-        if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(StoreError::Backend(
-                "the table name must be a plain identifier".into(),
-            ));
-        }
-        // The parser's message may quote the URL (and its password).
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|_| StoreError::Backend("the PostgreSQL URL is invalid".into()))?;
+    /// A pool of at most `connections` connections to `url`, a libpq-style
+    /// URL whose `sslmode` and `sslrootcert` choose TLS ([`tls`]); brings
+    /// the schema up to date ([`migrate`]) on the first connection, so a
+    /// database that cannot be reached, verified or migrated is an error
+    /// here, at start. The URL's `application_name` and `options` are kept;
+    /// the pool adds its `statement_timeout` and names its connections
+    /// `digital-id` unless the URL names them.
+    pub fn connect(url: &str, connections: usize) -> Result<Self, ConnectError> {
+        let tls::StoreUrl { mut config, tls } = tls::StoreUrl::parse(url)?;
+        // Bounds the TCP connect; `create_timeout` below bounds the whole
+        // of a new connection, TLS handshake and log-in included.
         config.connect_timeout(CONNECT_TIMEOUT);
         // A connection whose peer went silent (a partition sends no error)
         // is declared dead by the kernel within seconds, so its connection
@@ -384,17 +392,17 @@ impl PostgresStore {
             config.get_options().unwrap_or_default()
         );
         config.options(options.trim_start());
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // A connection the database closed (restart, failover,
-                // `pg_terminate_backend`) is noticed by its connection task and
-                // discarded here; a round trip per checkout to prove a live one
-                // would cost more than the rare retry it saves.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = || ManagerConfig {
+            // A connection the database closed (restart, failover,
+            // `pg_terminate_backend`) is noticed by its connection task and
+            // discarded here; a round trip per checkout to prove a live one
+            // would cost more than the rare retry it saves.
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls.connector()? {
+            tls::Connector::Plain => Manager::from_config(config, NoTls, manager_config()),
+            tls::Connector::Tls(tls) => Manager::from_config(config, tls, manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(connections.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -404,15 +412,22 @@ impl PostgresStore {
             .build()
             .map_err(backend)?;
 
-        let store = Self::start(pool, table)?;
-        let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {t} (ns TEXT NOT NULL, key TEXT NOT NULL, value BYTEA NOT NULL, \
-             expires_at BIGINT, PRIMARY KEY (ns, key));
-             CREATE INDEX IF NOT EXISTS {t}_expiry ON {t} (expires_at) WHERE expires_at IS NOT NULL;",
-            t = table
-        );
-        store
-            .wait(move |s| async move { s.conn().await?.batch_execute(&ddl).await.map_err(pg) })?;
+        let store = Self::start(pool, TABLE)?;
+        let applied = store.wait(move |s| async move {
+            let mut c = s
+                .pool
+                .get()
+                .await
+                .map_err(|e| setup::first_connection(e, CONNECT_TIMEOUT))?;
+            Ok::<_, ConnectError>(migrate::migrate(&mut c).await?)
+        })?;
+        for m in applied {
+            tracing::info!(
+                version = m.version,
+                name = m.name,
+                "applied a schema migration"
+            );
+        }
         Ok(store)
     }
 
@@ -475,11 +490,12 @@ impl PostgresStore {
     }
 
     /// [`Self::run`] from outside any runtime (start-up, tests).
-    fn wait<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    fn wait<T, E, F, Fut>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
         F: FnOnce(Arc<Shared>) -> Fut,
-        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::channel();
         let fut = f(self.shared.clone());
@@ -701,26 +717,12 @@ mod tests {
     use super::*;
 
     /// Runs the store contract against the PostgreSQL at `DATABASE_URL`
-    /// (`.ci/run` and `scripts/test` set it) in a table of its own.
+    /// (`.ci/run` and `scripts/test` set it) in a schema of its own.
     #[test]
     fn contract() {
-        let url = std::env::var("DATABASE_URL").expect(
-            "DATABASE_URL must point to a PostgreSQL database (scripts/test sets a default)",
-        );
-        let table = format!(
-            "digital_id_test_{}",
-            crate::crypto::b64url(crate::crypto::random_bytes::<6>())
-                .replace('-', "_")
-                .to_lowercase()
-        );
-        let store = Arc::new(PostgresStore::connect(&url, &table, 4).unwrap());
-        super::super::contract::run_all(store.clone());
-        let drop_sql = format!("DROP TABLE {table}");
-        store
-            .wait(
-                move |s| async move { s.conn().await?.batch_execute(&drop_sql).await.map_err(pg) },
-            )
-            .unwrap();
+        let schema = testing::TestSchema::new();
+        let store = Arc::new(PostgresStore::connect(&schema.url(), 4).unwrap());
+        super::super::contract::run_all(store);
     }
 
     /// With no database to reach (a port where nothing listens), a take is
@@ -763,15 +765,9 @@ mod tests {
     /// (another store sees it), not left inside an open transaction.
     #[test]
     fn a_failed_transaction_leaves_its_connection_clean() {
-        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-        let table = format!(
-            "digital_id_test_{}",
-            crate::crypto::b64url(crate::crypto::random_bytes::<6>())
-                .replace('-', "_")
-                .to_lowercase()
-        );
-        let one = PostgresStore::connect(&url, &table, 1).unwrap();
-        let other = PostgresStore::connect(&url, &table, 1).unwrap();
+        let schema = testing::TestSchema::new();
+        let one = PostgresStore::connect(&schema.url(), 1).unwrap();
+        let other = PostgresStore::connect(&schema.url(), 1).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -823,10 +819,5 @@ mod tests {
                 Some(b"2".to_vec())
             );
         });
-        let drop_sql = format!("DROP TABLE {table}");
-        one.wait(
-            move |s| async move { s.conn().await?.batch_execute(&drop_sql).await.map_err(pg) },
-        )
-        .unwrap();
     }
 }

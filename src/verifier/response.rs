@@ -529,31 +529,13 @@ mod tests {
         block_on(response_ids_resolve(&v));
     }
 
-    /// Against the PostgreSQL at `DATABASE_URL`, in a table of its own.
+    /// Against the PostgreSQL at `DATABASE_URL`, in a schema of its own.
     #[test]
     fn response_ids_resolve_on_postgres() {
-        let url = std::env::var("DATABASE_URL").expect(
-            "DATABASE_URL must point to a PostgreSQL database (scripts/test sets a default)",
-        );
-        let table = format!(
-            "digital_id_test_vp_{}",
-            crate::crypto::b64url(crate::crypto::random_bytes::<6>())
-                .replace('-', "_")
-                .to_lowercase()
-        );
+        let schema = crate::store::postgres::testing::TestSchema::new();
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::postgres::PostgresStore::connect(&url, &table, 2).unwrap();
+        let store = crate::store::postgres::PostgresStore::connect(&schema.url(), 2).unwrap();
         let v = verifier(dir.path(), Arc::new(store));
-        block_on(async {
-            response_ids_resolve(&v).await;
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            client
-                .batch_execute(&format!("DROP TABLE {table}"))
-                .await
-                .unwrap();
-        });
+        block_on(response_ids_resolve(&v));
     }
 }

@@ -8,10 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use digital_id::app::build_state;
+use digital_id::app::{StartError, build_state};
 use digital_id::clock::ManualClock;
-use digital_id::config::{ServeArgs, Settings};
+use digital_id::config::{ServeArgs, Settings, StoreSpec};
 use digital_id::http::AppState;
+
+use crate::pg;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_digital-id");
 
@@ -121,6 +123,8 @@ pub struct InProc {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     _data: tempfile::TempDir,
+    /// Dropped after the server stopped (fields drop after `Drop::drop`).
+    _schema: Option<pg::Schema>,
 }
 
 /// How a test server runs.
@@ -159,6 +163,15 @@ impl InProc {
 
     /// As [`InProc::start_with`], in `mode`.
     pub fn start_mode(mode: Mode, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::try_start_mode(mode, tweak)
+            .unwrap_or_else(|e| panic!("the server did not start: {e}"))
+    }
+
+    /// As [`InProc::start_mode`], or why the server refused to start.
+    pub fn try_start_mode(
+        mode: Mode,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Result<Self, StartError> {
         let data = tempfile::tempdir().unwrap();
         // Bound here and handed to the server, so no other test can take
         // the port between choosing it and serving on it.
@@ -173,9 +186,15 @@ impl InProc {
             ..ServeArgs::default()
         };
         let mut settings = Settings::load(&args).unwrap();
+        // The PostgreSQL leg of the matrix: a schema of its own (a test
+        // that sets its own store in `tweak` keeps it).
+        let schema = (it_store() == ItStore::Postgres).then(pg::Schema::new);
+        if let Some(schema) = &schema {
+            settings.store = StoreSpec::Postgres(schema.store_url());
+        }
         tweak(&mut settings);
         let clock = Arc::new(ManualClock::new(T0));
-        let state = Arc::new(build_state(settings, clock.clone(), |_| {}).unwrap());
+        let state = Arc::new(build_state(settings, clock.clone(), |_| {})?);
         let (tx, rx) = mpsc::channel();
         let st = state.clone();
         let thread = std::thread::spawn(move || {
@@ -188,14 +207,15 @@ impl InProc {
         let (handle, bound) = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("in-process server did not start");
-        InProc {
+        Ok(InProc {
             base: format!("http://{bound}"),
             clock,
             state,
             handle,
             thread: Some(thread),
             _data: data,
-        }
+            _schema: schema,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -218,6 +238,23 @@ impl Drop for InProc {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The store the integration suite runs on: `DIGITAL_ID_IT_STORE=redb`
+/// (the default) or `postgres` (a schema per in-process server in the
+/// database at `DATABASE_URL`; `scripts/test` runs the suite both ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItStore {
+    Redb,
+    Postgres,
+}
+
+pub fn it_store() -> ItStore {
+    match std::env::var("DIGITAL_ID_IT_STORE").as_deref() {
+        Err(_) | Ok("" | "redb") => ItStore::Redb,
+        Ok("postgres") => ItStore::Postgres,
+        Ok(other) => panic!("DIGITAL_ID_IT_STORE must be redb or postgres, not {other:?}"),
     }
 }
 

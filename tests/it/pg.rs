@@ -57,3 +57,55 @@ pub fn query(url: &str, sql: &str) -> Vec<Row> {
         rows
     })
 }
+
+/// A schema of its own in the PostgreSQL at `DATABASE_URL` for one test
+/// server: its store URL sets the connection's `search_path`, so the
+/// server's tables (its migrations) land there. Dropped with everything in
+/// it afterwards.
+pub struct Schema {
+    admin: String,
+    pub name: String,
+}
+
+impl Schema {
+    pub fn new() -> Self {
+        let (admin, name) = (admin_url(), unique_name());
+        simple_query(&admin, &format!("CREATE SCHEMA {name}"));
+        Schema { admin, name }
+    }
+
+    /// The store URL for a server: `search_path` set to this schema.
+    pub fn store_url(&self) -> String {
+        let sep = if self.admin.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.admin, self.name
+        )
+    }
+
+    /// The rows of `sql` (with `{schema}` replaced by the schema's name).
+    pub fn query(&self, sql: &str) -> Vec<Row> {
+        query(&self.admin, &sql.replace("{schema}", &self.name))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // No panic here: a drop during a failed test's unwinding would abort.
+        let (admin, sql) = (
+            self.admin.clone(),
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+        let _ = std::thread::spawn(move || {
+            block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&admin, NoTls).await {
+                    let conn = tokio::spawn(conn);
+                    let _ = client.batch_execute(&sql).await;
+                    drop(client);
+                    let _ = conn.await;
+                }
+            })
+        })
+        .join();
+    }
+}

@@ -88,6 +88,11 @@ fn on_postgres(schema: &PgSchema) -> InProc {
     InProc::start_with(move |s| s.store = StoreSpec::Postgres(url))
 }
 
+/// A server on redb also on the PostgreSQL leg of the suite.
+fn on_redb() -> InProc {
+    InProc::start_with(|s| s.store = StoreSpec::Redb)
+}
+
 /// The redb database file and its write-ahead log, as a backup would copy
 /// them.
 fn redb_dump(server: &InProc) -> Vec<u8> {
@@ -168,7 +173,7 @@ fn no_redeemable_secret_at_rest(server: &InProc, dump: impl Fn() -> Vec<u8>) {
 
 #[test]
 fn no_redeemable_secret_at_rest_in_redb() {
-    let server = InProc::start();
+    let server = on_redb();
     no_redeemable_secret_at_rest(&server, || redb_dump(&server));
 }
 
@@ -277,7 +282,7 @@ fn results_are_deleted_after_retention(server: &InProc) -> String {
 
 #[test]
 fn verifier_results_are_deleted_after_retention_in_redb() {
-    let server = InProc::start();
+    let server = on_redb();
     results_are_deleted_after_retention(&server);
 }
 
