@@ -45,8 +45,14 @@ pub fn build_state(
     }
     let keys = KeySet::load_or_generate(&settings.data_dir)?;
     let store: Arc<dyn Store> = match &settings.store {
-        StoreSpec::Redb => Arc::new(RedbStore::open(&settings.data_dir.join("store.redb"))?),
-        StoreSpec::Postgres(url) => Arc::new(PostgresStore::connect(url, 8)?),
+        StoreSpec::Redb => Arc::new(RedbStore::open_with_cache(
+            &settings.data_dir.join("store.redb"),
+            settings.store_tuning.redb_cache_mib << 20,
+        )?),
+        StoreSpec::Postgres(url) => Arc::new(PostgresStore::connect(
+            url,
+            settings.store_tuning.postgres_connections,
+        )?),
     };
     let registry = Arc::new(open_registry(
         &*store,

@@ -64,7 +64,9 @@ pub struct FileConfig {
     pub bind: Option<SocketAddr>,
     pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
-    pub store: Option<String>,
+    /// `store = "redb"` / `store = "postgres://…"`, or a `[store]` table
+    /// with the URL and the store's tunables.
+    pub store: Option<StoreFile>,
     pub registry: Option<PathBuf>,
     pub api_key: Option<String>,
     pub profile: Option<Profile>,
@@ -333,6 +335,47 @@ pub enum StoreSpec {
     Postgres(String),
 }
 
+/// The TOML `store` key: the URL alone, or the `[store]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum StoreFile {
+    Url(String),
+    Table(StoreTable),
+}
+
+/// `[store]`: where data lives and how much memory and how many
+/// connections the store may use.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreTable {
+    /// `redb` or a `postgres://` URL (as `--store`, which wins over it).
+    pub url: Option<String>,
+    /// See [`StoreTuning::redb_cache_mib`].
+    pub redb_cache_mib: Option<u64>,
+    /// See [`StoreTuning::postgres_connections`].
+    pub postgres_connections: Option<usize>,
+}
+
+/// The store's tunables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreTuning {
+    /// redb's page cache in MiB: the bound on what the embedded store keeps
+    /// in memory beyond the pages the kernel caches for the file. redb's own
+    /// default (1 GiB) lets the server's RSS grow with the data.
+    pub redb_cache_mib: u64,
+    /// Connections of the PostgreSQL pool (per node).
+    pub postgres_connections: usize,
+}
+
+impl Default for StoreTuning {
+    fn default() -> Self {
+        StoreTuning {
+            redb_cache_mib: crate::store::redb::DEFAULT_CACHE_BYTES >> 20,
+            postgres_connections: 8,
+        }
+    }
+}
+
 /// A secret whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -480,6 +523,8 @@ pub struct Settings {
     pub public_url: PublicUrl,
     pub data_dir: PathBuf,
     pub store: StoreSpec,
+    /// `[store]` tunables.
+    pub store_tuning: StoreTuning,
     /// Seed the store's demo registry from this directory at start.
     pub registry: Option<PathBuf>,
     /// `None`: generated on first start into the data directory.
@@ -521,7 +566,19 @@ impl Settings {
             .public_url
             .or(file.public_url)
             .unwrap_or_else(|| format!("http://{bind}"));
-        let store = match args.store.or(file.store).as_deref() {
+        let (file_store, store_tuning) = match file.store {
+            None => (None, StoreTuning::default()),
+            Some(StoreFile::Url(url)) => (Some(url), StoreTuning::default()),
+            Some(StoreFile::Table(t)) => {
+                let d = StoreTuning::default();
+                let tuning = StoreTuning {
+                    redb_cache_mib: t.redb_cache_mib.unwrap_or(d.redb_cache_mib),
+                    postgres_connections: t.postgres_connections.unwrap_or(d.postgres_connections),
+                };
+                (t.url, tuning)
+            }
+        };
+        let store = match args.store.or(file_store).as_deref() {
             None | Some("redb") => StoreSpec::Redb,
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 StoreSpec::Postgres(url.to_owned())
@@ -543,6 +600,7 @@ impl Settings {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./data")),
             store,
+            store_tuning,
             registry: args.registry.or(file.registry),
             api_key: args.api_key.or(file.api_key).map(Secret),
             profile: args.profile.or(file.profile).unwrap_or_default(),
@@ -603,7 +661,16 @@ impl Settings {
         if !(1..=MAX_BATCH_SIZE).contains(&i.batch_size) {
             return Err(ConfigError::BatchSize(i.batch_size));
         }
-        let checks: [(bool, &'static str); 10] = [
+        let st = &self.store_tuning;
+        let checks: [(bool, &'static str); 12] = [
+            (
+                (1..=1 << 20).contains(&st.redb_cache_mib),
+                "store.redb_cache_mib",
+            ),
+            (
+                (1..=1000).contains(&st.postgres_connections),
+                "store.postgres_connections",
+            ),
             (i.offer_ttl > 0, "issuer.offer_ttl"),
             (i.tx_code_attempts > 0, "issuer.tx_code_attempts"),
             (i.access_token_ttl > 0, "issuer.access_token_ttl"),
@@ -721,6 +788,46 @@ mod tests {
         assert_eq!(s.profile, Profile::Haip);
         assert_eq!(s.verifier.retention, 60);
         assert_eq!(s.verifier.request_ttl, 30);
+    }
+
+    #[test]
+    fn store_is_a_url_or_a_table_with_its_tunables() {
+        let load = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            Settings::from_layers(ServeArgs::default(), file)
+        };
+        let s = load("store = \"redb\"\n").unwrap();
+        assert_eq!(s.store, StoreSpec::Redb);
+        assert_eq!(s.store_tuning, StoreTuning::default());
+        let s = load(
+            "[store]\nurl = \"postgres://u@h/db\"\nredb_cache_mib = 8\npostgres_connections = 3\n",
+        )
+        .unwrap();
+        assert_eq!(s.store, StoreSpec::Postgres("postgres://u@h/db".into()));
+        assert_eq!(s.store_tuning.redb_cache_mib, 8);
+        assert_eq!(s.store_tuning.postgres_connections, 3);
+        // The table without a URL is the embedded store; the flag wins.
+        let file: FileConfig = toml::from_str("[store]\nredb_cache_mib = 16\n").unwrap();
+        let args = ServeArgs {
+            store: Some("postgres://x@y/z".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(args, file).unwrap();
+        assert_eq!(s.store, StoreSpec::Postgres("postgres://x@y/z".into()));
+        assert_eq!(s.store_tuning.redb_cache_mib, 16);
+        for (text, name) in [
+            ("[store]\nredb_cache_mib = 0\n", "store.redb_cache_mib"),
+            (
+                "[store]\npostgres_connections = 0\n",
+                "store.postgres_connections",
+            ),
+        ] {
+            assert!(
+                matches!(load(text), Err(ConfigError::Range(n)) if n == name),
+                "{text}"
+            );
+        }
+        assert!(toml::from_str::<FileConfig>("[store]\ncache = 1\n").is_err());
     }
 
     #[test]

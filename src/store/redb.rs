@@ -54,6 +54,10 @@ struct Checkpoints {
     idle: Duration,
 }
 
+/// The page cache of [`RedbStore::open`]: the `[store] redb_cache_mib`
+/// default (config::StoreTuning).
+pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
+
 const CHECKPOINTS: Checkpoints = Checkpoints {
     wal_limit: WAL_LIMIT,
     idle: IDLE_CHECKPOINT,
@@ -182,14 +186,29 @@ impl RedbStore {
     /// Opens (or creates) the database file at `path`, with its
     /// write-ahead log beside it (`<file name>-wal`).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, CHECKPOINTS)
+        Self::open_with(path, DEFAULT_CACHE_BYTES, CHECKPOINTS)
     }
 
-    fn open_with(path: &Path, checkpoints: Checkpoints) -> Result<Self, StoreError> {
+    /// [`Self::open`] with a page cache of `cache_bytes` (`[store]
+    /// redb_cache_mib`): what the store keeps in memory is bounded by it,
+    /// whatever the size of the file.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_with(path, cache_bytes, CHECKPOINTS)
+    }
+
+    fn open_with(
+        path: &Path,
+        cache_bytes: u64,
+        checkpoints: Checkpoints,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
-        let db = Arc::new(Database::create(path).map_err(backend)?);
+        let db = Database::builder()
+            .set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX))
+            .create(path)
+            .map_err(backend)?;
+        let db = Arc::new(db);
         let (mut wal, records) = Wal::open(&wal_path(path)).map_err(StoreError::Backend)?;
         {
             // Tables and the log's records in one durable commit; the log
@@ -784,7 +803,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let store = RedbStore::open_with(&path, checkpoints).unwrap();
+        let store = RedbStore::open_with(&path, DEFAULT_CACHE_BYTES, checkpoints).unwrap();
         rt.block_on(async {
             for n in ["n1", "n2", "n3"] {
                 store
@@ -877,6 +896,7 @@ mod tests {
             .unwrap();
         let store = RedbStore::open_with(
             &path,
+            DEFAULT_CACHE_BYTES,
             Checkpoints {
                 wal_limit: u64::MAX,
                 idle: Duration::from_millis(20),
