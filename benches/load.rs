@@ -3,7 +3,11 @@
 //!
 //! ```sh
 //! cargo bench --bench load -- preauth [--base URL --api-key KEY] [--concurrency 16] [--seconds 20]
+//!                                        [--cpu server=PID --cpu db=PID,PID]
 //! ```
+//! `--cpu NAME=PIDS` reports the CPU time those processes used during the
+//! timed phase, per flow (`scripts/bench-stores` runs redb and PostgreSQL
+//! side by side with it).
 //! Without `--base` it starts a release server in this process on
 //! 127.0.0.1:0 (fresh data directory, demo registry) and drives that. The
 //! loops are bounded by time and by `--max-flows`; all traffic stays on
@@ -33,6 +37,9 @@ struct Options {
     concurrency: usize,
     seconds: u64,
     max_flows: usize,
+    /// Groups of processes whose CPU time (utime + stime) over the timed
+    /// phase is reported per flow: `--cpu server=123 --cpu db=456,789`.
+    cpu: Vec<(String, Vec<u32>)>,
 }
 
 fn parse_args() -> Options {
@@ -43,6 +50,7 @@ fn parse_args() -> Options {
         concurrency: 16,
         seconds: 15,
         max_flows: 200_000,
+        cpu: Vec::new(),
     };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(a) = args.next() {
@@ -53,6 +61,16 @@ fn parse_args() -> Options {
             "--concurrency" => o.concurrency = value().parse().expect("--concurrency N"),
             "--seconds" => o.seconds = value().parse().expect("--seconds N"),
             "--max-flows" => o.max_flows = value().parse().expect("--max-flows N"),
+            "--cpu" => {
+                let v = value();
+                let (name, pids) = v.split_once('=').expect("--cpu NAME=PID,PID");
+                let pids = pids
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse().expect("--cpu NAME=PID,PID"))
+                    .collect();
+                o.cpu.push((name.to_owned(), pids));
+            }
             s if !s.starts_with('-') => o.scenario = s.to_owned(),
             other => panic!("unknown option {other}"),
         }
@@ -390,6 +408,31 @@ fn run_verifier(o: &Options, base: &str, api_key: &str, issuer: &str) {
     }
 }
 
+/// CPU seconds (user + system) the processes have used so far; a process
+/// that is gone counts nothing.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    let hz = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            // Fields after the command name, which may hold spaces.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the line: 12 and 13 here.
+            f.get(11).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
+        })
+        .sum();
+    ticks as f64 / hz
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -438,6 +481,7 @@ fn main() {
     eprintln!("preparing {budget} offers…");
     let offers = Arc::new(Mutex::new(prepare_offers(&base, &api_key, budget)));
     let latencies = Arc::new(Mutex::new(Vec::<Duration>::with_capacity(budget)));
+    let cpu_before: Vec<f64> = o.cpu.iter().map(|(_, p)| cpu_seconds(p)).collect();
     let deadline = Instant::now() + Duration::from_secs(o.seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..o.concurrency)
@@ -470,8 +514,17 @@ fn main() {
     let elapsed = started.elapsed();
     let mut all = latencies.lock().unwrap().clone();
     all.sort();
+    let cpu_note: String = o
+        .cpu
+        .iter()
+        .zip(cpu_before)
+        .map(|((name, pids), before)| {
+            let ms = (cpu_seconds(pids) - before) * 1e3 / all.len().max(1) as f64;
+            format!("  {name} {ms:.2} ms CPU/flow")
+        })
+        .collect();
     println!(
-        "scenario {}  concurrency {}  flows {}  in {:.1} s  =>  {:.0} flows/s  p50 {:.1} ms  p99 {:.1} ms",
+        "scenario {}  concurrency {}  flows {}  in {:.1} s  =>  {:.0} flows/s  p50 {:.1} ms  p99 {:.1} ms{cpu_note}",
         o.scenario,
         o.concurrency,
         all.len(),
