@@ -5,9 +5,9 @@
 //!
 //! Connections come from a `deadpool-postgres` pool that lives on a
 //! dedicated runtime thread (so they outlive any HTTP worker); every store
-//! call runs there. A pooled connection is verified before it is handed
-//! out, and one the database dropped (restart, failover,
-//! `pg_terminate_backend`) is replaced by a new one. Losing the database
+//! call runs there. A connection the database dropped (restart, failover,
+//! `pg_terminate_backend`) is marked closed by its connection task and
+//! replaced by a new one at checkout. Losing the database
 //! mid-call is [`StoreError::Unavailable`]: idempotent reads are retried
 //! once on a fresh connection; takes, inserts and transactions are not
 //! retried (the first attempt may have committed), so the caller sees the
