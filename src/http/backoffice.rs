@@ -196,6 +196,7 @@ async fn revoke(
     _: BackOffice,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    _body: super::IgnoredBody,
 ) -> Result<HttpResponse, ApiError> {
     set_status(&state, &id, Status::Invalid).await
 }
@@ -217,6 +218,7 @@ async fn suspend(
     _: BackOffice,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    _body: super::IgnoredBody,
 ) -> Result<HttpResponse, ApiError> {
     set_status(&state, &id, Status::Suspended).await
 }
@@ -238,6 +240,7 @@ async fn reinstate(
     _: BackOffice,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    _body: super::IgnoredBody,
 ) -> Result<HttpResponse, ApiError> {
     set_status(&state, &id, Status::Valid).await
 }

@@ -210,7 +210,11 @@ async fn token(
         (status = 200, description = "A fresh `c_nonce`", body = NonceResponse),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
     ))]
-async fn nonce(state: web::Data<AppState>) -> HttpResponse {
+async fn nonce(
+    state: web::Data<AppState>,
+    // A Nonce Request has none (OpenID4VCI 1.0 §7.1); one sent is read.
+    _body: super::IgnoredBody,
+) -> HttpResponse {
     no_store(HttpResponse::Ok().json(nonce::issue(&state.issuer())))
 }
 

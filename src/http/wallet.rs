@@ -144,7 +144,10 @@ async fn response(
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
-async fn presentation_nonce(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn presentation_nonce(
+    state: web::Data<AppState>,
+    _body: super::IgnoredBody,
+) -> Result<HttpResponse, ApiError> {
     let n = state.verifier.presentation_nonce(state.now()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -149,3 +149,70 @@ fn every_response_carries_a_request_id() {
         .unwrap();
     assert_ne!(junk.headers().get("x-request-id").unwrap(), "a b\"c");
 }
+
+/// A POST whose small body arrives after its head (a client writing head
+/// and body separately, or a slow network) leaves the keep-alive connection
+/// usable for the next request, also on endpoints that ignore their body:
+/// one left unread made the server close the connection after answering,
+/// and the client's next request on it failed.
+#[test]
+fn a_late_body_leaves_the_connection_usable() {
+    use std::io::{Read, Write};
+    let server = InProc::start();
+    let bearer = server.bearer();
+    let host = server.url("").trim_start_matches("http://").to_owned();
+    for (path, auth) in [
+        ("/nonce", None),
+        ("/presentation-nonces", None),
+        ("/issuer/credentials/no-such-id/revoke", Some(&bearer)),
+    ] {
+        let mut conn = std::net::TcpStream::connect(&host).unwrap();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let auth = auth.map_or(String::new(), |b| format!("Authorization: {b}\r\n"));
+        write!(
+            conn,
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+        )
+        .unwrap();
+        conn.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        conn.write_all(b"{}").unwrap();
+        let first = read_response(&mut conn);
+        assert!(first.starts_with("HTTP/1.1 "), "{path}: {first}");
+        // Fails (broken pipe) when the server has closed the connection.
+        let sent = write!(conn, "GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n").is_ok();
+        let second = read_response(&mut conn);
+        assert!(
+            sent && second.starts_with("HTTP/1.1 200"),
+            "{path}: the next request on the connection got {second:?}"
+        );
+    }
+
+    /// One response (head and a `content-length` body); empty when the
+    /// server closed the connection.
+    fn read_response(conn: &mut std::net::TcpStream) -> String {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&buf).into_owned(),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
