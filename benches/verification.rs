@@ -5,6 +5,10 @@
 //! `ttl`) and DCQL selection — against the crypto bound (raw ES256 verify ÷ 2:
 //! issuer signature + KB-JWT) and the peers of `benches/peers/`.
 //!
+//! Rates are reported per second of wall time and per second of this
+//! thread's CPU time: on a shared machine the second is what the code costs,
+//! and the ratio to the bound is taken from it.
+//!
 //! `cargo bench --bench verification [-- --seconds 5]`
 
 mod support;
@@ -27,6 +31,15 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// CPU time this thread has run, in seconds (`/proc/thread-self/schedstat`,
+/// nanoseconds; 0 where it cannot be read).
+fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0.0, |ns| ns as f64 * 1e-9)
 }
 
 /// A server on 127.0.0.1 (the status list is fetched from it) and its state.
@@ -116,6 +129,7 @@ fn main() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let t = Instant::now();
+    let cpu = thread_cpu_seconds();
     let mut n = 0u64;
     single.block_on(async {
         while Instant::now() < deadline {
@@ -128,6 +142,7 @@ fn main() {
         }
     });
     let per_core = n as f64 / t.elapsed().as_secs_f64();
+    let per_core_cpu = n as f64 / (thread_cpu_seconds() - cpu);
 
     // Every core.
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -170,15 +185,18 @@ fn main() {
     let msg = vec![7u8; 700];
     let sig = key.sign(&msg).unwrap();
     let t = Instant::now();
-    for _ in 0..5000 {
+    let cpu = thread_cpu_seconds();
+    let n = 20_000;
+    for _ in 0..n {
         key.public().verify(&msg, &sig).unwrap();
     }
-    let raw_verify = 5000.0 / t.elapsed().as_secs_f64();
-    let bound = raw_verify / 2.0;
+    let raw_verify = n as f64 / t.elapsed().as_secs_f64();
+    let raw_verify_cpu = n as f64 / (thread_cpu_seconds() - cpu);
+    let bound = raw_verify_cpu / 2.0;
     println!("presentation verification (age_over_18, status list cached), in process:");
     println!(
-        "  one core:   {per_core:.0}/s  = {:.2} of the crypto bound ({bound:.0}/s = raw ES256 verify {raw_verify:.0}/s ÷ 2)",
-        per_core / bound
+        "  one core:   {per_core_cpu:.0}/s per CPU-second ({per_core:.0}/s wall) = {:.2} of the crypto bound ({bound:.0}/s = raw ES256 verify {raw_verify_cpu:.0}/s per CPU-second ({raw_verify:.0}/s wall) ÷ 2)",
+        per_core_cpu / bound
     );
     println!("  {cores} cores: {all_cores:.0}/s");
     println!(
