@@ -445,7 +445,10 @@ const CLOCK_TICKS: f64 = 100.0;
 /// CPU seconds (user + system, all threads) that process `pid` (this one
 /// when `None`) has consumed: fields 14 and 15 of `/proc/PID/stat`.
 fn cpu_seconds(pid: Option<u32>) -> f64 {
-    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
     let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     // The command name (field 2) is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')').expect("a /proc stat line") + 1..];
