@@ -9,9 +9,9 @@
 //! timed phase, per flow (`scripts/bench-stores` runs redb and PostgreSQL
 //! side by side with it).
 //! Without `--base` it starts a release server in this process on
-//! 127.0.0.1:0 (fresh data directory, demo registry) and drives that. The
-//! loops are bounded by time and by `--max-flows`; all traffic stays on
-//! loopback.
+//! 127.0.0.1:0 (fresh data directory, demo registry, rate limits lifted)
+//! and drives that. The loops are bounded by time and by `--max-flows`; all
+//! traffic stays on loopback.
 //!
 //! Scenarios:
 //! - `preauth`: one OpenID4VCI pre-authorized flow = `POST /token` +
@@ -20,6 +20,28 @@
 //! - `scan`: a holder-shown QR = `POST /presentation-nonces`, the wallet's
 //!   presentation (KB-JWT over that nonce), `POST /verifier/scan`
 //!   (`age_over_18`); the latency of the scan call alone is reported too.
+//!   The client's nonce requests and KB-JWT signing run inside the timed
+//!   loop, competing with the server for the cores.
+//! - `scan --prebuilt [--batch 1000] [--server-pid PID]`: the server's side
+//!   of a scan alone. In rounds, `--batch` holder QRs are built first
+//!   (nonces and KB-JWTs, not timed; a presentation nonce lives 30 s, so a
+//!   round that takes over 15 s is warned about), then posted to
+//!   `/verifier/scan` by `--concurrency` workers; `--seconds` counts posting
+//!   time only. Reports scans/s, p50/p99 of the scan call, and the CPU time
+//!   (user + system, `/proc/PID/stat`) consumed while posting by the server
+//!   `--server-pid` names, or, without it, by this process — which, with
+//!   the in-process server, includes the load generator's own posting — and
+//!   from that scans per CPU-second, the per-core figure to hold against
+//!   `benches/verification.rs`. A separate server needs its rate limits
+//!   lifted (every request comes from 127.0.0.1) and its log kept off the
+//!   terminal:
+//!   ```sh
+//!   cargo build --release --bin digital-id
+//!   printf '[limits]\nper_client_rate = 1e6\nper_client_burst = 1e6\nglobal_rate = 1e6\nglobal_burst = 1e6\n' > /tmp/load.toml
+//!   target/release/digital-id serve --bind 127.0.0.1:8090 --data-dir "$(mktemp -d)" \
+//!       --registry examples/registry --api-key load-key --config /tmp/load.toml 2>/tmp/server.log &
+//!   cargo bench --bench load -- scan --prebuilt --base http://127.0.0.1:8090 --api-key load-key --server-pid $!
+//!   ```
 //! - `cycle`: a relying-party request = `POST /verifier/requests`
 //!   (`age_over_18`, `direct_post`), `GET` of the request object,
 //!   `POST` of the answer to `response_uri`, `GET /verifier/requests/{id}`.
@@ -40,6 +62,12 @@ struct Options {
     /// Groups of processes whose CPU time (utime + stime) over the timed
     /// phase is reported per flow: `--cpu server=123 --cpu db=456,789`.
     cpu: Vec<(String, Vec<u32>)>,
+    /// `scan --prebuilt`: presentations built before the timed phase.
+    prebuilt: bool,
+    /// `--batch K`: presentations built, then posted, per round.
+    batch: usize,
+    /// `--server-pid PID`: whose CPU time the timed phase is charged.
+    server_pid: Option<u32>,
 }
 
 fn parse_args() -> Options {
@@ -51,6 +79,9 @@ fn parse_args() -> Options {
         seconds: 15,
         max_flows: 200_000,
         cpu: Vec::new(),
+        prebuilt: false,
+        batch: 1_000,
+        server_pid: None,
     };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(a) = args.next() {
@@ -71,6 +102,9 @@ fn parse_args() -> Options {
                     .collect();
                 o.cpu.push((name.to_owned(), pids));
             }
+            "--prebuilt" => o.prebuilt = true,
+            "--batch" => o.batch = value().parse().expect("--batch K"),
+            "--server-pid" => o.server_pid = Some(value().parse().expect("--server-pid PID")),
             s if !s.starts_with('-') => o.scenario = s.to_owned(),
             other => panic!("unknown option {other}"),
         }
@@ -261,26 +295,27 @@ fn present(credential: &str, holder: &SigningKey, aud: &str, nonce: &str) -> Str
         .unwrap()
 }
 
-/// `scan`: returns the latency of the `/verifier/scan` call.
-fn scan_flow(
-    agent: &ureq::Agent,
-    base: &str,
-    auth: &str,
-    credential: &str,
-    holder: &SigningKey,
-) -> Duration {
-    let (_, n) = post_json(
+/// A holder QR's text: a fresh presentation nonce from the server and the
+/// wallet's presentation (KB-JWT) over it.
+fn holder_qr(agent: &ureq::Agent, base: &str, credential: &str, holder: &SigningKey) -> String {
+    let (status, n) = post_json(
         agent,
         &format!("{base}/presentation-nonces"),
         None,
         &json!({}),
     );
-    let qr = present(
+    assert_eq!(status, 200, "presentation nonce: {n}");
+    present(
         credential,
         holder,
         n["audience"].as_str().unwrap(),
         n["nonce"].as_str().unwrap(),
-    );
+    )
+}
+
+/// `POST /verifier/scan` of `qr` (`age_over_18`), which must verify;
+/// returns the call's latency.
+fn post_scan(agent: &ureq::Agent, base: &str, auth: &str, qr: &str) -> Duration {
     let t = Instant::now();
     let (status, result) = post_json(
         agent,
@@ -295,6 +330,18 @@ fn scan_flow(
         "{result}"
     );
     took
+}
+
+/// `scan`: returns the latency of the `/verifier/scan` call.
+fn scan_flow(
+    agent: &ureq::Agent,
+    base: &str,
+    auth: &str,
+    credential: &str,
+    holder: &SigningKey,
+) -> Duration {
+    let qr = holder_qr(agent, base, credential, holder);
+    post_scan(agent, base, auth, &qr)
 }
 
 /// `cycle`: request, request object, answer, result.
@@ -433,6 +480,138 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
     ticks as f64 / hz
 }
 
+/// `scan --prebuilt`: rounds of `--batch` holder QRs built first (nonces
+/// and KB-JWTs, not timed), then posted to `/verifier/scan` by
+/// `--concurrency` workers; only the posting is timed and charged the
+/// server's CPU time.
+fn run_scan_prebuilt(o: &Options, base: &str, api_key: &str, issuer: &str, in_process: bool) {
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    assert!(o.batch > 0, "--batch must be at least 1");
+    // A worker's failed assertion must end the run, not leave the others
+    // waiting at a barrier.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::exit(101);
+    }));
+    let auth = format!("Bearer {api_key}");
+    let holder = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
+    let offer = prepare_offers(base, api_key, 1).pop().unwrap();
+    let credential = Arc::new(preauth_flow(&agent(), base, issuer, &holder, &offer));
+    // Not timed: the first scan fetches and caches the status list.
+    scan_flow(&agent(), base, &auth, &credential, &holder);
+
+    let queue = Arc::new(Mutex::new(Vec::<String>::new()));
+    let latencies = Arc::new(Mutex::new(Vec::<Duration>::new()));
+    // The main thread and every worker meet at each step of a round:
+    // start, built, go (clocks read), posted (clocks read again).
+    let barrier = Arc::new(Barrier::new(o.concurrency + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let to_build = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..o.concurrency)
+        .map(|_| {
+            let (queue, latencies, barrier, stop, to_build, holder, credential) = (
+                queue.clone(),
+                latencies.clone(),
+                barrier.clone(),
+                stop.clone(),
+                to_build.clone(),
+                holder.clone(),
+                credential.clone(),
+            );
+            let (base, auth) = (base.to_owned(), auth.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut mine = Vec::new();
+                loop {
+                    barrier.wait();
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut built = Vec::new();
+                    while to_build
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_ok()
+                    {
+                        built.push(holder_qr(&agent, &base, &credential, &holder));
+                    }
+                    queue.lock().unwrap().extend(built);
+                    barrier.wait();
+                    barrier.wait();
+                    loop {
+                        let Some(qr) = queue.lock().unwrap().pop() else {
+                            break;
+                        };
+                        mine.push(post_scan(&agent, &base, &auth, &qr));
+                    }
+                    barrier.wait();
+                }
+                latencies.lock().unwrap().extend(mine);
+            })
+        })
+        .collect();
+
+    // The server's process, or this one (the in-process server).
+    let pid = [o.server_pid.unwrap_or_else(std::process::id)];
+    let (mut posting, mut building, mut cpu, mut scans, mut rounds) =
+        (Duration::ZERO, Duration::ZERO, 0.0, 0usize, 0usize);
+    while posting < Duration::from_secs(o.seconds) && scans < o.max_flows {
+        let k = o.batch.min(o.max_flows - scans);
+        to_build.store(k, Ordering::Relaxed);
+        let round = Instant::now();
+        barrier.wait(); // start
+        barrier.wait(); // built
+        building += round.elapsed();
+        let (cpu0, t0) = (cpu_seconds(&pid), Instant::now());
+        barrier.wait(); // go
+        barrier.wait(); // posted
+        posting += t0.elapsed();
+        cpu += cpu_seconds(&pid) - cpu0;
+        scans += k;
+        rounds += 1;
+        // Presentation nonces live 30 s (by default): the first one taken
+        // in a round must still be live at the round's last scan.
+        if round.elapsed() > Duration::from_secs(15) {
+            eprintln!(
+                "warning: a round took {:.1} s, half a presentation nonce's lifetime: lower --batch",
+                round.elapsed().as_secs_f64()
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    barrier.wait();
+    for w in workers {
+        w.join().expect("a worker failed");
+    }
+    let mut all = latencies.lock().unwrap().clone();
+    all.sort();
+    assert_eq!(all.len(), scans, "every built presentation was posted");
+    let secs = posting.as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!(
+        "scenario scan --prebuilt  concurrency {}  batch {}  rounds {rounds}  scans {scans}  posting {secs:.1} s (building {:.1} s, not timed)  =>  {:.0} scans/s  POST /verifier/scan p50 {:.1} ms  p99 {:.1} ms",
+        o.concurrency,
+        o.batch,
+        building.as_secs_f64(),
+        scans as f64 / secs,
+        percentile(&all, 0.50).as_secs_f64() * 1e3,
+        percentile(&all, 0.99).as_secs_f64() * 1e3,
+    );
+    let whose = match o.server_pid {
+        Some(p) => format!("server pid {p}"),
+        None if in_process => {
+            "this process: the server AND the load generator's posting".to_owned()
+        }
+        None => "this process (the load generator only: pass --server-pid)".to_owned(),
+    };
+    println!(
+        "  CPU while posting: {cpu:.2} s of {whose} = {:.2} of {cores} cores busy  =>  {:.0} scans per CPU-second (per core)",
+        cpu / secs,
+        scans as f64 / cpu,
+    );
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -471,8 +650,15 @@ fn main() {
         .expect("credential_issuer")
         .to_owned();
 
+    assert!(
+        !o.prebuilt || o.scenario == "scan",
+        "--prebuilt is a mode of the scan scenario"
+    );
     match o.scenario.as_str() {
         "preauth" => {}
+        "scan" if o.prebuilt => {
+            return run_scan_prebuilt(&o, &base, &api_key, &issuer, local.is_some());
+        }
         "scan" | "cycle" => return run_verifier(&o, &base, &api_key, &issuer),
         other => panic!("unknown scenario {other} (preauth, scan, cycle)"),
     }

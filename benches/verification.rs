@@ -221,7 +221,7 @@ fn main() {
 
     println!("presentation verification (age_over_18, status list cached), in process:");
     println!(
-        "  one core:   {per_core_cpu:.0}/s per CPU-second ({per_core:.0}/s wall); crypto bound {bound:.0}/s = raw ES256 verify {raw_verify_cpu:.0}/s per CPU-second ({raw_verify:.0}/s wall) ÷ 2"
+        "  one core:   {per_core_cpu:.0}/s per CPU-second of the verifying thread (what `load -- scan --prebuilt` holds its scans per server CPU-second against; {per_core:.0}/s wall); crypto bound {bound:.0}/s = raw ES256 verify {raw_verify_cpu:.0}/s per CPU-second ({raw_verify:.0}/s wall) ÷ 2"
     );
     println!(
         "  ratio to the bound: median of {rounds} interleaved rounds {ratio:.2} (range {:.2}–{:.2})",

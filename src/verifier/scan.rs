@@ -18,7 +18,7 @@ use super::transaction::{
 use super::view::StatusView;
 use crate::clock::rfc3339;
 use crate::crypto::{b64url, random_bytes, random_token};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, TxOp};
 
 /// Store namespace of presentation nonces.
 pub const NS_PRESENTATION_NONCE: &str = "vp_pnonce";
@@ -206,11 +206,36 @@ impl Verifier {
                 .and_then(|b| String::from_utf8(b).ok()),
             None => Some(qr.to_owned()),
         };
-        let outcome = match presentation {
-            None => failed("the presentation link is unknown, expired or already scanned"),
-            Some(p) => self.check_scanned(&query.credentials[0], &p, now).await,
+        let nonce = presentation.as_deref().and_then(peek_kb_nonce);
+        let (outcome, nonce) = match (presentation, nonce) {
+            (None, _) => (
+                failed("the presentation link is unknown, expired or already scanned"),
+                None,
+            ),
+            (Some(_), None) => (
+                failed("the QR does not hold a presentation with a KB-JWT"),
+                None,
+            ),
+            (Some(p), Some(nonce)) => {
+                let binding = Binding {
+                    aud: self.client_id(),
+                    nonce: &nonce,
+                };
+                let outcome = match self
+                    .verify_presentation(&query.credentials[0], &p, binding, now)
+                    .await
+                {
+                    Ok(claims) => {
+                        let mut m = serde_json::Map::new();
+                        m.insert(query.credentials[0].id.clone(), Value::Object(claims));
+                        Outcome::Verified { claims: m }
+                    }
+                    Err(e) => failed(&e.to_string()),
+                };
+                (outcome, Some(nonce))
+            }
         };
-        let tx = Transaction {
+        let mut tx = Transaction {
             id: TransactionId(random_token()),
             request_id: RequestId(random_token()),
             // Decided at once: there is nothing to answer.
@@ -228,51 +253,40 @@ impl Verifier {
             phase: Phase::Submitted { at: now, outcome },
         };
         let keep = tx.retain_until(self.settings.retention);
-        self.store()
-            .insert(
-                NS_TRANSACTION,
-                tx.id.0.clone(),
-                store::to_bytes(&tx)?,
-                Some(keep),
+        let record = |tx: &Transaction| -> Result<TxOp, StoreError> {
+            Ok(TxOp::Insert {
+                ns: NS_TRANSACTION,
+                key: tx.id.0.clone(),
+                value: store::to_bytes(tx)?,
+                expires_at: Some(keep),
                 now,
-            )
-            .await?;
+            })
+        };
+        // Single use: the nonce is taken in the commit that records the
+        // result, so one scan costs one write, and of two scans of the same
+        // QR exactly one takes it; a presentation that did not verify takes
+        // it too. Without it the result is that failure.
+        if let Some(nonce) = nonce {
+            let take = TxOp::Take {
+                ns: NS_PRESENTATION_NONCE,
+                key: nonce,
+                now,
+            };
+            match self.store().transact(vec![take, record(&tx)?]).await {
+                Ok(()) => return Ok(StatusView::of(&tx, now, self.settings.retention)),
+                Err(StoreError::Missing) => {
+                    tx.phase = Phase::Submitted {
+                        at: now,
+                        outcome: failed(
+                            "the presentation nonce is unknown, expired or already used",
+                        ),
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.store().transact(vec![record(&tx)?]).await?;
         Ok(StatusView::of(&tx, now, self.settings.retention))
-    }
-
-    async fn check_scanned(
-        &self,
-        query: &super::dcql::CredentialQuery,
-        p: &str,
-        now: i64,
-    ) -> Outcome {
-        let Some(nonce) = peek_kb_nonce(p) else {
-            return failed("the QR does not hold a presentation with a KB-JWT");
-        };
-        // Single use: of two scans of the same QR exactly one takes the nonce.
-        match self
-            .store()
-            .take(NS_PRESENTATION_NONCE, nonce.clone(), now)
-            .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return failed("the presentation nonce is unknown, expired or already used");
-            }
-            Err(e) => return failed(&format!("the nonce could not be checked: {e}")),
-        }
-        let binding = Binding {
-            aud: self.client_id(),
-            nonce: &nonce,
-        };
-        match self.verify_presentation(query, p, binding, now).await {
-            Ok(claims) => {
-                let mut m = serde_json::Map::new();
-                m.insert(query.id.clone(), Value::Object(claims));
-                Outcome::Verified { claims: m }
-            }
-            Err(e) => failed(&e.to_string()),
-        }
     }
 }
 

@@ -1114,6 +1114,35 @@ fn holder_qr_is_verified_once() {
     );
 }
 
+/// The nonce is taken in the commit that records the result, after the
+/// verification: a QR that fails (here: it does not disclose what the
+/// preset asks) is used up all the same.
+#[test]
+fn holder_qr_that_fails_is_used_up_too() {
+    let server = InProc::start();
+    let holder = wallet_key();
+    let cred = passport(&server, &holder);
+    let qr = holder_qr(&server, &cred, &holder, &[&["age_equal_or_over", "18"]]);
+    let first = scan(&server, &qr, "hotel_check_in");
+    assert_eq!(first["status"], "failed", "{first}");
+    assert!(
+        !first["error"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{first}"
+    );
+    let again = scan(&server, &qr, "age_over_18");
+    assert_eq!(again["status"], "failed", "{again}");
+    assert!(
+        again["error"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{again}"
+    );
+}
+
 #[test]
 fn holder_qr_is_worthless_after_30_s() {
     let server = InProc::start();
