@@ -7,8 +7,9 @@
 //! - every credential received has its issued-credential record (valid)
 //!   and its status slot (the list covers the index, value VALID);
 //! - no status slot `(uri, idx)` was handed out twice in the whole run;
-//! - every single-use value accepted so far is refused when replayed:
-//!   pre-authorized codes (`invalid_grant`), c_nonces (`invalid_nonce`),
+//! - every single-use value accepted since the previous check, and a random
+//!   sample of older ones (at the end of the run, every one), is refused
+//!   when replayed: pre-authorized codes (`invalid_grant`), c_nonces (`invalid_nonce`),
 //!   answers to a response URI (400, the transaction stays verified),
 //!   holder-shown QR presentations at `/verifier/scan` (`failed`).
 //!
@@ -613,6 +614,9 @@ fn client(s: &Shared) {
 
 #[derive(Default)]
 struct Checked {
+    /// How many of each kind of value (codes, c_nonces, answers, scans)
+    /// were replayed in full by earlier checks.
+    cursors: [usize; 4],
     records: usize,
     lists: usize,
     codes: usize,
@@ -639,8 +643,29 @@ fn checked(s: &Shared, what: &str, r: Step<Reply>) -> Option<Reply> {
     }
 }
 
-/// Records, status slots and replays of everything accepted so far.
-fn check(s: &Shared, c: &mut Checked) {
+/// Older values replayed again after each recovery, per kind.
+const OLD_SAMPLE: usize = 16;
+
+/// The values of one kind to replay now: every value accepted since the
+/// last check, plus a random sample of older ones (all of them when `all`).
+fn to_replay<T: Clone>(items: &[T], cursor: &mut usize, all: bool) -> Vec<T> {
+    let old = (*cursor).min(items.len());
+    let mut out: Vec<T> = if all || old <= OLD_SAMPLE {
+        items[..old].to_vec()
+    } else {
+        (0..OLD_SAMPLE)
+            .map(|_| items[random_below(old as u64) as usize].clone())
+            .collect()
+    };
+    out.extend_from_slice(&items[old..]);
+    *cursor = items.len();
+    out
+}
+
+/// Records and status slots of every credential received so far; replays
+/// of the single-use values accepted since the last check and of a sample
+/// of older ones (`all`: of every one).
+fn check(s: &Shared, c: &mut Checked, all: bool) {
     let (received, codes, c_nonces, responses, scans) = {
         let l = s.ledger.lock().unwrap();
         let received: Vec<(String, u64, String)> = l
@@ -648,12 +673,13 @@ fn check(s: &Shared, c: &mut Checked) {
             .iter()
             .map(|r| (r.uri.clone(), r.idx, r.notification_id.clone()))
             .collect();
+        let [codes, c_nonces, responses, scans] = &mut c.cursors;
         (
             received,
-            l.codes.clone(),
-            l.c_nonces.clone(),
-            l.responses.clone(),
-            l.scans.clone(),
+            to_replay(&l.codes, codes, all),
+            to_replay(&l.c_nonces, c_nonces, all),
+            to_replay(&l.responses, responses, all),
+            to_replay(&l.scans, scans, all),
         )
     };
 
@@ -713,7 +739,7 @@ fn check(s: &Shared, c: &mut Checked) {
         }
     }
 
-    // Replays: every single-use value accepted so far is refused.
+    // Replays: refused, every one.
     for (code, tx) in &codes {
         let node = s.pick();
         let url = format!("{}/token", s.bases[node]);
@@ -840,13 +866,13 @@ fn torture(name: &str, s: Arc<Shared>, d: &mut dyn Disruptor, kills: usize) {
         d.recover(node);
         wait_ready(&s, node);
         s.epochs[node].fetch_add(1, Ordering::SeqCst);
-        check(&s, &mut c);
+        check(&s, &mut c, false);
     }
     s.stop.store(true, Ordering::SeqCst);
     for t in clients {
         t.join().unwrap();
     }
-    check(&s, &mut c);
+    check(&s, &mut c, true);
 
     let n = &s.counts;
     let l = s.ledger.lock().unwrap();
