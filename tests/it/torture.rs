@@ -36,7 +36,7 @@ use digital_id::crypto::{SigningKey, random_bytes};
 use digital_id::verifier::jwe;
 use serde_json::{Map, Value, json};
 
-use crate::fixture::{API_KEY, BIN, Server};
+use crate::fixture::{API_KEY, BIN, ItStore, Server, it_store};
 use crate::issuer::backoffice::status_entries;
 use crate::issuer::wallet::{PRE_AUTH, key, proof_with};
 use crate::pg;
@@ -57,10 +57,10 @@ fn kills() -> usize {
         .unwrap_or(DEFAULT_KILLS)
 }
 
-/// The backend leg of the integration suite (`DIGITAL_ID_IT_STORE`): these
-/// tests pick their backends themselves, so the PostgreSQL leg skips them.
+/// These tests pick their backends themselves: the PostgreSQL leg of the
+/// suite (`DIGITAL_ID_IT_STORE=postgres`) skips them.
 fn skipped_on_this_leg(name: &str) -> bool {
-    let skip = std::env::var("DIGITAL_ID_IT_STORE").as_deref() == Ok("postgres");
+    let skip = it_store() == ItStore::Postgres;
     if skip {
         println!("{name}: runs in the default leg of the suite only");
     }
@@ -151,56 +151,28 @@ impl Node {
     }
 }
 
-/// A schema of its own in the PostgreSQL at `DATABASE_URL`; the nodes'
-/// connections carry its name as `application_name`, so exactly they can be
-/// terminated.
-struct Schema {
-    admin: String,
-    name: String,
+/// The store URL of the nodes on `schema`: its name as `application_name`
+/// too, so exactly their connections can be terminated.
+fn store_url(schema: &pg::Schema) -> String {
+    format!("{}&application_name={}", schema.store_url(), schema.name)
 }
 
-impl Schema {
-    fn new() -> Self {
-        let (admin, name) = (pg::admin_url(), pg::unique_name());
-        pg::simple_query(&admin, &format!("CREATE SCHEMA {name}"));
-        Schema { admin, name }
-    }
-
-    fn store_url(&self) -> String {
-        let sep = if self.admin.contains('?') { '&' } else { '?' };
-        format!(
-            "{}{sep}application_name={n}&options=-c%20search_path%3D{n}",
-            self.admin,
-            n = self.name
-        )
-    }
-
-    /// Terminates the nodes' connections; how many there were.
-    fn terminate(&self) -> u64 {
-        pg::simple_query(
-            &self.admin,
-            &format!(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE application_name = '{}' AND pid <> pg_backend_pid()",
-                self.name
-            ),
-        )
-        .iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
-            _ => None,
-        })
-        .unwrap_or(0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
-        // No panic in a drop: it may run while a failed test unwinds.
-        let admin = self.admin.clone();
-        let _ = std::thread::spawn(move || pg::simple_query(&admin, &sql)).join();
-    }
+/// Terminates the connections of the nodes on `schema`; how many there were.
+fn terminate(schema: &pg::Schema) -> u64 {
+    pg::simple_query(
+        &pg::admin_url(),
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = '{}' AND pid <> pg_backend_pid()",
+            schema.name
+        ),
+    )
+    .iter()
+    .find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+        _ => None,
+    })
+    .unwrap_or(0)
 }
 
 // ----------------------------------------------------------------- client
@@ -228,6 +200,14 @@ struct Received {
     notification_id: String,
 }
 
+/// An answer a response URI accepted.
+#[derive(Clone)]
+struct Answer {
+    uri: String,
+    form: Vec<(String, String)>,
+    transaction_id: String,
+}
+
 /// Everything the client saw accepted.
 #[derive(Default)]
 struct Ledger {
@@ -237,8 +217,8 @@ struct Ledger {
     codes: Vec<(String, String)>,
     /// Spent c_nonces: (access token, nonce, audience).
     c_nonces: Vec<(String, String, String)>,
-    /// Accepted answers: (response URI, form, transaction id).
-    responses: Vec<(String, Vec<(String, String)>, String)>,
+    /// Accepted answers.
+    responses: Vec<Answer>,
     /// Verified holder-shown QR presentations.
     scans: Vec<String>,
 }
@@ -327,7 +307,9 @@ impl Shared {
         let (status, text) = match answer {
             Ok(a) => a,
             Err(e) => {
-                self.counts.refused_connections.fetch_add(1, Ordering::Relaxed);
+                self.counts
+                    .refused_connections
+                    .fetch_add(1, Ordering::Relaxed);
                 if clean && !matches!(e, ureq::Error::Io(_) | ureq::Error::ConnectionFailed) {
                     self.anomaly(format!("{what}: {e}"));
                 }
@@ -485,7 +467,10 @@ fn issuance(s: &Shared) -> Step<Vec<(String, Arc<SigningKey>)>> {
         let jwt = credential.split('~').next().unwrap();
         let payload = Jws::decode(jwt).unwrap().payload_json().unwrap();
         let sl = &payload["status"]["status_list"];
-        let (uri, idx) = (sl["uri"].as_str().unwrap().to_owned(), sl["idx"].as_u64().unwrap());
+        let (uri, idx) = (
+            sl["uri"].as_str().unwrap().to_owned(),
+            sl["idx"].as_u64().unwrap(),
+        );
         if !ledger.slots.insert((uri.clone(), idx)) {
             drop(ledger);
             s.anomaly(format!("status slot {uri} #{idx} handed out twice"));
@@ -539,14 +524,18 @@ fn cross_device(s: &Shared, credential: &str, holder: &SigningKey) -> Step<()> {
     };
     let uri = ro["response_uri"].as_str().unwrap().to_owned();
     s.expect("answer", s.post_form(s.pick(), &uri, &answer), 200)?;
-    s.ledger
-        .lock()
-        .unwrap()
-        .responses
-        .push((uri, answer, id.clone()));
+    s.ledger.lock().unwrap().responses.push(Answer {
+        uri,
+        form: answer,
+        transaction_id: id.clone(),
+    });
     let result = s.expect(
         "verifier result",
-        s.get(s.pick(), &format!("{}/verifier/requests/{id}", s.public), true),
+        s.get(
+            s.pick(),
+            &format!("{}/verifier/requests/{id}", s.public),
+            true,
+        ),
         200,
     )?;
     if result["status"] != "verified" {
@@ -752,7 +741,10 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
             if (r.status, r.body["error"].as_str()) == (400, Some("invalid_grant")) {
                 c.codes += 1;
             } else {
-                s.anomaly(format!("pre-authorized code replayed: {} {}", r.status, r.text));
+                s.anomaly(format!(
+                    "pre-authorized code replayed: {} {}",
+                    r.status, r.text
+                ));
             }
         }
     }
@@ -762,7 +754,8 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
             json!({}),
             json!({"aud": aud, "iat": now(), "nonce": nonce}),
         );
-        let body = json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof]}});
+        let body =
+            json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof]}});
         let auth = format!("Bearer {access}");
         let r = s.post_json(s.pick(), "/credential", Some(&auth), &body);
         if let Some(r) = checked(s, "c_nonce replay", r) {
@@ -773,15 +766,19 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
             }
         }
     }
-    for (uri, answer, id) in &responses {
-        let Some(r) = checked(s, "answer replay", s.post_form(s.pick(), uri, answer)) else {
+    for a in &responses {
+        let r = s.post_form(s.pick(), &a.uri, &a.form);
+        let Some(r) = checked(s, "answer replay", r) else {
             continue;
         };
         if r.status != 400 {
-            s.anomaly(format!("an answer was accepted twice: {} {}", r.status, r.text));
+            s.anomaly(format!(
+                "an answer was accepted twice: {} {}",
+                r.status, r.text
+            ));
             continue;
         }
-        let result = format!("{}/verifier/requests/{id}", s.public);
+        let result = format!("{}/verifier/requests/{}", s.public, a.transaction_id);
         if let Some(r) = checked(s, "result", s.get(s.pick(), &result, true)) {
             if r.body["status"] == "verified" {
                 c.responses += 1;
@@ -797,7 +794,10 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
             if r.status == 200 && r.body["status"] == "failed" {
                 c.scans += 1;
             } else {
-                s.anomaly(format!("a holder QR was verified twice: {} {}", r.status, r.text));
+                s.anomaly(format!(
+                    "a holder QR was verified twice: {} {}",
+                    r.status, r.text
+                ));
             }
         }
     }
@@ -963,7 +963,7 @@ fn torture_postgres_two_nodes_one_killed() {
     if skipped_on_this_leg("torture_postgres_two_nodes_one_killed") {
         return;
     }
-    let schema = Schema::new();
+    let schema = pg::Schema::new();
     // One deployment: the same keys (data directory) and public URL. The
     // public URL is node 0's, which stays up (the verifier fetches our
     // status lists from it); node 1 is killed.
@@ -972,7 +972,7 @@ fn torture_postgres_two_nodes_one_killed() {
     let public = format!("http://127.0.0.1:{}", ports[0]);
     let mut nodes: Vec<Node> = ports
         .iter()
-        .map(|p| node(*p, data.path(), &public, Some(schema.store_url())))
+        .map(|p| node(*p, data.path(), &public, Some(store_url(&schema))))
         .collect();
     for n in &mut nodes {
         n.start();
@@ -986,7 +986,7 @@ fn torture_postgres_two_nodes_one_killed() {
 
 /// Terminates the node's database connections; the node stays up.
 struct Terminate<'a> {
-    schema: &'a Schema,
+    schema: &'a pg::Schema,
     terminated: u64,
 }
 
@@ -995,7 +995,7 @@ impl Disruptor for Terminate<'_> {
         0
     }
     fn disrupt(&mut self, _: usize) {
-        self.terminated += self.schema.terminate();
+        self.terminated += terminate(self.schema);
     }
     fn recover(&mut self, _: usize) {}
 }
@@ -1005,11 +1005,11 @@ fn torture_postgres_connections_terminated() {
     if skipped_on_this_leg("torture_postgres_connections_terminated") {
         return;
     }
-    let schema = Schema::new();
+    let schema = pg::Schema::new();
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut n = node(port, data.path(), &base, Some(schema.store_url()));
+    let mut n = node(port, data.path(), &base, Some(store_url(&schema)));
     n.start();
     let s = Arc::new(Shared::new(vec![base.clone()], base));
     let mut d = Terminate {
@@ -1019,6 +1019,9 @@ fn torture_postgres_connections_terminated() {
     let kills = kills();
     torture("PostgreSQL (connections terminated)", s, &mut d, kills);
     println!("  {} database connections terminated", d.terminated);
-    assert!(d.terminated >= kills as u64, "the node's connections were not found");
+    assert!(
+        d.terminated >= kills as u64,
+        "the node's connections were not found"
+    );
     drop(n);
 }
