@@ -675,19 +675,14 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
     // Records: one listing of the subject's credentials.
     let path = format!("{}/issuer/subjects/{SUBJECT}/credentials", s.public);
     if let Some(r) = checked(s, "records", s.get(s.pick(), &path, true)) {
-        let records: HashMap<(u64, u64), Value> = r
-            .body
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| {
-                        let list = r["status_list"].as_u64().unwrap_or(u64::MAX);
-                        let idx = r["status_index"].as_u64().unwrap_or(u64::MAX);
-                        ((list, idx), r.clone())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut records: HashMap<(u64, u64), Value> = HashMap::new();
+        for rec in r.body.as_array().into_iter().flatten() {
+            let list = rec["status_list"].as_u64().unwrap_or(u64::MAX);
+            let idx = rec["status_index"].as_u64().unwrap_or(u64::MAX);
+            if let Some(other) = records.insert((list, idx), rec.clone()) {
+                s.anomaly(format!("two records hold one status slot: {other} {rec}"));
+            }
+        }
         for (uri, idx, notification_id) in &received {
             let list: u64 = uri.rsplit('/').next().unwrap().parse().unwrap();
             match records.get(&(list, *idx)) {
