@@ -7,8 +7,8 @@
 //! - every credential received has its status slot (the list covers the
 //!   index, value VALID) and its issued-credential record (valid; checked
 //!   through the back office's listing of the subjects that received
-//!   credentials since the previous check and of a sample of others, at
-//!   the end of the run of all);
+//!   credentials since the previous check and of one other, at the end of
+//!   the run of all);
 //! - no status slot `(uri, idx)` was handed out twice in the whole run;
 //! - every single-use value accepted since the previous check, and a random
 //!   sample of older ones (at the end of the run, every one), is refused
@@ -58,11 +58,9 @@ const SUBJECTS: &[&str] = &[
     "belova-svetlana",
     "egorova-tatiana",
     "fedorov-nikolay",
-    "grigoriev-oleg",
     "karpova-daria",
     "kim-viktoria",
     "kuznetsov-pavel",
-    "lebedev-kirill",
     "novikov-alexey",
     "popova-maria",
     "saltykov-shchedrin-mikhail",
@@ -70,6 +68,10 @@ const SUBJECTS: &[&str] = &[
     "sokolov-dmitry",
     "volkov-sergey",
     "zaitseva-irina",
+    "gusev-roman",
+    "petrova-vodkina-maria-luiza",
+    "rimskaya-korsakova-elena",
+    "tarasov-gleb",
 ];
 /// Credentials received per subject: room below the listing's limit for
 /// those issued to flows that were cut off before the answer.
@@ -220,7 +222,6 @@ struct Reply {
 }
 
 /// A credential the client received.
-#[derive(Clone)]
 struct Received {
     subject: &'static str,
     uri: String,
@@ -641,7 +642,7 @@ fn client(s: &Shared) {
 #[derive(Default)]
 struct Checked {
     /// How many of each kind of value (codes, c_nonces, answers, scans,
-    /// and received credentials) earlier checks went through in full.
+    /// and received credentials) earlier checks went through.
     cursors: [usize; 5],
     records: usize,
     lists: usize,
@@ -702,10 +703,14 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
         let [codes, c_nonces, responses, scans, credentials] = &mut c.cursors;
         // The subjects of the credentials received since the last check,
         // and one of the older ones (every one when `all`).
-        let mut subjects: Vec<&str> = to_replay(&l.credentials, credentials, all)
-            .iter()
-            .map(|r| r.subject)
-            .collect();
+        let old = (*credentials).min(l.credentials.len());
+        let mut subjects: Vec<&str> = l.credentials[old..].iter().map(|r| r.subject).collect();
+        if all {
+            subjects.extend(l.credentials.iter().map(|r| r.subject));
+        } else if old > 0 {
+            subjects.push(l.credentials[random_below(old as u64) as usize].subject);
+        }
+        *credentials = l.credentials.len();
         subjects.sort_unstable();
         subjects.dedup();
         (
@@ -894,6 +899,10 @@ fn torture(name: &str, s: Arc<Shared>, d: &mut dyn Disruptor, kills: usize) {
         .collect();
     let mut c = Checked::default();
     for round in 0..kills {
+        if s.anomalies.lock().unwrap().len() >= 100 {
+            // Failed already: stop early.
+            break;
+        }
         // Flows make progress after each recovery, then the disruption
         // comes at a random moment.
         let progress = completed(&s);
