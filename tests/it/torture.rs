@@ -3,7 +3,9 @@
 //! the server is disrupted at random moments — SIGKILLed and restarted on
 //! redb, one of two PostgreSQL nodes SIGKILLed and restarted, or a
 //! PostgreSQL node's database connections terminated. After each
-//! disruption, once `/health/ready` answers 200 again:
+//! disruption, once `/health/ready` answers 200 again and the flows under
+//! way have finished (the clients then hold still until the checks are
+//! done, so each round's work stays bounded):
 //! - every credential received has its status slot (the list covers the
 //!   index, value VALID) and its issued-credential record (valid; checked
 //!   through the back office's listing of the subjects that received
@@ -270,6 +272,10 @@ struct Shared {
     epochs: Vec<AtomicU64>,
     next: AtomicUsize,
     stop: AtomicBool,
+    /// The clients hold still between flows while the checks run (so a
+    /// round's work stays bounded); how many do.
+    paused: AtomicBool,
+    idle: AtomicUsize,
     agent: ureq::Agent,
     ledger: Mutex<Ledger>,
     counts: Counts,
@@ -284,6 +290,8 @@ impl Shared {
             public,
             next: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            idle: AtomicUsize::new(0),
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(Duration::from_secs(15)))
@@ -619,6 +627,14 @@ fn scan(s: &Shared, credential: &str, holder: &SigningKey) -> Step<()> {
 fn client(s: &Shared) {
     let mut held: Option<(String, Arc<SigningKey>)> = None;
     while !s.stop.load(Ordering::SeqCst) {
+        if s.paused.load(Ordering::SeqCst) {
+            s.idle.fetch_add(1, Ordering::SeqCst);
+            while s.paused.load(Ordering::SeqCst) && !s.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            s.idle.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
         let outcome = (|| {
             if let Some(fresh) = issuance(s)?.into_iter().next() {
                 held = Some(fresh);
@@ -858,7 +874,7 @@ fn check(s: &Shared, c: &mut Checked, all: bool) {
 
 /// How a disruption is done and undone.
 trait Disruptor {
-    /// Which nodes it disrupts next.
+    /// The node it disrupts next.
     fn victim(&self) -> usize;
     fn disrupt(&mut self, node: usize);
     fn recover(&mut self, node: usize);
@@ -898,6 +914,7 @@ fn torture(name: &str, s: Arc<Shared>, d: &mut dyn Disruptor, kills: usize) {
         })
         .collect();
     let mut c = Checked::default();
+    let mut done = 0;
     for round in 0..kills {
         if s.anomalies.lock().unwrap().len() >= 100 {
             // Failed already: stop early.
@@ -921,7 +938,21 @@ fn torture(name: &str, s: Arc<Shared>, d: &mut dyn Disruptor, kills: usize) {
         d.recover(node);
         wait_ready(&s, node);
         s.epochs[node].fetch_add(1, Ordering::SeqCst);
+        // The flows under way finish (on the recovered node), then the
+        // checks run alone.
+        s.paused.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while s.idle.load(Ordering::SeqCst) < CLIENTS {
+            assert!(Instant::now() < deadline, "the clients did not pause");
+            std::thread::sleep(Duration::from_millis(2));
+        }
         check(&s, &mut c, false);
+        s.paused.store(false, Ordering::SeqCst);
+        done += 1;
+        println!(
+            "torture {name}: disruption {done}/{kills} checked at {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     s.stop.store(true, Ordering::SeqCst);
     for t in clients {
@@ -932,7 +963,7 @@ fn torture(name: &str, s: Arc<Shared>, d: &mut dyn Disruptor, kills: usize) {
     let n = &s.counts;
     let l = s.ledger.lock().unwrap();
     println!(
-        "torture {name}: {kills} disruptions in {:.0} s; flows completed: {} issuances ({} credentials), \
+        "torture {name}: {done} disruptions in {:.0} s; flows completed: {} issuances ({} credentials), \
          {} cross-device verifications, {} holder-QR scans; flows interrupted: {} \
          (requests refused or cut off: {}, 503: {}, 500 while disrupted: {}); \
          replays refused: {} (pre-authorized codes {}, c_nonces {}, answers {}, scans {}); \
