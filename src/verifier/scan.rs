@@ -208,7 +208,7 @@ impl Verifier {
         };
         let outcome = match presentation {
             None => failed("the presentation link is unknown, expired or already scanned"),
-            Some(p) => self.check_scanned(&query.credentials[0], &p, now).await,
+            Some(p) => self.check_scanned(&query.credentials[0], &p, now).await?,
         };
         let tx = Transaction {
             id: TransactionId(random_token()),
@@ -240,39 +240,42 @@ impl Verifier {
         Ok(StatusView::of(&tx, now, self.settings.retention))
     }
 
+    /// The outcome of a scanned presentation; a store that cannot take the
+    /// nonce is an error (503 while it is unavailable), not a failed
+    /// presentation: the holder may show the same QR again.
     async fn check_scanned(
         &self,
         query: &super::dcql::CredentialQuery,
         p: &str,
         now: i64,
-    ) -> Outcome {
+    ) -> Result<Outcome, StoreError> {
         let Some(nonce) = peek_kb_nonce(p) else {
-            return failed("the QR does not hold a presentation with a KB-JWT");
+            return Ok(failed("the QR does not hold a presentation with a KB-JWT"));
         };
         // Single use: of two scans of the same QR exactly one takes the nonce.
-        match self
+        let taken = self
             .store()
             .take(NS_PRESENTATION_NONCE, nonce.clone(), now)
-            .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return failed("the presentation nonce is unknown, expired or already used");
-            }
-            Err(e) => return failed(&format!("the nonce could not be checked: {e}")),
+            .await?;
+        if taken.is_none() {
+            return Ok(failed(
+                "the presentation nonce is unknown, expired or already used",
+            ));
         }
         let binding = Binding {
             aud: self.client_id(),
             nonce: &nonce,
         };
-        match self.verify_presentation(query, p, binding, now).await {
-            Ok(claims) => {
-                let mut m = serde_json::Map::new();
-                m.insert(query.id.clone(), Value::Object(claims));
-                Outcome::Verified { claims: m }
-            }
-            Err(e) => failed(&e.to_string()),
-        }
+        Ok(
+            match self.verify_presentation(query, p, binding, now).await {
+                Ok(claims) => {
+                    let mut m = serde_json::Map::new();
+                    m.insert(query.id.clone(), Value::Object(claims));
+                    Outcome::Verified { claims: m }
+                }
+                Err(e) => failed(&e.to_string()),
+            },
+        )
     }
 }
 
