@@ -603,18 +603,21 @@ fn scan(s: &Shared, credential: &str, holder: &SigningKey) -> Step<()> {
     ro.insert("client_id".into(), n["audience"].clone());
     ro.insert("nonce".into(), n["nonce"].clone());
     let qr = present(credential, AGE_OVER_18, holder, &ro, now());
-    let result = s.expect(
-        "scan",
-        s.post_json(
-            s.pick(),
-            "/verifier/scan",
-            Some(&bearer()),
-            &json!({"qr": qr, "preset": "age_over_18"}),
-        ),
-        200,
+    let r = s.post_json(
+        s.pick(),
+        "/verifier/scan",
+        Some(&bearer()),
+        &json!({"qr": qr, "preset": "age_over_18"}),
     )?;
-    if result["status"] != "verified" {
-        s.anomaly(format!("a fresh holder QR did not verify: {result}"));
+    if r.status != 200 || r.body["status"] != "verified" {
+        // The verifier fetches our status list over HTTP, which may fail
+        // while the node is disrupted.
+        if r.clean {
+            s.anomaly(format!(
+                "a fresh holder QR did not verify: {} {}",
+                r.status, r.text
+            ));
+        }
         return Err(Interrupted);
     }
     s.ledger.lock().unwrap().scans.push(qr);
