@@ -49,7 +49,7 @@ use crate::verifier::present;
 
 /// Disruptions per test when `TORTURE_KILLS` is not set: the three tests
 /// stay well under 90 s in CI.
-const DEFAULT_KILLS: usize = 5;
+const DEFAULT_KILLS: usize = 10;
 /// Client threads running flows.
 const CLIENTS: usize = 2;
 /// Adults with a passport in the demo registry. The back office lists at
