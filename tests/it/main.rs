@@ -17,6 +17,7 @@ mod schemathesis;
 mod server;
 mod signin;
 mod store_recovery;
+mod torture;
 mod two_nodes;
 mod verifier;
 mod verifier_outsider;
