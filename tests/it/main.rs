@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test on its own server process at
 //! `127.0.0.1:0`.
 
+mod certs;
 mod cli;
 mod cors;
 mod demo_page;

@@ -10,15 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::{SslAcceptor, SslMethod};
-use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectAlternativeName};
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
 use serde_json::{Value, json};
 
 use digital_id::crypto::jws::Jws;
@@ -26,6 +20,7 @@ use digital_id::verifier::fetch::{Fetch, FetchError, HttpFetcher};
 use digital_id::verifier::outbound::{Outbound, TargetPolicy};
 use digital_id::verifier::status::NEGATIVE_TTL;
 
+use crate::certs::{certificate, key};
 use crate::fixture::{InProc, T0, agent};
 use crate::verifier::{
     answer, credential_with, holder_qr, passport_for, present, scan, start, wallet_key,
@@ -38,63 +33,12 @@ struct Pki {
     leaf_key: PKey<Private>,
 }
 
-fn p256() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
-fn cert(cn: &str, key: &PKey<Private>, issuer: Option<(&X509, &PKey<Private>)>) -> X509 {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
-        .unwrap();
-    match issuer {
-        None => {
-            b.set_issuer_name(&name).unwrap();
-            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-                .unwrap();
-            b.append_extension(
-                KeyUsage::new()
-                    .critical()
-                    .key_cert_sign()
-                    .crl_sign()
-                    .build()
-                    .unwrap(),
-            )
-            .unwrap();
-            b.sign(key, MessageDigest::sha256()).unwrap();
-        }
-        Some((ca, ca_key)) => {
-            b.set_issuer_name(ca.subject_name()).unwrap();
-            let san = SubjectAlternativeName::new()
-                .dns("localhost")
-                .ip("127.0.0.1")
-                .build(&b.x509v3_context(Some(ca), None))
-                .unwrap();
-            b.append_extension(san).unwrap();
-            b.sign(ca_key, MessageDigest::sha256()).unwrap();
-        }
-    }
-    b.build()
-}
-
 impl Pki {
     fn new() -> Self {
-        let ca_key = p256();
-        let ca = cert("digital-id test CA", &ca_key, None);
-        let leaf_key = p256();
-        let leaf = cert("localhost", &leaf_key, Some((&ca, &ca_key)));
+        let ca_key = key();
+        let ca = certificate("digital-id test CA", &ca_key, None);
+        let leaf_key = key();
+        let leaf = certificate("localhost", &leaf_key, Some((&ca, &ca_key)));
         Pki {
             ca_pem: ca.to_pem().unwrap(),
             leaf,

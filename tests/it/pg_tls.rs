@@ -10,22 +10,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use digital_id::config::StoreSpec;
-use digital_id::store::postgres::{ConnectError, PostgresStore};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-    SubjectKeyIdentifier,
-};
-use openssl::x509::{X509, X509Builder, X509NameBuilder};
-
+use crate::certs::{certificate, key};
 use crate::fixture::{InProc, Mode};
 use crate::issuer::wallet;
+use digital_id::config::StoreSpec;
+use digital_id::store::postgres::{ConnectError, PostgresStore};
 
 /// The directory of `initdb` and `pg_ctl` (the newest installed PostgreSQL).
 fn pg_bin() -> PathBuf {
@@ -45,79 +34,6 @@ fn pg_bin() -> PathBuf {
         "no initdb under /usr/lib/postgresql/*/bin: the TLS test starts a PostgreSQL cluster \
          of its own; scripts/test installs Debian's postgresql package",
     )
-}
-
-fn key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
-/// A certificate for `cn` signed by `issuer` (itself when `None`: a CA).
-fn certificate(cn: &str, key: &PKey<Private>, issuer: Option<(&X509, &PKey<Private>)>) -> X509 {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>()).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(issuer.map_or(&*name, |(c, _)| c.subject_name()))
-        .unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
-        .unwrap();
-    let ski = SubjectKeyIdentifier::new()
-        .build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))
-        .unwrap();
-    b.append_extension(ski).unwrap();
-    match issuer {
-        None => {
-            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-                .unwrap();
-            b.append_extension(
-                KeyUsage::new()
-                    .critical()
-                    .key_cert_sign()
-                    .crl_sign()
-                    .build()
-                    .unwrap(),
-            )
-            .unwrap();
-        }
-        Some((ca, _)) => {
-            let ctx = b.x509v3_context(Some(ca), None);
-            let aki = AuthorityKeyIdentifier::new()
-                .keyid(true)
-                .build(&ctx)
-                .unwrap();
-            let san = SubjectAlternativeName::new()
-                .dns("localhost")
-                .ip("127.0.0.1")
-                .build(&ctx)
-                .unwrap();
-            b.append_extension(aki).unwrap();
-            b.append_extension(san).unwrap();
-            b.append_extension(BasicConstraints::new().build().unwrap())
-                .unwrap();
-            b.append_extension(
-                KeyUsage::new()
-                    .critical()
-                    .digital_signature()
-                    .build()
-                    .unwrap(),
-            )
-            .unwrap();
-            b.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
-                .unwrap();
-        }
-    }
-    let signer = issuer.map_or(key, |(_, k)| k);
-    b.sign(signer, MessageDigest::sha256()).unwrap();
-    b.build()
 }
 
 fn is_root() -> bool {

@@ -38,14 +38,13 @@ use std::time::{Duration, Instant};
 
 use digital_id::crypto::jws::Jws;
 use digital_id::crypto::{SigningKey, random_bytes};
-use digital_id::verifier::jwe;
 use serde_json::{Map, Value, json};
 
 use crate::fixture::{API_KEY, BIN, ItStore, Server, it_store};
 use crate::issuer::backoffice::status_entries;
 use crate::issuer::wallet::{PRE_AUTH, key, proof_with};
 use crate::pg;
-use crate::verifier::present;
+use crate::verifier::{present, response_form};
 
 /// Disruptions per test when `TORTURE_KILLS` is not set: the three tests
 /// stay well under 90 s in CI.
@@ -555,19 +554,7 @@ fn cross_device(s: &Shared, credential: &str, holder: &SigningKey) -> Step<()> {
     let p = present(credential, AGE_OVER_18, holder, &ro, now());
     let state = ro["state"].as_str().unwrap();
     let vp_token = json!({"credential": [p]});
-    let answer = match ro["response_mode"].as_str().unwrap() {
-        "direct_post.jwt" => {
-            let key = ro["client_metadata"]["jwks"]["keys"][0]
-                .as_object()
-                .unwrap();
-            let payload = json!({"vp_token": vp_token, "state": state});
-            vec![(
-                "response".to_owned(),
-                jwe::encrypt(&payload, key, "A256GCM").unwrap(),
-            )]
-        }
-        _ => form(&[("vp_token", &vp_token.to_string()), ("state", state)]),
-    };
+    let answer = response_form(&ro, vp_token, state);
     let uri = ro["response_uri"].as_str().unwrap().to_owned();
     s.expect("answer", s.post_form(s.pick(), &uri, &answer), 200)?;
     s.ledger.lock().unwrap().responses.push(Answer {

@@ -129,7 +129,18 @@ pub(crate) fn answer_with_state(
     state: &str,
 ) -> (u16, Value) {
     let uri = ro["response_uri"].as_str().unwrap();
-    let form: Vec<(String, String)> = match ro["response_mode"].as_str().unwrap() {
+    post_form(uri, &response_form(ro, vp_token, state))
+}
+
+/// The wallet's answer to request object `ro` as the form its
+/// `response_mode` calls for (`direct_post.jwt`: encrypted to the
+/// verifier's key).
+pub(crate) fn response_form(
+    ro: &Map<String, Value>,
+    vp_token: Value,
+    state: &str,
+) -> Vec<(String, String)> {
+    match ro["response_mode"].as_str().unwrap() {
         "direct_post.jwt" => {
             let key = ro["client_metadata"]["jwks"]["keys"][0]
                 .as_object()
@@ -144,8 +155,7 @@ pub(crate) fn answer_with_state(
             ("vp_token".into(), vp_token.to_string()),
             ("state".into(), state.into()),
         ],
-    };
-    post_form(uri, &form)
+    }
 }
 
 pub(crate) fn post_form(uri: &str, form: &[(String, String)]) -> (u16, Value) {
