@@ -81,7 +81,7 @@ use crate::verifier::transaction::ResponseMode;
         verifier::demo_events,
     ),
     components(schemas(health::Health, health::Readiness, ErrorBody)),
-    modifiers(&SecuritySchemes, &ExactlyOneQuery),
+    modifiers(&SecuritySchemes, &ExactlyOneQuery, &StoreUnavailable),
     tags(
         (name = "issuer", description = "Wallet-facing OpenID4VCI 1.0 issuer: discovery, offers, authorization, token, nonce, credential, notification, status lists"),
         (name = "back-office", description = "Operator API under /issuer/: subjects, offers, consents, issued credentials and their status"),
@@ -92,6 +92,55 @@ use crate::verifier::transaction::ResponseMode;
     )
 )]
 struct ApiDoc;
+
+/// Every operation that can fail on the server's side (it documents a 500
+/// `server_error`) reads or writes the store, so it answers 503
+/// `temporarily_unavailable` with `Retry-After` while the store cannot be
+/// reached (`StoreError::Unavailable`): documented once here rather than
+/// on each path.
+struct StoreUnavailable;
+
+impl Modify for StoreUnavailable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "`temporarily_unavailable`: the store cannot be reached (database restart, \
+                 failover, network); nothing was done unless the request was a write the \
+                 store may have committed before the connection was lost",
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(u32::schema()))
+                    .description(Some("Seconds to wait"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                if responses.contains_key("500") && !responses.contains_key("503") {
+                    responses.insert("503".to_owned(), response.clone().into());
+                }
+            }
+        }
+    }
+}
 
 /// The bearer schemes: the back-office API key and the wallet's access
 /// token from `/token`.
