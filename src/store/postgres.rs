@@ -37,7 +37,7 @@ const TABLE: &str = "digital_id_entries";
 
 /// How long a new connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a call waits for a free (or new, or re-verified) connection.
+/// How long a call waits for a free (or new) connection.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 /// The server-side `statement_timeout` of every pooled connection.
 const STATEMENT_TIMEOUT_MS: u32 = 10_000;
@@ -145,7 +145,6 @@ impl Sql {
 struct Shared {
     pool: Pool,
     sql: Sql,
-    table: String,
 }
 
 impl Shared {
@@ -350,7 +349,7 @@ pub struct PostgresStore {
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("table", &self.shared.table)
+            .field("table", &TABLE)
             .finish_non_exhaustive()
     }
 }
@@ -412,7 +411,7 @@ impl PostgresStore {
             .build()
             .map_err(backend)?;
 
-        let store = Self::start(pool, TABLE)?;
+        let store = Self::start(pool)?;
         let applied = store.wait(move |s| async move {
             let mut c = s
                 .pool
@@ -432,7 +431,7 @@ impl PostgresStore {
     }
 
     /// Starts the store's runtime thread around `pool`.
-    fn start(pool: Pool, table: &str) -> Result<Self, StoreError> {
+    fn start(pool: Pool) -> Result<Self, StoreError> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -458,8 +457,7 @@ impl PostgresStore {
         let store = PostgresStore {
             shared: Arc::new(Shared {
                 pool,
-                sql: Sql::new(table),
-                table: table.to_owned(),
+                sql: Sql::new(TABLE),
             }),
             runtime,
             _thread: thread,
@@ -584,7 +582,7 @@ impl Store for PostgresStore {
             let st = Prepared::new(&c, &s.sql).await?;
             let tx = InTx::new(c);
             // Serializes updates of one key, also while it does not exist yet.
-            let lock_key = format!("{}:{}:{ns}:{key}", s.table, ns.len());
+            let lock_key = format!("{TABLE}:{}:{ns}:{key}", ns.len());
             // BEGIN, the lock and the read: one round trip.
             let mut answers = {
                 let c = tx.client();
@@ -703,7 +701,7 @@ impl Store for PostgresStore {
         })
     }
 
-    /// `SELECT 1` on a pooled (verified or new) connection.
+    /// `SELECT 1` on a pooled (or new) connection.
     fn ping(&self) -> BoxFut<'_, Result<(), StoreError>> {
         self.run(move |s| async move {
             s.conn().await?.simple_query("SELECT 1").await.map_err(pg)?;
@@ -742,7 +740,6 @@ mod tests {
             .wait_timeout(Some(POOL_TIMEOUT))
             .build()
             .unwrap(),
-            "t",
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
