@@ -469,16 +469,13 @@ fn run_verifier(o: &Options, base: &str, api_key: &str, issuer: &str) {
     }
 }
 
+/// The unit of the CPU times in `/proc/PID/stat`: 100 on every Linux
+/// architecture (the kernel's own tick rate is hidden behind it).
+const USER_HZ: f64 = 100.0;
+
 /// CPU seconds (user + system) the processes have used so far; a process
 /// that is gone counts nothing.
 fn cpu_seconds(pids: &[u32]) -> f64 {
-    let hz = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0);
     let ticks: u64 = pids
         .iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
@@ -491,7 +488,7 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
                 + f.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
         })
         .sum();
-    ticks as f64 / hz
+    ticks as f64 / USER_HZ
 }
 
 /// `scan --prebuilt`: rounds of `--batch` holder QRs built first (nonces
