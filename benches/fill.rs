@@ -258,6 +258,9 @@ fn main() {
             now,
         );
         commit_all(&state, "presentation nonces", p).await;
-        eprintln!("filled; {}", file_size(&o));
+        match o.store {
+            None => eprintln!("filled; {}", file_size(&o)),
+            Some(_) => eprintln!("filled"),
+        }
     });
 }
