@@ -188,6 +188,7 @@ async fn set_status(state: &AppState, id: &str, next: Status) -> Result<HttpResp
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The record with its new status", body = CredentialView),
+        (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
@@ -209,6 +210,7 @@ async fn revoke(
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The record with its new status", body = CredentialView),
+        (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 409, description = "`conflict`: the credential is revoked, which is final", body = ErrorBody),
@@ -231,6 +233,7 @@ async fn suspend(
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The record with its new status", body = CredentialView),
+        (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 409, description = "`conflict`: the credential is revoked, which is final", body = ErrorBody),

@@ -237,6 +237,30 @@ pub fn extractor_config(cfg: &mut actix_web::web::ServiceConfig) {
     }));
 }
 
+/// A request body a handler has no use for, read to its end anyway: a body
+/// left unread when the answer goes out makes actix close the connection
+/// after it, and a client that reuses the connection (as HTTP/1.1 clients
+/// do) fails its next request. One that cannot be read (over the payload
+/// limit, cut off) is `invalid_request`, as for the other extractors.
+pub(crate) struct IgnoredBody;
+
+impl actix_web::FromRequest for IgnoredBody {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let body = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            body.await.map(|_| IgnoredBody).map_err(|e| {
+                ApiError::invalid_request(format!("the body is invalid: {}", short(&e))).into()
+            })
+        })
+    }
+}
+
 /// An extractor error without echoing large input back.
 fn short(e: &dyn fmt::Display) -> String {
     let mut s = e.to_string();

@@ -208,6 +208,7 @@ async fn token(
     description = "A fresh single-use `c_nonce` for key proofs, valid 5 minutes (`Cache-Control: no-store`); rate limited.",
     responses(
         (status = 200, description = "A fresh `c_nonce`", body = NonceResponse),
+        (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
     ))]
 async fn nonce(

@@ -4,6 +4,7 @@ pub mod auth;
 mod backoffice;
 pub mod cors;
 pub mod error;
+pub(crate) use error::IgnoredBody;
 mod health;
 mod issuer;
 pub mod limits;
@@ -67,25 +68,6 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
-    }
-}
-
-/// A request body a handler has no use for, read to its end anyway: a body
-/// left unread when the answer goes out makes actix close the connection
-/// after it, and a client that reuses the connection (as HTTP/1.1 clients
-/// do) fails its next request.
-pub(crate) struct IgnoredBody;
-
-impl actix_web::FromRequest for IgnoredBody {
-    type Error = actix_web::Error;
-    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(
-        req: &actix_web::HttpRequest,
-        payload: &mut actix_web::dev::Payload,
-    ) -> Self::Future {
-        let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move { body.await.map(|_| IgnoredBody) })
     }
 }
 

@@ -141,6 +141,7 @@ async fn response(
     description = "The wallet signs its KB-JWT with this `nonce` and `aud` = `audience` and shows the presentation as a QR (by value, or as a `/p/{id}` link from `POST /presentations`). Lives 30 seconds and is taken by the first scan, so a screenshot is worthless after either; `Cache-Control: no-store`; rate limited.",
     responses(
         (status = 200, description = "A fresh nonce", body = PresentationNonce),
+        (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]

@@ -216,3 +216,21 @@ fn a_late_body_leaves_the_connection_usable() {
         }
     }
 }
+
+/// A body those endpoints ignore is still bounded: one over the payload
+/// limit is `invalid_request` as JSON, like the other extractors' refusals.
+#[test]
+fn an_ignored_body_over_the_limit_is_invalid_request() {
+    let server = InProc::start();
+    let big = vec![b'a'; digital_id::http::MAX_FORM_BODY + 1];
+    for path in ["/nonce", "/presentation-nonces"] {
+        let mut resp = agent()
+            .post(&server.url(path))
+            .content_type("application/octet-stream")
+            .send(&big[..])
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{path}");
+        let body: Value = resp.body_mut().read_json().unwrap();
+        assert_eq!(body["error"], "invalid_request", "{path}");
+    }
+}
