@@ -85,6 +85,7 @@ pub fn build_state(
     Ok(AppState {
         signin,
         verifier,
+        parties: crate::verifier::parties::Parties::new(store.clone()),
         settings,
         keys,
         store,

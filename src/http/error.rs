@@ -23,6 +23,10 @@ pub trait WireError: fmt::Display {
     fn challenge(&self) -> Option<String> {
         None
     }
+    /// `Retry-After` seconds of a 429 (a 503 always gets [`RETRY_AFTER`]).
+    fn retry_after(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// An error response.
@@ -32,7 +36,7 @@ pub struct ApiError {
     code: &'static str,
     description: String,
     challenge: Option<String>,
-    /// `Retry-After` seconds of a 503.
+    /// `Retry-After` seconds of a 503 or 429.
     retry_after: Option<u32>,
 }
 
@@ -157,7 +161,7 @@ impl<E: WireError> From<E> for ApiError {
             code: e.code(),
             description: error_description(&e.to_string()),
             challenge: e.challenge().as_deref().map(challenge_value),
-            retry_after: None,
+            retry_after: e.retry_after(),
         }
     }
 }

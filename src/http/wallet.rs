@@ -10,6 +10,7 @@ use serde_json::json;
 use super::openapi::{EmptyObject, ErrorBody, UploadLink};
 use super::{ApiError, AppState, WireError, limits};
 use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
+use crate::verifier::Transaction;
 use crate::verifier::response::{ResponseError, WalletResponse};
 use crate::verifier::scan::{PresentationNonce, Upload, Uploaded};
 
@@ -129,10 +130,44 @@ async fn response(
         Err(e) if e.fails_transaction() => state.metrics.verified(kind, "failed"),
         Err(_) => {}
     }
+    account(&state, &id, &outcome).await;
     outcome?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({})))
+}
+
+/// Counts a response that ended its transaction for the transaction's
+/// relying party and adds it to the party's audit trail.
+async fn account(
+    state: &AppState,
+    response_id: &str,
+    outcome: &Result<(crate::verifier::response::Accepted, Transaction), ResponseError>,
+) {
+    use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
+    use crate::verifier::parties::failure_reason;
+    use crate::verifier::response::Accepted;
+    use crate::verifier::transaction::Outcome;
+    let now = state.now();
+    let (tx, reason) = match outcome {
+        Ok((Accepted::Verified, tx)) => (tx.clone(), None),
+        Ok((Accepted::WalletError, tx)) => (tx.clone(), Some(FailureReason::WalletError)),
+        Err(e) => match failure_reason(e) {
+            // The transaction is failed now; find out whose it is.
+            Some(r) => match state.verifier.transaction_at_response(response_id, now).await {
+                Ok(tx) => (tx, Some(r)),
+                Err(_) => return,
+            },
+            None => return,
+        },
+    };
+    let code = match tx.outcome() {
+        Some(Outcome::Failed { code, .. }) => code.as_str(),
+        _ => "invalid_request",
+    };
+    state.metrics.party_outcome(&tx.party, reason);
+    let entry = AuditEntry::new(now, &tx.id.0, AuditKind::Request, reason.map(|r| (code, r)));
+    state.parties.record(&tx.party, now, entry).await;
 }
 
 #[utoipa::path(post, path = "/presentation-nonces", tag = "wallet",

@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod jwe;
 pub mod keys;
 pub mod outbound;
+pub mod parties;
 pub mod presentation;
 pub mod presets;
 pub mod request;

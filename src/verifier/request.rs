@@ -52,6 +52,9 @@ pub struct CreateRequest {
         example = "https://rp.example.ru/vp-result"
     )]
     pub callback_url: Option<String>,
+    /// The relying party asking (set from its key, never from the body).
+    #[serde(skip)]
+    pub party: crate::relying_party::PartyId,
 }
 
 /// The answer to `POST /verifier/requests`.
@@ -151,6 +154,7 @@ impl Verifier {
             response_key,
             callback_url: req.callback_url,
             demo,
+            party: req.party,
             phase: Phase::Requested,
         };
         // The two indexes outlive every phase of the transaction (fetched at

@@ -68,6 +68,9 @@ pub struct ScanRequest {
     #[serde(default)]
     #[schema(value_type = Option<DcqlQuery>, nullable = false)]
     pub dcql_query: Option<Value>,
+    /// The relying party scanning (set from its key, never from the body).
+    #[serde(skip)]
+    pub party: crate::relying_party::PartyId,
 }
 
 /// `POST /presentations` (by-reference upload).
@@ -250,6 +253,7 @@ impl Verifier {
             response_key: None,
             callback_url: None,
             demo: false,
+            party: req.party,
             phase: Phase::Submitted { at: now, outcome },
         };
         let keep = tx.retain_until(self.settings.retention);

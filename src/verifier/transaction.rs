@@ -101,6 +101,10 @@ pub struct Transaction {
     /// only show such transactions).
     #[serde(default)]
     pub demo: bool,
+    /// The relying party it belongs to (only its key reaches it); records
+    /// from before parties existed belong to `default`.
+    #[serde(default)]
+    pub party: crate::relying_party::PartyId,
     pub phase: Phase,
 }
 
@@ -243,6 +247,7 @@ mod tests {
             response_key: None,
             callback_url: None,
             demo: false,
+            party: Default::default(),
             phase: Phase::Requested,
         }
     }
