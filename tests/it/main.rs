@@ -12,6 +12,7 @@ mod limits;
 mod methods;
 mod outbound;
 mod pg;
+mod relying_parties;
 mod pg_tls;
 mod production;
 mod schemathesis;
