@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::presentation::PresentationError;
 use super::request::{CreateError, query_of};
 use super::response::ResponseError;
 use super::transaction::{NS_RESPONSE, Transaction};
@@ -301,8 +302,13 @@ pub fn failure_reason(e: &ResponseError) -> Option<FailureReason> {
         return None;
     }
     Some(match e {
+        // A presentation that verified but lacks a requested claim or value.
+        ResponseError::Presentation {
+            error: PresentationError::Match(_),
+            ..
+        }
+        | ResponseError::Match(_) => FailureReason::QueryUnmet,
         ResponseError::Presentation { .. } => FailureReason::InvalidPresentation,
-        ResponseError::Match(_) => FailureReason::QueryUnmet,
         ResponseError::Empty | ResponseError::VpTokenShape | ResponseError::NotMultiple(_) => {
             FailureReason::MalformedResponse
         }
@@ -318,4 +324,45 @@ pub fn failure_reason(e: &ResponseError) -> Option<FailureReason> {
         | ResponseError::WrongState
         | ResponseError::Store(_) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verifier::dcql::MatchError;
+    use crate::verifier::jwe::JweError;
+
+    #[test]
+    fn failure_reasons_come_from_the_fixed_set() {
+        let cases = [
+            (
+                ResponseError::Presentation {
+                    id: "q".into(),
+                    error: PresentationError::Match(MatchError::WrongVct("q".into())),
+                },
+                Some(FailureReason::QueryUnmet),
+            ),
+            (
+                ResponseError::Presentation {
+                    id: "q".into(),
+                    error: PresentationError::Malformed,
+                },
+                Some(FailureReason::InvalidPresentation),
+            ),
+            (
+                ResponseError::Match(MatchError::MissingCredential("q".into())),
+                Some(FailureReason::QueryUnmet),
+            ),
+            (ResponseError::VpTokenShape, Some(FailureReason::MalformedResponse)),
+            (ResponseError::PlainToEncrypted, Some(FailureReason::Encryption)),
+            (ResponseError::Jwe(JweError::NotJson), Some(FailureReason::Encryption)),
+            // Not shown to come from the wallet: the transaction is unchanged.
+            (ResponseError::Jwe(JweError::Decrypt), None),
+            (ResponseError::WrongState, None),
+            (ResponseError::Replay, None),
+        ];
+        for (e, want) in cases {
+            assert_eq!(failure_reason(&e), want, "{e}");
+        }
+    }
 }
