@@ -55,7 +55,10 @@ async fn register(
     state: web::Data<AppState>,
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
-    let registered = state.parties.register(body.into_inner(), state.now()).await?;
+    let registered = state
+        .parties
+        .register(body.into_inner(), state.now())
+        .await?;
     Ok(no_store(HttpResponse::Created()).json(registered))
 }
 

@@ -54,7 +54,9 @@ impl WireError for AuthError {
     fn challenge(&self) -> Option<String> {
         match self {
             AuthError::Missing => Some(r#"Bearer realm="digital-id""#.into()),
-            AuthError::Invalid => Some(r#"Bearer realm="digital-id", error="invalid_token""#.into()),
+            AuthError::Invalid => {
+                Some(r#"Bearer realm="digital-id", error="invalid_token""#.into())
+            }
             AuthError::NotOperator => None,
         }
     }

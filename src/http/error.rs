@@ -436,9 +436,9 @@ mod tests {
             },
             crate::relying_party::Denied::NoVct { index: 2 },
             crate::relying_party::Denied::CallbackUrl,
-            crate::verifier::parties::AccessError::Quota(
-                crate::relying_party::quota::RetryAfter(7)
-            ),
+            crate::verifier::parties::AccessError::Quota(crate::relying_party::quota::RetryAfter(
+                7
+            )),
             crate::verifier::parties::AccessError::Denied(
                 crate::relying_party::Denied::CallbackUrl
             ),

@@ -43,10 +43,8 @@ pub const LIMITED: &[(&str, &str)] = &[
 /// `(method, route pattern)` of the endpoints limited by the calling
 /// relying party's `requests_per_minute` (not per client address): they
 /// document a 429 too.
-pub const PARTY_QUOTA: &[(&str, &str)] = &[
-    ("POST", "/verifier/requests"),
-    ("POST", "/verifier/scan"),
-];
+pub const PARTY_QUOTA: &[(&str, &str)] =
+    &[("POST", "/verifier/requests"), ("POST", "/verifier/scan")];
 
 /// A limited resource: `path` behind [`limit`]. Register its handlers with
 /// `.post(handler)` / `.get(handler)`; another method is answered 405 (after

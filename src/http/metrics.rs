@@ -122,7 +122,9 @@ impl Metrics {
                 None => ("verified", "none"),
                 Some(r) => ("failed", r.label()),
             };
-            *m.party_outcomes.entry((label, outcome, reason)).or_default() += 1;
+            *m.party_outcomes
+                .entry((label, outcome, reason))
+                .or_default() += 1;
         });
     }
 
@@ -326,10 +328,19 @@ mod tests {
         m.party_request(&PartyId::parse("p0000").unwrap(), "request");
         let text = m.render();
         let series = |name: &str| text.lines().filter(|l| l.starts_with(name)).count();
-        assert_eq!(series("digital_id_party_requests_total{"), MAX_PARTY_LABELS + 2);
-        assert!(text.contains("digital_id_party_requests_total{party=\"other\",kind=\"request\"} 20"));
-        assert!(text.contains("digital_id_party_requests_total{party=\"p0000\",kind=\"request\"} 2"));
-        assert!(text.contains("digital_id_party_requests_total{party=\"default\",kind=\"scan\"} 1"));
+        assert_eq!(
+            series("digital_id_party_requests_total{"),
+            MAX_PARTY_LABELS + 2
+        );
+        assert!(
+            text.contains("digital_id_party_requests_total{party=\"other\",kind=\"request\"} 20")
+        );
+        assert!(
+            text.contains("digital_id_party_requests_total{party=\"p0000\",kind=\"request\"} 2")
+        );
+        assert!(
+            text.contains("digital_id_party_requests_total{party=\"default\",kind=\"scan\"} 1")
+        );
         assert!(text.contains(
             "digital_id_party_verifications_total{party=\"other\",outcome=\"failed\",reason=\"query_unmet\"} 20"
         ));

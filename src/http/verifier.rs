@@ -12,9 +12,9 @@ use serde_json::json;
 use super::auth::Caller;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError, limits};
+use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
 use crate::verifier::request::{CreateError, CreateRequest, Created};
 use crate::verifier::scan::{ScanError, ScanRequest};
-use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
 use crate::verifier::transaction::{Phase, Status};
 use crate::verifier::view::{LookupError, StatusView};
 use crate::web::qr;
@@ -63,7 +63,13 @@ async fn create(
     let (party, now) = (&caller.0, state.now());
     state
         .parties
-        .authorize(party, req.preset.as_deref(), req.dcql_query.as_ref(), req.callback_url.as_deref(), now)
+        .authorize(
+            party,
+            req.preset.as_deref(),
+            req.dcql_query.as_ref(),
+            req.callback_url.as_deref(),
+            now,
+        )
         .await?;
     let id = party.id();
     req.party = id.clone();
@@ -223,15 +229,32 @@ async fn scan(
     let (party, now) = (caller.0.id(), state.now());
     state
         .parties
-        .authorize(&caller.0, req.preset.as_deref(), req.dcql_query.as_ref(), None, now)
+        .authorize(
+            &caller.0,
+            req.preset.as_deref(),
+            req.dcql_query.as_ref(),
+            None,
+            now,
+        )
         .await?;
     req.party = party.clone();
     let view = state.verifier.scan(req, now).await?;
     let failure = match view.status {
         Status::Verified => None,
-        _ => Some(view.error.as_ref().map_or("invalid_presentation", |e| e.code.as_str())),
+        _ => Some(
+            view.error
+                .as_ref()
+                .map_or("invalid_presentation", |e| e.code.as_str()),
+        ),
     };
-    state.metrics.verified("holder_qr", if failure.is_some() { "failed" } else { "verified" });
+    state.metrics.verified(
+        "holder_qr",
+        if failure.is_some() {
+            "failed"
+        } else {
+            "verified"
+        },
+    );
     let failure = failure.map(|code| (code, FailureReason::InvalidPresentation));
     state.metrics.party_request(&party, "scan");
     state.metrics.party_outcome(&party, failure.map(|(_, r)| r));

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::openapi::{EmptyObject, ErrorBody, UploadLink};
 use super::{ApiError, AppState, WireError, limits};
-use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
 use crate::verifier::Transaction;
+use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
 use crate::verifier::response::{ResponseError, WalletResponse};
 use crate::verifier::scan::{PresentationNonce, Upload, Uploaded};
 
@@ -154,7 +154,11 @@ async fn account(
         Ok((Accepted::WalletError, tx)) => (tx.clone(), Some(FailureReason::WalletError)),
         Err(e) => match failure_reason(e) {
             // The transaction is failed now; find out whose it is.
-            Some(r) => match state.verifier.transaction_at_response(response_id, now).await {
+            Some(r) => match state
+                .verifier
+                .transaction_at_response(response_id, now)
+                .await
+            {
                 Ok(tx) => (tx, Some(r)),
                 Err(_) => return,
             },

@@ -34,7 +34,9 @@ pub enum AuditOutcome {
 
 /// Why a verification failed, from a fixed set (also the `reason` label
 /// of the per-party Prometheus counter, so its cardinality stays bounded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     /// The wallet answered with an error (OpenID4VP 1.0 §8.5), e.g. the
@@ -114,7 +116,11 @@ impl AuditEntry {
 /// The store key of an entry: the party, then the time counted down, so a
 /// prefix scan lists the newest first.
 pub fn key(party: &super::PartyId, at: i64, transaction_id: &str) -> String {
-    format!("{}/{:019}/{transaction_id}", party.as_str(), i64::MAX - at.max(0))
+    format!(
+        "{}/{:019}/{transaction_id}",
+        party.as_str(),
+        i64::MAX - at.max(0)
+    )
 }
 
 /// The key prefix of a party's entries.
@@ -147,8 +153,11 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("access_denied"));
         assert_eq!(e.outcome, AuditOutcome::Failed);
         let ok = AuditEntry::new(0, "t", AuditKind::Scan, None);
-        assert_eq!(serde_json::to_value(&ok).unwrap(), serde_json::json!({
-            "at": "1970-01-01T00:00:00Z", "transaction_id": "t", "kind": "scan", "outcome": "verified"
-        }));
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap(),
+            serde_json::json!({
+                "at": "1970-01-01T00:00:00Z", "transaction_id": "t", "kind": "scan", "outcome": "verified"
+            })
+        );
     }
 }

@@ -47,9 +47,10 @@ impl Grant {
         match v {
             serde_json::Value::String(s) => Some(PathElem::Key(s.clone())),
             serde_json::Value::Null => Some(PathElem::All),
-            serde_json::Value::Number(n) => {
-                n.as_u64().and_then(|i| usize::try_from(i).ok()).map(PathElem::Index)
-            }
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .map(PathElem::Index),
             _ => None,
         }
     }
@@ -73,7 +74,9 @@ impl<'de> Deserialize<'de> for Grant {
         list.iter()
             .map(|v| {
                 Grant::elem(v).ok_or_else(|| {
-                    de::Error::custom("a path element must be a string, a non-negative integer or null")
+                    de::Error::custom(
+                        "a path element must be a string, a non-negative integer or null",
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()
@@ -188,11 +191,13 @@ impl Entitlements<'_> {
 fn preset_covers(preset: Preset, vct: &str, path: &[PathElem]) -> bool {
     let q = preset.query();
     q.credentials.iter().any(|c| {
-        c.meta.vct_values.as_ref().is_some_and(|v| v.iter().any(|x| x == vct))
-            && c.claims.as_ref().is_some_and(|list| {
-                list.iter()
-                    .any(|cq| Grant(cq.path.0.clone()).covers(path))
-            })
+        c.meta
+            .vct_values
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|x| x == vct))
+            && c.claims
+                .as_ref()
+                .is_some_and(|list| list.iter().any(|cq| Grant(cq.path.0.clone()).covers(path)))
     })
 }
 
@@ -232,8 +237,10 @@ mod tests {
         for p in Preset::ALL {
             e.allows_preset(p).unwrap();
         }
-        e.allows(&query(json!([{"id": "w", "format": "dc+sd-jwt", "meta": {"vct_values": ["x"]}}])))
-            .unwrap();
+        e.allows(&query(
+            json!([{"id": "w", "format": "dc+sd-jwt", "meta": {"vct_values": ["x"]}}]),
+        ))
+        .unwrap();
     }
 
     #[test]
@@ -255,8 +262,11 @@ mod tests {
             Err(Denied::Preset("pensioner_status"))
         );
         // Custom DCQL inside the preset's claims is fine; one more is not.
-        e.allows(&passport_query(json!([["family_name"], ["resident_address"]])))
-            .unwrap();
+        e.allows(&passport_query(json!([
+            ["family_name"],
+            ["resident_address"]
+        ])))
+        .unwrap();
         assert_eq!(
             e.allows(&passport_query(json!([["family_name"], ["sex"]]))),
             Err(Denied::Claim {
@@ -277,8 +287,11 @@ mod tests {
             presets: &[],
             claims: &claims,
         };
-        e.allows(&passport_query(json!([["resident_address"], ["resident_address", "locality"]])))
-            .unwrap();
+        e.allows(&passport_query(json!([
+            ["resident_address"],
+            ["resident_address", "locality"]
+        ])))
+        .unwrap();
         e.allows(&passport_query(json!([["age_equal_or_over", "18"]])))
             .unwrap();
         // A shorter path than the grant asks for more: refused.
@@ -286,7 +299,10 @@ mod tests {
             e.allows(&passport_query(json!([["age_equal_or_over"]]))),
             Err(Denied::Claim { path, .. }) if path == r#"["age_equal_or_over"]"#
         ));
-        assert!(e.allows(&passport_query(json!([["age_equal_or_over", "21"]]))).is_err());
+        assert!(
+            e.allows(&passport_query(json!([["age_equal_or_over", "21"]])))
+                .is_err()
+        );
         let licence = |path: serde_json::Value| {
             query(json!([{"id": "l", "format": "dc+sd-jwt",
                 "meta": {"vct_values": ["urn:x:licence"]}, "claims": [{"path": path}]}]))
@@ -296,7 +312,10 @@ mod tests {
             .unwrap();
         e.allows(&licence(json!(["driving_privileges", null, "category"])))
             .unwrap();
-        assert!(e.allows(&licence(json!(["driving_privileges", null]))).is_err());
+        assert!(
+            e.allows(&licence(json!(["driving_privileges", null])))
+                .is_err()
+        );
         e.allows(&licence(json!(["list", 0, "x"]))).unwrap();
         assert!(e.allows(&licence(json!(["list", null]))).is_err());
         assert!(e.allows(&licence(json!(["list", 1]))).is_err());
@@ -371,9 +390,15 @@ mod tests {
     #[test]
     fn grants_round_trip_and_refuse_bad_elements() {
         let g: Vec<Grant> = serde_json::from_value(json!([[], ["a", 1, null]])).unwrap();
-        assert_eq!(serde_json::to_value(&g).unwrap(), json!([[], ["a", 1, null]]));
+        assert_eq!(
+            serde_json::to_value(&g).unwrap(),
+            json!([[], ["a", 1, null]])
+        );
         for bad in [json!([-1]), json!([true]), json!([1.5]), json!("a")] {
-            assert!(serde_json::from_value::<Grant>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<Grant>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 }

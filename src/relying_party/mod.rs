@@ -455,8 +455,7 @@ mod tests {
         assert_eq!(p.redirect_uris.len(), 2, "deduplicated");
         assert_eq!(p.requests_per_minute, Some(10));
         // Round trip through the store's encoding.
-        let back: RelyingParty =
-            serde_json::from_slice(&serde_json::to_vec(&p).unwrap()).unwrap();
+        let back: RelyingParty = serde_json::from_slice(&serde_json::to_vec(&p).unwrap()).unwrap();
         assert_eq!(back, p);
         let view = serde_json::to_value(PartyView::of(&p)).unwrap();
         assert!(view.get("key").is_none() && !view.to_string().contains(&p.key.hash));

@@ -52,8 +52,7 @@ impl Window {
     fn fits(&self, limit: u32, now: i64) -> bool {
         let left = (WINDOW - (now - self.start).max(0)).clamp(0, WINDOW) as u64;
         let w = WINDOW as u64;
-        u64::from(self.previous) * left + (u64::from(self.current) + 1) * w
-            <= u64::from(limit) * w
+        u64::from(self.previous) * left + (u64::from(self.current) + 1) * w <= u64::from(limit) * w
     }
 
     /// Admits one more call under `limit` per minute at `now`: the window
@@ -114,7 +113,10 @@ mod tests {
         // Half a minute into the next one, half of the previous count is left.
         let (_, out) = run(4, &[600, 601, 602, 603, 690, 691, 692]);
         assert_eq!(out[4..6], [Ok(()), Ok(())]);
-        assert!(out[6].is_err(), "2 weighted + 2 new reaches the limit: {out:?}");
+        assert!(
+            out[6].is_err(),
+            "2 weighted + 2 new reaches the limit: {out:?}"
+        );
     }
 
     #[test]

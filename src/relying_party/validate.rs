@@ -23,21 +23,31 @@ const MAX_RATE: u32 = 1_000_000;
 pub enum PartyError {
     #[error("{member}: must be 1 to {MAX_NAME} characters without control characters")]
     Name { member: String },
-    #[error("presets[{index}]: unknown preset; use age_over_18, hotel_check_in, pensioner_status or identity")]
+    #[error(
+        "presets[{index}]: unknown preset; use age_over_18, hotel_check_in, pensioner_status or identity"
+    )]
     UnknownPreset { index: usize },
-    #[error("claims: must be an object mapping each vct (1 to {MAX_VCT} characters) to an array of claims paths, at most {MAX_VCTS} of them")]
+    #[error(
+        "claims: must be an object mapping each vct (1 to {MAX_VCT} characters) to an array of claims paths, at most {MAX_VCTS} of them"
+    )]
     ClaimsShape,
     #[error("claims.{vct}: must be an array of at most {MAX_PATHS} claims paths")]
     Paths { vct: String },
-    #[error("claims.{vct}[{index}]: must be an array of at most {MAX_DEPTH} strings (1 to {MAX_KEY} characters), non-negative integers and nulls")]
+    #[error(
+        "claims.{vct}[{index}]: must be an array of at most {MAX_DEPTH} strings (1 to {MAX_KEY} characters), non-negative integers and nulls"
+    )]
     Path { vct: String, index: usize },
     #[error("{member}: at most {MAX_URIS} URIs")]
     TooManyUris { member: &'static str },
-    #[error("{member}[{index}]: must be an absolute https URI (http only on localhost or 127.0.0.1) without user information or fragment, at most {MAX_URI} characters")]
+    #[error(
+        "{member}[{index}]: must be an absolute https URI (http only on localhost or 127.0.0.1) without user information or fragment, at most {MAX_URI} characters"
+    )]
     Uri { member: &'static str, index: usize },
     #[error("requests_per_minute: must be 1 to {MAX_RATE}")]
     RequestsPerMinute,
-    #[error("the built-in relying party `default` (the operator's key) cannot be changed or deleted")]
+    #[error(
+        "the built-in relying party `default` (the operator's key) cannot be changed or deleted"
+    )]
     Builtin,
 }
 
@@ -96,8 +106,14 @@ pub(super) fn claims(v: &Value) -> Result<BTreeMap<String, Vec<Grant>>, PartyErr
                 vct: vct.clone(),
                 index,
             };
-            let elems = p.as_array().filter(|e| e.len() <= MAX_DEPTH).ok_or_else(bad)?;
-            let key_ok = |e: &Value| e.as_str().is_none_or(|s| (1..=MAX_KEY).contains(&s.chars().count()));
+            let elems = p
+                .as_array()
+                .filter(|e| e.len() <= MAX_DEPTH)
+                .ok_or_else(bad)?;
+            let key_ok = |e: &Value| {
+                e.as_str()
+                    .is_none_or(|s| (1..=MAX_KEY).contains(&s.chars().count()))
+            };
             let g = elems
                 .iter()
                 .map(|e| Grant::elem(e).filter(|_| key_ok(e)))
@@ -193,12 +209,23 @@ mod tests {
         assert_eq!(claims(&json!({"": []})), Err(PartyError::ClaimsShape));
         assert_eq!(
             claims(&json!({"urn:x": "a"})),
-            Err(PartyError::Paths { vct: "urn:x".into() })
+            Err(PartyError::Paths {
+                vct: "urn:x".into()
+            })
         );
-        for bad in [json!(["a", true]), json!(["a", -1]), json!("a"), json!([""]), json!(vec![json!("a"); 17])] {
+        for bad in [
+            json!(["a", true]),
+            json!(["a", -1]),
+            json!("a"),
+            json!([""]),
+            json!(vec![json!("a"); 17]),
+        ] {
             assert_eq!(
                 claims(&json!({"urn:x": [["ok"], bad]})),
-                Err(PartyError::Path { vct: "urn:x".into(), index: 1 }),
+                Err(PartyError::Path {
+                    vct: "urn:x".into(),
+                    index: 1
+                }),
             );
         }
         let many: serde_json::Map<String, Value> =
@@ -231,12 +258,20 @@ mod tests {
         }
         assert!(!uri_ok(&format!("https://rp.example/{}", "a".repeat(2048))));
         assert_eq!(
-            uris("callback_urls", vec!["https://a.example".into(), "nope".into()]),
-            Err(PartyError::Uri { member: "callback_urls", index: 1 })
+            uris(
+                "callback_urls",
+                vec!["https://a.example".into(), "nope".into()]
+            ),
+            Err(PartyError::Uri {
+                member: "callback_urls",
+                index: 1
+            })
         );
         assert_eq!(
             uris("redirect_uris", vec!["https://a.example".into(); 11]),
-            Err(PartyError::TooManyUris { member: "redirect_uris" })
+            Err(PartyError::TooManyUris {
+                member: "redirect_uris"
+            })
         );
     }
 
@@ -244,6 +279,9 @@ mod tests {
     fn rates() {
         assert!(requests_per_minute(1).is_ok());
         assert_eq!(requests_per_minute(0), Err(PartyError::RequestsPerMinute));
-        assert_eq!(requests_per_minute(1_000_001), Err(PartyError::RequestsPerMinute));
+        assert_eq!(
+            requests_per_minute(1_000_001),
+            Err(PartyError::RequestsPerMinute)
+        );
     }
 }

@@ -13,17 +13,17 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::Verifier;
 use super::presentation::PresentationError;
 use super::request::{CreateError, query_of};
 use super::response::ResponseError;
 use super::transaction::{NS_RESPONSE, Transaction};
 use super::view::LookupError;
-use super::Verifier;
 use crate::relying_party::audit::{self, AuditEntry, FailureReason};
 use crate::relying_party::quota::{RetryAfter, WINDOW, Window};
 use crate::relying_party::{
-    Denied, Party, PartyError, PartyId, Patch, Registered, Registration, RelyingParty, key,
-    PartyView,
+    Denied, Party, PartyError, PartyId, PartyView, Patch, Registered, Registration, RelyingParty,
+    key,
 };
 use crate::store::{self, Store, StoreError, Update};
 
@@ -83,7 +83,13 @@ impl Parties {
         let key = key::issue(&id);
         let party = r.into_party(id, key.stored, now)?;
         self.store
-            .insert(NS_PARTY, party.id.to_string(), store::to_bytes(&party)?, None, now)
+            .insert(
+                NS_PARTY,
+                party.id.to_string(),
+                store::to_bytes(&party)?,
+                None,
+                now,
+            )
             .await?;
         Ok(Registered {
             api_key: key.api_key,
@@ -108,7 +114,10 @@ impl Parties {
 
     /// The registered parties in id order (at most [`MAX_LIST`]).
     pub async fn list(&self, now: i64) -> Result<Vec<RelyingParty>, RegistryError> {
-        let entries = self.store.scan(NS_PARTY, String::new(), now, MAX_LIST).await?;
+        let entries = self
+            .store
+            .scan(NS_PARTY, String::new(), now, MAX_LIST)
+            .await?;
         entries
             .iter()
             .map(|e| store::from_bytes(&e.value).map_err(RegistryError::from))
@@ -116,14 +125,18 @@ impl Parties {
     }
 
     /// Applies `patch` in one read-modify-write.
-    pub async fn patch(&self, id: &str, patch: Patch, now: i64) -> Result<RelyingParty, RegistryError> {
+    pub async fn patch(
+        &self,
+        id: &str,
+        patch: Patch,
+        now: i64,
+    ) -> Result<RelyingParty, RegistryError> {
         let id = Self::id(id)?;
         if id.is_builtin() {
             return Err(PartyError::Builtin.into());
         }
         let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
-            let mut p: RelyingParty =
-                store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
             patch.clone().apply(&mut p, now)?;
             Ok(p)
         };
@@ -139,8 +152,7 @@ impl Parties {
         let key = key::issue(&id);
         let stored = key.stored;
         let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
-            let mut p: RelyingParty =
-                store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
             p.key = stored.clone();
             p.key_created_at = now;
             p.updated_at = now;
@@ -152,7 +164,12 @@ impl Parties {
 
     /// Runs `decide` on the stored record inside the write transaction and
     /// again on what it saw (it is pure), to learn the outcome.
-    async fn modify<F>(&self, id: PartyId, now: i64, decide: F) -> Result<RelyingParty, RegistryError>
+    async fn modify<F>(
+        &self,
+        id: PartyId,
+        now: i64,
+        decide: F,
+    ) -> Result<RelyingParty, RegistryError>
     where
         F: Fn(Option<&[u8]>) -> Result<RelyingParty, RegistryError> + Clone + Send + 'static,
     {
@@ -163,13 +180,15 @@ impl Parties {
                 NS_PARTY,
                 id.to_string(),
                 now,
-                Box::new(move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
-                    Ok(value) => Update::Put {
-                        value,
-                        expires_at: None,
+                Box::new(
+                    move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
+                        Ok(value) => Update::Put {
+                            value,
+                            expires_at: None,
+                        },
+                        Err(_) => Update::Keep,
                     },
-                    Err(_) => Update::Keep,
-                }),
+                ),
             )
             .await?;
         decide(seen.as_deref())
@@ -191,7 +210,11 @@ impl Parties {
     }
 
     /// The registered party whose key `token` is, if it is one.
-    pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<RelyingParty>, StoreError> {
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<RelyingParty>, StoreError> {
         let Some((id, secret)) = key::parse(token) else {
             return Ok(None);
         };
@@ -235,16 +258,20 @@ impl Parties {
                 NS_QUOTA,
                 id.to_string(),
                 now,
-                Box::new(move |cur| match decide(cur).map(|w| (store::to_bytes(&w), w.start)) {
-                    Ok((Ok(value), start)) => Update::Put {
-                        value,
-                        expires_at: Some(start + 2 * WINDOW),
+                Box::new(
+                    move |cur| match decide(cur).map(|w| (store::to_bytes(&w), w.start)) {
+                        Ok((Ok(value), start)) => Update::Put {
+                            value,
+                            expires_at: Some(start + 2 * WINDOW),
+                        },
+                        _ => Update::Keep,
                     },
-                    _ => Update::Keep,
-                }),
+                ),
             )
             .await?;
-        decide(seen.as_deref()).map(|_| ()).map_err(AccessError::Quota)
+        decide(seen.as_deref())
+            .map(|_| ())
+            .map_err(AccessError::Quota)
     }
 
     /// Adds a verification to the party's audit trail. Best effort: the
@@ -252,10 +279,11 @@ impl Parties {
     pub async fn record(&self, party: &PartyId, at: i64, entry: AuditEntry) {
         let key = audit::key(party, at, &entry.transaction_id);
         let put = match store::to_bytes(&entry) {
-            Ok(value) => self
-                .store
-                .put(NS_AUDIT, key, value, Some(at + audit::RETENTION))
-                .await,
+            Ok(value) => {
+                self.store
+                    .put(NS_AUDIT, key, value, Some(at + audit::RETENTION))
+                    .await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = put {
@@ -264,11 +292,21 @@ impl Parties {
     }
 
     /// The newest `limit` entries of a registered party's audit trail.
-    pub async fn audit(&self, id: &str, limit: usize, now: i64) -> Result<Vec<AuditEntry>, RegistryError> {
+    pub async fn audit(
+        &self,
+        id: &str,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<AuditEntry>, RegistryError> {
         let party = self.get(id, now).await?;
         let entries = self
             .store
-            .scan(NS_AUDIT, audit::prefix(&party.id), now, limit.clamp(1, audit::MAX_LIMIT))
+            .scan(
+                NS_AUDIT,
+                audit::prefix(&party.id),
+                now,
+                limit.clamp(1, audit::MAX_LIMIT),
+            )
             .await?;
         entries
             .iter()
@@ -353,9 +391,18 @@ mod tests {
                 ResponseError::Match(MatchError::MissingCredential("q".into())),
                 Some(FailureReason::QueryUnmet),
             ),
-            (ResponseError::VpTokenShape, Some(FailureReason::MalformedResponse)),
-            (ResponseError::PlainToEncrypted, Some(FailureReason::Encryption)),
-            (ResponseError::Jwe(JweError::NotJson), Some(FailureReason::Encryption)),
+            (
+                ResponseError::VpTokenShape,
+                Some(FailureReason::MalformedResponse),
+            ),
+            (
+                ResponseError::PlainToEncrypted,
+                Some(FailureReason::Encryption),
+            ),
+            (
+                ResponseError::Jwe(JweError::NotJson),
+                Some(FailureReason::Encryption),
+            ),
             // Not shown to come from the wallet: the transaction is unchanged.
             (ResponseError::Jwe(JweError::Decrypt), None),
             (ResponseError::WrongState, None),

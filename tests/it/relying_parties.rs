@@ -8,9 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::fixture::{API_KEY, InProc, T0, agent};
-use crate::verifier::{
-    answer, fetch_request_object, holder_qr, passport_for, present, wallet_key,
-};
+use crate::verifier::{answer, fetch_request_object, holder_qr, passport_for, present, wallet_key};
 
 const PASSPORT: &str = "urn:ru:digital-id:passport:1";
 
@@ -50,7 +48,13 @@ fn call(
 
 /// Registers a party; returns (id, api key).
 fn register(server: &InProc, body: Value) -> (String, String) {
-    let (status, b, _) = call(server, "POST", "/admin/relying-parties", API_KEY, Some(body));
+    let (status, b, _) = call(
+        server,
+        "POST",
+        "/admin/relying-parties",
+        API_KEY,
+        Some(body),
+    );
     assert_eq!(status, 201, "{b}");
     (
         b["id"].as_str().unwrap().to_owned(),
@@ -102,13 +106,28 @@ fn each_party_reaches_its_own_transactions_only() {
     let (h, s, d) = (id(&h), id(&s), id(&d));
     // Each sees its own.
     for (key, tx) in [(&hotel_key, &h), (&shop_key, &s), (&API_KEY.to_owned(), &d)] {
-        let (status, b, _) = call(&server, "GET", &format!("/verifier/requests/{tx}"), key, None);
-        assert_eq!((status, b["status"].as_str()), (200, Some("pending")), "{b}");
+        let (status, b, _) = call(
+            &server,
+            "GET",
+            &format!("/verifier/requests/{tx}"),
+            key,
+            None,
+        );
+        assert_eq!(
+            (status, b["status"].as_str()),
+            (200, Some("pending")),
+            "{b}"
+        );
     }
     // Another party's transaction is exactly an unknown one, on every
     // route; the operator's key is the party `default` and no exception.
     let (_, unknown, _) = call(&server, "GET", "/verifier/requests/nope", &shop_key, None);
-    for (key, tx) in [(&shop_key, &h), (&hotel_key, &s), (&hotel_key, &d), (&API_KEY.to_owned(), &h)] {
+    for (key, tx) in [
+        (&shop_key, &h),
+        (&hotel_key, &s),
+        (&hotel_key, &d),
+        (&API_KEY.to_owned(), &h),
+    ] {
         for path in [
             format!("/verifier/requests/{tx}"),
             format!("/verifier/requests/{tx}/qr.svg"),
@@ -119,15 +138,39 @@ fn each_party_reaches_its_own_transactions_only() {
             assert_eq!(status, 404, "{path}");
             assert_eq!(b, unknown, "{path}: indistinguishable from an unknown id");
         }
-        let (status, b, _) = call(&server, "DELETE", &format!("/verifier/requests/{tx}"), key, None);
+        let (status, b, _) = call(
+            &server,
+            "DELETE",
+            &format!("/verifier/requests/{tx}"),
+            key,
+            None,
+        );
         assert_eq!((status, &b), (404, &unknown));
     }
     // The refused delete changed nothing; the owner's works.
-    let (status, _, _) = call(&server, "GET", &format!("/verifier/requests/{h}"), &hotel_key, None);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{h}"),
+        &hotel_key,
+        None,
+    );
     assert_eq!(status, 200);
-    let (status, _, _) = call(&server, "DELETE", &format!("/verifier/requests/{h}"), &hotel_key, None);
+    let (status, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/verifier/requests/{h}"),
+        &hotel_key,
+        None,
+    );
     assert_eq!(status, 204);
-    let (status, _, _) = call(&server, "GET", &format!("/verifier/requests/{h}/qr.svg"), &shop_key, None);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{h}/qr.svg"),
+        &shop_key,
+        None,
+    );
     assert_eq!(status, 404);
 }
 
@@ -143,7 +186,13 @@ fn a_party_transaction_is_verified_counted_and_audited() {
     let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
     let (code, body) = answer(&ro, json!({"credential": [p]}));
     assert_eq!(code, 200, "{body}");
-    let (_, status, _) = call(&server, "GET", &format!("/verifier/requests/{tx}"), &shop_key, None);
+    let (_, status, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{tx}"),
+        &shop_key,
+        None,
+    );
     assert_eq!(status["status"], "verified", "{status}");
     assert_eq!(
         status["claims"],
@@ -165,12 +214,28 @@ fn a_party_transaction_is_verified_counted_and_audited() {
         &shop_key,
         Some(json!({"qr": qr, "preset": "age_over_18"})),
     );
-    assert_eq!((st, scanned["status"].as_str()), (200, Some("verified")), "{scanned}");
+    assert_eq!(
+        (st, scanned["status"].as_str()),
+        (200, Some("verified")),
+        "{scanned}"
+    );
     let scan_tx = scanned["transaction_id"].as_str().unwrap();
     // The scan is the party's own transaction too.
-    let (st, _, _) = call(&server, "GET", &format!("/verifier/requests/{scan_tx}"), &shop_key, None);
+    let (st, _, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{scan_tx}"),
+        &shop_key,
+        None,
+    );
     assert_eq!(st, 200);
-    let (st, _, _) = call(&server, "GET", &format!("/verifier/requests/{scan_tx}"), API_KEY, None);
+    let (st, _, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{scan_tx}"),
+        API_KEY,
+        None,
+    );
     assert_eq!(st, 404);
 
     // The audit trail, newest first, without any personal data.
@@ -199,7 +264,13 @@ fn a_party_transaction_is_verified_counted_and_audited() {
     assert_eq!(failed["code"], "invalid_request");
     assert_eq!(failed["reason"], "query_unmet");
     let text = serde_json::to_string(trail).unwrap();
-    for personal in ["Иванов", "ivanov", "family_name", "age_equal_or_over", "true"] {
+    for personal in [
+        "Иванов",
+        "ivanov",
+        "family_name",
+        "age_equal_or_over",
+        "true",
+    ] {
         assert!(!text.contains(personal), "{personal} in {text}");
     }
     let (_, limited, _) = call(
@@ -239,13 +310,25 @@ fn a_preset_outside_the_entitlements_is_403_naming_it() {
     let (_, shop_key) = shop(&server);
     let (_, hotel_key) = hotel(&server);
     assert_error(
-        call(&server, "POST", "/verifier/requests", &shop_key, Some(json!({"preset": "hotel_check_in"}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &shop_key,
+            Some(json!({"preset": "hotel_check_in"})),
+        ),
         403,
         "access_denied",
         "hotel_check_in",
     );
     assert_error(
-        call(&server, "POST", "/verifier/requests", &hotel_key, Some(json!({"preset": "pensioner_status"}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &hotel_key,
+            Some(json!({"preset": "pensioner_status"})),
+        ),
         403,
         "access_denied",
         "pensioner_status",
@@ -254,15 +337,26 @@ fn a_preset_outside_the_entitlements_is_403_naming_it() {
     create(&server, &hotel_key, json!({"preset": "identity"}));
     // Holder-QR scans follow the same entitlements (checked before the QR).
     assert_error(
-        call(&server, "POST", "/verifier/scan", &shop_key,
-            Some(json!({"qr": "anything", "preset": "identity"}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/scan",
+            &shop_key,
+            Some(json!({"qr": "anything", "preset": "identity"})),
+        ),
         403,
         "access_denied",
         "identity",
     );
     // An unknown preset is still a 400, as for the operator.
     assert_error(
-        call(&server, "POST", "/verifier/requests", &shop_key, Some(json!({"preset": "nope"}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &shop_key,
+            Some(json!({"preset": "nope"})),
+        ),
         400,
         "invalid_request",
         "preset",
@@ -278,37 +372,67 @@ fn a_claim_outside_the_entitlements_through_custom_dcql_is_403_naming_it() {
             "id": "p", "format": "dc+sd-jwt",
             "meta": {"vct_values": [PASSPORT]}, "claims": claims}]}})
     };
-    create(&server, &shop_key, query(json!([{"path": ["age_equal_or_over", "18"], "values": [true]}])));
+    create(
+        &server,
+        &shop_key,
+        query(json!([{"path": ["age_equal_or_over", "18"], "values": [true]}])),
+    );
     assert_error(
-        call(&server, "POST", "/verifier/requests", &shop_key,
-            Some(query(json!([{"path": ["age_equal_or_over", "18"]}, {"path": ["family_name"]}])))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &shop_key,
+            Some(query(
+                json!([{"path": ["age_equal_or_over", "18"]}, {"path": ["family_name"]}]),
+            )),
+        ),
         403,
         "access_denied",
         r#"claim ['family_name'] of `urn:ru:digital-id:passport:1`"#,
     );
     // A query without `claims` asks for the whole credential.
     assert_error(
-        call(&server, "POST", "/verifier/requests", &shop_key,
-            Some(json!({"dcql_query": {"credentials": [{"id": "p", "format": "dc+sd-jwt",
-                "meta": {"vct_values": [PASSPORT]}}]}}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &shop_key,
+            Some(
+                json!({"dcql_query": {"credentials": [{"id": "p", "format": "dc+sd-jwt",
+                "meta": {"vct_values": [PASSPORT]}}]}}),
+            ),
+        ),
         403,
         "access_denied",
         "whole `urn:ru:digital-id:passport:1` credential",
     );
     // Another document type altogether.
     assert_error(
-        call(&server, "POST", "/verifier/requests", &shop_key,
-            Some(json!({"dcql_query": {"credentials": [{"id": "s", "format": "dc+sd-jwt",
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &shop_key,
+            Some(
+                json!({"dcql_query": {"credentials": [{"id": "s", "format": "dc+sd-jwt",
                 "meta": {"vct_values": ["urn:ru:digital-id:snils:1"]},
-                "claims": [{"path": ["snils"]}]}]}}))),
+                "claims": [{"path": ["snils"]}]}]}}),
+            ),
+        ),
         403,
         "access_denied",
         "urn:ru:digital-id:snils:1",
     );
     // A callback URL the party did not register.
     assert_error(
-        call(&server, "POST", "/verifier/requests", &shop_key,
-            Some(json!({"preset": "age_over_18", "callback_url": "https://elsewhere.example/cb"}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &shop_key,
+            Some(json!({"preset": "age_over_18", "callback_url": "https://elsewhere.example/cb"})),
+        ),
         403,
         "access_denied",
         "callback_url",
@@ -321,21 +445,43 @@ fn a_party_key_on_operator_routes_is_403_and_a_wrong_key_401() {
     let (id, key) = hotel(&server);
     for (method, path, body) in [
         ("GET", "/admin/relying-parties".to_owned(), None),
-        ("POST", "/admin/relying-parties".to_owned(), Some(json!({"name": "Mine"}))),
+        (
+            "POST",
+            "/admin/relying-parties".to_owned(),
+            Some(json!({"name": "Mine"})),
+        ),
         ("GET", format!("/admin/relying-parties/{id}"), None),
         ("POST", format!("/admin/relying-parties/{id}/api-key"), None),
         ("DELETE", format!("/admin/relying-parties/{id}"), None),
         ("GET", "/issuer/subjects".to_owned(), None),
-        ("POST", "/issuer/offers".to_owned(), Some(json!({"subject_id": "ivanov-ivan",
-            "credential_configuration_ids": ["ru.passport"]}))),
+        (
+            "POST",
+            "/issuer/offers".to_owned(),
+            Some(json!({"subject_id": "ivanov-ivan",
+            "credential_configuration_ids": ["ru.passport"]})),
+        ),
     ] {
         let (status, b, _) = call(&server, method, &path, &key, body.clone());
-        assert_eq!((status, b["error"].as_str()), (403, Some("access_denied")), "{method} {path}: {b}");
+        assert_eq!(
+            (status, b["error"].as_str()),
+            (403, Some("access_denied")),
+            "{method} {path}: {b}"
+        );
         let (status, b, _) = call(&server, method, &path, &format!("{key}x"), body);
-        assert_eq!((status, b["error"].as_str()), (401, Some("invalid_token")), "{method} {path}: {b}");
+        assert_eq!(
+            (status, b["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{method} {path}: {b}"
+        );
     }
     // Nothing was done with the party's key: it still exists, same key.
-    let (status, _, _) = call(&server, "GET", &format!("/admin/relying-parties/{id}"), API_KEY, None);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
     assert_eq!(status, 200);
     create(&server, &key, json!({"preset": "hotel_check_in"}));
 }
@@ -348,26 +494,56 @@ fn a_rotated_key_fails_at_once_and_the_new_one_works() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, b, _) = call(&server, "POST", &format!("/admin/relying-parties/{id}/api-key"), API_KEY, None);
+    let (status, b, _) = call(
+        &server,
+        "POST",
+        &format!("/admin/relying-parties/{id}/api-key"),
+        API_KEY,
+        None,
+    );
     assert_eq!(status, 200, "{b}");
     let new = b["api_key"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert!(new.starts_with(&format!("rp_{id}.")));
     assert_error(
-        call(&server, "POST", "/verifier/requests", &old, Some(json!({"preset": "hotel_check_in"}))),
+        call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &old,
+            Some(json!({"preset": "hotel_check_in"})),
+        ),
         401,
         "invalid_token",
         "not valid",
     );
-    let (status, _, _) = call(&server, "GET", &format!("/verifier/requests/{tx}"), &old, None);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{tx}"),
+        &old,
+        None,
+    );
     assert_eq!(status, 401);
     // The new key reaches the party's earlier transaction too.
-    let (status, _, _) = call(&server, "GET", &format!("/verifier/requests/{tx}"), &new, None);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        &format!("/verifier/requests/{tx}"),
+        &new,
+        None,
+    );
     assert_eq!(status, 200);
     create(&server, &new, json!({"preset": "hotel_check_in"}));
     // The operator's key is not rotated here.
     assert_error(
-        call(&server, "POST", "/admin/relying-parties/default/api-key", API_KEY, None),
+        call(
+            &server,
+            "POST",
+            "/admin/relying-parties/default/api-key",
+            API_KEY,
+            None,
+        ),
         403,
         "access_denied",
         "default",
@@ -383,10 +559,22 @@ fn a_deleted_party_key_is_401_and_its_transactions_gone() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _, _) = call(&server, "DELETE", &format!("/admin/relying-parties/{id}"), API_KEY, None);
+    let (status, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
     assert_eq!(status, 204);
     assert_error(
-        call(&server, "GET", &format!("/verifier/requests/{tx}"), &key, None),
+        call(
+            &server,
+            "GET",
+            &format!("/verifier/requests/{tx}"),
+            &key,
+            None,
+        ),
         401,
         "invalid_token",
         "not valid",
@@ -403,17 +591,33 @@ fn a_deleted_party_key_is_401_and_its_transactions_gone() {
         ("POST", format!("/admin/relying-parties/{id}/api-key")),
     ] {
         let (status, b, _) = call(&server, method, &path, API_KEY, None);
-        assert_eq!((status, b["error"].as_str()), (404, Some("not_found")), "{method} {path}");
+        assert_eq!(
+            (status, b["error"].as_str()),
+            (404, Some("not_found")),
+            "{method} {path}"
+        );
     }
     // The built-in party cannot be deleted or changed.
     assert_error(
-        call(&server, "DELETE", "/admin/relying-parties/default", API_KEY, None),
+        call(
+            &server,
+            "DELETE",
+            "/admin/relying-parties/default",
+            API_KEY,
+            None,
+        ),
         403,
         "access_denied",
         "default",
     );
     assert_error(
-        call(&server, "PATCH", "/admin/relying-parties/default", API_KEY, Some(json!({"name": "x"}))),
+        call(
+            &server,
+            "PATCH",
+            "/admin/relying-parties/default",
+            API_KEY,
+            Some(json!({"name": "x"})),
+        ),
         403,
         "access_denied",
         "default",
@@ -431,26 +635,57 @@ fn over_the_quota_is_429_with_retry_after_until_the_window_slides() {
     let (_, other) = shop(&server);
     create(&server, &key, json!({"preset": "age_over_18"}));
     create(&server, &key, json!({"preset": "age_over_18"}));
-    let (status, b, retry) = call(&server, "POST", "/verifier/requests", &key, Some(json!({"preset": "age_over_18"})));
-    assert_eq!((status, b["error"].as_str()), (429, Some("rate_limited")), "{b}");
-    assert!(b["error_description"].as_str().unwrap().contains("requests_per_minute"));
+    let (status, b, retry) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (429, Some("rate_limited")),
+        "{b}"
+    );
+    assert!(
+        b["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("requests_per_minute")
+    );
     // T0 starts a minute; two calls in it still weigh half at 90 s.
     assert_eq!(retry.as_deref(), Some("90"));
     // Scans count against the same quota.
-    let (status, _, retry) = call(&server, "POST", "/verifier/scan", &key,
-        Some(json!({"qr": "x", "preset": "age_over_18"})));
+    let (status, _, retry) = call(
+        &server,
+        "POST",
+        "/verifier/scan",
+        &key,
+        Some(json!({"qr": "x", "preset": "age_over_18"})),
+    );
     assert_eq!((status, retry.as_deref()), (429, Some("90")));
     // Other parties and the operator are not limited by it.
     create(&server, &other, json!({"preset": "age_over_18"}));
     create(&server, API_KEY, json!({"preset": "age_over_18"}));
     server.clock.advance(89);
-    let (status, _, _) = call(&server, "POST", "/verifier/requests", &key, Some(json!({"preset": "age_over_18"})));
+    let (status, _, _) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &key,
+        Some(json!({"preset": "age_over_18"})),
+    );
     assert_eq!(status, 429);
     server.clock.advance(1);
     create(&server, &key, json!({"preset": "age_over_18"}));
     // Lifting the quota takes effect at once.
-    let (status, _, _) = call(&server, "PATCH", &format!("/admin/relying-parties/{id}"), API_KEY,
-        Some(json!({"requests_per_minute": null})));
+    let (status, _, _) = call(
+        &server,
+        "PATCH",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        Some(json!({"requests_per_minute": null})),
+    );
     assert_eq!(status, 200);
     for _ in 0..3 {
         create(&server, &key, json!({"preset": "age_over_18"}));
@@ -460,20 +695,47 @@ fn over_the_quota_is_429_with_retry_after_until_the_window_slides() {
 #[test]
 fn invalid_registrations_are_400_naming_the_member() {
     let server = InProc::start();
-    let post = |body: Value| call(&server, "POST", "/admin/relying-parties", API_KEY, Some(body));
+    let post = |body: Value| {
+        call(
+            &server,
+            "POST",
+            "/admin/relying-parties",
+            API_KEY,
+            Some(body),
+        )
+    };
     for (body, member) in [
         (json!({"name": ""}), "name"),
         (json!({"name": "x".repeat(201)}), "name"),
-        (json!({"name": "A", "display_name": {"ru": "", "en": "A"}}), "display_name.ru"),
-        (json!({"name": "A", "presets": ["identity", "shoe_size"]}), "presets[1]"),
+        (
+            json!({"name": "A", "display_name": {"ru": "", "en": "A"}}),
+            "display_name.ru",
+        ),
+        (
+            json!({"name": "A", "presets": ["identity", "shoe_size"]}),
+            "presets[1]",
+        ),
         (json!({"name": "A", "claims": [["family_name"]]}), "claims"),
-        (json!({"name": "A", "claims": {PASSPORT: [["family_name"], ["a", true]]}}),
-            "claims.urn:ru:digital-id:passport:1[1]"),
-        (json!({"name": "A", "redirect_uris": ["http://rp.example/back"]}), "redirect_uris[0]"),
-        (json!({"name": "A", "callback_urls": ["https://ok.example", "https://u:p@rp.example/"]}),
-            "callback_urls[1]"),
-        (json!({"name": "A", "redirect_uris": vec!["https://rp.example/"; 11]}), "redirect_uris"),
-        (json!({"name": "A", "requests_per_minute": 0}), "requests_per_minute"),
+        (
+            json!({"name": "A", "claims": {PASSPORT: [["family_name"], ["a", true]]}}),
+            "claims.urn:ru:digital-id:passport:1[1]",
+        ),
+        (
+            json!({"name": "A", "redirect_uris": ["http://rp.example/back"]}),
+            "redirect_uris[0]",
+        ),
+        (
+            json!({"name": "A", "callback_urls": ["https://ok.example", "https://u:p@rp.example/"]}),
+            "callback_urls[1]",
+        ),
+        (
+            json!({"name": "A", "redirect_uris": vec!["https://rp.example/"; 11]}),
+            "redirect_uris",
+        ),
+        (
+            json!({"name": "A", "requests_per_minute": 0}),
+            "requests_per_minute",
+        ),
         (json!({"name": "A", "api_key": "rp_mine.secret"}), "api_key"),
         (json!({"presets": ["identity"]}), "name"),
     ] {
@@ -482,10 +744,18 @@ fn invalid_registrations_are_400_naming_the_member() {
     // Nothing was registered; localhost callbacks are fine for development.
     let (_, list, _) = call(&server, "GET", "/admin/relying-parties", API_KEY, None);
     assert_eq!(list.as_array().unwrap().len(), 1, "only `default`: {list}");
-    let (id, _) = register(&server, json!({"name": "Dev", "redirect_uris": ["http://localhost:3000/cb"]}));
+    let (id, _) = register(
+        &server,
+        json!({"name": "Dev", "redirect_uris": ["http://localhost:3000/cb"]}),
+    );
     assert_error(
-        call(&server, "PATCH", &format!("/admin/relying-parties/{id}"), API_KEY,
-            Some(json!({"presets": ["nope"]}))),
+        call(
+            &server,
+            "PATCH",
+            &format!("/admin/relying-parties/{id}"),
+            API_KEY,
+            Some(json!({"presets": ["nope"]})),
+        ),
         400,
         "invalid_request",
         "presets[0]",
@@ -502,9 +772,11 @@ fn the_api_key_is_shown_once_and_never_stored_in_clear() {
         "POST",
         "/admin/relying-parties",
         API_KEY,
-        Some(json!({"name": "Hotel Kosmos", "presets": ["hotel_check_in"],
+        Some(
+            json!({"name": "Hotel Kosmos", "presets": ["hotel_check_in"],
             "display_name": {"ru": "Гостиница «Космос»", "en": "Hotel Kosmos"},
-            "callback_urls": ["https://kosmos.example/cb"], "requests_per_minute": 100})),
+            "callback_urls": ["https://kosmos.example/cb"], "requests_per_minute": 100}),
+        ),
     );
     assert_eq!(status, 201);
     let id = created["id"].as_str().unwrap();
@@ -513,13 +785,27 @@ fn the_api_key_is_shown_once_and_never_stored_in_clear() {
     assert!(key.starts_with(&format!("rp_{id}.")));
     assert_eq!(created["name"], "Hotel Kosmos");
     assert_eq!(created["presets"], json!(["hotel_check_in"]));
-    let (_, one, _) = call(&server, "GET", &format!("/admin/relying-parties/{id}"), API_KEY, None);
+    let (_, one, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
     let (_, list, _) = call(&server, "GET", "/admin/relying-parties", API_KEY, None);
-    let (_, patched, _) = call(&server, "PATCH", &format!("/admin/relying-parties/{id}"), API_KEY,
-        Some(json!({"display_name": null})));
+    let (_, patched, _) = call(
+        &server,
+        "PATCH",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        Some(json!({"display_name": null})),
+    );
     for shown in [&one, &list, &patched] {
         let text = shown.to_string();
-        assert!(!text.contains(secret) && !text.contains("api_key"), "{text}");
+        assert!(
+            !text.contains(secret) && !text.contains("api_key"),
+            "{text}"
+        );
         assert!(!text.contains("salt") && !text.contains("hash"), "{text}");
     }
     assert_eq!(one["display_name"]["en"], "Hotel Kosmos");
@@ -528,7 +814,13 @@ fn the_api_key_is_shown_once_and_never_stored_in_clear() {
     assert_eq!(list[0]["id"], "default");
     assert_eq!(list[0]["builtin"], true);
     assert_eq!(list[1]["id"], id);
-    let (_, default, _) = call(&server, "GET", "/admin/relying-parties/default", API_KEY, None);
+    let (_, default, _) = call(
+        &server,
+        "GET",
+        "/admin/relying-parties/default",
+        API_KEY,
+        None,
+    );
     assert_eq!(default["presets"].as_array().unwrap().len(), 4);
     // The store holds the salted hash only.
     let stored = futures_block(server.state.store.get(
@@ -540,7 +832,11 @@ fn the_api_key_is_shown_once_and_never_stored_in_clear() {
     .unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains(secret));
     // The registered callback URL is accepted (it passes the outbound rules).
-    create(&server, key, json!({"preset": "hotel_check_in", "callback_url": "https://kosmos.example/cb"}));
+    create(
+        &server,
+        key,
+        json!({"preset": "hotel_check_in", "callback_url": "https://kosmos.example/cb"}),
+    );
 }
 
 fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
