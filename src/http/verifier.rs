@@ -216,7 +216,7 @@ async fn events(
         (status = 200, description = "`verified` with the claims, or `failed` with the reason", body = StatusView),
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, an invalid DCQL query, not exactly one Credential Query, `qr` empty or over 64 KiB", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements, or a `callback_url` not among its registered `callback_urls`; the description names it (`preset: …`, `dcql_query.credentials[i]: claim [\"…\"] of `vct` …`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements; the description names it", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]

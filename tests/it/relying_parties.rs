@@ -845,3 +845,63 @@ fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
         .unwrap()
         .block_on(f)
 }
+
+/// Two nodes on one PostgreSQL schema: a key registered on one works on
+/// the other, a rotation or deletion on one holds on the other at once
+/// (no node keeps a copy), and the quota is counted across both.
+#[test]
+fn rotation_deletion_and_quota_hold_across_nodes() {
+    let schema = crate::pg::Schema::new();
+    let node = || {
+        let url = schema.store_url();
+        InProc::start_with(move |s| s.store = digital_id::config::StoreSpec::Postgres(url))
+    };
+    let (a, b) = (node(), node());
+    let (id, key) = register(
+        &a,
+        json!({"name": "Shop", "presets": ["age_over_18"], "requests_per_minute": 2}),
+    );
+    let tx = create(&b, &key, json!({"preset": "age_over_18"}))["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    create(&a, &key, json!({"preset": "age_over_18"}));
+    let (status, _, retry) = call(
+        &b,
+        "POST",
+        "/verifier/requests",
+        &key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!(
+        (status, retry.is_some()),
+        (429, true),
+        "two calls on two nodes use the quota"
+    );
+    let (status, rotated, _) = call(
+        &b,
+        "POST",
+        &format!("/admin/relying-parties/{id}/api-key"),
+        API_KEY,
+        None,
+    );
+    assert_eq!(status, 200);
+    let new = rotated["api_key"].as_str().unwrap();
+    let (status, _, _) = call(&a, "GET", &format!("/verifier/requests/{tx}"), &key, None);
+    assert_eq!(status, 401, "the old key fails on the other node at once");
+    let (status, _, _) = call(&a, "GET", &format!("/verifier/requests/{tx}"), new, None);
+    assert_eq!(status, 200);
+    let (status, _, _) = call(
+        &a,
+        "DELETE",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _, _) = call(&b, "GET", &format!("/verifier/requests/{tx}"), new, None);
+    assert_eq!(
+        status, 401,
+        "a deleted party's key fails on the other node at once"
+    );
+}
