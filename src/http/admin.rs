@@ -207,7 +207,7 @@ struct AuditQuery {
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The entries", body = Vec<AuditEntry>),
-        (status = 400, description = "`invalid_request`: `limit` not a positive integer, or an unknown query parameter", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: `limit` not an integer from 1 to 1000, or an unknown query parameter", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a relying party's key (the registry needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no such registered party", body = ErrorBody),
@@ -219,7 +219,11 @@ async fn audit_trail(
     id: web::Path<String>,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(audit::DEFAULT_LIMIT);
+    let limit = match q.limit {
+        None => audit::DEFAULT_LIMIT,
+        Some(n @ 1..=audit::MAX_LIMIT) => n,
+        Some(_) => return Err(ApiError::invalid_request("limit: must be 1 to 1000")),
+    };
     let entries = state.parties.audit(&id, limit, state.now()).await?;
     Ok(no_store(HttpResponse::Ok()).json(entries))
 }

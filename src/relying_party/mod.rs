@@ -13,6 +13,7 @@ pub mod audit;
 pub mod entitlements;
 pub mod key;
 pub mod quota;
+mod schema;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -80,11 +81,21 @@ impl std::fmt::Display for PartyId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisplayName {
-    /// 1 to 200 characters.
-    #[schema(example = "Гостиница «Космос»")]
+    /// 1 to 200 characters, no control characters, not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Гостиница «Космос»"
+    )]
     pub ru: String,
-    /// 1 to 200 characters.
-    #[schema(example = "Hotel Kosmos")]
+    /// As `ru`.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Hotel Kosmos"
+    )]
     pub en: String,
 }
 
@@ -189,40 +200,53 @@ impl Party {
     "requests_per_minute": 600
 }))]
 pub struct Registration {
-    /// 1 to 200 characters (the operator's own label; wallets show
-    /// `display_name` when given).
-    #[schema(min_length = 1, max_length = 200, example = "Hotel Kosmos")]
+    /// 1 to 200 characters, no control characters, not only white space
+    /// (the operator's own label; wallets show `display_name` when given).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Hotel Kosmos"
+    )]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub display_name: Option<DisplayName>,
     /// Entitled presets (each entitles its own claims).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = Option<Vec<Preset>>, nullable = false)]
     pub presets: Option<Vec<String>>,
     /// `vct` → entitled claims paths (at most 32 types, 64 paths each, 16
     /// elements a path). A requested path is allowed when it equals or
     /// extends one of them; `[]` entitles the whole credential (needed by a
     /// Credential Query without `claims`).
-    #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, Vec<Vec<Value>>>>, nullable = false,
-        example = json!({"urn:ru:digital-id:passport:1": [["family_name"], ["resident_address"]]}))]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = schema::claims)]
     pub claims: Option<Value>,
     /// For the same-device flow: where the wallet sends the person back
     /// (https, or http on localhost / 127.0.0.1; at most 10).
-    #[serde(default)]
-    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = schema::uris)]
     pub redirect_uris: Option<Vec<String>>,
     /// The only `callback_url`s its requests may name (https, or http on
     /// localhost / 127.0.0.1; at most 10).
-    #[serde(default)]
-    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = schema::uris)]
     pub callback_urls: Option<Vec<String>>,
     /// Requests and scans a minute (sliding window, across all nodes); no
     /// limit when absent. 1 to 1 000 000.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false, minimum = 1, maximum = 1_000_000, example = 600)]
     pub requests_per_minute: Option<u32>,
+}
+
+/// A member that may be absent but not `null`.
+fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `Some(v)` for a member that is present (`Some(None)` for `null`), so a
@@ -243,23 +267,28 @@ where
 #[schema(as = RelyingPartyPatch)]
 #[schema(example = json!({"presets": ["age_over_18"], "requests_per_minute": null}))]
 pub struct Patch {
-    #[serde(default)]
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<DisplayName>)]
     pub display_name: Option<Option<DisplayName>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = Option<Vec<Preset>>, nullable = false)]
     pub presets: Option<Vec<String>>,
-    #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, Vec<Vec<Value>>>>, nullable = false)]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = schema::claims)]
     pub claims: Option<Value>,
-    #[serde(default)]
-    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = schema::uris)]
     pub redirect_uris: Option<Vec<String>>,
-    #[serde(default)]
-    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = schema::uris)]
     pub callback_urls: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]

@@ -16,6 +16,7 @@ const MAX_VCT: usize = 256;
 const MAX_PATHS: usize = 64;
 const MAX_DEPTH: usize = 16;
 const MAX_KEY: usize = 128;
+const MAX_INDEX: u64 = 1_000_000;
 const MAX_RATE: u32 = 1_000_000;
 
 /// Why a registration or patch was refused.
@@ -34,7 +35,7 @@ pub enum PartyError {
     #[error("claims.{vct}: must be an array of at most {MAX_PATHS} claims paths")]
     Paths { vct: String },
     #[error(
-        "claims.{vct}[{index}]: must be an array of at most {MAX_DEPTH} strings (1 to {MAX_KEY} characters), non-negative integers and nulls"
+        "claims.{vct}[{index}]: must be an array of at most {MAX_DEPTH} strings (1 to {MAX_KEY} characters), integers from 0 to {MAX_INDEX} and nulls"
     )]
     Path { vct: String, index: usize },
     #[error("{member}: at most {MAX_URIS} URIs")]
@@ -53,7 +54,9 @@ pub enum PartyError {
 
 fn text(s: String, member: &str) -> Result<String, PartyError> {
     let n = s.chars().count();
-    if (1..=MAX_NAME).contains(&n) && !s.chars().any(char::is_control) && !s.trim().is_empty() {
+    // White space as JSON Schema's `\s` (the OpenAPI pattern) sees it.
+    let blank = s.chars().all(|c| c.is_whitespace() || c == '\u{feff}');
+    if (1..=MAX_NAME).contains(&n) && !s.chars().any(char::is_control) && !blank {
         Ok(s)
     } else {
         Err(PartyError::Name {
@@ -110,9 +113,10 @@ pub(super) fn claims(v: &Value) -> Result<BTreeMap<String, Vec<Grant>>, PartyErr
                 .as_array()
                 .filter(|e| e.len() <= MAX_DEPTH)
                 .ok_or_else(bad)?;
-            let key_ok = |e: &Value| {
-                e.as_str()
-                    .is_none_or(|s| (1..=MAX_KEY).contains(&s.chars().count()))
+            let key_ok = |e: &Value| match e {
+                Value::String(s) => (1..=MAX_KEY).contains(&s.chars().count()),
+                Value::Number(n) => n.as_u64().is_some_and(|i| i <= MAX_INDEX),
+                _ => true,
             };
             let g = elems
                 .iter()
@@ -179,7 +183,14 @@ mod tests {
     fn names() {
         assert!(name("Гостиница".into()).is_ok());
         assert!(name("x".repeat(200)).is_ok());
-        for bad in ["", " ", "a\nb", &"x".repeat(201)] {
+        for bad in [
+            "",
+            " ",
+            "\u{feff}\u{3000}",
+            "a\nb",
+            "a\u{85}",
+            &"x".repeat(201),
+        ] {
             assert_eq!(
                 name(bad.into()).unwrap_err().to_string().split(':').next(),
                 Some("name"),
@@ -216,6 +227,7 @@ mod tests {
         for bad in [
             json!(["a", true]),
             json!(["a", -1]),
+            json!(["a", 1_000_001]),
             json!("a"),
             json!([""]),
             json!(vec![json!("a"); 17]),

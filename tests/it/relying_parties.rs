@@ -281,6 +281,20 @@ fn a_party_transaction_is_verified_counted_and_audited() {
         None,
     );
     assert_eq!(limited.as_array().unwrap().len(), 1);
+    for bad in ["0", "1001", "x"] {
+        let (st, b, _) = call(
+            &server,
+            "GET",
+            &format!("/admin/relying-parties/{shop_id}/audit?limit={bad}"),
+            API_KEY,
+            None,
+        );
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
 
     // Prometheus counters by party.
     let text = agent()
