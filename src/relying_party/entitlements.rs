@@ -47,8 +47,14 @@ impl Grant {
         match v {
             serde_json::Value::String(s) => Some(PathElem::Key(s.clone())),
             serde_json::Value::Null => Some(PathElem::All),
+            // `2.0` is an integer to JSON Schema too.
             serde_json::Value::Number(n) => n
                 .as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
+                        .map(|f| f as u64)
+                })
                 .and_then(|i| usize::try_from(i).ok())
                 .map(PathElem::Index),
             _ => None,
@@ -389,7 +395,7 @@ mod tests {
 
     #[test]
     fn grants_round_trip_and_refuse_bad_elements() {
-        let g: Vec<Grant> = serde_json::from_value(json!([[], ["a", 1, null]])).unwrap();
+        let g: Vec<Grant> = serde_json::from_value(json!([[], ["a", 1.0, null]])).unwrap();
         assert_eq!(
             serde_json::to_value(&g).unwrap(),
             json!([[], ["a", 1, null]])

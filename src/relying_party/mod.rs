@@ -235,9 +235,35 @@ pub struct Registration {
     pub callback_urls: Option<Vec<String>>,
     /// Requests and scans a minute (sliding window, across all nodes); no
     /// limit when absent. 1 to 1 000 000.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "count")]
     #[schema(nullable = false, minimum = 1, maximum = 1_000_000, example = 600)]
     pub requests_per_minute: Option<u32>,
+}
+
+/// A whole number up to `u32::MAX`, also written as `600.0` (an integer
+/// to JSON Schema too).
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                .map(|f| f as u64)
+        })
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or_else(|| serde::de::Error::custom("expected a whole number from 0 to 4294967295"))
+}
+
+/// [`whole`], present and not `null`.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    whole(d).map(Some)
+}
+
+/// [`whole`] or `null`, when present.
+fn count_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    #[derive(Deserialize)]
+    struct W(#[serde(deserialize_with = "whole")] u32);
+    Option::<W>::deserialize(d).map(|w| Some(w.map(|w| w.0)))
 }
 
 /// A member that may be absent but not `null`.
@@ -290,7 +316,7 @@ pub struct Patch {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(schema_with = schema::uris)]
     pub callback_urls: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "count_or_null")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub requests_per_minute: Option<Option<u32>>,
 }
@@ -477,6 +503,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(p.presets, vec![Preset::HotelCheckIn, Preset::AgeOver18]);
+        // Stored and shown by their names.
+        assert_eq!(
+            serde_json::to_value(&p).unwrap()["presets"],
+            json!(["hotel_check_in", "age_over_18"])
+        );
         assert_eq!(
             serde_json::to_value(&p.claims).unwrap(),
             json!({"urn:x": [["a"], [], ["b", 0, null]]})
@@ -498,6 +529,10 @@ mod tests {
         let patch: Patch = serde_json::from_value(json!({"display_name": null,
             "requests_per_minute": null, "presets": ["age_over_18"]}))
         .unwrap();
+        let again: Patch = serde_json::from_value(json!({"requests_per_minute": 7.0})).unwrap();
+        assert_eq!(again.requests_per_minute, Some(Some(7)));
+        assert!(serde_json::from_value::<Patch>(json!({"requests_per_minute": 7.5})).is_err());
+        assert!(serde_json::from_value::<Patch>(json!({"name": null})).is_err());
         patch.apply(&mut p, 2_000).unwrap();
         assert_eq!(p.display_name, None);
         assert_eq!(p.requests_per_minute, None);

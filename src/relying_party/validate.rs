@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{DisplayName, Grant};
+use crate::sdjwt::PathElem;
 use crate::verifier::presets::Preset;
 
 const MAX_NAME: usize = 200;
@@ -115,7 +116,9 @@ pub(super) fn claims(v: &Value) -> Result<BTreeMap<String, Vec<Grant>>, PartyErr
                 .ok_or_else(bad)?;
             let key_ok = |e: &Value| match e {
                 Value::String(s) => (1..=MAX_KEY).contains(&s.chars().count()),
-                Value::Number(n) => n.as_u64().is_some_and(|i| i <= MAX_INDEX),
+                Value::Number(_) => {
+                    matches!(Grant::elem(e), Some(PathElem::Index(i)) if i as u64 <= MAX_INDEX)
+                }
                 _ => true,
             };
             let g = elems
