@@ -486,6 +486,12 @@ impl PublicUrl {
         &self.url[..self.origin_end]
     }
 
+    /// The host (with its port, if any): `id.example.ru`.
+    pub fn host(&self) -> &str {
+        let origin = self.origin();
+        origin.split_once("://").map_or(origin, |(_, host)| host)
+    }
+
     /// The path part (`""` or `/tenant`).
     pub fn path(&self) -> &str {
         &self.url[self.origin_end..]

@@ -218,16 +218,43 @@ async fn scan(
 #[utoipa::path(get, path = "/demo/verifier", tag = "demo",
     operation_id = "demo_verifier_page",
     summary = "The relying-party demo page",
-    description = "Demo mode only (`--demo`). Pick a preset, show the QR with a 30-second countdown (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    description = "Demo mode only (`--demo`). In Russian or English: `?lang=` when given, else the better of `ru` and `en` in `Accept-Language`, else Russian; a switch links to the other language (`Vary: Accept-Language`). It names the relying party (`[verifier] display_name`, else the public URL's host). Pick a preset, show the QR with a 30-second countdown beside it (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    params(
+        ("lang" = Option<String>, Query, description = "`ru` or `en` (anything else is ignored)"),
+        ("Accept-Language" = Option<String>, Header, description = "Chooses the language when `lang` does not"),
+    ),
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
         (status = 404, description = "`not_found`: not in demo mode", body = ErrorBody),
     ))]
-async fn demo_page() -> HttpResponse {
+async fn demo_page(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    query: web::Query<DemoPageQuery>,
+) -> HttpResponse {
+    use crate::web::verifier_demo::{Lang, page};
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = Lang::negotiate(query.lang.as_deref(), accept);
+    let party = match (&state.verifier.settings.display_name, lang) {
+        (Some(name), Lang::Ru) => name.ru.clone(),
+        (Some(name), Lang::En) => name.en.clone(),
+        (None, _) => state.settings.public_url.host().to_owned(),
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(crate::web::verifier_demo::page())
+        .insert_header((header::VARY, "Accept-Language"))
+        .body(page(lang, &party))
+}
+
+/// The query of the demo page; other members are ignored.
+#[derive(Debug, Deserialize)]
+struct DemoPageQuery {
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// The demo page's request: a preset only.
