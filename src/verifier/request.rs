@@ -65,14 +65,18 @@ pub struct CreateRequest {
     /// `#response_code=…`, and the result is readable only with
     /// `GET /verifier/requests/{id}?response_code=…`, once.
     #[serde(default)]
-    #[schema(max_length = 2048, example = "https://rp.example.ru/age-checked")]
+    #[schema(
+        nullable = false,
+        max_length = 2048,
+        example = "https://rp.example.ru/age-checked"
+    )]
     pub redirect_uri: Option<String>,
     /// `request_uri_method` of the `openid4vp://` link: `post` invites
     /// the wallet to POST to the request URI (OpenID4VP 1.0 §5.10; GET
     /// still works), `get` leaves the parameter out. Default: the relying
     /// party's setting (`[verifier] request_uri_method` for the operator).
     #[serde(default)]
-    #[schema(value_type = Option<RequestUriMethod>, example = "post")]
+    #[schema(value_type = Option<RequestUriMethod>, nullable = false, example = "post")]
     pub request_uri_method: Option<RequestUriMethod>,
 }
 
