@@ -48,7 +48,8 @@ pub struct CreateRequest {
     pub response_mode: Option<String>,
     /// Called with the result as a JWS signed by the verifier key: POSTed
     /// once as `application/jwt` (`{iss, iat, transaction_id, result}`,
-    /// `result` being the status), best effort. `https` without user
+    /// `result` being the status; without `claims` for a same-device
+    /// request, whose claims need its response code), best effort. `https` without user
     /// information, at most 2048 characters; a host that is (or, at
     /// delivery, resolves to) a private, loopback, link-local or other
     /// non-public address is refused.

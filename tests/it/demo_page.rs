@@ -233,3 +233,36 @@ fn demo_page_in_chromium() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+/// The page without a browser: the configured display name in the page's
+/// language, `Vary: Accept-Language`.
+#[test]
+fn demo_page_names_the_configured_party_in_its_language() {
+    let server = InProc::start_with(|s| {
+        s.verifier.display_name = Some(digital_id::config::DisplayName {
+            ru: "Гостиница «Космос»".into(),
+            en: "Hotel Kosmos".into(),
+        })
+    });
+    let get = |path: &str, accept: &str| {
+        let mut resp = agent()
+            .get(&server.url(path))
+            .header("Accept-Language", accept)
+            .call()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers().get("vary").unwrap(), "Accept-Language");
+        resp.body_mut().read_to_string().unwrap()
+    };
+    let ru = get("/demo/verifier", "ru-RU,ru;q=0.9,en;q=0.8");
+    assert!(ru.contains("<html lang=\"ru\">"));
+    assert!(ru.contains("<strong>Гостиница «Космос»</strong>"), "{ru}");
+    assert!(!ru.contains("Hotel Kosmos"));
+    let en = get("/demo/verifier", "en-GB,en;q=0.9");
+    assert!(en.contains("<html lang=\"en\">"));
+    assert!(en.contains("<strong>Hotel Kosmos</strong>"));
+    let forced = get("/demo/verifier?lang=en", "ru");
+    assert!(forced.contains("<html lang=\"en\">"));
+    let fallback = get("/demo/verifier", "de-DE");
+    assert!(fallback.contains("<html lang=\"ru\">"));
+}

@@ -359,3 +359,57 @@ fn request_uri_method_post_in_the_link() {
     let l = created["authorization_request"].as_str().unwrap();
     assert_eq!(link_params(l), ["client_id", "request_uri"], "{l}");
 }
+
+#[test]
+fn the_result_callback_carries_no_claims() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    // A loopback callback over http: development only.
+    let server = InProc::start_with(|s| {
+        s.verifier.allow_loopback = true;
+        s.verifier.redirect_uris = vec![DONE.into()];
+    });
+    let holder = wallet_key();
+    let cred = passport_for(&server, &holder);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let created = create(
+        &server,
+        json!({"preset": "age_over_18", "redirect_uri": DONE, "callback_url": url}),
+    );
+    let id = created["transaction_id"].as_str().unwrap().to_owned();
+    let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
+    let (code, body) = answer(&ro, json!({"credential": [p]}));
+    assert_eq!(code, 200);
+    let (stream, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut jwt = vec![0; len];
+    reader.read_exact(&mut jwt).unwrap();
+    reader
+        .get_mut()
+        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .unwrap();
+    let jws = digital_id::crypto::jws::Jws::decode(std::str::from_utf8(&jwt).unwrap()).unwrap();
+    let result = &jws.payload_json().unwrap()["result"];
+    assert_eq!(result["transaction_id"], id.as_str());
+    assert_eq!(result["status"], "verified");
+    assert!(result.get("claims").is_none(), "{result}");
+    // The code still reads them.
+    let (code, view) = read(&server, &id, Some(&code_of(&body)));
+    assert_eq!(code, 200);
+    assert_eq!(
+        view["claims"]["credential"]["age_equal_or_over"]["18"],
+        true
+    );
+}
