@@ -274,7 +274,7 @@ impl ChainError {
             },
             32 => ChainError::BadChain {
                 depth,
-                why: "its issuer's key usage does not allow keyCertSign",
+                why: "it issues a certificate but its key usage does not allow keyCertSign",
             },
             34 => ChainError::BadChain {
                 depth,
@@ -282,7 +282,7 @@ impl ChainError {
             },
             79 => ChainError::BadChain {
                 depth,
-                why: "its issuer is not a CA certificate",
+                why: "it issues a certificate but is not a CA certificate",
             },
             66..=68 => ChainError::BadChain {
                 depth,

@@ -404,3 +404,26 @@ fn basic_constraints_are_read_from_the_der() {
     assert!(!is_ca(&bare.to_der().unwrap()).unwrap());
     assert!(is_ca(b"\x30\x03\x02\x01\x00").is_err());
 }
+
+#[test]
+fn an_end_entity_cannot_issue_certificates() {
+    let root = Ca::root("Root");
+    let (ee, ee_key) = root.issue(Spec {
+        key_usage: None,
+        ..Spec::leaf("Not a CA")
+    });
+    let k = key();
+    let below = cert(Spec::leaf("Issuer"), &k, Some((&ee, &ee_key)));
+    let e = anchors(&[&root.cert])
+        .validate(&x5c(&[&below, &ee]), NOW)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        ChainError::BadChain {
+            depth: 1,
+            why: "it issues a certificate but is not a CA certificate"
+        },
+        "{e}"
+    );
+    assert_eq!(e.reason(), "bad_chain");
+}
