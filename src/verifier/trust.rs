@@ -20,6 +20,9 @@
 //! metadata issuer are always checked with their own keys, whatever `x5c`
 //! says; any other credential with `x5c` is checked by its chain alone
 //! (when anchors are configured), one without by the pinned key sets.
+//! The final SD-JWT VC text no longer ties `iss` to a SAN of the leaf, so
+//! it is not compared with the certificate. The status list of a credential
+//! trusted by certificate must be signed by the same leaf key.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

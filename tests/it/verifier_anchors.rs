@@ -161,7 +161,13 @@ fn a_credential_whose_chain_ends_at_an_anchor_verifies_without_iss() {
         st["claims"],
         json!({"credential": {"age_equal_or_over": {"18": true}}})
     );
-    // With an https `iss` of its own, and through an intermediate CA.
+    // With an https `iss` of its own that no SAN of the leaf names, and
+    // through an intermediate CA. The final SD-JWT VC text ("Inline X.509
+    // Certificates": the issuer is the leaf's subject) dropped the older
+    // drafts' rule that `iss` match a URI or DNS SAN of the leaf
+    // (oauth-wg/oauth-sd-jwt-vc#316), so `iss` is not compared; what keeps
+    // it honest is that a known `iss` is never verified by a chain (see
+    // `our_own_credentials_still_verify_with_anchors_configured`).
     let inter_key = key();
     let inter = Ca {
         cert: issued(
