@@ -199,6 +199,20 @@ pub struct VerifierSettings {
     /// A PEM file of CA certificates trusted for outbound TLS besides the
     /// bundled Mozilla roots.
     pub ca_file: Option<PathBuf>,
+    /// `[verifier.trust]`: issuers trusted by certificate.
+    pub trust: VerifierTrust,
+}
+
+/// `[verifier.trust]`: trust anchors for SD-JWT VCs whose issuer-signed JWT
+/// carries `x5c` (DESIGN.md "Issuers the verifier trusts").
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifierTrust {
+    /// PEM files of CA certificates (several per file); a relative path is
+    /// relative to the configuration file's directory. Loaded at start: a
+    /// missing file, one without a certificate or with a certificate that
+    /// is not a CA stops the server.
+    pub anchors: Vec<PathBuf>,
 }
 
 impl Default for VerifierSettings {
@@ -212,6 +226,7 @@ impl Default for VerifierSettings {
             trusted_issuers: Vec::new(),
             allow_loopback: false,
             ca_file: None,
+            trust: VerifierTrust::default(),
         }
     }
 }
@@ -557,7 +572,15 @@ impl Settings {
         Self::from_layers(args.clone(), file)
     }
 
-    pub fn from_layers(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+    pub fn from_layers(args: ServeArgs, mut file: FileConfig) -> Result<Self, ConfigError> {
+        // Paths of `[verifier.trust]` are relative to the file that names them.
+        if let Some(dir) = args.config.as_deref().and_then(Path::parent) {
+            for anchor in &mut file.verifier.trust.anchors {
+                if anchor.is_relative() {
+                    *anchor = dir.join(&*anchor);
+                }
+            }
+        }
         let bind = args
             .bind
             .or(file.bind)
@@ -788,6 +811,27 @@ mod tests {
         assert_eq!(s.profile, Profile::Haip);
         assert_eq!(s.verifier.retention, 60);
         assert_eq!(s.verifier.request_ttl, 30);
+    }
+
+    #[test]
+    fn trust_anchors_are_relative_to_the_configuration_file() {
+        let text = "[verifier.trust]\nanchors = [\"roots.pem\", \"/etc/pki/eu.pem\"]\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let args = ServeArgs {
+            config: Some("/etc/digital-id/config.toml".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(args, file).unwrap();
+        assert_eq!(
+            s.verifier.trust.anchors,
+            [
+                PathBuf::from("/etc/digital-id/roots.pem"),
+                PathBuf::from("/etc/pki/eu.pem")
+            ]
+        );
+        assert!(toml::from_str::<FileConfig>("[verifier.trust]\nroots = []\n").is_err());
+        let none = Settings::from_layers(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(none.verifier.trust.anchors.is_empty());
     }
 
     #[test]
