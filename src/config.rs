@@ -212,6 +212,20 @@ pub struct VerifierSettings {
     /// The deployment's name as the demo relying-party page shows it,
     /// `{ ru = "…", en = "…" }` [default: the public URL's host].
     pub display_name: Option<DisplayName>,
+    /// `[verifier.trust]`: issuers trusted by certificate.
+    pub trust: VerifierTrust,
+}
+
+/// `[verifier.trust]`: trust anchors for SD-JWT VCs whose issuer-signed JWT
+/// carries `x5c` (DESIGN.md "Issuers the verifier trusts").
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifierTrust {
+    /// PEM files of CA certificates (several per file); a relative path is
+    /// relative to the configuration file's directory. Loaded at start: a
+    /// missing file, one without a certificate or with a certificate that
+    /// is not a CA stops the server.
+    pub anchors: Vec<PathBuf>,
 }
 
 /// A name in Russian and English.
@@ -239,6 +253,7 @@ impl Default for VerifierSettings {
             redirect_uris: Vec::new(),
             request_uri_method: Default::default(),
             display_name: None,
+            trust: VerifierTrust::default(),
         }
     }
 }
@@ -594,7 +609,15 @@ impl Settings {
         Self::from_layers(args.clone(), file)
     }
 
-    pub fn from_layers(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+    pub fn from_layers(args: ServeArgs, mut file: FileConfig) -> Result<Self, ConfigError> {
+        // Paths of `[verifier.trust]` are relative to the file that names them.
+        if let Some(dir) = args.config.as_deref().and_then(Path::parent) {
+            for anchor in &mut file.verifier.trust.anchors {
+                if anchor.is_relative() {
+                    *anchor = dir.join(&*anchor);
+                }
+            }
+        }
         let bind = args
             .bind
             .or(file.bind)
@@ -851,6 +874,27 @@ mod tests {
         assert_eq!(s.profile, Profile::Haip);
         assert_eq!(s.verifier.retention, 60);
         assert_eq!(s.verifier.request_ttl, 30);
+    }
+
+    #[test]
+    fn trust_anchors_are_relative_to_the_configuration_file() {
+        let text = "[verifier.trust]\nanchors = [\"roots.pem\", \"/etc/pki/eu.pem\"]\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let args = ServeArgs {
+            config: Some("/etc/digital-id/config.toml".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(args, file).unwrap();
+        assert_eq!(
+            s.verifier.trust.anchors,
+            [
+                PathBuf::from("/etc/digital-id/roots.pem"),
+                PathBuf::from("/etc/pki/eu.pem")
+            ]
+        );
+        assert!(toml::from_str::<FileConfig>("[verifier.trust]\nroots = []\n").is_err());
+        let none = Settings::from_layers(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(none.verifier.trust.anchors.is_empty());
     }
 
     #[test]

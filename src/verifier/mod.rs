@@ -124,6 +124,13 @@ impl Verifier {
         })
     }
 
+    /// Also trusts issuers whose `x5c` chain validates to one of `anchors`
+    /// (`[verifier.trust] anchors`).
+    pub fn with_anchors(mut self, anchors: crate::crypto::x509::Anchors) -> Self {
+        self.trust.set_anchors(anchors);
+        self
+    }
+
     pub fn client_id(&self) -> &str {
         self.keys.client_id.as_str()
     }

@@ -28,7 +28,17 @@ pub struct ErrorView {
     /// `[a-z_]` becomes `invalid_wallet_error`).
     #[schema(example = "access_denied")]
     pub code: String,
-    /// What went wrong, in English.
+    /// What went wrong, in English. A refused presentation names its
+    /// Credential Query first (`vp_token.<id>: …`; a scanned QR does not).
+    /// When the issuer's `x5c` certificate chain or the query's
+    /// `trusted_authorities` refused it, a stable reason and a colon come
+    /// next: `untrusted_root` (no path to a configured trust anchor),
+    /// `certificate_expired`, `certificate_not_yet_valid`, `bad_signature`
+    /// (a certificate's signature), `bad_chain` (malformed `x5c` or an
+    /// invalid link), `leaf_is_ca`, `self_signed_leaf`, `key_usage` (no
+    /// digitalSignature), `unsupported_key`, `aki_mismatch` (DCQL
+    /// `trusted_authorities`), e.g. `vp_token.credential: untrusted_root:
+    /// the certificate chain does not lead to a configured trust anchor`.
     #[schema(example = "the user declined")]
     pub description: String,
 }

@@ -22,4 +22,5 @@ mod store_recovery;
 mod torture;
 mod two_nodes;
 mod verifier;
+mod verifier_anchors;
 mod verifier_outsider;
