@@ -12,10 +12,10 @@ use serde_json::json;
 use super::auth::BackOffice;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError, limits};
-use crate::verifier::request::{CreateError, CreateRequest, Created};
+use crate::verifier::request::{CreateError, CreateRequest, Created, PartyOptions};
 use crate::verifier::scan::{ScanError, ScanRequest};
-use crate::verifier::transaction::{Phase, Status};
-use crate::verifier::view::{LookupError, StatusView};
+use crate::verifier::transaction::{Phase, ResultAccessError, Status};
+use crate::verifier::view::{LookupError, ReadError, StatusView};
 use crate::web::qr;
 
 /// The verifier's routes; the demo page and its twins only in demo mode.
@@ -42,12 +42,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
 #[utoipa::path(post, path = "/verifier/requests", tag = "verifier",
     operation_id = "create_presentation_request",
     summary = "Create a presentation request (OpenID4VP 1.0 §5, DCQL §6)",
-    description = "A preset or a DCQL query; a signed request object at a single-use `request_uri` that lives 30 seconds, reached through the `openid4vp://` link the QR carries. The answer comes as `direct_post.jwt` (default) or `direct_post`. Follow it with `GET /verifier/requests/{id}`, its `/events`, or `callback_url`; `Cache-Control: no-store`.",
+    description = "A preset or a DCQL query; a signed request object at a single-use `request_uri` that lives 30 seconds, reached through the `openid4vp://` link the QR carries (with `request_uri_method=post` when asked for or configured). The answer comes as `direct_post.jwt` (default) or `direct_post`. Follow it with `GET /verifier/requests/{id}`, its `/events`, or `callback_url`. Same-device flow (OpenID4VP 1.0 §8.2): with `redirect_uri` (one of the relying party's registered redirect URIs, exact match) the wallet is sent back there with `#response_code=…` once its answer is processed, and the result is readable only with that code, once; `Cache-Control: no-store`.",
     request_body(content = CreateRequest, content_type = "application/json"),
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The transaction and its link", body = Created),
-        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule), `redirect_uri` not one of the relying party's registered redirect URIs, `request_uri_method` not `get`/`post`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -56,9 +56,10 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let party = PartyOptions::of_settings(&state.verifier.settings);
     let created = state
         .verifier
-        .create(body.into_inner(), false, state.now())
+        .create(body.into_inner(), false, party, state.now())
         .await?;
     Ok(no_store().json(created))
 }
@@ -66,12 +67,17 @@ async fn create(
 #[utoipa::path(get, path = "/verifier/requests/{id}", tag = "verifier",
     operation_id = "presentation_request_status",
     summary = "A presentation request's status and result",
-    description = "`pending`, then `verified` with the disclosed claims per Credential Query id, `failed` with `error`, or `expired`; results are kept for the retention window (10 minutes by default) after the answer. Also serves transactions made by `POST /verifier/scan`; `Cache-Control: no-store`.",
-    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    description = "`pending`, then `verified` with the disclosed claims per Credential Query id, `failed` with `error`, or `expired`; results are kept for the retention window (10 minutes by default) after the answer. Also serves transactions made by `POST /verifier/scan`. A same-device transaction (created with `redirect_uri`) answers only with `?response_code=` from the redirect the wallet was given, and only once: this stops session fixation (OpenID4VP 1.0 §8.2); its status without claims is on `/events`; `Cache-Control: no-store`.",
+    params(
+        ("id" = String, Path, description = "Transaction id (`transaction_id`)"),
+        ("response_code" = Option<String>, Query, description = "Same-device transactions only (and required for them): the `response_code` of the redirect the wallet received; single use"),
+    ),
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The status", body = StatusView),
+        (status = 400, description = "`invalid_request`: `response_code` given for a transaction that was not created with a `redirect_uri`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a same-device transaction read without `response_code`, with another code (also before the wallet answered), or with a code already used", body = ErrorBody),
         (status = 404, description = "`not_found`: no such transaction (unknown, deleted, or its retention is over)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -79,9 +85,18 @@ async fn status(
     _: BackOffice,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<ResultQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.verifier.status_of(&id, state.now()).await?;
+    let code = query.response_code.as_deref();
+    let view = state.verifier.result_of(&id, code, state.now()).await?;
     Ok(no_store().json(view))
+}
+
+/// The query of `GET /verifier/requests/{id}`.
+#[derive(Debug, Deserialize)]
+struct ResultQuery {
+    #[serde(default)]
+    response_code: Option<String>,
 }
 
 #[utoipa::path(delete, path = "/verifier/requests/{id}", tag = "verifier",
@@ -108,7 +123,7 @@ async fn remove(
 /// The `openid4vp://` link of a transaction.
 async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
     let tx = state.verifier.transaction(id, state.now()).await?;
-    Ok(state.verifier.authorization_request(&tx.request_id))
+    Ok(state.verifier.authorization_request(&tx))
 }
 
 #[utoipa::path(get, path = "/verifier/requests/{id}/qr.svg", tag = "verifier",
@@ -156,7 +171,7 @@ async fn qr_png(
 #[utoipa::path(get, path = "/verifier/requests/{id}/events", tag = "verifier",
     operation_id = "presentation_request_events",
     summary = "A presentation request's status as a `text/event-stream`",
-    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
+    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it; without `claims` for a same-device transaction, whose result needs its response code) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
     params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
     security(("backoffice" = [])),
     responses(
@@ -203,16 +218,43 @@ async fn scan(
 #[utoipa::path(get, path = "/demo/verifier", tag = "demo",
     operation_id = "demo_verifier_page",
     summary = "The relying-party demo page",
-    description = "Demo mode only (`--demo`). Pick a preset, show the QR with a 30-second countdown (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    description = "Demo mode only (`--demo`). In Russian or English: `?lang=` when given, else the better of `ru` and `en` in `Accept-Language`, else Russian; a switch links to the other language (`Vary: Accept-Language`). It names the relying party (`[verifier] display_name`, else the public URL's host). Pick a preset, show the QR with a 30-second countdown beside it (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    params(
+        ("lang" = Option<String>, Query, description = "`ru` or `en` (anything else is ignored)"),
+        ("Accept-Language" = Option<String>, Header, description = "Chooses the language when `lang` does not"),
+    ),
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
         (status = 404, description = "`not_found`: not in demo mode", body = ErrorBody),
     ))]
-async fn demo_page() -> HttpResponse {
+async fn demo_page(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    query: web::Query<DemoPageQuery>,
+) -> HttpResponse {
+    use crate::web::verifier_demo::{Lang, page};
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = Lang::negotiate(query.lang.as_deref(), accept);
+    let party = match (&state.verifier.settings.display_name, lang) {
+        (Some(name), Lang::Ru) => name.ru.clone(),
+        (Some(name), Lang::En) => name.en.clone(),
+        (None, _) => state.settings.public_url.host().to_owned(),
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(crate::web::verifier_demo::page())
+        .insert_header((header::VARY, "Accept-Language"))
+        .body(page(lang, &party))
+}
+
+/// The query of the demo page; other members are ignored.
+#[derive(Debug, Deserialize)]
+struct DemoPageQuery {
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// The demo page's request: a preset only.
@@ -245,7 +287,8 @@ async fn demo_create(
         preset: Some(body.into_inner().preset),
         ..CreateRequest::default()
     };
-    let created = state.verifier.create(req, true, state.now()).await?;
+    let party = PartyOptions::of_settings(&state.verifier.settings);
+    let created = state.verifier.create(req, true, party, state.now()).await?;
     let svg = qr::svg(&created.authorization_request).map_err(ApiError::internal)?;
     Ok(no_store().json(json!({
         "transaction_id": created.transaction_id,
@@ -328,7 +371,8 @@ fn sse(state: web::Data<AppState>, id: String) -> HttpResponse {
                     s,
                 ));
             };
-            let view = StatusView::of(&tx, now, s.state.verifier.settings.retention);
+            let retention = s.state.verifier.settings.retention;
+            let view = StatusView::without_claims_if_same_device(&tx, now, retention);
             if s.last != Some(view.status) {
                 s.last = Some(view.status);
                 s.done = view.status != Status::Pending;
@@ -366,7 +410,8 @@ impl WireError for CreateError {
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
-            | CreateError::CallbackUrl(_) => "invalid_request",
+            | CreateError::CallbackUrl(_)
+            | CreateError::RedirectUriNotRegistered => "invalid_request",
         }
     }
     fn status(&self) -> u16 {
@@ -378,7 +423,8 @@ impl WireError for CreateError {
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
-            | CreateError::CallbackUrl(_) => 400,
+            | CreateError::CallbackUrl(_)
+            | CreateError::RedirectUriNotRegistered => 400,
         }
     }
 }
@@ -394,6 +440,40 @@ impl WireError for LookupError {
         match self {
             LookupError::NotFound => 404,
             LookupError::Store(e) => e.status(),
+        }
+    }
+}
+
+impl WireError for ResultAccessError {
+    fn code(&self) -> &'static str {
+        match self {
+            ResultAccessError::CodeRequired
+            | ResultAccessError::WrongCode
+            | ResultAccessError::CodeUsed => "access_denied",
+            ResultAccessError::NotSameDevice => "invalid_request",
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            ResultAccessError::CodeRequired
+            | ResultAccessError::WrongCode
+            | ResultAccessError::CodeUsed => 403,
+            ResultAccessError::NotSameDevice => 400,
+        }
+    }
+}
+
+impl WireError for ReadError {
+    fn code(&self) -> &'static str {
+        match self {
+            ReadError::Lookup(e) => e.code(),
+            ReadError::Access(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            ReadError::Lookup(e) => e.status(),
+            ReadError::Access(e) => e.status(),
         }
     }
 }

@@ -144,12 +144,18 @@ impl Verifier {
             .join(&format!("{RESPONSE_URI_PATH}{}", id.0))
     }
 
-    /// The `openid4vp://` link a QR carries for a request.
-    pub fn authorization_request(&self, id: &RequestId) -> String {
+    /// The `openid4vp://` link a QR carries for a request (OpenID4VP 1.0
+    /// §5.7), with `request_uri_method=post` when the transaction asks for
+    /// it (§5.10).
+    pub fn authorization_request(&self, tx: &Transaction) -> String {
+        let method = match tx.request_uri_method {
+            transaction::RequestUriMethod::Get => "",
+            transaction::RequestUriMethod::Post => "&request_uri_method=post",
+        };
         format!(
-            "openid4vp://?client_id={}&request_uri={}",
+            "openid4vp://?client_id={}&request_uri={}{method}",
             percent_encode(self.client_id()),
-            percent_encode(&self.request_uri(id))
+            percent_encode(&self.request_uri(&tx.request_id))
         )
     }
 

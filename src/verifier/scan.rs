@@ -250,6 +250,9 @@ impl Verifier {
             response_key: None,
             callback_url: None,
             demo: false,
+            redirect_uri: None,
+            response_code: None,
+            request_uri_method: Default::default(),
             phase: Phase::Submitted { at: now, outcome },
         };
         let keep = tx.retain_until(self.settings.retention);
