@@ -108,7 +108,9 @@ async fn remove(
 /// The `openid4vp://` link of a transaction.
 async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
     let tx = state.verifier.transaction(id, state.now()).await?;
-    Ok(state.verifier.authorization_request(&tx.request_id))
+    Ok(state
+        .verifier
+        .authorization_request(&tx.client_id, &tx.request_id))
 }
 
 #[utoipa::path(get, path = "/verifier/requests/{id}/qr.svg", tag = "verifier",
@@ -360,6 +362,7 @@ impl WireError for CreateError {
     fn code(&self) -> &'static str {
         match self {
             CreateError::Store(e) => e.code(),
+            CreateError::Identity(e) => e.code(),
             CreateError::Key => "server_error",
             CreateError::PresetOrQuery
             | CreateError::UnknownPreset
@@ -372,6 +375,7 @@ impl WireError for CreateError {
     fn status(&self) -> u16 {
         match self {
             CreateError::Store(e) => e.status(),
+            CreateError::Identity(e) => e.status(),
             CreateError::Key => 500,
             CreateError::PresetOrQuery
             | CreateError::UnknownPreset
@@ -379,6 +383,25 @@ impl WireError for CreateError {
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
             | CreateError::CallbackUrl(_) => 400,
+        }
+    }
+}
+
+impl WireError for crate::verifier::IdentityError {
+    fn code(&self) -> &'static str {
+        use crate::verifier::IdentityError as E;
+        match self {
+            E::UnknownParty(_) => "access_denied",
+            E::NotCertified => "invalid_request",
+            E::Sealed(_) | E::Malformed(_) | E::Crypto => "server_error",
+        }
+    }
+    fn status(&self) -> u16 {
+        use crate::verifier::IdentityError as E;
+        match self {
+            E::UnknownParty(_) => 403,
+            E::NotCertified => 409,
+            E::Sealed(_) | E::Malformed(_) | E::Crypto => 500,
         }
     }
 }

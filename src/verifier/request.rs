@@ -98,6 +98,8 @@ pub enum CreateError {
     #[error("the response key could not be generated")]
     Key,
     #[error(transparent)]
+    Identity(#[from] super::IdentityError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -113,13 +115,28 @@ pub fn query_of(preset: Option<&str>, dcql: Option<&Value>) -> Result<DcqlQuery,
 }
 
 impl Verifier {
-    /// Creates a transaction; `demo` marks one made by the demo page.
+    /// Creates a transaction of the built-in party `default`; `demo` marks
+    /// one made by the demo page.
     pub async fn create(
         &self,
         req: CreateRequest,
         demo: bool,
         now: i64,
     ) -> Result<Created, CreateError> {
+        self.create_as(super::DEFAULT_PARTY, req, demo, now).await
+    }
+
+    /// Creates a transaction of `party`: its request object is signed with
+    /// the party's identity and carries the party's client id, which the
+    /// answer's KB-JWT `aud` must then equal.
+    pub async fn create_as(
+        &self,
+        party: &str,
+        req: CreateRequest,
+        demo: bool,
+        now: i64,
+    ) -> Result<Created, CreateError> {
+        let identity = self.identity_of(party, now).await?;
         let dcql_query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
         let response_mode = match req.response_mode.as_deref() {
             None | Some("direct_post.jwt") => ResponseMode::DirectPostJwt,
@@ -144,7 +161,8 @@ impl Verifier {
             request_expires_at: now + ttl,
             dcql_query,
             response_mode,
-            client_id: self.client_id().to_owned(),
+            party: party.to_owned(),
+            client_id: identity.client_id.as_str().to_owned(),
             // 256 bits; OpenID4VP 1.0 §14.1 asks for at least 128.
             nonce: b64url(random_bytes::<32>()),
             state: random_token(),
@@ -180,7 +198,7 @@ impl Verifier {
         self.store().transact(ops).await?;
         let request_uri = self.request_uri(&tx.request_id);
         Ok(Created {
-            authorization_request: self.authorization_request(&tx.request_id),
+            authorization_request: self.authorization_request(&tx.client_id, &tx.request_id),
             request_uri,
             transaction_id: tx.id,
             expires_at: rfc3339(now + ttl),
