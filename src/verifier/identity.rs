@@ -456,7 +456,7 @@ fn verify_path(chain: &[X509], now: i64) -> Result<(), ChainError> {
     store.add_cert(anchor.clone()).map_err(crypto)?;
     let mut param = X509VerifyParam::new().map_err(crypto)?;
     param
-        .set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::X509_STRICT)
+        .set_flags(X509VerifyFlags::PARTIAL_CHAIN)
         .map_err(crypto)?;
     param.set_time(now as _);
     store.set_param(&param).map_err(crypto)?;
@@ -478,14 +478,17 @@ fn verify_path(chain: &[X509], now: i64) -> Result<(), ChainError> {
     }
 }
 
+/// `X509_V_ERR_*` of `openssl/x509_vfy.h` (OpenSSL 3).
+const ERR_CERT_NOT_YET_VALID: i32 = 9;
+const ERR_CERT_HAS_EXPIRED: i32 = 10;
+const ERR_KEYUSAGE_NO_CERTSIGN: i32 = 32;
+const ERR_INVALID_CA: i32 = 79;
+
 fn chain_error(err: X509VerifyResult, position: u32) -> ChainError {
-    // X509_V_ERR_* (openssl/x509_vfy.h).
     match err.as_raw() {
-        9 => ChainError::NotYetValid { position },
-        10 => ChainError::Expired { position },
-        24 | 32 | 41 => ChainError::NotCa {
-            position: position.max(1),
-        },
+        ERR_CERT_NOT_YET_VALID => ChainError::NotYetValid { position },
+        ERR_CERT_HAS_EXPIRED => ChainError::Expired { position },
+        ERR_KEYUSAGE_NO_CERTSIGN | ERR_INVALID_CA => ChainError::NotCa { position },
         _ => ChainError::Broken { position },
     }
 }
@@ -593,4 +596,501 @@ fn entitled_credentials(ent: &Entitlements) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::x509::X509KeyUsage;
+    use openssl::x509::extension::{BasicConstraints, KeyUsage};
+
+    use super::*;
+    use crate::config::PublicUrl;
+    use crate::crypto::jws::Jws;
+    use crate::verifier::{Certificates, ClientIdPrefix};
+
+    const NOW: i64 = 1_790_000_000;
+    const DAY: i64 = 86_400;
+
+    fn operator(dir: &std::path::Path, certificates: Certificates) -> VerifierKeys {
+        let url = PublicUrl::parse("https://id.example.ru").unwrap();
+        VerifierKeys::load_or_generate(dir, &url, ClientIdPrefix::X509Hash, certificates).unwrap()
+    }
+
+    fn secret() -> StoreSecret {
+        StoreSecret::new(&[3; 32])
+    }
+
+    fn registration() -> Registration {
+        let mut claims = BTreeMap::new();
+        claims.insert(
+            "urn:ru:digital-id:pensioner-status:1".to_owned(),
+            vec![ClaimPath::keys(["pensioner"])],
+        );
+        Registration {
+            name: "Hotel Kosmos".into(),
+            display_name: Some(DisplayName {
+                ru: "Гостиница «Космос»".into(),
+                en: "Hotel Kosmos".into(),
+            }),
+            entitlements: Entitlements {
+                presets: vec![Preset::AgeOver18],
+                claims,
+            },
+        }
+    }
+
+    struct Cert<'a> {
+        cn: &'a str,
+        ca: Option<bool>,
+        key_usage: Option<KeyUsage>,
+        from: i64,
+        to: i64,
+    }
+
+    impl<'a> Cert<'a> {
+        fn leaf(cn: &'a str) -> Self {
+            let mut ku = KeyUsage::new();
+            ku.critical().digital_signature();
+            Cert {
+                cn,
+                ca: Some(false),
+                key_usage: Some(ku),
+                from: NOW - DAY,
+                to: NOW + 300 * DAY,
+            }
+        }
+
+        fn ca(cn: &'a str) -> Self {
+            let mut ku = KeyUsage::new();
+            ku.critical().key_cert_sign();
+            Cert {
+                ca: Some(true),
+                key_usage: Some(ku),
+                ..Cert::leaf(cn)
+            }
+        }
+
+        /// Signed by `issuer` (or itself).
+        fn make(&mut self, key: &PKey<Private>, issuer: Option<(&X509, &PKey<Private>)>) -> X509 {
+            let mut name = X509NameBuilder::new().unwrap();
+            name.append_entry_by_text("CN", self.cn).unwrap();
+            let name = name.build();
+            let mut b = X509::builder().unwrap();
+            b.set_version(2).unwrap();
+            b.set_subject_name(&name).unwrap();
+            b.set_issuer_name(issuer.map_or(&*name, |(c, _)| c.subject_name()))
+                .unwrap();
+            b.set_pubkey(key).unwrap();
+            b.set_not_before(Asn1Time::from_unix(self.from).unwrap().as_ref())
+                .unwrap();
+            b.set_not_after(Asn1Time::from_unix(self.to).unwrap().as_ref())
+                .unwrap();
+            match self.ca {
+                Some(true) => b
+                    .append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                    .unwrap(),
+                Some(false) => b
+                    .append_extension(BasicConstraints::new().critical().build().unwrap())
+                    .unwrap(),
+                None => {}
+            }
+            if let Some(ku) = self.key_usage.as_mut() {
+                b.append_extension(ku.build().unwrap()).unwrap();
+            }
+            b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
+                .unwrap();
+            b.build()
+        }
+    }
+
+    fn ec_key() -> PKey<Private> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+    }
+
+    fn pem(certs: &[&X509]) -> String {
+        certs
+            .iter()
+            .map(|c| String::from_utf8(c.to_pem().unwrap()).unwrap())
+            .collect()
+    }
+
+    /// A party outside demo mode, its key and an operator CA hierarchy.
+    struct Upload {
+        stored: StoredIdentity,
+        key: PKey<Private>,
+        root: (X509, PKey<Private>),
+        inter: (X509, PKey<Private>),
+    }
+
+    fn upload_setup() -> Upload {
+        let stored = StoredIdentity::generate("kosmos", &secret()).unwrap();
+        let key = to_pkey(&stored.signing_key("kosmos", &secret()).unwrap()).unwrap();
+        let root_key = ec_key();
+        let root = Cert::ca("Operator Root").make(&root_key, None);
+        let inter_key = ec_key();
+        let inter = Cert::ca("Operator Issuing CA").make(&inter_key, Some((&root, &root_key)));
+        Upload {
+            stored,
+            key,
+            root: (root, root_key),
+            inter: (inter, inter_key),
+        }
+    }
+
+    fn upload(u: &Upload, pem: &str) -> Result<StoredIdentity, ChainError> {
+        match u
+            .stored
+            .clone()
+            .with_uploaded_chain("kosmos", &secret(), pem, NOW)
+        {
+            Ok(s) => Ok(s),
+            Err(UploadError::Chain(e)) => Err(e),
+            Err(UploadError::Identity(e)) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_demo_ca_issues_a_leaf_naming_the_party_and_its_hash_is_the_client_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let op = operator(dir.path(), Certificates::DemoCa);
+        let stored = StoredIdentity::register(
+            "kosmos",
+            "Hotel Kosmos",
+            &op,
+            "id.example.ru",
+            &secret(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(stored.source, CertificateSource::DemoCa);
+        let chain = stored.chain_der().unwrap();
+        assert_eq!(chain.len(), 1, "x5c carries the leaf, not the CA");
+        let leaf = X509::from_der(&chain[0]).unwrap();
+        let cn: Vec<_> = leaf
+            .subject_name()
+            .entries_by_nid(Nid::COMMONNAME)
+            .map(|e| e.data().to_string().unwrap())
+            .collect();
+        assert_eq!(cn, ["Hotel Kosmos"]);
+        let org: Vec<_> = leaf
+            .subject_name()
+            .entries_by_nid(Nid::ORGANIZATIONNAME)
+            .map(|e| e.data().to_string().unwrap())
+            .collect();
+        assert_eq!(org, ["id.example.ru"]);
+        let sans: Vec<_> = leaf
+            .subject_alt_names()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.dnsname().map(str::to_owned))
+            .collect();
+        assert_eq!(sans, ["id.example.ru"]);
+        let ku = leaf.key_usage().unwrap();
+        assert!(ku.contains(X509KeyUsage::DIGITAL_SIGNATURE));
+        assert!(!ku.contains(X509KeyUsage::KEY_CERT_SIGN));
+        assert_eq!(unix_of(leaf.not_before()), Some(NOW));
+        assert_eq!(unix_of(leaf.not_after()), Some(NOW + 365 * DAY));
+        // The leaf certifies the party's key, chains to the demo CA and is no CA.
+        let ca = X509::from_der(op.ca_der.as_deref().unwrap()).unwrap();
+        let key = stored.signing_key("kosmos", &secret()).unwrap();
+        // (The demo CA's validity starts today, on the real clock.)
+        let today = crate::cli::unix_now();
+        assert_eq!(
+            check_chain(&pem(&[&leaf, &ca]), &key, today).unwrap(),
+            chain
+        );
+        assert_eq!(
+            stored.public_jwk,
+            key.public().jwk_for_publication(),
+            "the public JWK the operator sees is the key's"
+        );
+        let identity =
+            PartyIdentity::from_stored("kosmos", &stored, &secret(), &registration(), &op, NOW)
+                .unwrap();
+        assert_eq!(identity.client_id, x509_hash_client_id(&chain[0]));
+        assert_eq!(stored.client_id(), Some(identity.client_id.clone()));
+        assert_ne!(identity.client_id, op.client_id);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        assert_eq!(identity.jar_header()["x5c"], json!([b64.encode(&chain[0])]));
+        // A second party gets another key, leaf and client id.
+        let other =
+            StoredIdentity::register("shop", "Shop 18+", &op, "id.example.ru", &secret(), NOW)
+                .unwrap();
+        assert_ne!(other.client_id(), stored.client_id());
+        assert_ne!(other.public_jwk, stored.public_jwk);
+    }
+
+    #[test]
+    fn outside_demo_mode_a_party_waits_for_the_operators_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let op = operator(dir.path(), Certificates::Operator);
+        let stored = StoredIdentity::register(
+            "kosmos",
+            "Hotel Kosmos",
+            &op,
+            "id.example.ru",
+            &secret(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(stored.source, CertificateSource::None);
+        assert!(stored.x5c.is_empty());
+        assert_eq!(stored.client_id(), None);
+        let err =
+            PartyIdentity::from_stored("kosmos", &stored, &secret(), &registration(), &op, NOW)
+                .unwrap_err();
+        assert!(matches!(err, IdentityError::NotCertified), "{err}");
+    }
+
+    #[test]
+    fn the_stored_key_is_sealed_to_its_party() {
+        let stored = StoredIdentity::generate("kosmos", &secret()).unwrap();
+        let text = serde_json::to_string(&stored).unwrap();
+        let back: StoredIdentity = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, stored);
+        let private_d = stored
+            .signing_key("kosmos", &secret())
+            .unwrap()
+            .to_private_jwk()["d"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            !text.contains(&private_d),
+            "the private key is not in the record"
+        );
+        assert!(matches!(
+            stored.signing_key("shop", &secret()),
+            Err(IdentityError::Sealed(SealError::Forged))
+        ));
+        assert!(matches!(
+            stored.signing_key("kosmos", &StoreSecret::new(&[4; 32])),
+            Err(IdentityError::Sealed(SealError::Forged))
+        ));
+    }
+
+    #[test]
+    fn an_uploaded_chain_for_the_partys_key_is_used_without_its_root() {
+        let u = upload_setup();
+        let leaf = Cert::leaf("Hotel Kosmos").make(&u.key, Some((&u.inter.0, &u.inter.1)));
+        let stored = upload(&u, &pem(&[&leaf, &u.inter.0, &u.root.0])).unwrap();
+        assert_eq!(stored.source, CertificateSource::Operator);
+        assert_eq!(
+            stored.chain_der().unwrap(),
+            [leaf.to_der().unwrap(), u.inter.0.to_der().unwrap()]
+        );
+        assert_eq!(
+            stored.client_id(),
+            Some(x509_hash_client_id(&leaf.to_der().unwrap()))
+        );
+        // Without the root, too; and a leaf alone (its CA not uploaded).
+        let without_root = upload(&u, &pem(&[&leaf, &u.inter.0])).unwrap();
+        assert_eq!(without_root.x5c, stored.x5c);
+        let alone = upload(&u, &pem(&[&leaf])).unwrap();
+        assert_eq!(alone.x5c.len(), 1);
+    }
+
+    #[test]
+    fn uploaded_chains_that_break_a_rule_are_refused_naming_it() {
+        let u = upload_setup();
+        let by_inter = Some((&u.inter.0, &u.inter.1));
+        let ok_leaf = Cert::leaf("Hotel Kosmos").make(&u.key, by_inter);
+
+        assert_eq!(upload(&u, "not a certificate"), Err(ChainError::Empty));
+        assert_eq!(
+            upload(
+                &u,
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+            ),
+            Err(ChainError::NotPem)
+        );
+        let other_key = Cert::leaf("Hotel Kosmos").make(&ec_key(), by_inter);
+        assert_eq!(
+            upload(&u, &pem(&[&other_key, &u.inter.0])),
+            Err(ChainError::WrongKey)
+        );
+        let ca_leaf = Cert::ca("Hotel Kosmos").make(&u.key, by_inter);
+        assert_eq!(
+            upload(&u, &pem(&[&ca_leaf, &u.inter.0])),
+            Err(ChainError::LeafIsCa)
+        );
+        let ca_without_key_usage = Cert {
+            key_usage: None,
+            ..Cert::ca("Hotel Kosmos")
+        }
+        .make(&u.key, by_inter);
+        assert_eq!(
+            upload(&u, &pem(&[&ca_without_key_usage, &u.inter.0])),
+            Err(ChainError::LeafIsCa)
+        );
+        let mut encipher_only = KeyUsage::new();
+        encipher_only.key_agreement();
+        let no_signing = Cert {
+            key_usage: Some(encipher_only),
+            ..Cert::leaf("Hotel Kosmos")
+        }
+        .make(&u.key, by_inter);
+        assert_eq!(
+            upload(&u, &pem(&[&no_signing, &u.inter.0])),
+            Err(ChainError::LeafKeyUsage)
+        );
+        let expired = Cert {
+            from: NOW - 400 * DAY,
+            to: NOW - DAY,
+            ..Cert::leaf("Hotel Kosmos")
+        }
+        .make(&u.key, by_inter);
+        assert_eq!(
+            upload(&u, &pem(&[&expired, &u.inter.0])),
+            Err(ChainError::Expired { position: 0 })
+        );
+        let future = Cert {
+            from: NOW + DAY,
+            ..Cert::leaf("Hotel Kosmos")
+        }
+        .make(&u.key, by_inter);
+        assert_eq!(
+            upload(&u, &pem(&[&future, &u.inter.0])),
+            Err(ChainError::NotYetValid { position: 0 })
+        );
+        // Signed by the intermediate, followed by another CA of the same name.
+        let look_alike_key = ec_key();
+        let look_alike =
+            Cert::ca("Operator Issuing CA").make(&look_alike_key, Some((&u.root.0, &u.root.1)));
+        assert_eq!(
+            upload(&u, &pem(&[&ok_leaf, &look_alike])),
+            Err(ChainError::Broken { position: 0 })
+        );
+        // Issued by a certificate that is not a CA.
+        let plain_key = ec_key();
+        let plain = Cert::leaf("Not a CA").make(&plain_key, Some((&u.root.0, &u.root.1)));
+        let under_plain = Cert::leaf("Hotel Kosmos").make(&u.key, Some((&plain, &plain_key)));
+        assert_eq!(
+            upload(&u, &pem(&[&under_plain, &plain, &u.root.0])),
+            Err(ChainError::NotCa { position: 1 })
+        );
+        let expired_inter = Cert {
+            from: NOW - 400 * DAY,
+            to: NOW - DAY,
+            ..Cert::ca("Operator Issuing CA")
+        }
+        .make(&u.inter.1, Some((&u.root.0, &u.root.1)));
+        assert_eq!(
+            upload(&u, &pem(&[&ok_leaf, &expired_inter, &u.root.0])),
+            Err(ChainError::Expired { position: 1 })
+        );
+        let long: Vec<&X509> = std::iter::once(&ok_leaf)
+            .chain(std::iter::repeat_n(&u.inter.0, MAX_CHAIN + 1))
+            .collect();
+        assert_eq!(upload(&u, &pem(&long)), Err(ChainError::TooLong));
+    }
+
+    #[test]
+    fn the_registration_certificate_is_signed_by_the_operator_for_the_partys_client_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let op = operator(dir.path(), Certificates::DemoCa);
+        let stored = StoredIdentity::register(
+            "kosmos",
+            "Hotel Kosmos",
+            &op,
+            "id.example.ru",
+            &secret(),
+            NOW,
+        )
+        .unwrap();
+        let identity =
+            PartyIdentity::from_stored("kosmos", &stored, &secret(), &registration(), &op, NOW)
+                .unwrap();
+        let info = identity.verifier_info().unwrap();
+        assert_eq!(info.as_array().unwrap().len(), 1);
+        assert_eq!(info[0]["format"], REGISTRATION_CERTIFICATE_FORMAT);
+        assert!(info[0].get("credential_ids").is_none());
+        let rc = info[0]["data"].as_str().unwrap();
+        assert_eq!(Some(rc), identity.registration_certificate.as_deref());
+
+        let jws = Jws::decode(rc).unwrap();
+        jws.verify(op.signing.public()).unwrap();
+        assert!(jws.verify(identity.signing.public()).is_err());
+        assert_eq!(jws.typ(), Some(REGISTRATION_CERTIFICATE_TYP));
+        assert_eq!(jws.alg(), Some("ES256"));
+        let header: Value = serde_json::from_slice(
+            &crate::crypto::b64url_decode(rc.split('.').next().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        assert_eq!(header["x5c"], json!([b64.encode(&op.leaf_der)]));
+
+        let p = jws.payload_json().unwrap();
+        assert_eq!(p["iss"], op.client_id.as_str());
+        assert_eq!(p["sub"], identity.client_id.as_str());
+        assert_eq!(p["name"], "Hotel Kosmos");
+        assert_eq!(
+            p["display_name"],
+            json!([{"lang": "ru", "value": "Гостиница «Космос»"}, {"lang": "en", "value": "Hotel Kosmos"}])
+        );
+        assert_eq!(p["presets"], json!(["age_over_18"]));
+        assert_eq!(
+            p["credentials"],
+            json!([
+                {"format": "dc+sd-jwt", "meta": {"vct_values": ["urn:ru:digital-id:passport:1"]},
+                 "claim": [{"path": ["age_equal_or_over", "18"]}]},
+                {"format": "dc+sd-jwt", "meta": {"vct_values": ["urn:ru:digital-id:pensioner-status:1"]},
+                 "claim": [{"path": ["pensioner"]}]},
+            ])
+        );
+        assert_eq!(p["iat"], NOW);
+        // No longer than the leaf it is bound to (issued at NOW for a year).
+        assert_eq!(p["exp"], NOW + 365 * DAY);
+        assert_eq!(identity.registration_expires_at, Some(NOW + 365 * DAY));
+        // Issued a month later, it still ends with the leaf.
+        let later = PartyIdentity::from_stored(
+            "kosmos",
+            &stored,
+            &secret(),
+            &registration(),
+            &op,
+            NOW + 30 * DAY,
+        )
+        .unwrap();
+        assert_eq!(later.registration_expires_at, Some(NOW + 365 * DAY));
+    }
+
+    #[test]
+    fn client_name_carries_the_display_name_with_language_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let op = operator(dir.path(), Certificates::DemoCa);
+        let stored = StoredIdentity::register(
+            "kosmos",
+            "Hotel Kosmos",
+            &op,
+            "id.example.ru",
+            &secret(),
+            NOW,
+        )
+        .unwrap();
+        let mut reg = registration();
+        let identity =
+            PartyIdentity::from_stored("kosmos", &stored, &secret(), &reg, &op, NOW).unwrap();
+        assert_eq!(
+            Value::Object(identity.client_name_metadata()),
+            json!({"client_name": "Hotel Kosmos", "client_name#ru": "Гостиница «Космос»",
+                   "client_name#en": "Hotel Kosmos"})
+        );
+        reg.display_name = None;
+        reg.name = "kosmos-hotel".into();
+        let plain =
+            PartyIdentity::from_stored("kosmos", &stored, &secret(), &reg, &op, NOW).unwrap();
+        assert_eq!(
+            Value::Object(plain.client_name_metadata()),
+            json!({"client_name": "kosmos-hotel"})
+        );
+        let default = PartyIdentity::operator(&op).unwrap();
+        assert!(default.client_name_metadata().is_empty());
+        assert!(default.verifier_info().is_none());
+        assert_eq!(default.client_id, op.client_id);
+        assert_eq!(default.jar_header(), op.jar_header());
+    }
 }
