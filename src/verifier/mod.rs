@@ -209,6 +209,27 @@ impl Verifier {
         Ok(identity)
     }
 
+    /// A registered party's identity from its record at `version`: the
+    /// cached one, or made from the record (key opened with the store
+    /// secret, registration certificate signed by the operator) and cached.
+    /// What the registry-backed [`Verifier::identity_of`] calls.
+    pub fn party_identity(
+        &self,
+        party: &str,
+        version: u64,
+        stored: &identity::StoredIdentity,
+        secret: &crate::keystore::StoreSecret,
+        registration: &identity::Registration,
+        now: i64,
+    ) -> Result<Arc<PartyIdentity>, IdentityError> {
+        if let Some(cached) = self.cached_identity(party, version, now) {
+            return Ok(cached);
+        }
+        let made =
+            PartyIdentity::from_stored(party, stored, secret, registration, &self.keys, now)?;
+        self.register_identity(version, made)
+    }
+
     /// Drops `party`'s cached identity (deleted, or its record changed).
     pub fn forget_identity(&self, party: &str) {
         self.identities.remove(party);
