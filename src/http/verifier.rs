@@ -406,6 +406,24 @@ impl WireError for crate::verifier::IdentityError {
     }
 }
 
+/// An uploaded certificate chain that breaks a rule: 400 naming it.
+impl WireError for crate::verifier::identity::UploadError {
+    fn code(&self) -> &'static str {
+        use crate::verifier::identity::UploadError as E;
+        match self {
+            E::Chain(_) => "invalid_request",
+            E::Identity(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        use crate::verifier::identity::UploadError as E;
+        match self {
+            E::Chain(_) => 400,
+            E::Identity(e) => e.status(),
+        }
+    }
+}
+
 impl WireError for LookupError {
     fn code(&self) -> &'static str {
         match self {

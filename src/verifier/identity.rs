@@ -303,9 +303,8 @@ impl StoredIdentity {
     }
 
     /// Registration: a fresh key and, in demo mode, its leaf from the demo
-    /// CA (`CN` = the party's name, `O` = the operator's host, SAN = the
-    /// public URL's host, digitalSignature, not a CA, a year from `now`).
-    /// Outside demo mode the key waits for the operator's chain.
+    /// CA ([`StoredIdentity::issue_demo_leaf`]). Outside demo mode the key
+    /// waits for the operator's chain.
     pub fn register(
         party: &str,
         name: &str,
@@ -315,18 +314,37 @@ impl StoredIdentity {
         now: i64,
     ) -> Result<Self, IdentityError> {
         let mut stored = Self::generate(party, secret)?;
-        let key = stored.signing_key(party, secret)?;
+        stored.issue_demo_leaf(party, name, operator, host, secret, now)?;
+        Ok(stored)
+    }
+
+    /// Demo mode: (re-)issues the party's leaf from the demo CA for its
+    /// key — `CN` = the party's name, `O` = the operator's host, SAN = the
+    /// public URL's host, digitalSignature, not a CA, a year from `now` —
+    /// replacing the chain (after a rename, or before the leaf expires).
+    /// `false` outside demo mode (no demo CA: the chain is left as it is).
+    pub fn issue_demo_leaf(
+        &mut self,
+        party: &str,
+        name: &str,
+        operator: &VerifierKeys,
+        host: &str,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<bool, IdentityError> {
+        let key = self.signing_key(party, secret)?;
         let subject = LeafSubject {
             common_name: name,
             organization: Some(host),
             dns_name: host,
         };
-        if let Some(leaf) = operator.issue_demo_leaf(&key, &subject, now) {
-            let leaf = leaf.map_err(|_| IdentityError::Crypto)?;
-            stored.x5c = vec![base64::engine::general_purpose::STANDARD.encode(leaf)];
-            stored.source = CertificateSource::DemoCa;
-        }
-        Ok(stored)
+        let Some(leaf) = operator.issue_demo_leaf(&key, &subject, now) else {
+            return Ok(false);
+        };
+        let leaf = leaf.map_err(|_| IdentityError::Crypto)?;
+        self.x5c = vec![base64::engine::general_purpose::STANDARD.encode(leaf)];
+        self.source = CertificateSource::DemoCa;
+        Ok(true)
     }
 
     /// Replaces the chain with one the operator uploads (PEM, leaf first,
@@ -815,6 +833,23 @@ mod tests {
         assert_ne!(identity.client_id, op.client_id);
         let b64 = base64::engine::general_purpose::STANDARD;
         assert_eq!(identity.jar_header()["x5c"], json!([b64.encode(&chain[0])]));
+        // Renamed: a new leaf for the same key (so a new client id).
+        let mut renamed = stored.clone();
+        assert!(
+            renamed
+                .issue_demo_leaf(
+                    "kosmos",
+                    "Kosmos Hotel & Spa",
+                    &op,
+                    "id.example.ru",
+                    &secret(),
+                    NOW
+                )
+                .unwrap()
+        );
+        assert_eq!(renamed.public_jwk, stored.public_jwk);
+        assert_eq!(renamed.sealed_key, stored.sealed_key);
+        assert_ne!(renamed.client_id(), stored.client_id());
         // A second party gets another key, leaf and client id.
         let other =
             StoredIdentity::register("shop", "Shop 18+", &op, "id.example.ru", &secret(), NOW)
@@ -838,6 +873,20 @@ mod tests {
         .unwrap();
         assert_eq!(stored.source, CertificateSource::None);
         assert!(stored.x5c.is_empty());
+        let mut again = stored.clone();
+        assert!(
+            !again
+                .issue_demo_leaf(
+                    "kosmos",
+                    "Hotel Kosmos",
+                    &op,
+                    "id.example.ru",
+                    &secret(),
+                    NOW
+                )
+                .unwrap()
+        );
+        assert_eq!(again, stored);
         assert_eq!(stored.client_id(), None);
         let err =
             PartyIdentity::from_stored("kosmos", &stored, &secret(), &registration(), &op, NOW)
