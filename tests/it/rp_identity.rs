@@ -217,6 +217,51 @@ fn a_party_without_an_identity_cannot_create_nor_serve_requests() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.body_mut().read_json().unwrap();
     assert_eq!(body["error"], "invalid_request");
+
+    // Re-certified after creation (a new leaf, so a new client id): the old
+    // request is not signed under a hash its link does not carry.
+    let (mut stored, _) = register(&server, "shop", "Shop 18+", None);
+    let created = create_as(&server, "shop", "age_over_18");
+    let state = &server.state;
+    stored
+        .issue_demo_leaf(
+            "shop",
+            "Shop 18+ renamed",
+            &state.verifier.keys,
+            &state.verifier.public_host(),
+            &state.keys.store_secret,
+            now,
+        )
+        .unwrap();
+    let registration = Registration {
+        name: "Shop 18+ renamed".into(),
+        display_name: None,
+        entitlements: Entitlements::default(),
+    };
+    state
+        .verifier
+        .party_identity(
+            "shop",
+            2,
+            &stored,
+            &state.keys.store_secret,
+            &registration,
+            now,
+        )
+        .unwrap();
+    let resp = agent().get(&created.request_uri).call().unwrap();
+    assert_eq!(resp.status(), 400);
+    // A new request of the party carries the new identity.
+    let fresh = create_as(&server, "shop", "age_over_18");
+    let (header, payload, _) = request_object(&fresh);
+    assert_eq!(
+        payload["client_id"],
+        format!("x509_hash:{}", b64url(sha256(x5c_leaf(&header))))
+    );
+    assert_eq!(
+        payload["client_metadata"]["client_name"],
+        "Shop 18+ renamed"
+    );
 }
 
 #[test]
