@@ -404,6 +404,7 @@ impl WireError for CreateError {
     fn code(&self) -> &'static str {
         match self {
             CreateError::Store(e) => e.code(),
+            CreateError::Identity(e) => e.code(),
             CreateError::Key => "server_error",
             CreateError::PresetOrQuery
             | CreateError::UnknownPreset
@@ -417,6 +418,7 @@ impl WireError for CreateError {
     fn status(&self) -> u16 {
         match self {
             CreateError::Store(e) => e.status(),
+            CreateError::Identity(e) => e.status(),
             CreateError::Key => 500,
             CreateError::PresetOrQuery
             | CreateError::UnknownPreset
@@ -425,6 +427,43 @@ impl WireError for CreateError {
             | CreateError::HaipNeedsEncryption
             | CreateError::CallbackUrl(_)
             | CreateError::RedirectUriNotRegistered => 400,
+        }
+    }
+}
+
+impl WireError for crate::verifier::IdentityError {
+    fn code(&self) -> &'static str {
+        use crate::verifier::IdentityError as E;
+        match self {
+            E::UnknownParty(_) => "access_denied",
+            E::NotCertified => "invalid_request",
+            E::Sealed(_) | E::Malformed(_) | E::Crypto => "server_error",
+        }
+    }
+    fn status(&self) -> u16 {
+        use crate::verifier::IdentityError as E;
+        match self {
+            E::UnknownParty(_) => 403,
+            E::NotCertified => 409,
+            E::Sealed(_) | E::Malformed(_) | E::Crypto => 500,
+        }
+    }
+}
+
+/// An uploaded certificate chain that breaks a rule: 400 naming it.
+impl WireError for crate::verifier::identity::UploadError {
+    fn code(&self) -> &'static str {
+        use crate::verifier::identity::UploadError as E;
+        match self {
+            E::Chain(_) => "invalid_request",
+            E::Identity(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        use crate::verifier::identity::UploadError as E;
+        match self {
+            E::Chain(_) => 400,
+            E::Identity(e) => e.status(),
         }
     }
 }

@@ -218,6 +218,7 @@ impl WireError for RequestObjectError {
             | RequestObjectError::AlreadyRetrieved
             | RequestObjectError::BadWalletNonce => "invalid_request",
             RequestObjectError::Signing => "server_error",
+            RequestObjectError::Identity => "invalid_request",
             RequestObjectError::Store(e) => e.code(),
         }
     }
@@ -228,6 +229,7 @@ impl WireError for RequestObjectError {
             | RequestObjectError::AlreadyRetrieved
             | RequestObjectError::BadWalletNonce => 400,
             RequestObjectError::Signing => 500,
+            RequestObjectError::Identity => 400,
             RequestObjectError::Store(e) => e.status(),
         }
     }

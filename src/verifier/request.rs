@@ -150,6 +150,8 @@ pub enum CreateError {
     #[error("the response key could not be generated")]
     Key,
     #[error(transparent)]
+    Identity(#[from] super::IdentityError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -165,15 +167,32 @@ pub fn query_of(preset: Option<&str>, dcql: Option<&Value>) -> Result<DcqlQuery,
 }
 
 impl Verifier {
-    /// Creates a transaction for the relying party whose registration is
-    /// `party`; `demo` marks one made by the demo page.
+    /// Creates a transaction of the built-in party `default` with the
+    /// registration `options`; `demo` marks one made by the demo page.
     pub async fn create(
         &self,
         req: CreateRequest,
         demo: bool,
-        party: PartyOptions<'_>,
+        options: PartyOptions<'_>,
         now: i64,
     ) -> Result<Created, CreateError> {
+        self.create_as(super::DEFAULT_PARTY, req, demo, options, now)
+            .await
+    }
+
+    /// Creates a transaction of `party` (whose registration is `options`):
+    /// its request object is signed with the party's identity and carries
+    /// the party's client id, which the answer's KB-JWT `aud` must then
+    /// equal.
+    pub async fn create_as(
+        &self,
+        party: &str,
+        req: CreateRequest,
+        demo: bool,
+        options: PartyOptions<'_>,
+        now: i64,
+    ) -> Result<Created, CreateError> {
+        let identity = self.identity_of(party, now).await?;
         let dcql_query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
         let response_mode = match req.response_mode.as_deref() {
             None | Some("direct_post.jwt") => ResponseMode::DirectPostJwt,
@@ -185,7 +204,7 @@ impl Verifier {
             check_callback_url(url, self.outbound.policy())?;
         }
         if let Some(uri) = &req.redirect_uri
-            && !party.redirect_uris.iter().any(|r| r == uri)
+            && !options.redirect_uris.iter().any(|r| r == uri)
         {
             return Err(CreateError::RedirectUriNotRegistered);
         }
@@ -203,7 +222,8 @@ impl Verifier {
             request_expires_at: now + ttl,
             dcql_query,
             response_mode,
-            client_id: self.client_id().to_owned(),
+            party: party.to_owned(),
+            client_id: identity.client_id.as_str().to_owned(),
             // 256 bits; OpenID4VP 1.0 §14.1 asks for at least 128.
             nonce: b64url(random_bytes::<32>()),
             state: random_token(),
@@ -212,7 +232,7 @@ impl Verifier {
             demo,
             redirect_uri: req.redirect_uri,
             response_code: None,
-            request_uri_method: req.request_uri_method.unwrap_or(party.request_uri_method),
+            request_uri_method: req.request_uri_method.unwrap_or(options.request_uri_method),
             phase: Phase::Requested,
         };
         // The two indexes outlive every phase of the transaction (fetched at

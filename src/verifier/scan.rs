@@ -244,6 +244,7 @@ impl Verifier {
             request_expires_at: now,
             dcql_query: query,
             response_mode: ResponseMode::DirectPost,
+            party: super::DEFAULT_PARTY.to_owned(),
             client_id: self.client_id().to_owned(),
             nonce: String::new(),
             state: String::new(),

@@ -154,6 +154,12 @@ pub struct Transaction {
     pub request_expires_at: i64,
     pub dcql_query: DcqlQuery,
     pub response_mode: ResponseMode,
+    /// The relying party the transaction belongs to (its identity signs
+    /// the request object); `default` for records made before parties.
+    #[serde(default = "default_party")]
+    pub party: String,
+    /// The party's client id when the transaction was created: the request
+    /// object's `client_id` and the KB-JWT `aud` an answer must carry.
     pub client_id: String,
     pub nonce: String,
     pub state: String,
@@ -178,6 +184,10 @@ pub struct Transaction {
     #[serde(default, skip_serializing_if = "RequestUriMethod::is_get")]
     pub request_uri_method: RequestUriMethod,
     pub phase: Phase,
+}
+
+fn default_party() -> String {
+    super::identity::DEFAULT_PARTY.to_owned()
 }
 
 /// The derived status of a transaction: `pending` until a response is
@@ -341,6 +351,7 @@ mod tests {
             request_expires_at: 1030,
             dcql_query: super::super::presets::Preset::AgeOver18.query(),
             response_mode: ResponseMode::DirectPostJwt,
+            party: "default".into(),
             client_id: "x509_hash:abc".into(),
             nonce: "n".into(),
             state: "s".into(),
