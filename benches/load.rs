@@ -45,6 +45,12 @@
 //! - `cycle`: a relying-party request = `POST /verifier/requests`
 //!   (`age_over_18`, `direct_post`), `GET` of the request object,
 //!   `POST` of the answer to `response_uri`, `GET /verifier/requests/{id}`.
+//! - `requests`: `POST /verifier/requests` (`age_over_18`) alone.
+//! - `--parties N` (with `scan`, `cycle`, `requests`): registers N relying
+//!   parties (`POST /admin/relying-parties`, entitled to `age_over_18`; not
+//!   timed) and spreads the flows over their keys, so each request is
+//!   authenticated, checked and signed as one of N tenants. Without it the
+//!   operator key (the built-in party `default`) makes every request.
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -68,6 +74,8 @@ struct Options {
     batch: usize,
     /// `--server-pid PID`: whose CPU time the timed phase is charged.
     server_pid: Option<u32>,
+    /// `--parties N`: relying parties registered before the run.
+    parties: usize,
 }
 
 fn parse_args() -> Options {
@@ -82,6 +90,7 @@ fn parse_args() -> Options {
         prebuilt: false,
         batch: 1_000,
         server_pid: None,
+        parties: 0,
     };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(a) = args.next() {
@@ -105,6 +114,7 @@ fn parse_args() -> Options {
             "--prebuilt" => o.prebuilt = true,
             "--batch" => o.batch = value().parse().expect("--batch K"),
             "--server-pid" => o.server_pid = Some(value().parse().expect("--server-pid PID")),
+            "--parties" => o.parties = value().parse().expect("--parties N"),
             s if !s.starts_with('-') => o.scenario = s.to_owned(),
             other => panic!("unknown option {other}"),
         }
@@ -359,7 +369,8 @@ fn scan_flow(
 }
 
 /// `cycle`: request, request object, answer, result.
-fn cycle_flow(agent: &ureq::Agent, base: &str, auth: &str, credential: &str, holder: &SigningKey) {
+/// `POST /verifier/requests` (`age_over_18`, `direct_post`).
+fn create_request(agent: &ureq::Agent, base: &str, auth: &str) -> Value {
     let (status, created) = post_json(
         agent,
         &format!("{base}/verifier/requests"),
@@ -367,6 +378,40 @@ fn cycle_flow(agent: &ureq::Agent, base: &str, auth: &str, credential: &str, hol
         &json!({"preset": "age_over_18", "response_mode": "direct_post"}),
     );
     assert!((200..300).contains(&status), "{created}");
+    created
+}
+
+/// Registers `n` relying parties entitled to `age_over_18` (8 clients at a
+/// time); their `Authorization` values.
+fn register_parties(base: &str, api_key: &str, n: usize) -> Vec<String> {
+    eprintln!("registering {n} relying parties…");
+    let admin = format!("Bearer {api_key}");
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        for w in 0..8 {
+            let (tx, admin) = (tx.clone(), admin.as_str());
+            s.spawn(move || {
+                let agent = agent();
+                for i in (w..n).step_by(8) {
+                    let (status, body) = post_json(
+                        &agent,
+                        &format!("{base}/admin/relying-parties"),
+                        Some(admin),
+                        &json!({"name": format!("Load party {i}"), "presets": ["age_over_18"]}),
+                    );
+                    assert_eq!(status, 201, "{body}");
+                    let key = body["api_key"].as_str().expect("api_key").to_owned();
+                    tx.send(format!("Bearer {key}")).unwrap();
+                }
+            });
+        }
+    });
+    drop(tx);
+    rx.into_iter().collect()
+}
+
+fn cycle_flow(agent: &ureq::Agent, base: &str, auth: &str, credential: &str, holder: &SigningKey) {
+    let created = create_request(agent, base, auth);
     let jar = agent
         .get(created["request_uri"].as_str().unwrap())
         .call()
@@ -405,7 +450,12 @@ fn cycle_flow(agent: &ureq::Agent, base: &str, auth: &str, credential: &str, hol
 /// The `scan` and `cycle` scenarios: one passport from the issuer, then
 /// `--concurrency` workers presenting it until the time is up.
 fn run_verifier(o: &Options, base: &str, api_key: &str, issuer: &str) {
-    let auth = format!("Bearer {api_key}");
+    let auths: Arc<Vec<String>> = Arc::new(if o.parties == 0 {
+        vec![format!("Bearer {api_key}")]
+    } else {
+        register_parties(base, api_key, o.parties)
+    });
+    let next_party = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let holder = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
     let offer = prepare_offers(base, api_key, 1).pop().unwrap();
     let credential = Arc::new(preauth_flow(&agent(), base, issuer, &holder, &offer));
@@ -421,19 +471,31 @@ fn run_verifier(o: &Options, base: &str, api_key: &str, issuer: &str) {
                 credential.clone(),
                 budget.clone(),
             );
-            let (base, auth, scenario) = (base.to_owned(), auth.clone(), o.scenario.clone());
+            let (base, auths, next_party, scenario) = (
+                base.to_owned(),
+                auths.clone(),
+                next_party.clone(),
+                o.scenario.clone(),
+            );
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut mine = Vec::new();
                 while Instant::now() < deadline
                     && budget.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
                 {
+                    let i = next_party.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let auth = &auths[i % auths.len()];
                     let t = Instant::now();
-                    let part = if scenario == "scan" {
-                        scan_flow(&agent, &base, &auth, &credential, &holder)
-                    } else {
-                        cycle_flow(&agent, &base, &auth, &credential, &holder);
-                        Duration::ZERO
+                    let part = match scenario.as_str() {
+                        "scan" => scan_flow(&agent, &base, auth, &credential, &holder),
+                        "requests" => {
+                            create_request(&agent, &base, auth);
+                            Duration::ZERO
+                        }
+                        _ => {
+                            cycle_flow(&agent, &base, auth, &credential, &holder);
+                            Duration::ZERO
+                        }
                     };
                     mine.push((t.elapsed(), part));
                 }
@@ -449,8 +511,9 @@ fn run_verifier(o: &Options, base: &str, api_key: &str, issuer: &str) {
     let mut total: Vec<Duration> = all.iter().map(|f| f.0).collect();
     total.sort();
     println!(
-        "scenario {}  concurrency {}  flows {}  in {:.1} s  =>  {:.0} flows/s  p50 {:.1} ms  p99 {:.1} ms",
+        "scenario {}  parties {}  concurrency {}  flows {}  in {:.1} s  =>  {:.0} flows/s  p50 {:.1} ms  p99 {:.1} ms",
         o.scenario,
+        o.parties.max(1),
         o.concurrency,
         total.len(),
         elapsed.as_secs_f64(),
@@ -670,8 +733,8 @@ fn main() {
         "scan" if o.prebuilt => {
             return run_scan_prebuilt(&o, &base, &api_key, &issuer, local.is_some());
         }
-        "scan" | "cycle" => return run_verifier(&o, &base, &api_key, &issuer),
-        other => panic!("unknown scenario {other} (preauth, scan, cycle)"),
+        "scan" | "cycle" | "requests" => return run_verifier(&o, &base, &api_key, &issuer),
+        other => panic!("unknown scenario {other} (preauth, scan, cycle, requests)"),
     }
     // Offers for the whole run, made before the clock starts (8 clients at
     // a time); enough for 5 000 flows/s, beyond what 2 cores reach.

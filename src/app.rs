@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Secret, Settings, StoreSpec};
+use crate::crypto::x509::{AnchorError, Anchors};
 use crate::http::AppState;
 use crate::http::limits::{Rate, RateLimiter};
 use crate::keystore::{self, KeySet, KeyStoreError};
@@ -28,6 +29,8 @@ pub enum StartError {
     VerifierKeys(#[from] crate::verifier::VerifierKeyError),
     #[error("cannot set up outbound connections: {0}")]
     Outbound(#[from] crate::verifier::outbound::OutboundError),
+    #[error("cannot load the verifier's trust anchors ([verifier.trust] anchors): {0}")]
+    Anchors(#[from] AnchorError),
 }
 
 /// Builds the state the server runs with. `generated_key` is called with a
@@ -64,15 +67,19 @@ pub fn build_state(
         None => load_or_generate_api_key(&settings.data_dir, generated_key)?,
     };
     let limits = settings.limits.clone();
-    let verifier = Arc::new(crate::verifier::Verifier::new(
-        &settings,
-        [
-            keys.issuer_es256.public().clone(),
-            keys.issuer_eddsa.public().clone(),
-        ],
-        store.clone(),
-        crate::verifier::outbound::Outbound::from_settings(&settings.verifier)?,
-    )?);
+    let verifier = Arc::new(
+        crate::verifier::Verifier::new(
+            &settings,
+            [
+                keys.issuer_es256.public().clone(),
+                keys.issuer_eddsa.public().clone(),
+            ],
+            store.clone(),
+            crate::verifier::outbound::Outbound::from_settings(&settings.verifier)?,
+        )?
+        .with_anchors(load_anchors(&settings.verifier.trust.anchors)?),
+    );
+    verifier.attach_registry(keys.store_secret.clone());
     let status = crate::status::Allocator::new(settings.issuer.status_list_size);
     // The provider's TLS trusts what the verifier's outbound calls trust
     // (bundled roots plus `[verifier] ca_file`).
@@ -106,6 +113,21 @@ pub fn build_state(
             },
         ),
     })
+}
+
+/// Reads the PEM files of `[verifier.trust] anchors`.
+pub fn load_anchors(paths: &[std::path::PathBuf]) -> Result<Anchors, AnchorError> {
+    let mut anchors = Anchors::default();
+    for path in paths {
+        let name = path.display().to_string();
+        let pem = std::fs::read(path).map_err(|source| AnchorError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        let n = anchors.add_pem(&name, &pem)?;
+        tracing::info!(file = %name, certificates = n, "loaded verifier trust anchors");
+    }
+    Ok(anchors)
 }
 
 /// The demo registry lives in the store: `--registry DIR` (re)seeds it;

@@ -199,7 +199,45 @@ pub struct VerifierSettings {
     /// A PEM file of CA certificates trusted for outbound TLS besides the
     /// bundled Mozilla roots.
     pub ca_file: Option<PathBuf>,
+    /// The redirect URIs the built-in relying party `default` (the
+    /// operator's key) may name in a same-device request (`redirect_uri`
+    /// of `POST /verifier/requests`, exact match; OpenID4VP 1.0 §8.2):
+    /// absolute https (http only for localhost) or app URIs, no fragment,
+    /// at most 2048 characters. Empty by default: no same-device requests.
+    pub redirect_uris: Vec<String>,
+    /// `request_uri_method` advertised in the `openid4vp://` link of the
+    /// `default` party's requests unless a request says otherwise: `get`
+    /// (default; not written) or `post` (OpenID4VP 1.0 §5.10).
+    pub request_uri_method: crate::verifier::transaction::RequestUriMethod,
+    /// The deployment's name as the demo relying-party page shows it,
+    /// `{ ru = "…", en = "…" }` [default: the public URL's host].
+    pub display_name: Option<DisplayName>,
+    /// `[verifier.trust]`: issuers trusted by certificate.
+    pub trust: VerifierTrust,
 }
+
+/// `[verifier.trust]`: trust anchors for SD-JWT VCs whose issuer-signed JWT
+/// carries `x5c` (DESIGN.md "Issuers the verifier trusts").
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifierTrust {
+    /// PEM files of CA certificates (several per file); a relative path is
+    /// relative to the configuration file's directory. Loaded at start: a
+    /// missing file, one without a certificate or with a certificate that
+    /// is not a CA stops the server.
+    pub anchors: Vec<PathBuf>,
+}
+
+/// A name in Russian and English.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DisplayName {
+    pub ru: String,
+    pub en: String,
+}
+
+/// Longest redirect URI of a same-device request.
+pub const MAX_REDIRECT_URI: usize = 2048;
 
 impl Default for VerifierSettings {
     fn default() -> Self {
@@ -212,6 +250,10 @@ impl Default for VerifierSettings {
             trusted_issuers: Vec::new(),
             allow_loopback: false,
             ca_file: None,
+            redirect_uris: Vec::new(),
+            request_uri_method: Default::default(),
+            display_name: None,
+            trust: VerifierTrust::default(),
         }
     }
 }
@@ -459,6 +501,12 @@ impl PublicUrl {
         &self.url[..self.origin_end]
     }
 
+    /// The host (with its port, if any): `id.example.ru`.
+    pub fn host(&self) -> &str {
+        let origin = self.origin();
+        origin.split_once("://").map_or(origin, |(_, host)| host)
+    }
+
     /// The path part (`""` or `/tenant`).
     pub fn path(&self) -> &str {
         &self.url[self.origin_end..]
@@ -509,6 +557,10 @@ pub enum ConfigError {
         max = MAX_BATCH_SIZE
     )]
     BatchSize(usize),
+    #[error("the setting verifier.redirect_uris has an unusable entry {uri:?}: {why}")]
+    RedirectUri { uri: String, why: &'static str },
+    #[error("the setting verifier.display_name needs ru and en of 1 to 100 characters each")]
+    DisplayName,
     #[error(transparent)]
     Auth(#[from] AuthConfigError),
 }
@@ -557,7 +609,15 @@ impl Settings {
         Self::from_layers(args.clone(), file)
     }
 
-    pub fn from_layers(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+    pub fn from_layers(args: ServeArgs, mut file: FileConfig) -> Result<Self, ConfigError> {
+        // Paths of `[verifier.trust]` are relative to the file that names them.
+        if let Some(dir) = args.config.as_deref().and_then(Path::parent) {
+            for anchor in &mut file.verifier.trust.anchors {
+                if anchor.is_relative() {
+                    *anchor = dir.join(&*anchor);
+                }
+            }
+        }
         let bind = args
             .bind
             .or(file.bind)
@@ -617,6 +677,7 @@ impl Settings {
         };
         s.check_ranges()?;
         s.check_clients()?;
+        s.check_verifier_party()?;
         Ok(s)
     }
 
@@ -653,6 +714,31 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The built-in party's same-device redirect URIs and display name.
+    fn check_verifier_party(&self) -> Result<(), ConfigError> {
+        let v = &self.verifier;
+        for uri in &v.redirect_uris {
+            let why = if uri.len() > MAX_REDIRECT_URI {
+                Some("it is longer than 2048 characters")
+            } else if !crate::issuer::authorize::redirect_uri_acceptable(uri) {
+                Some("not an absolute https, loopback http or app URI without fragment")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::RedirectUri {
+                    uri: uri.clone(),
+                    why,
+                });
+            }
+        }
+        let name_ok = |n: &str| !n.trim().is_empty() && n.chars().count() <= 100;
+        match &v.display_name {
+            Some(d) if !(name_ok(&d.ru) && name_ok(&d.en)) => Err(ConfigError::DisplayName),
+            Some(_) | None => Ok(()),
+        }
     }
 
     fn check_ranges(&self) -> Result<(), ConfigError> {
@@ -788,6 +874,27 @@ mod tests {
         assert_eq!(s.profile, Profile::Haip);
         assert_eq!(s.verifier.retention, 60);
         assert_eq!(s.verifier.request_ttl, 30);
+    }
+
+    #[test]
+    fn trust_anchors_are_relative_to_the_configuration_file() {
+        let text = "[verifier.trust]\nanchors = [\"roots.pem\", \"/etc/pki/eu.pem\"]\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let args = ServeArgs {
+            config: Some("/etc/digital-id/config.toml".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(args, file).unwrap();
+        assert_eq!(
+            s.verifier.trust.anchors,
+            [
+                PathBuf::from("/etc/digital-id/roots.pem"),
+                PathBuf::from("/etc/pki/eu.pem")
+            ]
+        );
+        assert!(toml::from_str::<FileConfig>("[verifier.trust]\nroots = []\n").is_err());
+        let none = Settings::from_layers(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(none.verifier.trust.anchors.is_empty());
     }
 
     #[test]
@@ -948,6 +1055,49 @@ mod tests {
         assert!(s.demo);
         assert!(s.client(DEMO_CLIENT_ID).is_none());
         assert_eq!(s.client("w").unwrap().name, "W");
+    }
+
+    #[test]
+    fn verifier_party_settings() {
+        let load = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            Settings::from_layers(ServeArgs::default(), file)
+        };
+        let s = load(
+            "[verifier]\nredirect_uris = [\"https://rp.example/done\"]\nrequest_uri_method = \"post\"\ndisplay_name = { ru = \"Гостиница\", en = \"Hotel\" }\n",
+        )
+        .unwrap();
+        assert_eq!(s.verifier.redirect_uris, ["https://rp.example/done"]);
+        assert_eq!(
+            s.verifier.request_uri_method,
+            crate::verifier::transaction::RequestUriMethod::Post
+        );
+        assert_eq!(s.verifier.display_name.unwrap().ru, "Гостиница");
+        let d = load("").unwrap().verifier;
+        assert!(d.redirect_uris.is_empty() && d.display_name.is_none());
+        assert!(d.request_uri_method.is_get());
+        for bad in [
+            "https://rp.example/done#x",
+            "http://rp.example/done",
+            "javascript:x",
+        ] {
+            let got = load(&format!("[verifier]\nredirect_uris = [{bad:?}]\n"));
+            assert!(
+                matches!(&got, Err(ConfigError::RedirectUri { uri, .. }) if uri == bad),
+                "{bad}: {got:?}"
+            );
+        }
+        let long = format!("https://rp.example/{}", "a".repeat(2048));
+        let got = load(&format!("[verifier]\nredirect_uris = [{long:?}]\n"));
+        assert!(matches!(got, Err(ConfigError::RedirectUri { .. })));
+        let got = load("[verifier]\ndisplay_name = { ru = \" \", en = \"Hotel\" }\n");
+        assert!(matches!(got, Err(ConfigError::DisplayName)), "{got:?}");
+        assert!(
+            toml::from_str::<FileConfig>("[verifier]\nrequest_uri_method = \"put\"\n").is_err()
+        );
+        assert!(
+            toml::from_str::<FileConfig>("[verifier]\ndisplay_name = { ru = \"a\" }\n").is_err()
+        );
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct StoreSecret {
     /// The same keyed with HMAC(secret, "derive"), so derived secrets never
     /// equal a store key.
     derive: Hmac<Sha256>,
+    /// The same keyed with HMAC(secret, "seal"): derives the AES keys of
+    /// sealed values, which no other output of this secret can equal.
+    seal: Hmac<Sha256>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -91,6 +94,7 @@ impl StoreSecret {
         StoreSecret {
             key_of: sub(b"digital-id store secret: key_of"),
             derive: sub(b"digital-id store secret: derive"),
+            seal: sub(b"digital-id store secret: seal"),
             key,
         }
     }
@@ -150,6 +154,87 @@ impl StoreSecret {
         mac.update(purpose.as_bytes());
         mac.update(value.as_bytes());
         b64url(mac.finalize().into_bytes())
+    }
+}
+
+/// Why a sealed value could not be opened (or made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("the sealed value is malformed")]
+    Malformed,
+    #[error("the sealed value does not open with this server's store secret and context")]
+    Forged,
+    #[error("sealing failed")]
+    Crypto,
+}
+
+/// Version prefix of a sealed value.
+const SEALED_V1: &str = "v1.";
+
+impl StoreSecret {
+    fn seal_key(&self, purpose: &'static str) -> [u8; 32] {
+        let mut mac = self.seal.clone();
+        mac.update(&(purpose.len() as u64).to_be_bytes());
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Encrypts a secret value kept at rest in the store (a relying
+    /// party's private key): AES-256-GCM under a key derived from this
+    /// secret for `purpose`, with `context` (e.g. the owner's id) as
+    /// additional data, so a copy of the store reveals nothing without the
+    /// keys directory and a value moved to another record does not open.
+    /// `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
+    pub fn seal(
+        &self,
+        purpose: &'static str,
+        context: &str,
+        plaintext: &[u8],
+    ) -> Result<String, SealError> {
+        use openssl::symm::{Cipher, encrypt_aead};
+        let nonce = crate::crypto::random_bytes::<12>();
+        let mut tag = [0u8; 16];
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.seal_key(purpose),
+            Some(&nonce),
+            context.as_bytes(),
+            plaintext,
+            &mut tag,
+        )
+        .map_err(|_| SealError::Crypto)?;
+        let mut out = Vec::with_capacity(12 + ct.len() + 16);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out.extend_from_slice(&tag);
+        Ok(format!("{SEALED_V1}{}", b64url(out)))
+    }
+
+    /// Opens what [`StoreSecret::seal`] made for the same `purpose` and
+    /// `context`.
+    pub fn open(
+        &self,
+        purpose: &'static str,
+        context: &str,
+        sealed: &str,
+    ) -> Result<Vec<u8>, SealError> {
+        use openssl::symm::{Cipher, decrypt_aead};
+        let raw = sealed
+            .strip_prefix(SEALED_V1)
+            .and_then(|b| b64url_decode(b).ok())
+            .filter(|r| r.len() >= 12 + 16)
+            .ok_or(SealError::Malformed)?;
+        let (nonce, rest) = raw.split_at(12);
+        let (ct, tag) = rest.split_at(rest.len() - 16);
+        decrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.seal_key(purpose),
+            Some(nonce),
+            context.as_bytes(),
+            ct,
+            tag,
+        )
+        .map_err(|_| SealError::Forged)
     }
 }
 
@@ -353,5 +438,47 @@ mod tests {
         assert_ne!(s.derive("code", "x"), s.key("x"));
         assert_ne!(s.derive("code", "x"), s.derive("other", "x"));
         assert_eq!(s.derive("code", "x"), s.derive("code", "x"));
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_the_same_secret_purpose_and_context() {
+        let s = StoreSecret::new(&[7; 32]);
+        let sealed = s.seal("party key", "kosmos", b"private").unwrap();
+        assert!(sealed.starts_with("v1."));
+        assert!(!sealed.contains("private"));
+        assert_eq!(s.open("party key", "kosmos", &sealed).unwrap(), b"private");
+        // Fresh nonce each time.
+        assert_ne!(s.seal("party key", "kosmos", b"private").unwrap(), sealed);
+        assert_eq!(
+            s.open("party key", "other", &sealed),
+            Err(SealError::Forged)
+        );
+        assert_eq!(
+            s.open("other purpose", "kosmos", &sealed),
+            Err(SealError::Forged)
+        );
+        assert_eq!(
+            StoreSecret::new(&[8; 32]).open("party key", "kosmos", &sealed),
+            Err(SealError::Forged)
+        );
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            s.open(
+                "party key",
+                "kosmos",
+                std::str::from_utf8(&tampered).unwrap()
+            ),
+            Err(SealError::Forged)
+        );
+        assert_eq!(
+            s.open("party key", "kosmos", "v1.AAAA"),
+            Err(SealError::Malformed)
+        );
+        assert_eq!(
+            s.open("party key", "kosmos", "private"),
+            Err(SealError::Malformed)
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod did_key;
 pub mod jwk;
 pub mod jws;
 mod keys;
+pub mod x509;
 
 pub use keys::{Algorithm, KeyError, PublicKey, SigningKey};
 

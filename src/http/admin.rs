@@ -57,7 +57,12 @@ async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let registered = state
         .parties
-        .register(body.into_inner(), state.now())
+        .register(
+            body.into_inner(),
+            &state.verifier,
+            &state.keys.store_secret,
+            state.now(),
+        )
         .await?;
     Ok(no_store(HttpResponse::Created()).json(registered))
 }
@@ -154,6 +159,7 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.parties.delete(&id).await?;
+    state.verifier.forget_identity(&id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -262,6 +268,7 @@ impl WireError for RegistryError {
         match self {
             RegistryError::NotFound => "not_found",
             RegistryError::Invalid(e) => e.code(),
+            RegistryError::Identity(e) => e.code(),
             RegistryError::Store(e) => e.code(),
         }
     }
@@ -269,6 +276,7 @@ impl WireError for RegistryError {
         match self {
             RegistryError::NotFound => 404,
             RegistryError::Invalid(e) => e.status(),
+            RegistryError::Identity(e) => e.status(),
             RegistryError::Store(e) => e.status(),
         }
     }

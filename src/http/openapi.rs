@@ -652,12 +652,6 @@ pub struct DemoCreated {
     pub qr_svg: String,
 }
 
-/// An empty JSON object: what the response URI returns once it accepted a
-/// response (OpenID4VP 1.0 §8.2: no `redirect_uri`).
-#[derive(ToSchema)]
-#[schema(example = json!({}))]
-pub struct EmptyObject {}
-
 /// What the holder short link `/p/{id}` says about itself.
 #[derive(ToSchema)]
 pub struct UploadLink {

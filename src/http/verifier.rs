@@ -13,10 +13,10 @@ use super::auth::Caller;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError, limits};
 use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
-use crate::verifier::request::{CreateError, CreateRequest, Created};
+use crate::verifier::request::{CreateError, CreateRequest, Created, PartyOptions};
 use crate::verifier::scan::{ScanError, ScanRequest};
-use crate::verifier::transaction::{Phase, Status};
-use crate::verifier::view::{LookupError, StatusView};
+use crate::verifier::transaction::{Phase, ResultAccessError, Status};
+use crate::verifier::view::{LookupError, ReadError, StatusView};
 use crate::web::qr;
 
 /// The verifier's routes; the demo page and its twins only in demo mode.
@@ -43,12 +43,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
 #[utoipa::path(post, path = "/verifier/requests", tag = "verifier",
     operation_id = "create_presentation_request",
     summary = "Create a presentation request (OpenID4VP 1.0 §5, DCQL §6)",
-    description = "A preset or a DCQL query; a signed request object at a single-use `request_uri` that lives 30 seconds, reached through the `openid4vp://` link the QR carries. The answer comes as `direct_post.jwt` (default) or `direct_post`. Follow it with `GET /verifier/requests/{id}`, its `/events`, or `callback_url`; `Cache-Control: no-store`.",
+    description = "A preset or a DCQL query; a signed request object at a single-use `request_uri` that lives 30 seconds, reached through the `openid4vp://` link the QR carries (with `request_uri_method=post` when asked for or configured). The answer comes as `direct_post.jwt` (default) or `direct_post`. Follow it with `GET /verifier/requests/{id}`, its `/events`, or `callback_url`. Same-device flow (OpenID4VP 1.0 §8.2): with `redirect_uri` (one of the relying party's registered redirect URIs, exact match) the wallet is sent back there with `#response_code=…` once its answer is processed, and the result is readable only with that code, once; `Cache-Control: no-store`.",
     request_body(content = CreateRequest, content_type = "application/json"),
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The transaction and its link", body = Created),
-        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule), `redirect_uri` not one of the relying party's registered redirect URIs, `request_uri_method` not `get`/`post`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements, or a `callback_url` not among its registered `callback_urls`; the description names it (`preset: …`, `dcql_query.credentials[i]: claim [\"…\"] of `vct` …`)", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
@@ -59,7 +59,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut req = body.into_inner();
+    let req = body.into_inner();
     let (party, now) = (&caller.0, state.now());
     state
         .parties
@@ -72,8 +72,11 @@ async fn create(
         )
         .await?;
     let id = party.id();
-    req.party = id.clone();
-    let created = state.verifier.create(req, false, now).await?;
+    let options = crate::verifier::parties::options(party, &state.verifier.settings);
+    let created = state
+        .verifier
+        .create_as(id.as_str(), req, false, options, now)
+        .await?;
     state.metrics.party_request(&id, "request");
     Ok(no_store().json(created))
 }
@@ -96,12 +99,17 @@ async fn owned(
 #[utoipa::path(get, path = "/verifier/requests/{id}", tag = "verifier",
     operation_id = "presentation_request_status",
     summary = "A presentation request's status and result",
-    description = "`pending`, then `verified` with the disclosed claims per Credential Query id, `failed` with `error`, or `expired`; results are kept for the retention window (10 minutes by default) after the answer. Also serves transactions made by `POST /verifier/scan`; `Cache-Control: no-store`.",
-    params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
+    description = "`pending`, then `verified` with the disclosed claims per Credential Query id, `failed` with `error`, or `expired`; results are kept for the retention window (10 minutes by default) after the answer. Also serves transactions made by `POST /verifier/scan`. A same-device transaction (created with `redirect_uri`) answers only with `?response_code=` from the redirect the wallet was given, and only once: this stops session fixation (OpenID4VP 1.0 §8.2); its status without claims is on `/events`; `Cache-Control: no-store`.",
+    params(
+        ("id" = String, Path, description = "Transaction id (`transaction_id`)"),
+        ("response_code" = Option<String>, Query, description = "Same-device transactions only (and required for them): the `response_code` of the redirect the wallet received; single use"),
+    ),
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The status", body = StatusView),
+        (status = 400, description = "`invalid_request`: `response_code` given for a transaction that was not created with a `redirect_uri`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a same-device transaction read without `response_code`, with another code (also before the wallet answered), or with a code already used", body = ErrorBody),
         (status = 404, description = "`not_found`: no such transaction (unknown, deleted, its retention is over, or another relying party's)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -109,10 +117,19 @@ async fn status(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<ResultQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = owned(&state, &caller, &id).await?;
-    let view = StatusView::of(&tx, state.now(), state.verifier.settings.retention);
+    owned(&state, &caller, &id).await?;
+    let code = query.response_code.as_deref();
+    let view = state.verifier.result_of(&id, code, state.now()).await?;
     Ok(no_store().json(view))
+}
+
+/// The query of `GET /verifier/requests/{id}`.
+#[derive(Debug, Deserialize)]
+struct ResultQuery {
+    #[serde(default)]
+    response_code: Option<String>,
 }
 
 #[utoipa::path(delete, path = "/verifier/requests/{id}", tag = "verifier",
@@ -140,7 +157,7 @@ async fn remove(
 /// The `openid4vp://` link of the caller's transaction.
 async fn link(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
     let tx = owned(state, caller, id).await?;
-    Ok(state.verifier.authorization_request(&tx.request_id))
+    Ok(state.verifier.authorization_request(&tx))
 }
 
 #[utoipa::path(get, path = "/verifier/requests/{id}/qr.svg", tag = "verifier",
@@ -188,7 +205,7 @@ async fn qr_png(
 #[utoipa::path(get, path = "/verifier/requests/{id}/events", tag = "verifier",
     operation_id = "presentation_request_events",
     summary = "A presentation request's status as a `text/event-stream`",
-    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
+    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it; without `claims` for a same-device transaction, whose result needs its response code) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
     params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
     security(("backoffice" = [])),
     responses(
@@ -259,23 +276,50 @@ async fn scan(
     state.metrics.party_request(&party, "scan");
     state.metrics.party_outcome(&party, failure.map(|(_, r)| r));
     let entry = AuditEntry::new(now, &view.transaction_id.0, AuditKind::Scan, failure);
-    state.parties.record(&party, now, entry).await;
+    state.parties.record(party.as_str(), now, entry).await;
     Ok(no_store().json(view))
 }
 
 #[utoipa::path(get, path = "/demo/verifier", tag = "demo",
     operation_id = "demo_verifier_page",
     summary = "The relying-party demo page",
-    description = "Demo mode only (`--demo`). Pick a preset, show the QR with a 30-second countdown (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    description = "Demo mode only (`--demo`). In Russian or English: `?lang=` when given, else the better of `ru` and `en` in `Accept-Language`, else Russian; a switch links to the other language (`Vary: Accept-Language`). It names the relying party (`[verifier] display_name`, else the public URL's host). Pick a preset, show the QR with a 30-second countdown beside it (a fresh request replaces an expired one) and see the verified claims arrive; no login, no external assets; `Cache-Control: no-store`.",
+    params(
+        ("lang" = Option<String>, Query, description = "`ru` or `en` (anything else is ignored)"),
+        ("Accept-Language" = Option<String>, Header, description = "Chooses the language when `lang` does not"),
+    ),
     responses(
         (status = 200, description = "The page", body = String, content_type = "text/html"),
         (status = 404, description = "`not_found`: not in demo mode", body = ErrorBody),
     ))]
-async fn demo_page() -> HttpResponse {
+async fn demo_page(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    query: web::Query<DemoPageQuery>,
+) -> HttpResponse {
+    use crate::web::verifier_demo::{Lang, page};
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = Lang::negotiate(query.lang.as_deref(), accept);
+    let party = match (&state.verifier.settings.display_name, lang) {
+        (Some(name), Lang::Ru) => name.ru.clone(),
+        (Some(name), Lang::En) => name.en.clone(),
+        (None, _) => state.settings.public_url.host().to_owned(),
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(crate::web::verifier_demo::page())
+        .insert_header((header::VARY, "Accept-Language"))
+        .body(page(lang, &party))
+}
+
+/// The query of the demo page; other members are ignored.
+#[derive(Debug, Deserialize)]
+struct DemoPageQuery {
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// The demo page's request: a preset only.
@@ -308,7 +352,8 @@ async fn demo_create(
         preset: Some(body.into_inner().preset),
         ..CreateRequest::default()
     };
-    let created = state.verifier.create(req, true, state.now()).await?;
+    let party = PartyOptions::of_settings(&state.verifier.settings);
+    let created = state.verifier.create(req, true, party, state.now()).await?;
     let svg = qr::svg(&created.authorization_request).map_err(ApiError::internal)?;
     Ok(no_store().json(json!({
         "transaction_id": created.transaction_id,
@@ -391,7 +436,8 @@ fn sse(state: web::Data<AppState>, id: String) -> HttpResponse {
                     s,
                 ));
             };
-            let view = StatusView::of(&tx, now, s.state.verifier.settings.retention);
+            let retention = s.state.verifier.settings.retention;
+            let view = StatusView::without_claims_if_same_device(&tx, now, retention);
             if s.last != Some(view.status) {
                 s.last = Some(view.status);
                 s.done = view.status != Status::Pending;
@@ -423,25 +469,66 @@ impl WireError for CreateError {
     fn code(&self) -> &'static str {
         match self {
             CreateError::Store(e) => e.code(),
+            CreateError::Identity(e) => e.code(),
             CreateError::Key => "server_error",
             CreateError::PresetOrQuery
             | CreateError::UnknownPreset
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
-            | CreateError::CallbackUrl(_) => "invalid_request",
+            | CreateError::CallbackUrl(_)
+            | CreateError::RedirectUriNotRegistered => "invalid_request",
         }
     }
     fn status(&self) -> u16 {
         match self {
             CreateError::Store(e) => e.status(),
+            CreateError::Identity(e) => e.status(),
             CreateError::Key => 500,
             CreateError::PresetOrQuery
             | CreateError::UnknownPreset
             | CreateError::Dcql(_)
             | CreateError::ResponseMode
             | CreateError::HaipNeedsEncryption
-            | CreateError::CallbackUrl(_) => 400,
+            | CreateError::CallbackUrl(_)
+            | CreateError::RedirectUriNotRegistered => 400,
+        }
+    }
+}
+
+impl WireError for crate::verifier::IdentityError {
+    fn code(&self) -> &'static str {
+        use crate::verifier::IdentityError as E;
+        match self {
+            E::UnknownParty(_) => "access_denied",
+            E::NotCertified => "invalid_request",
+            E::Sealed(_) | E::Malformed(_) | E::Crypto => "server_error",
+        }
+    }
+    fn status(&self) -> u16 {
+        use crate::verifier::IdentityError as E;
+        match self {
+            E::UnknownParty(_) => 403,
+            E::NotCertified => 409,
+            E::Sealed(_) | E::Malformed(_) | E::Crypto => 500,
+        }
+    }
+}
+
+/// An uploaded certificate chain that breaks a rule: 400 naming it.
+impl WireError for crate::verifier::identity::UploadError {
+    fn code(&self) -> &'static str {
+        use crate::verifier::identity::UploadError as E;
+        match self {
+            E::Chain(_) => "invalid_request",
+            E::Identity(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        use crate::verifier::identity::UploadError as E;
+        match self {
+            E::Chain(_) => 400,
+            E::Identity(e) => e.status(),
         }
     }
 }
@@ -457,6 +544,40 @@ impl WireError for LookupError {
         match self {
             LookupError::NotFound => 404,
             LookupError::Store(e) => e.status(),
+        }
+    }
+}
+
+impl WireError for ResultAccessError {
+    fn code(&self) -> &'static str {
+        match self {
+            ResultAccessError::CodeRequired
+            | ResultAccessError::WrongCode
+            | ResultAccessError::CodeUsed => "access_denied",
+            ResultAccessError::NotSameDevice => "invalid_request",
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            ResultAccessError::CodeRequired
+            | ResultAccessError::WrongCode
+            | ResultAccessError::CodeUsed => 403,
+            ResultAccessError::NotSameDevice => 400,
+        }
+    }
+}
+
+impl WireError for ReadError {
+    fn code(&self) -> &'static str {
+        match self {
+            ReadError::Lookup(e) => e.code(),
+            ReadError::Access(e) => e.code(),
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            ReadError::Lookup(e) => e.status(),
+            ReadError::Access(e) => e.status(),
         }
     }
 }

@@ -7,11 +7,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::openapi::{EmptyObject, ErrorBody, UploadLink};
+use super::openapi::{ErrorBody, UploadLink};
 use super::{ApiError, AppState, WireError, limits};
-use crate::verifier::Transaction;
 use crate::verifier::request_object::{MEDIA_TYPE, RequestObjectError};
-use crate::verifier::response::{ResponseError, WalletResponse};
+use crate::verifier::response::{ResponseBody, ResponseError, WalletResponse};
 use crate::verifier::scan::{PresentationNonce, Upload, Uploaded};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -102,11 +101,11 @@ fn jar(jwt: String) -> HttpResponse {
 #[utoipa::path(post, path = "/oid4vp/responses/{id}", tag = "wallet",
     operation_id = "authorization_response",
     summary = "Response URI: the wallet's Authorization Response (OpenID4VP 1.0 §8.2 `direct_post`, §8.3.1 `direct_post.jwt`)",
-    description = "The `response_uri` of the request object (its id is not the request URI's: only the request object discloses it). One response per request, within the response window that fetching the request object opened. `direct_post`: `vp_token` and `state`; `direct_post.jwt`: `response`, a JWE of them (a plain `vp_token` is refused: no downgrade). An error response (`error`, `error_description`, `state`; §8.5) may come unencrypted in either mode. Only a response that shows the request object was known — a JWE that decrypts with the request's key, or the request's `state` — changes the transaction: a valid one makes it `verified`; an invalid one `failed` (with 400); a wallet error `failed` with the wallet's code (with 200). Any other response gets a 400 and leaves the transaction pending. No `redirect_uri` is returned; `Cache-Control: no-store`.",
+    description = "The `response_uri` of the request object (its id is not the request URI's: only the request object discloses it). One response per request, within the response window that fetching the request object opened. `direct_post`: `vp_token` and `state`; `direct_post.jwt`: `response`, a JWE of them (a plain `vp_token` is refused: no downgrade). An error response (`error`, `error_description`, `state`; §8.5) may come unencrypted in either mode. Only a response that shows the request object was known — a JWE that decrypts with the request's key, or the request's `state` — changes the transaction: a valid one makes it `verified`; an invalid one `failed` (with 400); a wallet error `failed` with the wallet's code (with 200). Any other response gets a 400 and leaves the transaction pending. Same-device requests (created with `redirect_uri`): a processed answer, valid or the wallet's error response, gets `{\"redirect_uri\": \"<uri>#response_code=<code>\"}` for the wallet to open (§8.2); a refused one gets the 400 without a redirect. Cross-device requests get `{}`; `Cache-Control: no-store`.",
     params(("id" = String, Path, description = "The response id (from the request object's `response_uri`)")),
     request_body(content = WalletResponse, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Accepted: `{}`", body = EmptyObject),
+        (status = 200, description = "Accepted: `{}`, or `{redirect_uri}` for a same-device request", body = ResponseBody),
         (status = 400, description = "`invalid_request`. Nothing changes when: no request waits at this response URI (unknown, deleted, or its retention is over), a response was already received, the request object was not retrieved yet, the response window closed, an unencrypted response without the request's `state` or with another one, a JWE that is not a compact JWE for this request's key (`alg`, `enc`, `kid`, compression) or does not decrypt with it. The transaction turns `failed` when: the decrypted payload is not a JSON object or its `state` is wrong, a plain response with the right `state` to a `direct_post.jwt` request or an encrypted one to a `direct_post` request, neither `vp_token` nor `error`, malformed `vp_token`, several presentations for a query without `multiple`, queries unanswered or `credential_sets` unmet, a presentation that does not verify (signature, issuer trust, status, KB-JWT `aud`/`nonce`/`sd_hash`, requested claims or values). Also the invalid form body", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -122,19 +121,24 @@ async fn response(
     // Counted when the transaction ends here; a call that changes nothing
     // (unknown, replayed, expired, not fetched, not from the holder of the
     // request object) is not a verification.
-    use crate::verifier::response::Accepted;
+    use crate::verifier::response::{Accepted, Responded};
     let kind = "oid4vp_response";
     match &outcome {
-        Ok((Accepted::Verified, _)) => state.metrics.verified(kind, "verified"),
-        Ok((Accepted::WalletError, _)) => state.metrics.verified(kind, "wallet_error"),
+        Ok(Responded {
+            accepted: Accepted::Verified,
+            ..
+        }) => state.metrics.verified(kind, "verified"),
+        Ok(Responded {
+            accepted: Accepted::WalletError,
+            ..
+        }) => state.metrics.verified(kind, "wallet_error"),
         Err(e) if e.fails_transaction() => state.metrics.verified(kind, "failed"),
         Err(_) => {}
     }
     account(&state, &id, &outcome).await;
-    outcome?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({})))
+        .json(outcome?.body))
 }
 
 /// Counts a response that ended its transaction for the transaction's
@@ -142,16 +146,25 @@ async fn response(
 async fn account(
     state: &AppState,
     response_id: &str,
-    outcome: &Result<(crate::verifier::response::Accepted, Transaction), ResponseError>,
+    outcome: &Result<crate::verifier::response::Responded, ResponseError>,
 ) {
     use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
     use crate::verifier::parties::failure_reason;
-    use crate::verifier::response::Accepted;
+    use crate::verifier::response::{Accepted, Responded};
     use crate::verifier::transaction::Outcome;
     let now = state.now();
     let (tx, reason) = match outcome {
-        Ok((Accepted::Verified, tx)) => (tx.clone(), None),
-        Ok((Accepted::WalletError, tx)) => (tx.clone(), Some(FailureReason::WalletError)),
+        Ok(Responded {
+            accepted,
+            transaction,
+            ..
+        }) => (
+            transaction.clone(),
+            match accepted {
+                Accepted::Verified => None,
+                Accepted::WalletError => Some(FailureReason::WalletError),
+            },
+        ),
         Err(e) => match failure_reason(e) {
             // The transaction is failed now; find out whose it is.
             Some(r) => match state
@@ -169,7 +182,8 @@ async fn account(
         Some(Outcome::Failed { code, .. }) => code.as_str(),
         _ => "invalid_request",
     };
-    state.metrics.party_outcome(&tx.party, reason);
+    let party = crate::relying_party::PartyId::parse(&tx.party).unwrap_or_default();
+    state.metrics.party_outcome(&party, reason);
     let entry = AuditEntry::new(now, &tx.id.0, AuditKind::Request, reason.map(|r| (code, r)));
     state.parties.record(&tx.party, now, entry).await;
 }
@@ -252,6 +266,7 @@ impl WireError for RequestObjectError {
             | RequestObjectError::AlreadyRetrieved
             | RequestObjectError::BadWalletNonce => "invalid_request",
             RequestObjectError::Signing => "server_error",
+            RequestObjectError::Identity => "invalid_request",
             RequestObjectError::Store(e) => e.code(),
         }
     }
@@ -262,6 +277,7 @@ impl WireError for RequestObjectError {
             | RequestObjectError::AlreadyRetrieved
             | RequestObjectError::BadWalletNonce => 400,
             RequestObjectError::Signing => 500,
+            RequestObjectError::Identity => 400,
             RequestObjectError::Store(e) => e.status(),
         }
     }

@@ -25,7 +25,9 @@ pub use entitlements::{Denied, Entitlements, Grant};
 pub use key::ApiKeyHash;
 pub use validate::PartyError;
 
+use crate::verifier::identity::StoredIdentity;
 use crate::verifier::presets::Preset;
+use crate::verifier::transaction::RequestUriMethod;
 
 /// A relying party's id: `default` for the built-in one, 20 lowercase hex
 /// digits for a registered one (any 1 to 64 of `A-Z a-z 0-9 _ -` is
@@ -123,6 +125,16 @@ pub struct RelyingParty {
     pub key: ApiKeyHash,
     /// When the key was last made (registration or rotation).
     pub key_created_at: i64,
+    /// `request_uri_method` of its links unless a request says otherwise.
+    #[serde(default)]
+    pub request_uri_method: RequestUriMethod,
+    /// Its request-signing key (sealed) and certificate chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<StoredIdentity>,
+    /// Incremented by every change of the record (the verifier caches the
+    /// party's identity by it).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl RelyingParty {
@@ -167,10 +179,10 @@ impl Party {
     /// Whether a transaction recorded for `owner` is this party's: a
     /// party sees its own transactions only (the operator's key is the
     /// party `default` and sees `default`'s).
-    pub fn owns(&self, owner: &PartyId) -> bool {
+    pub fn owns(&self, owner: &str) -> bool {
         match self {
-            Party::Default => owner.is_builtin(),
-            Party::Registered(p) => &p.id == owner,
+            Party::Default => owner == DEFAULT_PARTY,
+            Party::Registered(p) => p.id.as_str() == owner,
         }
     }
 
@@ -238,6 +250,11 @@ pub struct Registration {
     #[serde(default, deserialize_with = "count")]
     #[schema(nullable = false, minimum = 1, maximum = 1_000_000, example = 600)]
     pub requests_per_minute: Option<u32>,
+    /// `post` advertises `request_uri_method=post` in its links (OpenID4VP
+    /// 1.0 §5.10) unless a request says otherwise; default `get`.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub request_uri_method: Option<RequestUriMethod>,
 }
 
 /// A whole number up to `u32::MAX`, also written as `600.0` (an integer
@@ -319,6 +336,9 @@ pub struct Patch {
     #[serde(default, deserialize_with = "count_or_null")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub requests_per_minute: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub request_uri_method: Option<RequestUriMethod>,
 }
 
 impl Registration {
@@ -342,6 +362,9 @@ impl Registration {
             updated_at: now,
             key,
             key_created_at: now,
+            request_uri_method: RequestUriMethod::default(),
+            identity: None,
+            version: 0,
         };
         Patch {
             name: Some(self.name),
@@ -351,6 +374,7 @@ impl Registration {
             redirect_uris: self.redirect_uris,
             callback_urls: self.callback_urls,
             requests_per_minute: Some(self.requests_per_minute),
+            request_uri_method: self.request_uri_method,
         }
         .apply(&mut party, now)?;
         Ok(party)
@@ -383,7 +407,11 @@ impl Patch {
         if let Some(r) = self.requests_per_minute {
             next.requests_per_minute = r.map(validate::requests_per_minute).transpose()?;
         }
+        if let Some(m) = self.request_uri_method {
+            next.request_uri_method = m;
+        }
         next.updated_at = now;
+        next.version = next.version.saturating_add(1);
         *party = next;
         Ok(())
     }
@@ -417,6 +445,15 @@ pub struct PartyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "2026-11-26T10:00:00Z")]
     pub updated_at: Option<String>,
+    pub request_uri_method: RequestUriMethod,
+    /// Its Client Identifier (`x509_hash:…` of its leaf certificate), once
+    /// it has one (demo mode: from registration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        nullable = false,
+        example = "x509_hash:UvRWDK3mZ6t0Zc4yZ2f6OBrNtl1kmKZbW3Dr_Xx0nFA"
+    )]
+    pub client_id: Option<String>,
     /// When the current API key was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "2026-11-26T10:00:00Z")]
@@ -439,6 +476,12 @@ impl PartyView {
             redirect_uris: p.redirect_uris.clone(),
             callback_urls: p.callback_urls.clone(),
             requests_per_minute: p.requests_per_minute,
+            request_uri_method: p.request_uri_method,
+            client_id: p
+                .identity
+                .as_ref()
+                .and_then(StoredIdentity::client_id)
+                .map(|c| c.as_str().to_owned()),
             created_at: Some(rfc3339(p.created_at)),
             updated_at: Some(rfc3339(p.updated_at)),
             key_created_at: Some(rfc3339(p.key_created_at)),
@@ -446,7 +489,8 @@ impl PartyView {
         }
     }
 
-    /// The built-in party `default`.
+    /// The built-in party `default` (its link method and client id are
+    /// the `[verifier]` settings').
     pub fn builtin() -> Self {
         PartyView {
             id: PartyId::builtin(),
@@ -457,6 +501,8 @@ impl PartyView {
             redirect_uris: Vec::new(),
             callback_urls: Vec::new(),
             requests_per_minute: None,
+            request_uri_method: RequestUriMethod::default(),
+            client_id: None,
             created_at: None,
             updated_at: None,
             key_created_at: None,
@@ -549,11 +595,11 @@ mod tests {
     #[test]
     fn the_built_in_party_sees_only_its_own_and_has_everything() {
         let d = Party::Default;
-        assert!(d.owns(&PartyId::builtin()));
+        assert!(d.owns(DEFAULT_PARTY));
         let p = register(json!({"name": "A", "callback_urls": ["https://a.example/cb"]})).unwrap();
-        assert!(!d.owns(&p.id));
+        assert!(!d.owns(p.id.as_str()));
         let rp = Party::Registered(Box::new(p.clone()));
-        assert!(rp.owns(&p.id) && !rp.owns(&PartyId::builtin()));
+        assert!(rp.owns(p.id.as_str()) && !rp.owns(DEFAULT_PARTY));
         assert!(matches!(d.entitlements(), Entitlements::Everything));
         d.allows_callback(Some("https://anything.example")).unwrap();
         rp.allows_callback(Some("https://a.example/cb")).unwrap();

@@ -44,9 +44,10 @@ pub fn check_callback_url(url: &str, policy: TargetPolicy) -> Result<(), Callbac
 }
 
 impl Verifier {
-    /// The signed result of a transaction.
+    /// The signed result of a transaction (a same-device one's without
+    /// `claims`: those are only for the holder of its response code).
     pub fn signed_result(&self, tx: &Transaction, now: i64) -> Option<String> {
-        let view = StatusView::of(tx, now, self.settings.retention);
+        let view = StatusView::without_claims_if_same_device(tx, now, self.settings.retention);
         let payload = json!({
             "iss": self.client_id(),
             "iat": now,

@@ -15,9 +15,14 @@ use crate::sdjwt::{ClaimPath, PathElem};
 
 /// The one Credential Format Identifier this verifier accepts (OpenID4VP 1.0 §B.3).
 pub const FORMAT_SD_JWT_VC: &str = "dc+sd-jwt";
-/// Trusted Authorities Query types of OpenID4VP 1.0 §6.1.1 (passed to the
-/// wallet as data-minimisation hints; trust is decided by configuration).
-const TRUSTED_AUTHORITY_TYPES: &[&str] = &["aki", "etsi_tl", "openid_federation"];
+/// The Trusted Authorities Query type this verifier enforces (OpenID4VP 1.0
+/// §6.1.1): base64url KeyIdentifiers matched against the AuthorityKeyIdentifier
+/// of the certificates of the credential's validated `x5c` chain.
+const AKI: &str = "aki";
+/// Types of §6.1.1 that need an ETSI Trusted List or an OpenID Federation
+/// resolver, which this verifier does not have: refused at request
+/// creation rather than sent as a condition the answer is never held to.
+const UNSUPPORTED_AUTHORITY_TYPES: &[&str] = &["etsi_tl", "openid_federation"];
 /// Upper bounds that keep a query (and the request object) small.
 const MAX_CREDENTIALS: usize = 16;
 const MAX_CLAIMS: usize = 64;
@@ -56,7 +61,11 @@ pub struct CredentialQuery {
     #[schema(default = false)]
     pub multiple: bool,
     pub meta: Meta,
-    /// Hints for the wallet; trust is decided by configuration.
+    /// Which authorities must have certified the issuer (§6.1.1): only
+    /// `aki` is supported, and enforced: a credential answers the query
+    /// only when its `x5c` chain validated to a configured trust anchor
+    /// and a certificate on that path has an AuthorityKeyIdentifier equal
+    /// to one of the values (else the answer fails with `aki_mismatch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub trusted_authorities: Option<Vec<TrustedAuthority>>,
@@ -100,11 +109,14 @@ pub struct Meta {
 /// A Trusted Authorities Query (§6.1.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrustedAuthority {
-    /// `aki`, `etsi_tl` or `openid_federation`.
+    /// `aki` (`etsi_tl` and `openid_federation` are refused: this verifier
+    /// cannot check them).
     #[serde(rename = "type")]
     #[schema(example = "aki")]
     pub kind: String,
-    /// Non-empty strings.
+    /// For `aki`: KeyIdentifiers of the AuthorityKeyIdentifier extension
+    /// (RFC 5280 §4.2.1.1), base64url without padding.
+    #[schema(example = json!(["s9tIpPmhxdiuNkHMEWNpYim8S8Y"]))]
     pub values: Vec<String>,
 }
 
@@ -334,16 +346,27 @@ impl CredentialQuery {
                 ));
             }
             for (i, ta) in tas.iter().enumerate() {
-                if !TRUSTED_AUTHORITY_TYPES.contains(&ta.kind.as_str()) {
+                if UNSUPPORTED_AUTHORITY_TYPES.contains(&ta.kind.as_str()) {
                     return Err(err(
                         format!("{at}.trusted_authorities[{i}].type"),
-                        "is not a supported type (aki, etsi_tl, openid_federation)",
+                        "is a type this verifier cannot enforce; only `aki` is supported",
                     ));
                 }
-                if ta.values.is_empty() || ta.values.iter().any(String::is_empty) {
+                if ta.kind != AKI {
+                    return Err(err(
+                        format!("{at}.trusted_authorities[{i}].type"),
+                        "is not a Trusted Authorities Query type (OpenID4VP 1.0 §6.1.1); only `aki` is supported",
+                    ));
+                }
+                let key_id = |v: &String| {
+                    !v.is_empty()
+                        && v.len() <= 128
+                        && crate::crypto::b64url_decode(v).is_ok_and(|b| !b.is_empty())
+                };
+                if ta.values.is_empty() || !ta.values.iter().all(key_id) {
                     return Err(err(
                         format!("{at}.trusted_authorities[{i}].values"),
-                        "must be a non-empty array of non-empty strings",
+                        "must be a non-empty array of base64url KeyIdentifiers",
                     ));
                 }
             }
@@ -420,6 +443,35 @@ impl CredentialQuery {
         Ok(())
     }
 
+    /// Whether the credential's issuer was certified by an authority of
+    /// `trusted_authorities` (§6.1.1, type `aki`): some certificate on its
+    /// validated chain (`authority_key_ids`, `None` for a credential not
+    /// trusted by certificate) has an AuthorityKeyIdentifier whose
+    /// KeyIdentifier is one of the values. Without `trusted_authorities`
+    /// any trusted issuer will do.
+    pub fn check_trusted_authorities(
+        &self,
+        authority_key_ids: Option<&[Vec<u8>]>,
+    ) -> Result<(), MatchError> {
+        let Some(tas) = &self.trusted_authorities else {
+            return Ok(());
+        };
+        let Some(ids) = authority_key_ids else {
+            return Err(MatchError::NoCertificateChain(self.id.clone()));
+        };
+        let matched = tas
+            .iter()
+            .filter(|ta| ta.kind == AKI)
+            .flat_map(|ta| &ta.values)
+            .filter_map(|v| crate::crypto::b64url_decode(v).ok())
+            .any(|wanted| ids.contains(&wanted));
+        if matched {
+            Ok(())
+        } else {
+            Err(MatchError::AkiMismatch(self.id.clone()))
+        }
+    }
+
     /// The claims a verified credential gives for this query (§6.4.1): its
     /// `vct` must be allowed, and every claim of `claims` (or of the first
     /// satisfiable option of `claim_sets`) must be present with a matching
@@ -489,6 +541,14 @@ pub enum MatchError {
     MissingClaim { query: String, path: String },
     #[error("the credential for `{0}` satisfies no option of its claim_sets")]
     NoClaimSet(String),
+    #[error(
+        "aki_mismatch: no certificate of the issuer's chain for `{0}` has an AuthorityKeyIdentifier named by its trusted_authorities"
+    )]
+    AkiMismatch(String),
+    #[error(
+        "aki_mismatch: the credential for `{0}` has no certificate chain (`x5c`) that validated to a trust anchor, so it cannot match its trusted_authorities"
+    )]
+    NoCertificateChain(String),
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -677,6 +737,74 @@ mod tests {
             let e = q(v.clone()).expect_err(&v.to_string());
             assert_eq!(e.field, field, "{v}");
         }
+    }
+
+    #[test]
+    fn trusted_authorities_accept_aki_only() {
+        let with = |ta: Value| {
+            q(json!({"credentials": [{"id": "a", "format": "dc+sd-jwt",
+                "meta": {"vct_values": ["x"]}, "trusted_authorities": ta}]}))
+        };
+        with(json!([{"type": "aki", "values": ["s9tIpPmhxdiuNkHMEWNpYim8S8Y"]}])).unwrap();
+        for (ta, field, rule) in [
+            (
+                json!([{"type": "etsi_tl", "values": ["https://lotl.example.com"]}]),
+                "credentials[0].trusted_authorities[0].type",
+                "cannot enforce",
+            ),
+            (
+                json!([{"type": "aki", "values": ["AAEC"]},
+                       {"type": "openid_federation", "values": ["https://ta.example.com"]}]),
+                "credentials[0].trusted_authorities[1].type",
+                "cannot enforce",
+            ),
+            (
+                json!([{"type": "aki", "values": ["not base64url!"]}]),
+                "credentials[0].trusted_authorities[0].values",
+                "base64url",
+            ),
+            (
+                json!([{"type": "aki", "values": ["s9tIpPmhxdiuNkHMEWNpYim8S8Y="]}]),
+                "credentials[0].trusted_authorities[0].values",
+                "base64url",
+            ),
+            (
+                json!([{"type": "aki", "values": []}]),
+                "credentials[0].trusted_authorities[0].values",
+                "non-empty",
+            ),
+            (json!([]), "credentials[0].trusted_authorities", "non-empty"),
+        ] {
+            let e = with(ta.clone()).expect_err(&ta.to_string());
+            assert_eq!(e.field, field, "{ta}");
+            assert!(e.rule.contains(rule), "{ta}: {}", e.rule);
+        }
+    }
+
+    #[test]
+    fn aki_matches_a_certificate_of_the_chain() {
+        let query = q(json!({"credentials": [{"id": "pid", "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["v"]},
+            "trusted_authorities": [{"type": "aki", "values": ["AQID", "BAUG"]}]}]}))
+        .unwrap();
+        let c = &query.credentials[0];
+        let chain = [vec![9, 9], vec![4, 5, 6]];
+        assert_eq!(c.check_trusted_authorities(Some(&chain)), Ok(()));
+        assert_eq!(
+            c.check_trusted_authorities(Some(&[vec![9, 9], vec![1, 2]])),
+            Err(MatchError::AkiMismatch("pid".into()))
+        );
+        assert_eq!(
+            c.check_trusted_authorities(None),
+            Err(MatchError::NoCertificateChain("pid".into()))
+        );
+        assert!(
+            MatchError::AkiMismatch("pid".into())
+                .to_string()
+                .starts_with("aki_mismatch: ")
+        );
+        let plain = q(passport(json!([{"path": ["a"]}]))).unwrap();
+        assert_eq!(plain.credentials[0].check_trusted_authorities(None), Ok(()));
     }
 
     #[test]

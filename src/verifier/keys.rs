@@ -93,6 +93,8 @@ pub struct VerifierKeys {
     pub leaf_der: Vec<u8>,
     /// The demo CA certificate (DER; demo mode only); never sent to wallets.
     pub ca_der: Option<Vec<u8>>,
+    /// The demo CA (demo mode only): issues relying parties' leaves.
+    demo_ca: Option<(X509, PKey<Private>)>,
     pub prefix: ClientIdPrefix,
     pub client_id: ClientId,
 }
@@ -125,7 +127,7 @@ impl VerifierKeys {
         let host = host_of(public_url);
         let leaf_path = dir.join("verifier-leaf.pem");
         let signing_pkey = to_pkey(&signing).map_err(cert_err(&leaf_path))?;
-        let (leaf, ca) = match certificates {
+        let (leaf, demo_ca) = match certificates {
             Certificates::DemoCa => {
                 let (leaf, ca) = demo_leaf(&dir, &host, &signing_pkey)?;
                 (Some(leaf), Some(ca))
@@ -134,6 +136,7 @@ impl VerifierKeys {
                 (operator_leaf(&dir, &host, &signing_pkey)?, None)
             }
         };
+        let ca = demo_ca.as_ref().map(|(ca, _)| ca);
         let leaf_der = match &leaf {
             Some(leaf) => leaf.to_der().map_err(cert_err(&leaf_path))?,
             None => Vec::new(),
@@ -175,6 +178,7 @@ impl VerifierKeys {
             signing,
             leaf_der,
             ca_der,
+            demo_ca,
             prefix,
             client_id,
         })
@@ -201,13 +205,30 @@ impl VerifierKeys {
     }
 }
 
+impl VerifierKeys {
+    /// Demo mode: a leaf certificate from the demo CA for a relying
+    /// party's `key` (DER), valid for a year from `now`; `None` outside
+    /// demo mode (there is no demo CA then).
+    pub(crate) fn issue_demo_leaf(
+        &self,
+        key: &SigningKey,
+        subject: &LeafSubject<'_>,
+        now: i64,
+    ) -> Option<Result<Vec<u8>, openssl::error::ErrorStack>> {
+        let (ca, ca_key) = self.demo_ca.as_ref()?;
+        Some(to_pkey(key).and_then(|pkey| {
+            make_leaf(ca, ca_key, &pkey, subject, Validity::from_unix(now))?.to_der()
+        }))
+    }
+}
+
 /// Demo mode: the demo CA (generated on first start) and its leaf for
 /// `host` and `key` (re-issued when it names another host or key).
 fn demo_leaf(
     dir: &Path,
     host: &str,
     key: &PKey<Private>,
-) -> Result<(X509, X509), VerifierKeyError> {
+) -> Result<(X509, (X509, PKey<Private>)), VerifierKeyError> {
     let ca_path = dir.join("verifier-ca.pem");
     let ca_key_path = dir.join("verifier-ca-key.pem");
     let leaf_path = dir.join("verifier-leaf.pem");
@@ -234,14 +255,21 @@ fn demo_leaf(
     let leaf = match existing {
         Some(leaf) => leaf,
         None => {
-            let leaf = make_leaf(&ca, &ca_key, key, host).map_err(cert_err(&leaf_path))?;
+            let leaf = make_leaf(
+                &ca,
+                &ca_key,
+                key,
+                &LeafSubject::host(host),
+                Validity::from_today(),
+            )
+            .map_err(cert_err(&leaf_path))?;
             let pem = leaf.to_pem().map_err(cert_err(&leaf_path))?;
             keystore::write_private_atomically(&leaf_path, &pem)?;
             tracing::info!(host = %host, "issued a verifier leaf certificate with the demo CA");
             leaf
         }
     };
-    Ok((leaf, ca))
+    Ok((leaf, (ca, ca_key)))
 }
 
 /// The demo CA's common name: a leaf it issued is never used outside demo
@@ -349,7 +377,7 @@ fn load_or_generate_key(path: &Path) -> Result<SigningKey, VerifierKeyError> {
 }
 
 /// The host of the public URL (without port or brackets).
-fn host_of(url: &PublicUrl) -> String {
+pub(crate) fn host_of(url: &PublicUrl) -> String {
     let origin = url.origin();
     let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
     if let Some(v6) = authority.strip_prefix('[') {
@@ -361,7 +389,7 @@ fn host_of(url: &PublicUrl) -> String {
         .to_owned()
 }
 
-fn to_pkey(key: &SigningKey) -> Result<PKey<Private>, openssl::error::ErrorStack> {
+pub(crate) fn to_pkey(key: &SigningKey) -> Result<PKey<Private>, openssl::error::ErrorStack> {
     let jwk = key.to_private_jwk();
     let part = |n: &str| {
         jwk.get(n)
@@ -393,7 +421,9 @@ fn make_ca() -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
     make_ca_named(DEMO_CA_NAME)
 }
 
-fn make_ca_named(common_name: &str) -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
+pub(crate) fn make_ca_named(
+    common_name: &str,
+) -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
     let mut name = X509NameBuilder::new()?;
@@ -419,14 +449,55 @@ fn make_ca_named(common_name: &str) -> Result<(X509, PKey<Private>), openssl::er
     Ok((b.build(), key))
 }
 
-fn make_leaf(
+/// The subject of a leaf certificate: `CN` (and `O`), and the DNS name
+/// in subjectAltName (the public URL's host, which some wallets compare
+/// with the `response_uri` host).
+pub(crate) struct LeafSubject<'a> {
+    pub common_name: &'a str,
+    pub organization: Option<&'a str>,
+    pub dns_name: &'a str,
+}
+
+impl<'a> LeafSubject<'a> {
+    /// The verifier's own leaf: named after the host.
+    fn host(host: &'a str) -> Self {
+        LeafSubject {
+            common_name: host,
+            organization: None,
+            dns_name: host,
+        }
+    }
+}
+
+/// A leaf's validity: one year from `not_before` (unix seconds, or today).
+#[derive(Clone, Copy)]
+pub(crate) struct Validity(Option<i64>);
+
+impl Validity {
+    fn from_today() -> Self {
+        Validity(None)
+    }
+
+    pub(crate) fn from_unix(not_before: i64) -> Self {
+        Validity(Some(not_before))
+    }
+}
+
+/// Days a leaf certificate is valid.
+pub(crate) const LEAF_DAYS: i64 = 365;
+
+pub(crate) fn make_leaf(
     ca: &X509,
     ca_key: &PKey<Private>,
     leaf_key: &PKey<Private>,
-    host: &str,
+    subject: &LeafSubject<'_>,
+    validity: Validity,
 ) -> Result<X509, openssl::error::ErrorStack> {
     let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", host)?;
+    name.append_entry_by_text("CN", subject.common_name)?;
+    if let Some(org) = subject.organization {
+        name.append_entry_by_text("O", org)?;
+    }
     let name = name.build();
     let mut b = X509::builder()?;
     b.set_version(2)?;
@@ -434,14 +505,24 @@ fn make_leaf(
     b.set_subject_name(&name)?;
     b.set_issuer_name(ca.subject_name())?;
     b.set_pubkey(leaf_key)?;
-    b.set_not_before(Asn1Time::days_from_now(0)?.as_ref())?;
-    b.set_not_after(Asn1Time::days_from_now(365)?.as_ref())?;
+    let (not_before, not_after) = match validity.0 {
+        None => (
+            Asn1Time::days_from_now(0)?,
+            Asn1Time::days_from_now(LEAF_DAYS as u32)?,
+        ),
+        Some(t) => (
+            Asn1Time::from_unix(t)?,
+            Asn1Time::from_unix(t.saturating_add(LEAF_DAYS * 86_400))?,
+        ),
+    };
+    b.set_not_before(not_before.as_ref())?;
+    b.set_not_after(not_after.as_ref())?;
     b.append_extension(BasicConstraints::new().critical().build()?)?;
     b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
     b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
     let ctx = b.x509v3_context(Some(ca), None);
     let mut san = SubjectAlternativeName::new();
-    san.dns(host);
+    san.dns(subject.dns_name);
     let san = san.build(&ctx)?;
     b.append_extension(san)?;
     b.sign(ca_key, MessageDigest::sha256())?;
@@ -601,14 +682,28 @@ mod tests {
             serde_json::from_slice(&fs::read(keys.join("verifier-es256.jwk")).unwrap()).unwrap();
         let key = to_pkey(&SigningKey::from_jwk(&jwk).unwrap()).unwrap();
         let (ca, ca_key) = make_ca_named("Operator CA").unwrap();
-        let leaf = make_leaf(&ca, &ca_key, &key, "verifier.example.ru").unwrap();
+        let leaf = make_leaf(
+            &ca,
+            &ca_key,
+            &key,
+            &LeafSubject::host("verifier.example.ru"),
+            Validity::from_today(),
+        )
+        .unwrap();
         fs::write(keys.join("verifier-leaf.pem"), leaf.to_pem().unwrap()).unwrap();
         let k = load(dir.path(), Certificates::OperatorRequired).unwrap();
         assert_eq!(k.prefix, ClientIdPrefix::X509Hash);
         assert_eq!(k.leaf_der, leaf.to_der().unwrap());
         assert!(k.ca_der.is_none());
 
-        let other_host = make_leaf(&ca, &ca_key, &key, "elsewhere.example").unwrap();
+        let other_host = make_leaf(
+            &ca,
+            &ca_key,
+            &key,
+            &LeafSubject::host("elsewhere.example"),
+            Validity::from_today(),
+        )
+        .unwrap();
         fs::write(keys.join("verifier-leaf.pem"), other_host.to_pem().unwrap()).unwrap();
         assert!(matches!(
             load(dir.path(), Certificates::Operator),

@@ -15,6 +15,7 @@
 pub mod callback;
 pub mod dcql;
 pub mod fetch;
+pub mod identity;
 pub mod jwe;
 pub mod keys;
 pub mod outbound;
@@ -30,12 +31,14 @@ pub mod transaction;
 pub mod trust;
 pub mod view;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use crate::config::{PublicUrl, Settings, VerifierSettings};
 use crate::crypto::PublicKey;
 use crate::store::Store;
 
+pub use identity::{DEFAULT_PARTY, IdentityError, PartyIdentity};
 pub use keys::{Certificates, ClientId, ClientIdPrefix, VerifierKeyError, VerifierKeys};
 pub use transaction::{RequestId, ResponseId, Status, Transaction, TransactionId};
 
@@ -50,6 +53,8 @@ pub const UPLOAD_PATH: &str = "/p/";
 /// The verifier role: its identity, trust, status checks and storage.
 pub struct Verifier {
     pub keys: VerifierKeys,
+    /// Who signs each relying party's request objects.
+    identities: Identities,
     pub settings: VerifierSettings,
     pub public_url: PublicUrl,
     pub trust: trust::Trust,
@@ -61,6 +66,9 @@ pub struct Verifier {
     /// HAIP 1.0 profile: encrypted responses only.
     pub haip: bool,
     store: Arc<dyn Store>,
+    /// Set once the relying-party registry is attached
+    /// ([`Verifier::attach_registry`]): opens the parties' stored keys.
+    registry_secret: std::sync::OnceLock<crate::keystore::StoreSecret>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -107,8 +115,15 @@ impl Verifier {
                 (false, crate::config::Profile::Haip) => Certificates::OperatorRequired,
             },
         )?;
+        let identities = Identities::new(PartyIdentity::operator(&keys).map_err(|_| {
+            VerifierKeyError::Certificate {
+                path: settings.data_dir.join("keys").display().to_string(),
+                why: "the verifier key cannot be used as the default party's identity".into(),
+            }
+        })?);
         Ok(Verifier {
             keys,
+            identities,
             settings: v.clone(),
             public_url: settings.public_url.clone(),
             trust: trust::Trust::new(
@@ -122,7 +137,15 @@ impl Verifier {
             outbound,
             haip: settings.profile == crate::config::Profile::Haip,
             store,
+            registry_secret: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Also trusts issuers whose `x5c` chain validates to one of `anchors`
+    /// (`[verifier.trust] anchors`).
+    pub fn with_anchors(mut self, anchors: crate::crypto::x509::Anchors) -> Self {
+        self.trust.set_anchors(anchors);
+        self
     }
 
     pub fn client_id(&self) -> &str {
@@ -138,17 +161,146 @@ impl Verifier {
             .join(&format!("{RESPONSE_URI_PATH}{}", id.0))
     }
 
-    /// The `openid4vp://` link a QR carries for a request.
-    pub fn authorization_request(&self, id: &RequestId) -> String {
+    /// The `openid4vp://` link a QR carries for a request (OpenID4VP 1.0
+    /// §5.7): the transaction's own client id (its party's, as the request
+    /// object carries it; §5.10.1 wants the two identical), with `request_uri_method=post` when the transaction asks for
+    /// it (§5.10).
+    pub fn authorization_request(&self, tx: &Transaction) -> String {
+        let method = match tx.request_uri_method {
+            transaction::RequestUriMethod::Get => "",
+            transaction::RequestUriMethod::Post => "&request_uri_method=post",
+        };
         format!(
-            "openid4vp://?client_id={}&request_uri={}",
-            percent_encode(self.client_id()),
-            percent_encode(&self.request_uri(id))
+            "openid4vp://?client_id={}&request_uri={}{method}",
+            percent_encode(&tx.client_id),
+            percent_encode(&self.request_uri(&tx.request_id))
         )
+    }
+
+    /// The host of the public URL (the SAN of the leaves the demo CA
+    /// issues to relying parties).
+    pub fn public_host(&self) -> String {
+        keys::host_of(&self.public_url)
+    }
+
+    /// The identity that signs `party`'s request objects: `default` is the
+    /// operator's; another party's comes from the cache the registry fills
+    /// ([`Verifier::register_identity`]), refused once its registration
+    /// certificate has expired (the registry then re-issues it).
+    pub async fn identity_of(
+        &self,
+        party: &str,
+        now: i64,
+    ) -> Result<Arc<PartyIdentity>, IdentityError> {
+        if party == DEFAULT_PARTY {
+            return Ok(self.identities.default.clone());
+        }
+        // A registered party: its identity from its current record (one
+        // store read, so every node signs with the current one).
+        if let Some(secret) = self.registry_secret.get()
+            && let Some(identity) = parties::identity(self, party, secret, now).await?
+        {
+            return Ok(identity);
+        }
+        self.identities
+            .get(party, None, now)
+            .ok_or_else(|| IdentityError::UnknownParty(party.to_owned()))
+    }
+
+    /// The cached identity of `party` at record `version`, unless another
+    /// version replaced it or its registration certificate expired.
+    pub fn cached_identity(
+        &self,
+        party: &str,
+        version: u64,
+        now: i64,
+    ) -> Option<Arc<PartyIdentity>> {
+        self.identities.get(party, Some(version), now)
+    }
+
+    /// Caches `identity` (of its party's record at `version`) for
+    /// [`Verifier::identity_of`]. `default` cannot be replaced.
+    pub fn register_identity(
+        &self,
+        version: u64,
+        identity: PartyIdentity,
+    ) -> Result<Arc<PartyIdentity>, IdentityError> {
+        if identity.party == DEFAULT_PARTY {
+            return Err(IdentityError::UnknownParty(identity.party));
+        }
+        let identity = Arc::new(identity);
+        self.identities.put(version, identity.clone());
+        Ok(identity)
+    }
+
+    /// A registered party's identity from its record at `version`: the
+    /// cached one, or made from the record (key opened with the store
+    /// secret, registration certificate signed by the operator) and cached.
+    /// What the registry-backed [`Verifier::identity_of`] calls.
+    pub fn party_identity(
+        &self,
+        party: &str,
+        version: u64,
+        stored: &identity::StoredIdentity,
+        secret: &crate::keystore::StoreSecret,
+        registration: &identity::Registration,
+        now: i64,
+    ) -> Result<Arc<PartyIdentity>, IdentityError> {
+        if let Some(cached) = self.cached_identity(party, version, now) {
+            return Ok(cached);
+        }
+        let made =
+            PartyIdentity::from_stored(party, stored, secret, registration, &self.keys, now)?;
+        self.register_identity(version, made)
+    }
+
+    /// Makes [`Verifier::identity_of`] read registered parties' identities
+    /// from the registry (`secret` opens their stored keys).
+    pub fn attach_registry(&self, secret: crate::keystore::StoreSecret) {
+        let _ = self.registry_secret.set(secret);
+    }
+
+    /// Drops `party`'s cached identity (deleted, or its record changed).
+    pub fn forget_identity(&self, party: &str) {
+        self.identities.remove(party);
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+}
+
+/// The identities by party: `default` fixed, the others a small cache keyed
+/// by party id and record version (identity material changes rarely).
+struct Identities {
+    default: Arc<PartyIdentity>,
+    parties: RwLock<HashMap<String, (u64, Arc<PartyIdentity>)>>,
+}
+
+impl Identities {
+    fn new(default: PartyIdentity) -> Self {
+        Identities {
+            default: Arc::new(default),
+            parties: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, party: &str, version: Option<u64>, now: i64) -> Option<Arc<PartyIdentity>> {
+        let map = self.parties.read().unwrap_or_else(|e| e.into_inner());
+        let (v, identity) = map.get(party)?;
+        let current = version.is_none_or(|want| want == *v);
+        let unexpired = identity.registration_expires_at.is_none_or(|exp| now < exp);
+        (current && unexpired).then(|| identity.clone())
+    }
+
+    fn put(&self, version: u64, identity: Arc<PartyIdentity>) {
+        let mut map = self.parties.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(identity.party.clone(), (version, identity));
+    }
+
+    fn remove(&self, party: &str) {
+        let mut map = self.parties.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(party);
     }
 }
 

@@ -14,17 +14,22 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Verifier;
+use super::identity::{self as ident, IdentityError, PartyIdentity, StoredIdentity};
 use super::presentation::PresentationError;
+use super::request::PartyOptions;
 use super::request::{CreateError, query_of};
 use super::response::ResponseError;
 use super::transaction::{NS_RESPONSE, Transaction};
 use super::view::LookupError;
+use crate::config::VerifierSettings;
+use crate::keystore::StoreSecret;
 use crate::relying_party::audit::{self, AuditEntry, FailureReason};
 use crate::relying_party::quota::{RetryAfter, WINDOW, Window};
 use crate::relying_party::{
     Denied, Party, PartyError, PartyId, PartyView, Patch, Registered, Registration, RelyingParty,
     key,
 };
+use crate::sdjwt::ClaimPath;
 use crate::store::{self, Store, StoreError, Update};
 
 /// Store namespace of registered parties (key: party id).
@@ -43,6 +48,8 @@ pub enum RegistryError {
     NotFound,
     #[error(transparent)]
     Invalid(#[from] PartyError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -77,11 +84,27 @@ impl Parties {
         Parties { store }
     }
 
-    /// Registers a party: its record and its API key, shown this once.
-    pub async fn register(&self, r: Registration, now: i64) -> Result<Registered, RegistryError> {
+    /// Registers a party: its record, its own request-signing key (with a
+    /// leaf from the demo CA in demo mode; `verifier` holds the CA, `secret`
+    /// seals the key) and its API key, shown this once.
+    pub async fn register(
+        &self,
+        r: Registration,
+        verifier: &Verifier,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<Registered, RegistryError> {
         let id = PartyId::generate();
         let key = key::issue(&id);
-        let party = r.into_party(id, key.stored, now)?;
+        let mut party = r.into_party(id, key.stored, now)?;
+        party.identity = Some(StoredIdentity::register(
+            party.id.as_str(),
+            &party.name,
+            &verifier.keys,
+            &verifier.public_host(),
+            secret,
+            now,
+        )?);
         self.store
             .insert(
                 NS_PARTY,
@@ -281,7 +304,11 @@ impl Parties {
 
     /// Adds a verification to the party's audit trail. Best effort: the
     /// result is recorded already, so a failure is logged, not returned.
-    pub async fn record(&self, party: &PartyId, at: i64, entry: AuditEntry) {
+    pub async fn record(&self, party: &str, at: i64, entry: AuditEntry) {
+        let Some(party) = PartyId::parse(party) else {
+            return;
+        };
+        let party = &party;
         let key = audit::key(party, at, &entry.transaction_id);
         let put = match store::to_bytes(&entry) {
             Ok(value) => {
@@ -318,6 +345,65 @@ impl Parties {
             .map(|e| store::from_bytes(&e.value).map_err(RegistryError::from))
             .collect()
     }
+}
+
+/// What `party` registered that shapes its requests.
+pub fn options<'a>(party: &'a Party, settings: &'a VerifierSettings) -> PartyOptions<'a> {
+    match party {
+        Party::Default => PartyOptions::of_settings(settings),
+        Party::Registered(p) => PartyOptions {
+            redirect_uris: &p.redirect_uris,
+            request_uri_method: p.request_uri_method,
+        },
+    }
+}
+
+/// A registered party's identity from its current record (`None` when no
+/// record has this id): the verifier's cached one for the record's
+/// version, or made from the record.
+pub async fn identity(
+    verifier: &Verifier,
+    party: &str,
+    secret: &StoreSecret,
+    now: i64,
+) -> Result<Option<Arc<PartyIdentity>>, IdentityError> {
+    let Some(id) = PartyId::parse(party) else {
+        return Ok(None);
+    };
+    let stored = verifier
+        .store()
+        .get(NS_PARTY, id.to_string(), now)
+        .await
+        .map_err(|_| IdentityError::UnknownParty(party.to_owned()))?;
+    let Some(bytes) = stored else {
+        return Ok(None);
+    };
+    let p: RelyingParty =
+        store::from_bytes(&bytes).map_err(|_| IdentityError::Malformed("record"))?;
+    let Some(stored) = &p.identity else {
+        return Err(IdentityError::NotCertified);
+    };
+    let registration = ident::Registration {
+        name: p.name.clone(),
+        display_name: p.display_name.as_ref().map(|d| ident::DisplayName {
+            ru: d.ru.clone(),
+            en: d.en.clone(),
+        }),
+        entitlements: ident::Entitlements {
+            presets: p.presets.clone(),
+            claims: p
+                .claims
+                .iter()
+                .map(|(vct, grants)| {
+                    let paths = grants.iter().map(|g| ClaimPath(g.0.clone())).collect();
+                    (vct.clone(), paths)
+                })
+                .collect(),
+        },
+    };
+    verifier
+        .party_identity(party, p.version, stored, secret, &registration, now)
+        .map(Some)
 }
 
 impl Verifier {

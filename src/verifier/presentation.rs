@@ -16,7 +16,9 @@ use crate::sdjwt::{self, Compact, VerifyError, VerifyPolicy};
 /// Why a presentation is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PresentationError {
-    #[error("the presentation is not an SD-JWT with an issuer-signed JWT carrying `iss`")]
+    #[error(
+        "the presentation is not an SD-JWT whose issuer-signed JWT names its issuer (`iss` or an `x5c` header)"
+    )]
     Malformed,
     #[error(transparent)]
     Trust(#[from] TrustError),
@@ -35,16 +37,25 @@ pub struct Binding<'a> {
     pub nonce: &'a str,
 }
 
-/// The `iss` of an SD-JWT, read before its signature is checked (only to
-/// choose the keys that must then verify it).
-fn peek_iss(token: &str) -> Option<String> {
+/// Who an SD-JWT says signed it, read before its signature is checked
+/// (only to choose the keys that must then verify it): the `iss` claim and
+/// the `x5c` header.
+struct Named {
+    iss: Option<String>,
+    x5c: Option<Value>,
+}
+
+fn peek_issuer(token: &str) -> Option<Named> {
     let compact = Compact::parse(token).ok()?;
-    let jws = Jws::decode(compact.jwt).ok()?;
+    let mut jws = Jws::decode(compact.jwt).ok()?;
     let payload = jws.payload_json().ok()?;
-    payload
-        .get("iss")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let iss = match payload.get("iss") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return None,
+    };
+    let x5c = jws.header.remove("x5c");
+    (iss.is_some() || x5c.is_some()).then_some(Named { iss, x5c })
 }
 
 /// The `nonce` of a presentation's KB-JWT, read before verification (to
@@ -68,8 +79,11 @@ impl Verifier {
         binding: Binding<'_>,
         now: i64,
     ) -> Result<Map<String, Value>, PresentationError> {
-        let iss = peek_iss(token).ok_or(PresentationError::Malformed)?;
-        let keys = self.trust.keys_for(&iss, now).await?;
+        let named = peek_issuer(token).ok_or(PresentationError::Malformed)?;
+        let keys = self
+            .trust
+            .keys_for(named.iss.as_deref(), named.x5c.as_ref(), now)
+            .await?;
         let mut policy = VerifyPolicy::sd_jwt_vc(now);
         // The KB-JWT is checked whenever present; required unless the query
         // opted out of holder binding (§6.1).
@@ -77,6 +91,9 @@ impl Verifier {
         policy.kb.nonce = Some(binding.nonce);
         policy.require_kb = query.require_holder_binding;
         let verified = sdjwt::verify(token, &keys, &policy)?;
+        // DCQL `trusted_authorities` (OpenID4VP 1.0 §6.1.1), once the
+        // signature shows the chain is the credential's.
+        query.check_trusted_authorities(keys.chain().map(|c| c.authority_key_ids()))?;
         if let Some(reference) = Reference::of(&verified.claims)? {
             self.status.check(&reference, &keys, now).await?;
         }

@@ -41,13 +41,23 @@ impl Preset {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// A human label for the demo page.
+    /// A human label for the demo page (English).
     pub fn label(self) -> &'static str {
         match self {
             Preset::AgeOver18 => "Age 18+ (shop)",
             Preset::HotelCheckIn => "Hotel check-in",
             Preset::PensionerStatus => "Pensioner discount",
             Preset::Identity => "Identity",
+        }
+    }
+
+    /// The label of [`Preset::label`] in Russian.
+    pub fn label_ru(self) -> &'static str {
+        match self {
+            Preset::AgeOver18 => "Возраст 18+ (магазин)",
+            Preset::HotelCheckIn => "Заселение в гостиницу",
+            Preset::PensionerStatus => "Пенсионная скидка",
+            Preset::Identity => "Установление личности",
         }
     }
 

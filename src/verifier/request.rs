@@ -2,6 +2,12 @@
 //! a DCQL query, the response mode (default `direct_post.jwt`), a fresh
 //! nonce (256 bits), state, response id and — for encrypted responses — a
 //! fresh ECDH-ES key; the `openid4vp://` link the QR carries.
+//!
+//! Same-device flow (OpenID4VP 1.0 §8.2): a `redirect_uri` that is one of
+//! the relying party's registered redirect URIs (exact match) makes the
+//! response endpoint send the wallet there with a response code, and the
+//! result readable only with that code (see [`super::response`],
+//! [`super::view`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,10 +18,11 @@ use super::dcql::{DcqlError, DcqlQuery};
 use super::jwe;
 use super::presets::Preset;
 use super::transaction::{
-    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Phase, RequestId, ResponseId, ResponseMode,
-    Transaction, TransactionId,
+    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Phase, RequestId, RequestUriMethod, ResponseId,
+    ResponseMode, Transaction, TransactionId,
 };
 use crate::clock::rfc3339;
+use crate::config::VerifierSettings;
 use crate::crypto::{b64url, random_bytes, random_token};
 use crate::store::{self, StoreError, TxOp};
 
@@ -41,7 +48,8 @@ pub struct CreateRequest {
     pub response_mode: Option<String>,
     /// Called with the result as a JWS signed by the verifier key: POSTed
     /// once as `application/jwt` (`{iss, iat, transaction_id, result}`,
-    /// `result` being the status), best effort. `https` without user
+    /// `result` being the status; without `claims` for a same-device
+    /// request, whose claims need its response code), best effort. `https` without user
     /// information, at most 2048 characters; a host that is (or, at
     /// delivery, resolves to) a private, loopback, link-local or other
     /// non-public address is refused.
@@ -52,9 +60,46 @@ pub struct CreateRequest {
         example = "https://rp.example.ru/vp-result"
     )]
     pub callback_url: Option<String>,
-    /// The relying party asking (set from its key, never from the body).
-    #[serde(skip)]
-    pub party: crate::relying_party::PartyId,
+    /// Same-device flow (OpenID4VP 1.0 §8.2): one of the relying party's
+    /// registered redirect URIs (exact match). Once the wallet's answer is
+    /// processed, the response endpoint sends the wallet there with
+    /// `#response_code=…`, and the result is readable only with
+    /// `GET /verifier/requests/{id}?response_code=…`, once.
+    #[serde(default)]
+    #[schema(
+        nullable = false,
+        max_length = 2048,
+        example = "https://rp.example.ru/age-checked"
+    )]
+    pub redirect_uri: Option<String>,
+    /// `request_uri_method` of the `openid4vp://` link: `post` invites
+    /// the wallet to POST to the request URI (OpenID4VP 1.0 §5.10; GET
+    /// still works), `get` leaves the parameter out. Default: the relying
+    /// party's setting (`[verifier] request_uri_method` for the operator).
+    #[serde(default)]
+    #[schema(value_type = Option<RequestUriMethod>, nullable = false, example = "post")]
+    pub request_uri_method: Option<RequestUriMethod>,
+}
+
+/// What the relying party a request is made for has registered: the
+/// built-in party `default` takes it from `[verifier]`
+/// ([`PartyOptions::of_settings`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PartyOptions<'a> {
+    /// The redirect URIs a same-device request may name (exact match).
+    pub redirect_uris: &'a [String],
+    /// `request_uri_method` unless the request says otherwise.
+    pub request_uri_method: RequestUriMethod,
+}
+
+impl<'a> PartyOptions<'a> {
+    /// The built-in party `default` (the operator's key).
+    pub fn of_settings(v: &'a VerifierSettings) -> Self {
+        PartyOptions {
+            redirect_uris: &v.redirect_uris,
+            request_uri_method: v.request_uri_method,
+        }
+    }
 }
 
 /// The answer to `POST /verifier/requests`.
@@ -98,8 +143,14 @@ pub enum CreateError {
     HaipNeedsEncryption,
     #[error(transparent)]
     CallbackUrl(#[from] CallbackUrlError),
+    #[error(
+        "redirect_uri: not one of the redirect URIs registered for this relying party (exact match)"
+    )]
+    RedirectUriNotRegistered,
     #[error("the response key could not be generated")]
     Key,
+    #[error(transparent)]
+    Identity(#[from] super::IdentityError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -116,13 +167,32 @@ pub fn query_of(preset: Option<&str>, dcql: Option<&Value>) -> Result<DcqlQuery,
 }
 
 impl Verifier {
-    /// Creates a transaction; `demo` marks one made by the demo page.
+    /// Creates a transaction of the built-in party `default` with the
+    /// registration `options`; `demo` marks one made by the demo page.
     pub async fn create(
         &self,
         req: CreateRequest,
         demo: bool,
+        options: PartyOptions<'_>,
         now: i64,
     ) -> Result<Created, CreateError> {
+        self.create_as(super::DEFAULT_PARTY, req, demo, options, now)
+            .await
+    }
+
+    /// Creates a transaction of `party` (whose registration is `options`):
+    /// its request object is signed with the party's identity and carries
+    /// the party's client id, which the answer's KB-JWT `aud` must then
+    /// equal.
+    pub async fn create_as(
+        &self,
+        party: &str,
+        req: CreateRequest,
+        demo: bool,
+        options: PartyOptions<'_>,
+        now: i64,
+    ) -> Result<Created, CreateError> {
+        let identity = self.identity_of(party, now).await?;
         let dcql_query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
         let response_mode = match req.response_mode.as_deref() {
             None | Some("direct_post.jwt") => ResponseMode::DirectPostJwt,
@@ -132,6 +202,11 @@ impl Verifier {
         };
         if let Some(url) = &req.callback_url {
             check_callback_url(url, self.outbound.policy())?;
+        }
+        if let Some(uri) = &req.redirect_uri
+            && !options.redirect_uris.iter().any(|r| r == uri)
+        {
+            return Err(CreateError::RedirectUriNotRegistered);
         }
         let response_key = match response_mode {
             ResponseMode::DirectPostJwt => Some(jwe::generate_key().map_err(|_| CreateError::Key)?),
@@ -147,14 +222,17 @@ impl Verifier {
             request_expires_at: now + ttl,
             dcql_query,
             response_mode,
-            client_id: self.client_id().to_owned(),
+            party: party.to_owned(),
+            client_id: identity.client_id.as_str().to_owned(),
             // 256 bits; OpenID4VP 1.0 §14.1 asks for at least 128.
             nonce: b64url(random_bytes::<32>()),
             state: random_token(),
             response_key,
             callback_url: req.callback_url,
             demo,
-            party: req.party,
+            redirect_uri: req.redirect_uri,
+            response_code: None,
+            request_uri_method: req.request_uri_method.unwrap_or(options.request_uri_method),
             phase: Phase::Requested,
         };
         // The two indexes outlive every phase of the transaction (fetched at
@@ -184,7 +262,7 @@ impl Verifier {
         self.store().transact(ops).await?;
         let request_uri = self.request_uri(&tx.request_id);
         Ok(Created {
-            authorization_request: self.authorization_request(&tx.request_id),
+            authorization_request: self.authorization_request(&tx),
             request_uri,
             transaction_id: tx.id,
             expires_at: rfc3339(now + ttl),

@@ -10,7 +10,7 @@
 //! random id), `state` and the response key: what an answer must show to
 //! change the transaction.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::Verifier;
 use super::dcql::FORMAT_SD_JWT_VC;
@@ -43,6 +43,8 @@ pub enum RequestObjectError {
     BadWalletNonce,
     #[error("signing the request object failed")]
     Signing,
+    #[error("the relying party's identity is not available (deleted, or its certificate changed)")]
+    Identity,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -112,18 +114,30 @@ impl Verifier {
             }
             TransitionError::Expired | TransitionError::NotRetrieved => RequestObjectError::Expired,
         })?;
-        self.sign_request_object(&tx, wallet_nonce, now)
+        self.sign_request_object(&tx, wallet_nonce, now).await
     }
 
-    /// The signed request object of a transaction.
-    pub fn sign_request_object(
+    /// The signed request object of a transaction, signed with its
+    /// party's identity: `x5c` = the party's chain, `client_metadata.
+    /// client_name` its display name, `verifier_info` its registration
+    /// certificate (OpenID4VP 1.0 §5.1). `client_id` is the one stored at
+    /// creation; should the party's certificate have changed since, the
+    /// request is refused rather than signed under a mismatching hash.
+    pub async fn sign_request_object(
         &self,
         tx: &Transaction,
         wallet_nonce: Option<&str>,
         now: i64,
     ) -> Result<String, RequestObjectError> {
         let response_id = tx.response_id.as_ref().ok_or(RequestObjectError::Expired)?;
-        let mut client_metadata = Map::new();
+        let identity = self
+            .identity_of(&tx.party, now)
+            .await
+            .map_err(|_| RequestObjectError::Identity)?;
+        if identity.client_id.as_str() != tx.client_id {
+            return Err(RequestObjectError::Identity);
+        }
+        let mut client_metadata = identity.client_name_metadata();
         client_metadata.insert(
             "vp_formats_supported".into(),
             json!({FORMAT_SD_JWT_VC: {
@@ -154,12 +168,17 @@ impl Verifier {
             "iat": now,
             "exp": tx.deadline().unwrap_or(now),
         });
-        if let (Some(n), Some(obj)) = (wallet_nonce, claims.as_object_mut()) {
-            obj.insert("wallet_nonce".into(), Value::String(n.to_owned()));
+        if let Some(obj) = claims.as_object_mut() {
+            if let Some(n) = wallet_nonce {
+                obj.insert("wallet_nonce".into(), Value::String(n.to_owned()));
+            }
+            if let Some(info) = identity.verifier_info() {
+                obj.insert("verifier_info".into(), info);
+            }
         }
-        let mut header = self.keys.jar_header();
+        let mut header = identity.jar_header();
         header.insert("typ".into(), Value::String(TYP.into()));
         let payload = serde_json::to_vec(&claims).map_err(|_| RequestObjectError::Signing)?;
-        jws::sign(&self.keys.signing, &header, &payload).map_err(|_| RequestObjectError::Signing)
+        jws::sign(&identity.signing, &header, &payload).map_err(|_| RequestObjectError::Signing)
     }
 }

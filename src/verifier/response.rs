@@ -16,6 +16,15 @@
 //! cannot end a verification the wallet is about to answer. A plain answer
 //! to a `direct_post.jwt` request that carries the right `state` is from the
 //! holder of the request object: it fails the transaction (a downgrade).
+//!
+//! Same-device flow (§8.2): when the transaction was created with a
+//! `redirect_uri`, a processed answer — valid, or the wallet's error
+//! response (§8.5) — gets 200 `{"redirect_uri": "<uri>#response_code=<code>"}`,
+//! the code being 256 fresh random bits of which only the SHA-256 is kept;
+//! whoever receives the redirect reads the result with it, once. An answer
+//! refused with a 400 gets no redirect: §8.2 defines `redirect_uri` only in
+//! the 200 answer to a processed response, so the wallet shows its own
+//! error; the relying party learns `failed` from the status events.
 
 use std::collections::BTreeSet;
 
@@ -26,10 +35,10 @@ use super::Verifier;
 use super::jwe::{self, JweError};
 use super::presentation::{Binding, PresentationError};
 use super::transaction::{
-    NS_RESPONSE, NS_TRANSACTION, Outcome, ResponseMode, Transaction, TransitionError,
+    NS_RESPONSE, NS_TRANSACTION, Outcome, ResponseCode, ResponseMode, Transaction, TransitionError,
 };
 use super::view::LookupError;
-use crate::crypto::sha256;
+use crate::crypto::{b64url, random_bytes, sha256};
 use crate::store::{self, StoreError, Update};
 
 /// The form a wallet posts (unknown members are ignored, §8.2): `vp_token`
@@ -164,6 +173,40 @@ pub enum Accepted {
     WalletError,
 }
 
+/// A processed answer: how it ended, the transaction as recorded, and the
+/// body of the 200 the wallet gets.
+#[derive(Debug, Clone)]
+pub struct Responded {
+    pub accepted: Accepted,
+    pub transaction: Transaction,
+    pub body: ResponseBody,
+}
+
+/// The 200 answer of the response endpoint (OpenID4VP 1.0 §8.2): `{}`, or
+/// for a same-device request the `redirect_uri` the wallet sends the user's
+/// browser to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AuthorizationResponseAccepted)]
+pub struct ResponseBody {
+    /// Same-device requests only: the request's `redirect_uri` with
+    /// `#response_code=<code>` (256 random bits, base64url); the code
+    /// reads the result once (`GET /verifier/requests/{id}?response_code=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        nullable = false,
+        example = "https://rp.example.ru/age-checked#response_code=Yk3v9QpL0sHc1TnA7wYb2eQm5xZr8uTi4oPa6sDf0gH"
+    )]
+    pub redirect_uri: Option<String>,
+}
+
+/// The redirect of a same-device transaction with a fresh response code,
+/// and the code's stored form.
+fn redirect_with_code(redirect_uri: &str) -> (String, ResponseCode) {
+    let code = b64url(random_bytes::<32>());
+    let stored = ResponseCode::of(&code);
+    (format!("{redirect_uri}#response_code={code}"), stored)
+}
+
 impl Verifier {
     /// Handles a wallet's POST to the response URI of `response_id`.
     pub async fn respond(
@@ -171,7 +214,7 @@ impl Verifier {
         response_id: &str,
         form: WalletResponse,
         now: i64,
-    ) -> Result<(Accepted, Transaction), ResponseError> {
+    ) -> Result<Responded, ResponseError> {
         let tx_id = self
             .store()
             .get(NS_RESPONSE, response_id.to_owned(), now)
@@ -210,32 +253,46 @@ impl Verifier {
                 Err(e),
             ),
         };
-        let tx = self.finish(&tx, now, Some(outcome)).await?;
-        result.map(|a| (a, tx))
+        // Same-device: a processed answer (valid, or the wallet's error)
+        // redirects with a fresh response code; a refused one does not.
+        let redirect = match (&result, &tx.redirect_uri) {
+            (Ok(_), Some(uri)) => Some(redirect_with_code(uri)),
+            (Ok(_), None) | (Err(_), _) => None,
+        };
+        let (redirect_uri, code) = redirect.unzip();
+        let tx = self.finish(&tx, now, Some((outcome, code))).await?;
+        result.map(|accepted| Responded {
+            accepted,
+            transaction: tx,
+            body: ResponseBody { redirect_uri },
+        })
     }
 
-    /// Records the outcome (or the time-out when `None`) atomically; a
-    /// concurrent response that got there first makes this one a replay.
+    /// Records the outcome (with the response code of a same-device
+    /// answer), or the time-out when `None`, atomically; a concurrent
+    /// response that got there first makes this one a replay.
     async fn finish(
         &self,
         tx: &Transaction,
         now: i64,
-        outcome: Option<Outcome>,
+        outcome: Option<(Outcome, Option<ResponseCode>)>,
     ) -> Result<Transaction, ResponseError> {
         let retention = self.settings.retention;
-        let apply =
-            move |tx: &mut Transaction, outcome: Option<Outcome>| -> Result<(), TransitionError> {
-                match outcome {
-                    Some(o) => {
-                        tx.submit(now, o)?;
-                        // The response key is never needed again.
-                        tx.response_key = None;
-                        Ok(())
-                    }
-                    None if tx.time_out(now) => Ok(()),
-                    None => Err(TransitionError::AlreadySubmitted),
+        let apply = move |tx: &mut Transaction,
+                          outcome: Option<(Outcome, Option<ResponseCode>)>|
+              -> Result<(), TransitionError> {
+            match outcome {
+                Some((o, code)) => {
+                    tx.submit(now, o)?;
+                    // The response key is never needed again.
+                    tx.response_key = None;
+                    tx.response_code = code;
+                    Ok(())
                 }
-            };
+                None if tx.time_out(now) => Ok(()),
+                None => Err(TransitionError::AlreadySubmitted),
+            }
+        };
         let o2 = outcome.clone();
         let before = self
             .store()
@@ -477,7 +534,8 @@ mod tests {
             response_mode: Some("direct_post".into()),
             ..CreateRequest::default()
         };
-        let created = v.create(req, false, T).await.unwrap();
+        let party = crate::verifier::request::PartyOptions::default();
+        let created = v.create(req, false, party, T).await.unwrap();
         let tx_id = created.transaction_id.0;
         let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
         let jwt = v.request_object(&request_id, None, T).await.unwrap();
@@ -499,12 +557,13 @@ mod tests {
         let pending = v.status_of(&tx_id, T + 1).await.unwrap().status;
         assert_eq!(pending, Status::Pending);
 
-        let (accepted, tx) = v
+        let r = v
             .respond(&response_id, wallet_error(Some(state)), T + 1)
             .await
             .unwrap();
-        assert_eq!(accepted, Accepted::WalletError);
-        assert_eq!(tx.status(T + 1), Status::Failed);
+        assert_eq!(r.accepted, Accepted::WalletError);
+        assert_eq!(r.transaction.status(T + 1), Status::Failed);
+        assert_eq!(r.body, ResponseBody::default(), "cross-device: no redirect");
 
         v.delete(&tx_id, T + 2).await.unwrap();
         let r = v

@@ -247,13 +247,16 @@ impl Verifier {
             request_expires_at: now,
             dcql_query: query,
             response_mode: ResponseMode::DirectPost,
+            party: req.party.to_string(),
             client_id: self.client_id().to_owned(),
             nonce: String::new(),
             state: String::new(),
             response_key: None,
             callback_url: None,
             demo: false,
-            party: req.party,
+            redirect_uri: None,
+            response_code: None,
+            request_uri_method: Default::default(),
             phase: Phase::Submitted { at: now, outcome },
         };
         let keep = tx.retain_until(self.settings.retention);

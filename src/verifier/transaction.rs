@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::dcql::DcqlQuery;
+use crate::crypto::{b64url, sha256};
 
 /// Store namespace of transactions (key: transaction id).
 pub const NS_TRANSACTION: &str = "vp_tx";
@@ -51,6 +52,70 @@ impl ResponseMode {
     }
 }
 
+/// `request_uri_method` of the `openid4vp://` link (OpenID4VP 1.0 §5.1):
+/// `get` is the default and is not written; `post` tells a wallet that it
+/// may POST to the request URI (§5.10, with `wallet_nonce`). A GET keeps
+/// working either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestUriMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+impl RequestUriMethod {
+    pub fn is_get(&self) -> bool {
+        *self == RequestUriMethod::Get
+    }
+}
+
+/// The response code of a same-device transaction (OpenID4VP 1.0 §8.2):
+/// only its SHA-256 is kept, and whether it has been used (it is single
+/// use).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseCode {
+    /// base64url of the SHA-256 of the code.
+    pub hash: String,
+    pub used: bool,
+}
+
+impl ResponseCode {
+    /// The stored form of a freshly drawn `code`.
+    pub fn of(code: &str) -> Self {
+        ResponseCode {
+            hash: b64url(sha256(code)),
+            used: false,
+        }
+    }
+
+    /// Whether `code` is this one, in constant time (both hashed, so
+    /// neither the length nor the position of a difference shows).
+    fn matches(&self, code: &str) -> bool {
+        let hash = b64url(sha256(code));
+        // Equal lengths unless the record was damaged (`eq` needs them).
+        hash.len() == self.hash.len() && openssl::memcmp::eq(hash.as_bytes(), self.hash.as_bytes())
+    }
+}
+
+/// Why the result of a transaction is not shown (a same-device
+/// transaction's result needs its response code, once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResultAccessError {
+    #[error(
+        "this transaction was created with a redirect_uri (same-device flow): its result is readable only with the response_code of the redirect (?response_code=)"
+    )]
+    CodeRequired,
+    #[error("response_code: it does not match this transaction")]
+    WrongCode,
+    #[error("response_code: it has already been used (it is single use)")]
+    CodeUsed,
+    #[error(
+        "response_code: this transaction was not created with a redirect_uri, so it has no response code"
+    )]
+    NotSameDevice,
+}
+
 /// How a submitted response ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -89,6 +154,12 @@ pub struct Transaction {
     pub request_expires_at: i64,
     pub dcql_query: DcqlQuery,
     pub response_mode: ResponseMode,
+    /// The relying party the transaction belongs to (its identity signs
+    /// the request object); `default` for records made before parties.
+    #[serde(default = "default_party")]
+    pub party: String,
+    /// The party's client id when the transaction was created: the request
+    /// object's `client_id` and the KB-JWT `aud` an answer must carry.
     pub client_id: String,
     pub nonce: String,
     pub state: String,
@@ -101,11 +172,22 @@ pub struct Transaction {
     /// only show such transactions).
     #[serde(default)]
     pub demo: bool,
-    /// The relying party it belongs to (only its key reaches it); records
-    /// from before parties existed belong to `default`.
-    #[serde(default)]
-    pub party: crate::relying_party::PartyId,
+    /// Same-device flow (OpenID4VP 1.0 §8.2): where the wallet sends the
+    /// user's browser once the answer is processed (one of the party's
+    /// registered redirect URIs), with the response code in the fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// Same-device flow: the response code, once an answer was processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<ResponseCode>,
+    /// `request_uri_method` of the link.
+    #[serde(default, skip_serializing_if = "RequestUriMethod::is_get")]
+    pub request_uri_method: RequestUriMethod,
     pub phase: Phase,
+}
+
+fn default_party() -> String {
+    super::identity::DEFAULT_PARTY.to_owned()
 }
 
 /// The derived status of a transaction: `pending` until a response is
@@ -226,6 +308,34 @@ impl Transaction {
             _ => None,
         }
     }
+
+    /// Same-device flow: made with a `redirect_uri`.
+    pub fn same_device(&self) -> bool {
+        self.redirect_uri.is_some()
+    }
+
+    /// Whether the result may be shown to a caller presenting
+    /// `response_code`, and uses the code up when it is the one. A
+    /// cross-device transaction is read without a code; a same-device one
+    /// only with its code, once (OpenID4VP 1.0 §8.2, against session
+    /// fixation: only whoever received the redirect learns the result).
+    pub fn redeem(&mut self, response_code: Option<&str>) -> Result<(), ResultAccessError> {
+        if !self.same_device() {
+            return match response_code {
+                None => Ok(()),
+                Some(_) => Err(ResultAccessError::NotSameDevice),
+            };
+        }
+        let code = response_code.ok_or(ResultAccessError::CodeRequired)?;
+        match &mut self.response_code {
+            Some(rc) if rc.matches(code) && rc.used => Err(ResultAccessError::CodeUsed),
+            Some(rc) if rc.matches(code) => {
+                rc.used = true;
+                Ok(())
+            }
+            Some(_) | None => Err(ResultAccessError::WrongCode),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -241,13 +351,16 @@ mod tests {
             request_expires_at: 1030,
             dcql_query: super::super::presets::Preset::AgeOver18.query(),
             response_mode: ResponseMode::DirectPostJwt,
+            party: "default".into(),
             client_id: "x509_hash:abc".into(),
             nonce: "n".into(),
             state: "s".into(),
             response_key: None,
             callback_url: None,
             demo: false,
-            party: Default::default(),
+            redirect_uri: None,
+            response_code: None,
+            request_uri_method: RequestUriMethod::Get,
             phase: Phase::Requested,
         }
     }
@@ -297,5 +410,23 @@ mod tests {
             Err(TransitionError::AlreadySubmitted)
         );
         assert_eq!(t.status(1002), Status::Failed);
+    }
+
+    #[test]
+    fn response_code_is_required_once_for_same_device() {
+        let mut t = tx();
+        assert_eq!(t.redeem(None), Ok(()), "cross-device: no code");
+        assert_eq!(t.redeem(Some("x")), Err(ResultAccessError::NotSameDevice));
+        t.redirect_uri = Some("https://rp.example/done".into());
+        assert_eq!(t.redeem(None), Err(ResultAccessError::CodeRequired));
+        assert_eq!(t.redeem(Some("x")), Err(ResultAccessError::WrongCode));
+        t.response_code = Some(ResponseCode::of("the-code"));
+        assert_eq!(t.redeem(Some("the-cod")), Err(ResultAccessError::WrongCode));
+        assert_eq!(t.redeem(Some("the-code")), Ok(()));
+        assert_eq!(t.redeem(Some("the-code")), Err(ResultAccessError::CodeUsed));
+        assert_eq!(t.redeem(None), Err(ResultAccessError::CodeRequired));
+        // Only the hash is kept.
+        let stored = serde_json::to_string(&t).unwrap();
+        assert!(!stored.contains("the-code"), "{stored}");
     }
 }

@@ -9,6 +9,20 @@
 //!
 //! Fetched key sets are cached for [`CACHE_TTL`] seconds (a failed fetch for
 //! [`NEGATIVE_TTL`]), with the fetcher's timeouts and size limits.
+//!
+//! And by certificate, `[verifier.trust] anchors`: a credential whose
+//! issuer-signed JWT carries `x5c` (SD-JWT VC "Inline X.509 Certificates")
+//! is verified with the leaf's key once the chain validates to an anchor
+//! ([`crate::crypto::x509`]); `iss` is optional then (the issuer is the
+//! leaf's subject). So that nobody can choose how an issuer is checked
+//! (SD-JWT VC "Ecosystem-specific Public Key Verification Methods"), the
+//! mechanism follows from `iss` first: our own `iss` and a configured
+//! metadata issuer are always checked with their own keys, whatever `x5c`
+//! says; any other credential with `x5c` is checked by its chain alone
+//! (when anchors are configured), one without by the pinned key sets.
+//! The final SD-JWT VC text no longer ties `iss` to a SAN of the leaf, so
+//! it is not compared with the certificate. The status list of a credential
+//! trusted by certificate must be signed by the same leaf key.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +32,7 @@ use serde_json::Value;
 use super::fetch::{Fetch, FetchError};
 use crate::crypto::PublicKey;
 use crate::crypto::jwk::Jwks;
+use crate::crypto::x509::{Anchors, ChainError, ValidatedChain};
 use crate::sdjwt::IssuerKeys;
 
 /// How long fetched issuer keys are reused.
@@ -37,6 +52,11 @@ pub enum TrustError {
     Fetch(FetchError),
     #[error("the issuer's metadata is invalid: {0}")]
     BadMetadata(&'static str),
+    /// The `x5c` chain was refused: the reason (`untrusted_root`, …) first.
+    #[error("{reason}: {0}", reason = .0.reason())]
+    Chain(ChainError),
+    #[error("the credential names no issuer: it has neither `iss` nor an `x5c` header")]
+    NoIssuer,
 }
 
 enum Source {
@@ -55,6 +75,8 @@ pub struct Trust {
     sources: Vec<Source>,
     cache: Mutex<HashMap<String, (i64, Cached)>>,
     fetcher: Arc<dyn Fetch>,
+    /// `[verifier.trust] anchors`; empty: `x5c` is not a way in.
+    anchors: Anchors,
 }
 
 impl std::fmt::Debug for Trust {
@@ -62,16 +84,35 @@ impl std::fmt::Debug for Trust {
         f.debug_struct("Trust")
             .field("own_iss", &self.own_iss)
             .field("sources", &self.sources.len())
+            .field("anchors", &self.anchors.len())
             .finish_non_exhaustive()
     }
 }
 
 /// The keys that may have signed one credential.
-pub struct ResolvedKeys(Vec<Arc<Jwks>>);
+pub enum ResolvedKeys {
+    /// Key sets, searched by `kid`.
+    Sets(Vec<Arc<Jwks>>),
+    /// The leaf of an `x5c` chain that validated to an anchor: the one key.
+    Certified(ValidatedChain),
+}
+
+impl ResolvedKeys {
+    /// The validated `x5c` chain, when the credential was trusted by one.
+    pub fn chain(&self) -> Option<&ValidatedChain> {
+        match self {
+            ResolvedKeys::Certified(c) => Some(c),
+            ResolvedKeys::Sets(_) => None,
+        }
+    }
+}
 
 impl IssuerKeys for ResolvedKeys {
     fn resolve(&self, _iss: Option<&str>, kid: Option<&str>) -> Option<&PublicKey> {
-        self.0.iter().find_map(|set| set.find(kid))
+        match self {
+            ResolvedKeys::Sets(sets) => sets.iter().find_map(|set| set.find(kid)),
+            ResolvedKeys::Certified(chain) => Some(chain.leaf_key()),
+        }
     }
 }
 
@@ -95,13 +136,48 @@ impl Trust {
             sources,
             cache: Mutex::new(HashMap::new()),
             fetcher,
+            anchors: Anchors::default(),
         }
     }
 
-    /// The key sets that may verify a credential with this `iss`.
-    pub async fn keys_for(&self, iss: &str, now: i64) -> Result<ResolvedKeys, TrustError> {
+    /// Trusts issuers whose `x5c` chain validates to one of `anchors`.
+    pub fn set_anchors(&mut self, anchors: Anchors) {
+        self.anchors = anchors;
+    }
+
+    /// The keys that may verify a credential with this `iss` and `x5c`
+    /// header (see the module documentation for which mechanism applies).
+    pub async fn keys_for(
+        &self,
+        iss: Option<&str>,
+        x5c: Option<&Value>,
+        now: i64,
+    ) -> Result<ResolvedKeys, TrustError> {
+        let by_name = iss.filter(|i| {
+            *i == self.own_iss
+                || self
+                    .sources
+                    .iter()
+                    .any(|s| matches!(s, Source::Metadata(url) if url == i))
+        });
+        match (by_name, x5c, iss) {
+            (Some(iss), _, _) => self.keys_by_name(iss, now).await,
+            (None, Some(x5c), _) if !self.anchors.is_empty() => self
+                .anchors
+                .validate(x5c, now)
+                .map(ResolvedKeys::Certified)
+                .map_err(TrustError::Chain),
+            (None, _, Some(iss)) => self.keys_by_name(iss, now).await,
+            (None, Some(_), None) => Err(TrustError::Chain(ChainError::UntrustedRoot)),
+            (None, None, None) => Err(TrustError::NoIssuer),
+        }
+    }
+
+    /// The key sets for a credential with this `iss`: our own, or the
+    /// matching metadata issuer's and the pinned sets.
+    async fn keys_by_name(&self, iss: &str, now: i64) -> Result<ResolvedKeys, TrustError> {
         if iss == self.own_iss {
-            return Ok(ResolvedKeys(vec![self.own.clone()]));
+            return Ok(ResolvedKeys::Sets(vec![self.own.clone()]));
         }
         let mut sets = Vec::new();
         let mut last_err = None;
@@ -117,7 +193,7 @@ impl Trust {
             }
         }
         match (sets.is_empty(), last_err) {
-            (false, _) => Ok(ResolvedKeys(sets)),
+            (false, _) => Ok(ResolvedKeys::Sets(sets)),
             (true, Some(e)) => Err(e),
             (true, None) => Err(TrustError::Untrusted),
         }
@@ -261,6 +337,62 @@ pub(crate) mod tests {
             .block_on(f)
     }
 
+    /// Which mechanism decides follows from `iss` first: `x5c` never
+    /// overrides our own or a metadata issuer, and is the only way in for
+    /// any other issuer that sends it (when anchors are configured).
+    #[test]
+    fn x5c_is_judged_by_its_chain_unless_iss_names_a_known_issuer() {
+        use crate::crypto::x509::tests::{Ca, NOW, Spec, anchors, x5c};
+        let own = SigningKey::generate(Algorithm::Es256).unwrap();
+        let root = Ca::root("Root");
+        let (leaf, _) = root.issue(Spec::leaf("Foreign issuer"));
+        let other = Ca::root("Other");
+        let (stranger, _) = other.issue(Spec::leaf("Stranger"));
+        let fetch = Arc::new(FakeFetch::default());
+        let mut trust = Trust::new(
+            "https://me.example",
+            [own.public().clone()],
+            &[],
+            fetch.clone(),
+        );
+        let good = x5c(&[&leaf]);
+        let bad = x5c(&[&stranger, &other.cert]);
+        block(async {
+            // No anchors: x5c is no way in.
+            assert_eq!(
+                trust.keys_for(None, Some(&good), NOW).await.err(),
+                Some(TrustError::Chain(ChainError::UntrustedRoot))
+            );
+            assert_eq!(
+                trust.keys_for(None, None, NOW).await.err(),
+                Some(TrustError::NoIssuer)
+            );
+        });
+        trust.set_anchors(anchors(&[&root.cert]));
+        block(async {
+            let k = trust.keys_for(None, Some(&good), NOW).await.unwrap();
+            let leaf_key = k.chain().unwrap().leaf_key().clone();
+            assert_eq!(k.resolve(None, Some("any kid")), Some(&leaf_key));
+            // `iss` is optional, and any other `iss` goes the same way.
+            let k = trust
+                .keys_for(Some("https://foreign.example"), Some(&good), NOW)
+                .await
+                .unwrap();
+            assert!(k.chain().is_some());
+            let e = trust.keys_for(None, Some(&bad), NOW).await.err().unwrap();
+            assert_eq!(e, TrustError::Chain(ChainError::UntrustedRoot));
+            assert!(e.to_string().starts_with("untrusted_root: "), "{e}");
+            // Our own `iss` is always checked with our own keys.
+            let k = trust
+                .keys_for(Some("https://me.example"), Some(&good), NOW)
+                .await
+                .unwrap();
+            assert!(k.chain().is_none());
+            assert_eq!(k.resolve(None, None), Some(own.public()));
+        });
+        assert_eq!(fetch.calls.load(Ordering::SeqCst), 0);
+    }
+
     #[test]
     fn well_known_inserts_before_the_path() {
         assert_eq!(
@@ -302,10 +434,16 @@ pub(crate) mod tests {
             fetch.clone(),
         );
         block(async {
-            let k = trust.keys_for("https://me.example", 0).await.unwrap();
+            let k = trust
+                .keys_for(Some("https://me.example"), None, 0)
+                .await
+                .unwrap();
             assert!(k.resolve(None, None).is_some());
             assert_eq!(fetch.calls.load(Ordering::SeqCst), 0);
-            let k = trust.keys_for("https://other.example", 0).await.unwrap();
+            let k = trust
+                .keys_for(Some("https://other.example"), None, 0)
+                .await
+                .unwrap();
             assert_eq!(
                 k.resolve(None, Some(other.public().thumbprint())),
                 Some(other.public())
@@ -315,18 +453,21 @@ pub(crate) mod tests {
                 Some(pinned.public())
             );
             let calls = fetch.calls.load(Ordering::SeqCst);
-            trust.keys_for("https://other.example", 10).await.unwrap();
+            trust
+                .keys_for(Some("https://other.example"), None, 10)
+                .await
+                .unwrap();
             assert_eq!(fetch.calls.load(Ordering::SeqCst), calls, "cached");
             // Unknown iss: only the pinned set applies.
             let k = trust
-                .keys_for("https://stranger.example", 10)
+                .keys_for(Some("https://stranger.example"), None, 10)
                 .await
                 .unwrap();
             assert!(k.resolve(None, Some(other.public().thumbprint())).is_none());
         });
         let lonely = Trust::new("https://me.example", [own.public().clone()], &[], fetch);
         assert_eq!(
-            block(lonely.keys_for("https://stranger.example", 0)).err(),
+            block(lonely.keys_for(Some("https://stranger.example"), None, 0)).err(),
             Some(TrustError::Untrusted)
         );
     }

@@ -1,16 +1,22 @@
 //! What `GET /verifier/requests/{id}` (and `/verifier/scan`, and the SSE
 //! stream) return: DESIGN.md's `{transaction_id, status, expires_at,
 //! claims?, error?}`, and the lookup and deletion of transactions.
+//!
+//! A same-device transaction (made with a `redirect_uri`) shows its result
+//! only to whoever presents the response code of the redirect, once
+//! ([`Verifier::result_of`]); its status events and callback carry the
+//! status without `claims` ([`StatusView::without_claims_if_same_device`]).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Verifier;
 use super::transaction::{
-    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Outcome, Status, Transaction, TransactionId,
+    NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Outcome, ResultAccessError, Status, Transaction,
+    TransactionId,
 };
 use crate::clock::rfc3339;
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, Update};
 
 /// `error` of a failed or expired transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -22,7 +28,17 @@ pub struct ErrorView {
     /// `[a-z_]` becomes `invalid_wallet_error`).
     #[schema(example = "access_denied")]
     pub code: String,
-    /// What went wrong, in English.
+    /// What went wrong, in English. A refused presentation names its
+    /// Credential Query first (`vp_token.<id>: …`; a scanned QR does not).
+    /// When the issuer's `x5c` certificate chain or the query's
+    /// `trusted_authorities` refused it, a stable reason and a colon come
+    /// next: `untrusted_root` (no path to a configured trust anchor),
+    /// `certificate_expired`, `certificate_not_yet_valid`, `bad_signature`
+    /// (a certificate's signature), `bad_chain` (malformed `x5c` or an
+    /// invalid link), `leaf_is_ca`, `self_signed_leaf`, `key_usage` (no
+    /// digitalSignature), `unsupported_key`, `aki_mismatch` (DCQL
+    /// `trusted_authorities`), e.g. `vp_token.credential: untrusted_root:
+    /// the certificate chain does not lead to a configured trust anchor`.
     #[schema(example = "the user declined")]
     pub description: String,
 }
@@ -90,6 +106,33 @@ impl StatusView {
     }
 }
 
+impl StatusView {
+    /// For the status events and the result callback: a same-device
+    /// transaction's claims are only for the holder of the response code.
+    pub fn without_claims_if_same_device(tx: &Transaction, now: i64, retention: i64) -> Self {
+        let mut view = Self::of(tx, now, retention);
+        if tx.same_device() {
+            view.claims = None;
+        }
+        view
+    }
+}
+
+/// Why `GET /verifier/requests/{id}` shows nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    Access(#[from] ResultAccessError),
+}
+
+impl From<StoreError> for ReadError {
+    fn from(e: StoreError) -> Self {
+        ReadError::Lookup(LookupError::Store(e))
+    }
+}
+
 /// Lookup failures of the back-office endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -112,6 +155,57 @@ impl Verifier {
     pub async fn status_of(&self, id: &str, now: i64) -> Result<StatusView, LookupError> {
         let tx = self.transaction(id, now).await?;
         Ok(StatusView::of(&tx, now, self.settings.retention))
+    }
+
+    /// The status as `GET /verifier/requests/{id}` shows it: a cross-device
+    /// transaction without a code; a same-device one only with its response
+    /// code, which this uses up (atomically: of two racing readers exactly
+    /// one gets the result).
+    pub async fn result_of(
+        &self,
+        id: &str,
+        response_code: Option<&str>,
+        now: i64,
+    ) -> Result<StatusView, ReadError> {
+        let tx = self.transaction(id, now).await?;
+        let retention = self.settings.retention;
+        if !tx.same_device() {
+            let mut tx = tx;
+            tx.redeem(response_code)?;
+            return Ok(StatusView::of(&tx, now, retention));
+        }
+        let code = response_code.map(str::to_owned);
+        let code2 = code.clone();
+        let before = self
+            .store()
+            .update(
+                NS_TRANSACTION,
+                id.to_owned(),
+                now,
+                Box::new(move |cur| {
+                    let Some(mut t) = cur.and_then(|b| store::from_bytes::<Transaction>(b).ok())
+                    else {
+                        return Update::Keep;
+                    };
+                    match t
+                        .redeem(code2.as_deref())
+                        .ok()
+                        .map(|()| store::to_bytes(&t))
+                    {
+                        Some(Ok(value)) => Update::Put {
+                            value,
+                            expires_at: Some(t.retain_until(retention)),
+                        },
+                        Some(Err(_)) | None => Update::Keep,
+                    }
+                }),
+            )
+            .await?
+            .ok_or(LookupError::NotFound)?;
+        // Replay the pure decision on what the update saw.
+        let mut tx: Transaction = store::from_bytes(&before)?;
+        tx.redeem(code.as_deref())?;
+        Ok(StatusView::of(&tx, now, retention))
     }
 
     /// Deletes a transaction and its result at once.

@@ -88,3 +88,91 @@ pub fn certificate(cn: &str, key: &PKey<Private>, issuer: Option<(&X509, &PKey<P
     b.sign(signer, MessageDigest::sha256()).unwrap();
     b.build()
 }
+
+/// What [`issued`] makes: a CA or an end-entity certificate valid from
+/// `not_before` to `not_after` (Unix seconds, so tests follow the server's
+/// clock rather than the wall clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Validity {
+    pub ca: bool,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+/// A certificate for `key` named `cn`, signed by `issuer` (itself when
+/// `None`), with SKI, AKI (when issued), basicConstraints and key usage
+/// (keyCertSign for a CA, digitalSignature for a leaf).
+pub fn issued(
+    cn: &str,
+    key: &PKey<Private>,
+    issuer: Option<(&X509, &PKey<Private>)>,
+    v: Validity,
+) -> X509 {
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>()).unwrap();
+    b.set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(issuer.map_or(&*name, |(c, _)| c.subject_name()))
+        .unwrap();
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(v.not_before).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(v.not_after).unwrap())
+        .unwrap();
+    let ski = SubjectKeyIdentifier::new()
+        .build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))
+        .unwrap();
+    b.append_extension(ski).unwrap();
+    if let Some((ca, _)) = issuer {
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&b.x509v3_context(Some(ca), None))
+            .unwrap();
+        b.append_extension(aki).unwrap();
+    }
+    let (bc, ku) = match v.ca {
+        true => (
+            BasicConstraints::new().critical().ca().build().unwrap(),
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()
+                .unwrap(),
+        ),
+        false => (
+            BasicConstraints::new().build().unwrap(),
+            KeyUsage::new()
+                .critical()
+                .digital_signature()
+                .build()
+                .unwrap(),
+        ),
+    };
+    b.append_extension(bc).unwrap();
+    b.append_extension(ku).unwrap();
+    b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
+        .unwrap();
+    b.build()
+}
+
+/// The project's signing key for an OpenSSL P-256 key (to sign JWS with
+/// the key a certificate names).
+pub fn signing_key(key: &PKey<Private>) -> digital_id::crypto::SigningKey {
+    use digital_id::crypto::b64url;
+    let ec = key.ec_key().unwrap();
+    let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+    let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+    ec.public_key()
+        .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+        .unwrap();
+    let jwk = serde_json::json!({"kty": "EC", "crv": "P-256",
+        "x": b64url(x.to_vec_padded(32).unwrap()), "y": b64url(y.to_vec_padded(32).unwrap()),
+        "d": b64url(ec.private_key().to_vec_padded(32).unwrap())});
+    digital_id::crypto::SigningKey::from_jwk(&jwk).unwrap()
+}

@@ -1,7 +1,10 @@
 //! `/demo/verifier` in headless Chromium (the Debian package, driven by
-//! playwright-core through `tests/browser/demo_verifier.mjs`): the QR
-//! decodes to a live request, a new QR replaces it when the request
-//! expires, and a completed flow shows the claims.
+//! playwright-core through `tests/browser/demo_verifier.mjs`): Russian for
+//! a Russian browser and English for an English one (`?lang=` and the
+//! switch override), the party's name, a countdown beside the QR that
+//! counts down, a QR that decodes to a live request, a new QR when the
+//! page's 30 s are over and when the server expires the request, and a
+//! completed flow that shows the claims.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -120,23 +123,63 @@ fn demo_page_in_chromium() {
         serde_json::from_str(&out.next().expect("the browser script ended").unwrap()).unwrap()
     };
 
-    // 1. The page shows a QR that decodes to a live request.
+    // 1. A Russian browser gets the page in Russian, naming the party
+    // (here the public URL's host: no display name is configured).
+    let ru = next();
+    assert_eq!(ru["lang"], "ru", "{ru}");
+    assert_eq!(ru["heading"], "Проверка цифрового ID");
+    let host = server.base.strip_prefix("http://").unwrap();
+    assert_eq!(ru["party"], host);
+    assert_eq!(
+        ru["options"],
+        json!([
+            "Возраст 18+ (магазин)",
+            "Заселение в гостиницу",
+            "Пенсионная скидка",
+            "Установление личности"
+        ])
+    );
+    assert_eq!(ru["other"], json!(["?lang=en"]));
+
+    // 2. The countdown is shown beside the QR and counts down.
+    let countdown = next();
+    assert_eq!(countdown["visible"], true, "{countdown}");
+    assert_eq!(countdown["beside"], true, "{countdown}");
+    let (first, second) = (
+        countdown["first"].as_i64().unwrap(),
+        countdown["second"].as_i64().unwrap(),
+    );
+    assert!((27..=30).contains(&first), "{countdown}");
+    assert!(second < first && second >= first - 4, "{countdown}");
+
+    // 3. The page shows a QR that decodes to a live request.
     let first = next();
     let link1 = first["link"].as_str().unwrap().to_owned();
     assert_eq!(decode_qr(first["png"].as_str().unwrap()), link1);
     assert!(is_live(&server, &link1));
 
-    // 2. After the request's lifetime a new QR replaces it.
-    server.clock.advance(30);
-    writeln!(stdin, "next").unwrap();
+    // 4. When the page's own 30 s are over it shows a fresh request (the
+    // server's clock has not moved, so this is the page's countdown).
+    writeln!(stdin, "tick").unwrap();
     let second = next();
     let link2 = second["link"].as_str().unwrap().to_owned();
     assert_ne!(link2, link1);
+    assert_ne!(param(&link2, "request_uri"), param(&link1, "request_uri"));
     assert_eq!(decode_qr(second["png"].as_str().unwrap()), link2);
     assert!(is_live(&server, &link2));
-    assert!(!is_live(&server, &link1));
 
-    // 3. A wallet answers; the page shows the claims.
+    // 5. When the server expires the request a new QR replaces it.
+    server.clock.advance(30);
+    writeln!(stdin, "next").unwrap();
+    let third = next();
+    let link3 = third["link"].as_str().unwrap().to_owned();
+    assert_ne!(link3, link2);
+    assert_eq!(decode_qr(third["png"].as_str().unwrap()), link3);
+    assert!(is_live(&server, &link3));
+    assert!(!is_live(&server, &link2));
+    let link2 = link3;
+
+    // 6. A wallet answers; the page shows the claims.
     let holder = SigningKey::generate(Algorithm::Es256).unwrap();
     let cred = super::verifier::passport_for(&server, &holder);
     let jar = agent()
@@ -172,10 +215,54 @@ fn demo_page_in_chromium() {
     writeln!(stdin, "answered").unwrap();
     let shown = next();
     assert_eq!(shown["status"], "verified");
+    assert_eq!(shown["text"], "подтверждено");
     assert_eq!(
         shown["claims"],
         json!([["credential.age_equal_or_over.18", "true"]])
     );
+
+    // 7. An English browser gets English; `?lang=ru` and the switch win.
+    let en = next();
+    assert_eq!(en["lang"], "en", "{en}");
+    assert_eq!(en["heading"], "Verify a Digital ID");
+    assert_eq!(en["party"], host);
+    assert_eq!(en["options"][1], "Hotel check-in");
+    assert_eq!(en["other"], json!(["?lang=ru"]));
+    assert_eq!(next()["lang"], "ru", "?lang=ru");
+    assert_eq!(next()["lang"], "en", "the switch");
     drop(stdin);
     assert!(child.wait().unwrap().success());
+}
+
+/// The page without a browser: the configured display name in the page's
+/// language, `Vary: Accept-Language`.
+#[test]
+fn demo_page_names_the_configured_party_in_its_language() {
+    let server = InProc::start_with(|s| {
+        s.verifier.display_name = Some(digital_id::config::DisplayName {
+            ru: "Гостиница «Космос»".into(),
+            en: "Hotel Kosmos".into(),
+        })
+    });
+    let get = |path: &str, accept: &str| {
+        let mut resp = agent()
+            .get(&server.url(path))
+            .header("Accept-Language", accept)
+            .call()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers().get("vary").unwrap(), "Accept-Language");
+        resp.body_mut().read_to_string().unwrap()
+    };
+    let ru = get("/demo/verifier", "ru-RU,ru;q=0.9,en;q=0.8");
+    assert!(ru.contains("<html lang=\"ru\">"));
+    assert!(ru.contains("<strong>Гостиница «Космос»</strong>"), "{ru}");
+    assert!(!ru.contains("Hotel Kosmos"));
+    let en = get("/demo/verifier", "en-GB,en;q=0.9");
+    assert!(en.contains("<html lang=\"en\">"));
+    assert!(en.contains("<strong>Hotel Kosmos</strong>"));
+    let forced = get("/demo/verifier?lang=en", "ru");
+    assert!(forced.contains("<html lang=\"en\">"));
+    let fallback = get("/demo/verifier", "de-DE");
+    assert!(fallback.contains("<html lang=\"ru\">"));
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::fixture::{InProc, agent};
 
-fn node(script: &str, input: &Value) -> Result<Value, Value> {
+pub(crate) fn node(script: &str, input: &Value) -> Result<Value, Value> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/openid4vc");
     assert!(
         std::path::Path::new(dir)
@@ -47,7 +47,7 @@ fn node(script: &str, input: &Value) -> Result<Value, Value> {
 
 /// An in-process server whose clock reads the real time: the wallets sign
 /// with their own clocks.
-fn real_time_server() -> InProc {
+pub(crate) fn real_time_server() -> InProc {
     let server = InProc::start();
     server.clock.set(digital_id::cli::unix_now());
     server

@@ -183,6 +183,19 @@ fn a_party_transaction_is_verified_counted_and_audited() {
     let created = create(&server, &shop_key, json!({"preset": "age_over_18"}));
     let tx = created["transaction_id"].as_str().unwrap();
     let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    // The request object is signed as the party: its own client id.
+    let (_, view, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/relying-parties/{shop_id}"),
+        API_KEY,
+        None,
+    );
+    assert_eq!(ro["client_id"], view["client_id"], "{view}");
+    assert_ne!(
+        ro["client_id"].as_str(),
+        Some(server.state.verifier.client_id())
+    );
     let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
     let (code, body) = answer(&ro, json!({"credential": [p]}));
     assert_eq!(code, 200, "{body}");
@@ -820,7 +833,10 @@ fn the_api_key_is_shown_once_and_never_stored_in_clear() {
             !text.contains(secret) && !text.contains("api_key"),
             "{text}"
         );
-        assert!(!text.contains("salt") && !text.contains("hash"), "{text}");
+        assert!(
+            !text.contains("salt") && !text.contains("\"hash\""),
+            "{text}"
+        );
     }
     assert_eq!(one["display_name"]["en"], "Hotel Kosmos");
     assert!(patched.get("display_name").is_none(), "{patched}");
@@ -866,11 +882,15 @@ fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
 #[test]
 fn rotation_deletion_and_quota_hold_across_nodes() {
     let schema = crate::pg::Schema::new();
-    let node = || {
-        let url = schema.store_url();
-        InProc::start_with(move |s| s.store = digital_id::config::StoreSpec::Postgres(url))
-    };
-    let (a, b) = (node(), node());
+    let url = schema.store_url();
+    let a = InProc::start_with(|s| s.store = digital_id::config::StoreSpec::Postgres(url.clone()));
+    // Nodes of one deployment share their keys (the data directory), as
+    // they share the store.
+    let keys = a.state.settings.data_dir.clone();
+    let b = InProc::start_with(|s| {
+        s.store = digital_id::config::StoreSpec::Postgres(url);
+        s.data_dir = keys;
+    });
     let (id, key) = register(
         &a,
         json!({"name": "Shop", "presets": ["age_over_18"], "requests_per_minute": 2}),
