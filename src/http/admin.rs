@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .delete(remove),
     )
     .service(web::resource("/admin/relying-parties/{id}/api-key").post(rotate))
+    .service(web::resource("/admin/relying-parties/{id}/certificate").post(certificate))
     .service(web::resource("/admin/relying-parties/{id}/audit").get(audit_trail));
 }
 
@@ -195,6 +196,50 @@ async fn rotate(
     Ok(no_store(HttpResponse::Ok()).json(NewApiKey { api_key }))
 }
 
+/// The body of a certificate upload.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RelyingPartyCertificate)]
+struct ChainUpload {
+    /// PEM certificates, leaf first (for the party's `public_jwk`), then
+    /// intermediates; a trailing root is dropped.
+    #[schema(example = "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n")]
+    chain: String,
+}
+
+#[utoipa::path(post, path = "/admin/relying-parties/{id}/certificate", tag = "admin",
+    operation_id = "upload_relying_party_certificate",
+    summary = "Set a relying party's certificate chain",
+    description = "The chain the operator's CA issued for the party's `public_jwk` (outside demo mode the only way a party gets one; in demo mode it replaces the demo CA's leaf). Its request objects then carry this `x5c` and its `client_id` becomes `x509_hash:` of the new leaf, on every node from this call on. `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "The party's id")),
+    request_body(content = ChainUpload, content_type = "application/json"),
+    security(("backoffice" = [])),
+    responses(
+        (status = 200, description = "The party with its new `client_id`", body = PartyView),
+        (status = 400, description = "`invalid_request`: not PEM certificates, more than 5, a leaf that does not certify the party's key or is a CA or lacks digitalSignature, a certificate not valid now, not signed by the next one, or an intermediate that is no CA (the description names it)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key, or the built-in party `default`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such party", body = ErrorBody),
+        (status = 500, description = "`server_error`", body = ErrorBody),
+    ))]
+async fn certificate(
+    _: BackOffice,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<ChainUpload>,
+) -> Result<HttpResponse, ApiError> {
+    let party = state
+        .parties
+        .upload_chain(
+            &id,
+            body.into_inner().chain,
+            &state.keys.store_secret,
+            state.now(),
+        )
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(PartyView::of(&party)))
+}
+
 /// `?limit=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -269,6 +314,7 @@ impl WireError for RegistryError {
             RegistryError::NotFound => "not_found",
             RegistryError::Invalid(e) => e.code(),
             RegistryError::Identity(e) => e.code(),
+            RegistryError::Upload(e) => e.code(),
             RegistryError::Store(e) => e.code(),
         }
     }
@@ -277,6 +323,7 @@ impl WireError for RegistryError {
             RegistryError::NotFound => 404,
             RegistryError::Invalid(e) => e.status(),
             RegistryError::Identity(e) => e.status(),
+            RegistryError::Upload(e) => e.status(),
             RegistryError::Store(e) => e.status(),
         }
     }

@@ -69,6 +69,7 @@ use crate::verifier::transaction::ResponseMode;
         admin::patch,
         admin::remove,
         admin::rotate,
+        admin::certificate,
         admin::audit_trail,
         verifier::create,
         verifier::status,

@@ -446,6 +446,11 @@ pub struct PartyView {
     #[schema(nullable = false, example = "2026-11-26T10:00:00Z")]
     pub updated_at: Option<String>,
     pub request_uri_method: RequestUriMethod,
+    /// Its request-signing public key (ES256), for the operator's CA to
+    /// certify (`POST /admin/relying-parties/{id}/certificate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub public_jwk: Option<Value>,
     /// Its Client Identifier (`x509_hash:…` of its leaf certificate), once
     /// it has one (demo mode: from registration).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -477,6 +482,7 @@ impl PartyView {
             callback_urls: p.callback_urls.clone(),
             requests_per_minute: p.requests_per_minute,
             request_uri_method: p.request_uri_method,
+            public_jwk: p.identity.as_ref().map(|i| i.public_jwk.clone()),
             client_id: p
                 .identity
                 .as_ref()
@@ -502,6 +508,7 @@ impl PartyView {
             callback_urls: Vec::new(),
             requests_per_minute: None,
             request_uri_method: RequestUriMethod::default(),
+            public_jwk: None,
             client_id: None,
             created_at: None,
             updated_at: None,

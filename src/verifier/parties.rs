@@ -51,6 +51,8 @@ pub enum RegistryError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error(transparent)]
+    Upload(#[from] ident::UploadError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -183,6 +185,33 @@ impl Parties {
         };
         self.modify(id, now, decide).await?;
         Ok(key.api_key)
+    }
+
+    /// Replaces the party's certificate chain with one the operator's CA
+    /// issued for its public key (PEM, leaf first; see
+    /// [`StoredIdentity::with_uploaded_chain`]): its client id becomes the
+    /// new leaf's, on every node at once.
+    pub async fn upload_chain(
+        &self,
+        id: &str,
+        pem: String,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<RelyingParty, RegistryError> {
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
+        }
+        let secret = secret.clone();
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            let stored = p.identity.clone().ok_or(IdentityError::NotCertified)?;
+            p.identity = Some(stored.with_uploaded_chain(p.id.as_str(), &secret, &pem, now)?);
+            p.updated_at = now;
+            p.version = p.version.saturating_add(1);
+            Ok(p)
+        };
+        self.modify(id, now, decide).await
     }
 
     /// Runs `decide` on the stored record inside the write transaction and

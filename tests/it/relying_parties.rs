@@ -939,3 +939,153 @@ fn rotation_deletion_and_quota_hold_across_nodes() {
         "a deleted party's key fails on the other node at once"
     );
 }
+
+/// A certificate for the party's public JWK `jwk` (a leaf: digitalSignature,
+/// not a CA), named `cn` and signed by `ca`, valid around the test clock.
+fn leaf_for(
+    jwk: &Value,
+    cn: &str,
+    ca: (
+        &openssl::x509::X509,
+        &openssl::pkey::PKey<openssl::pkey::Private>,
+    ),
+) -> openssl::x509::X509 {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, KeyUsage};
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let coord = |c: &str| {
+        BigNum::from_slice(&digital_id::crypto::b64url_decode(jwk[c].as_str().unwrap()).unwrap())
+            .unwrap()
+    };
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let public =
+        EcKey::from_public_key_affine_coordinates(&group, &coord("x"), &coord("y")).unwrap();
+    let public = PKey::from_ec_key(public).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>()).unwrap();
+    b.set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(ca.0.subject_name()).unwrap();
+    b.set_pubkey(&public).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(T0 - 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(T0 + 30 * 86_400).unwrap())
+        .unwrap();
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(ca.0), None))
+        .unwrap();
+    b.append_extension(aki).unwrap();
+    b.append_extension(BasicConstraints::new().build().unwrap())
+        .unwrap();
+    let ku = KeyUsage::new()
+        .critical()
+        .digital_signature()
+        .build()
+        .unwrap();
+    b.append_extension(ku).unwrap();
+    b.sign(ca.1, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+/// Outside demo mode no CA issues a party's leaf: it cannot make requests
+/// until the operator uploads the chain its own CA issued for the party's
+/// public key; then its request objects carry that leaf and its client id.
+#[test]
+fn outside_demo_mode_the_operator_uploads_a_partys_chain() {
+    use crate::certs::{Validity, issued, key};
+    let server = InProc::start_mode(crate::fixture::Mode::PRODUCTION, |_| {});
+    let (id, rp_key) = shop(&server);
+    let (_, view, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
+    assert!(view.get("client_id").is_none(), "{view}");
+    let jwk = view["public_jwk"].clone();
+    assert_eq!(jwk["kty"], "EC");
+    assert!(jwk.get("d").is_none(), "never the private key: {jwk}");
+    let (status, b, _) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &rp_key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!(status, 409, "not certified yet: {b}");
+
+    let ca_key = key();
+    let v = Validity {
+        ca: true,
+        not_before: T0 - 86_400,
+        not_after: T0 + 365 * 86_400,
+    };
+    let ca = issued("Operator RP CA", &ca_key, None, v);
+    let pem = |certs: &[&openssl::x509::X509]| {
+        certs
+            .iter()
+            .map(|c| String::from_utf8(c.to_pem().unwrap()).unwrap())
+            .collect::<String>()
+    };
+    // A leaf for another key is refused, naming the rule.
+    let other = issued(
+        "Someone else",
+        &key(),
+        Some((&ca, &ca_key)),
+        Validity { ca: false, ..v },
+    );
+    let path = format!("/admin/relying-parties/{id}/certificate");
+    assert_error(
+        call(
+            &server,
+            "POST",
+            &path,
+            API_KEY,
+            Some(json!({"chain": pem(&[&other, &ca])})),
+        ),
+        400,
+        "invalid_request",
+        "does not certify",
+    );
+    // The party's own key may not upload.
+    let leaf = leaf_for(&jwk, "Shop 18+", (&ca, &ca_key));
+    let body = json!({"chain": pem(&[&leaf, &ca])});
+    let (status, _, _) = call(&server, "POST", &path, &rp_key, Some(body.clone()));
+    assert_eq!(status, 403);
+    let (status, view, _) = call(&server, "POST", &path, API_KEY, Some(body));
+    assert_eq!(status, 200, "{view}");
+    let client_id = view["client_id"].as_str().unwrap().to_owned();
+    let leaf_der = leaf.to_der().unwrap();
+    assert_eq!(
+        client_id,
+        format!(
+            "x509_hash:{}",
+            digital_id::crypto::b64url(digital_id::crypto::sha256(&leaf_der))
+        )
+    );
+    let created = create(&server, &rp_key, json!({"preset": "age_over_18"}));
+    let (header, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    assert_eq!(ro["client_id"], client_id.as_str());
+    assert_eq!(
+        header["x5c"][0].as_str().unwrap(),
+        base64_std(&leaf_der),
+        "the uploaded leaf signs, the root is not sent"
+    );
+    assert_eq!(header["x5c"].as_array().unwrap().len(), 1);
+}
+
+fn base64_std(der: &[u8]) -> String {
+    openssl::base64::encode_block(der)
+}
