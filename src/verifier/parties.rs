@@ -99,9 +99,12 @@ impl Parties {
         let id = PartyId::generate();
         let key = key::issue(&id);
         let mut party = r.into_party(id, key.stored, now)?;
+        // X.509 allows a commonName of at most 64 characters (RFC 5280
+        // ub-common-name); the registration certificate keeps the full name.
+        let common_name: String = party.name.chars().take(64).collect();
         party.identity = Some(StoredIdentity::register(
             party.id.as_str(),
-            &party.name,
+            &common_name,
             &verifier.keys,
             &verifier.public_host(),
             secret,

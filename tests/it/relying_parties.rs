@@ -771,6 +771,12 @@ fn invalid_registrations_are_400_naming_the_member() {
     // Nothing was registered; localhost callbacks are fine for development.
     let (_, list, _) = call(&server, "GET", "/admin/relying-parties", API_KEY, None);
     assert_eq!(list.as_array().unwrap().len(), 1, "only `default`: {list}");
+    // The longest name is fine (its demo certificate's CN is cut to 64).
+    let (_, long_key) = register(
+        &server,
+        json!({"name": "Д".repeat(200), "presets": ["identity"]}),
+    );
+    create(&server, &long_key, json!({"preset": "identity"}));
     let (id, _) = register(
         &server,
         json!({"name": "Dev", "redirect_uris": ["http://localhost:3000/cb"]}),
