@@ -136,7 +136,13 @@ async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let party = state
         .parties
-        .patch(&id, body.into_inner(), state.now())
+        .patch(
+            &id,
+            body.into_inner(),
+            &state.verifier,
+            &state.keys.store_secret,
+            state.now(),
+        )
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(PartyView::of(&party)))
 }

@@ -152,13 +152,68 @@ impl Parties {
             .collect()
     }
 
-    /// Applies `patch` in one read-modify-write.
+    /// Applies `patch` in one read-modify-write; after a rename, a leaf
+    /// from the demo CA is re-issued with the new name (demo mode).
     pub async fn patch(
         &self,
         id: &str,
         patch: Patch,
+        verifier: &Verifier,
+        secret: &StoreSecret,
         now: i64,
     ) -> Result<RelyingParty, RegistryError> {
+        let renamed = patch.name.is_some();
+        let p = self.apply(id, patch, now).await?;
+        if !renamed {
+            return Ok(p);
+        }
+        self.reissue_demo_leaf(p, verifier, secret, now).await
+    }
+
+    /// A new demo-CA leaf naming the party as it is now called, unless its
+    /// chain came from the operator (or there is no demo CA).
+    async fn reissue_demo_leaf(
+        &self,
+        p: RelyingParty,
+        verifier: &Verifier,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<RelyingParty, RegistryError> {
+        let Some(mut stored) = p
+            .identity
+            .clone()
+            .filter(|i| i.source == ident::CertificateSource::DemoCa)
+        else {
+            return Ok(p);
+        };
+        let common_name: String = p.name.chars().take(64).collect();
+        let host = verifier.public_host();
+        if !stored.issue_demo_leaf(
+            p.id.as_str(),
+            &common_name,
+            &verifier.keys,
+            &host,
+            secret,
+            now,
+        )? {
+            return Ok(p);
+        }
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut r: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            // Only over the demo leaf of the same key (an upload in
+            // between wins).
+            if r.identity.as_ref().is_some_and(|i| {
+                i.public_jwk == stored.public_jwk && i.source == ident::CertificateSource::DemoCa
+            }) {
+                r.identity = Some(stored.clone());
+                r.version = r.version.saturating_add(1);
+            }
+            Ok(r)
+        };
+        self.modify(p.id.clone(), now, decide).await
+    }
+
+    async fn apply(&self, id: &str, patch: Patch, now: i64) -> Result<RelyingParty, RegistryError> {
         let id = Self::id(id)?;
         if id.is_builtin() {
             return Err(PartyError::Builtin.into());

@@ -1095,3 +1095,98 @@ fn outside_demo_mode_the_operator_uploads_a_partys_chain() {
 fn base64_std(der: &[u8]) -> String {
     openssl::base64::encode_block(der)
 }
+
+/// The common name of a base64 DER certificate.
+fn common_name(b64_der: &str) -> String {
+    let der = openssl::base64::decode_block(b64_der).unwrap();
+    let cert = openssl::x509::X509::from_der(&der).unwrap();
+    let cn = cert
+        .subject_name()
+        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        .next()
+        .unwrap();
+    cn.data().to_string().unwrap()
+}
+
+/// Demo mode: a party's leaf names it; renamed, it gets a new leaf (and so
+/// a new client id) naming it as it is now called.
+#[test]
+fn a_renamed_party_gets_a_leaf_with_its_new_name() {
+    let server = InProc::start();
+    let (id, key) = hotel(&server);
+    let created = create(&server, &key, json!({"preset": "hotel_check_in"}));
+    let (header, before) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    assert_eq!(
+        common_name(header["x5c"][0].as_str().unwrap()),
+        "Hotel Kosmos"
+    );
+    let (status, view, _) = call(
+        &server,
+        "PATCH",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        Some(json!({"name": "Hotel Kosmos-2"})),
+    );
+    assert_eq!(status, 200, "{view}");
+    assert_ne!(view["client_id"], before["client_id"]);
+    let created = create(&server, &key, json!({"preset": "hotel_check_in"}));
+    let (header, after) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    assert_eq!(
+        common_name(header["x5c"][0].as_str().unwrap()),
+        "Hotel Kosmos-2"
+    );
+    assert_eq!(after["client_id"], view["client_id"]);
+}
+
+/// `null` where the schema says a member is a value (not nullable) is a
+/// 400, as schemathesis checks: registration, patch, request creation.
+#[test]
+fn null_for_a_non_nullable_member_is_400() {
+    let server = InProc::start();
+    let (id, key) = hotel(&server);
+    for (method, path, body) in [
+        (
+            "POST",
+            "/admin/relying-parties".to_owned(),
+            json!({"name": "A", "presets": null}),
+        ),
+        (
+            "POST",
+            "/admin/relying-parties".to_owned(),
+            json!({"name": "A", "display_name": null}),
+        ),
+        (
+            "PATCH",
+            format!("/admin/relying-parties/{id}"),
+            json!({"name": null}),
+        ),
+        (
+            "PATCH",
+            format!("/admin/relying-parties/{id}"),
+            json!({"claims": null}),
+        ),
+        (
+            "POST",
+            "/verifier/requests".to_owned(),
+            json!({"preset": "hotel_check_in", "redirect_uri": null}),
+        ),
+        (
+            "POST",
+            "/verifier/requests".to_owned(),
+            json!({"preset": "hotel_check_in", "request_uri_method": null}),
+        ),
+    ] {
+        let k = if path.starts_with("/verifier") {
+            key.as_str()
+        } else {
+            API_KEY
+        };
+        // Refused by type (`invalid type: null`), or by the member's rule.
+        let (status, b, _) = call(&server, method, &path, k, Some(body.clone()));
+        assert_eq!(
+            (status, b["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}: {b}"
+        );
+    }
+}
