@@ -79,6 +79,7 @@ pub fn build_state(
         )?
         .with_anchors(load_anchors(&settings.verifier.trust.anchors)?),
     );
+    verifier.attach_registry(keys.store_secret.clone());
     let status = crate::status::Allocator::new(settings.issuer.status_list_size);
     // The provider's TLS trusts what the verifier's outbound calls trust
     // (bundled roots plus `[verifier] ca_file`).
@@ -91,6 +92,7 @@ pub fn build_state(
     Ok(AppState {
         signin,
         verifier,
+        parties: crate::verifier::parties::Parties::new(store.clone()),
         settings,
         keys,
         store,

@@ -23,6 +23,7 @@ pub mod http;
 pub mod issuer;
 pub mod keystore;
 pub mod registry;
+pub mod relying_party;
 pub mod sdjwt;
 pub mod signin;
 pub mod status;

@@ -1,5 +1,5 @@
 //! Back-office routes (`/issuer/…`), behind the bearer API key
-//! ([`BackOffice`], shared with `/verifier/…`).
+//! ([`BackOffice`]: the operator's key only; `/admin/…` uses it too).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "The subjects", body = Vec<SubjectSummary>),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn subjects(_: BackOffice, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -50,6 +51,7 @@ async fn subjects(_: BackOffice, state: web::Data<AppState>) -> Result<HttpRespo
     responses(
         (status = 200, description = "The consents", body = Vec<Consent>),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn consents(
@@ -70,6 +72,7 @@ async fn consents(
         (status = 204, description = "Withdrawn"),
         (status = 400, description = "`invalid_request`: the JSON body is invalid", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no consent of this subject for this client", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -91,6 +94,7 @@ async fn withdraw(
         (status = 201, description = "The offer, its links and the `tx_code`", body = OfferCreated),
         (status = 400, description = "`invalid_request` (invalid JSON, an unknown member, no or repeated configuration ids), `unknown_credential_configuration`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 403, description = "`credential_request_denied`: the rules refuse issuing it to this subject today (under 18: a child's documents go to a parent's wallet; a registry record that fails validation)", body = ErrorBody),
         (status = 404, description = "`not_found`: no such subject in the registry, or the registry holds no such document for them", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
@@ -115,6 +119,7 @@ async fn create_offer(
     responses(
         (status = 200, description = "The QR code", body = String, content_type = "image/svg+xml"),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no such offer, or it has expired or been redeemed", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -146,6 +151,7 @@ async fn offer_qr(
     responses(
         (status = 200, description = "The record", body = CredentialView),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -166,6 +172,7 @@ async fn credential(
     responses(
         (status = 200, description = "The records", body = Vec<CredentialView>),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn credentials(
@@ -190,6 +197,7 @@ async fn set_status(state: &AppState, id: &str, next: Status) -> Result<HttpResp
         (status = 200, description = "The record with its new status", body = CredentialView),
         (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -212,6 +220,7 @@ async fn revoke(
         (status = 200, description = "The record with its new status", body = CredentialView),
         (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 409, description = "`conflict`: the credential is revoked, which is final", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
@@ -235,6 +244,7 @@ async fn suspend(
         (status = 200, description = "The record with its new status", body = CredentialView),
         (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a relying party's key (this endpoint needs the operator's)", body = ErrorBody),
         (status = 404, description = "`not_found`: no issued credential with this id", body = ErrorBody),
         (status = 409, description = "`conflict`: the credential is revoked, which is final", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),

@@ -23,6 +23,10 @@ pub trait WireError: fmt::Display {
     fn challenge(&self) -> Option<String> {
         None
     }
+    /// `Retry-After` seconds of a 429 (a 503 always gets [`RETRY_AFTER`]).
+    fn retry_after(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// An error response.
@@ -32,7 +36,7 @@ pub struct ApiError {
     code: &'static str,
     description: String,
     challenge: Option<String>,
-    /// `Retry-After` seconds of a 503.
+    /// `Retry-After` seconds of a 503 or 429.
     retry_after: Option<u32>,
 }
 
@@ -157,7 +161,7 @@ impl<E: WireError> From<E> for ApiError {
             code: e.code(),
             description: error_description(&e.to_string()),
             challenge: e.challenge().as_deref().map(challenge_value),
-            retry_after: None,
+            retry_after: e.retry_after(),
         }
     }
 }
@@ -384,6 +388,8 @@ mod tests {
                 AuthorizeError::Store(s()),
                 CredentialError::Store(s()),
                 ResponseError::from(s()),
+                crate::verifier::parties::RegistryError::Store(s()),
+                crate::verifier::parties::AccessError::Store(s()),
             );
         }
         for r in refusals() {
@@ -395,6 +401,48 @@ mod tests {
         n += sweep!(
             crate::http::auth::AuthError::Missing,
             crate::http::auth::AuthError::Invalid,
+            crate::http::auth::AuthError::NotOperator,
+            crate::verifier::parties::RegistryError::NotFound,
+            crate::relying_party::PartyError::Name {
+                member: HOSTILE.into()
+            },
+            crate::relying_party::PartyError::UnknownPreset { index: 3 },
+            crate::relying_party::PartyError::ClaimsShape,
+            crate::relying_party::PartyError::Paths {
+                vct: HOSTILE.into()
+            },
+            crate::relying_party::PartyError::Path {
+                vct: HOSTILE.into(),
+                index: 1
+            },
+            crate::relying_party::PartyError::TooManyUris {
+                member: "redirect_uris"
+            },
+            crate::relying_party::PartyError::Uri {
+                member: "callback_urls",
+                index: 0
+            },
+            crate::relying_party::PartyError::RequestsPerMinute,
+            crate::relying_party::PartyError::Builtin,
+            crate::relying_party::Denied::Preset("age_over_18"),
+            crate::relying_party::Denied::Claim {
+                index: 0,
+                vct: HOSTILE.into(),
+                path: HOSTILE.into()
+            },
+            crate::relying_party::Denied::WholeCredential {
+                index: 1,
+                vct: HOSTILE.into()
+            },
+            crate::relying_party::Denied::NoVct { index: 2 },
+            crate::relying_party::Denied::CallbackUrl,
+            crate::verifier::parties::AccessError::Quota(crate::relying_party::quota::RetryAfter(
+                7
+            )),
+            crate::verifier::parties::AccessError::Denied(
+                crate::relying_party::Denied::CallbackUrl
+            ),
+            crate::verifier::parties::AccessError::Query(CreateError::UnknownPreset),
             OfferError::UnknownSubject,
             OfferError::NoConfigurations,
             OfferError::UnknownConfiguration,

@@ -20,6 +20,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
+use crate::relying_party::PartyId;
+use crate::relying_party::audit::FailureReason;
 
 /// Request series (method, route, status) kept at most; the latency
 /// histograms are keyed by (method, route) and so never outnumber them.
@@ -47,6 +49,32 @@ struct Inner {
     issued: BTreeMap<String, u64>,
     /// (credential query / preset kind, outcome) → verifications.
     verified: BTreeMap<(String, String), u64>,
+    /// (party label, `request` | `scan`) → requests created / QRs scanned.
+    party_requests: BTreeMap<(String, &'static str), u64>,
+    /// (party label, outcome, reason) → verifications.
+    party_outcomes: BTreeMap<(String, &'static str, &'static str), u64>,
+    /// Parties that have a label of their own (at most [`MAX_PARTY_LABELS`]
+    /// besides `default`).
+    party_labels: std::collections::BTreeSet<String>,
+}
+
+/// Registered parties counted under their own id; the ones seen after
+/// them share the label `other`, so the series stay bounded however many
+/// parties there are.
+pub const MAX_PARTY_LABELS: usize = 100;
+
+impl Inner {
+    fn party_label(&mut self, party: &PartyId) -> String {
+        let id = party.as_str();
+        if party.is_builtin() || self.party_labels.contains(id) {
+            return id.to_owned();
+        }
+        if self.party_labels.len() < MAX_PARTY_LABELS {
+            self.party_labels.insert(id.to_owned());
+            return id.to_owned();
+        }
+        "other".to_owned()
+    }
 }
 
 /// Counters shared by all workers.
@@ -73,6 +101,30 @@ impl Metrics {
             *m.verified
                 .entry((kind.to_owned(), outcome.to_owned()))
                 .or_default() += 1
+        });
+    }
+
+    /// Counts a request created (`kind` = `request`) or a QR scanned
+    /// (`scan`) by `party`.
+    pub fn party_request(&self, party: &PartyId, kind: &'static str) {
+        self.with(|m| {
+            let label = m.party_label(party);
+            *m.party_requests.entry((label, kind)).or_default() += 1;
+        });
+    }
+
+    /// Counts a verification of `party` that ended verified (`None`) or
+    /// failed for `reason`.
+    pub fn party_outcome(&self, party: &PartyId, failure: Option<FailureReason>) {
+        self.with(|m| {
+            let label = m.party_label(party);
+            let (outcome, reason) = match failure {
+                None => ("verified", "none"),
+                Some(r) => ("failed", r.label()),
+            };
+            *m.party_outcomes
+                .entry((label, outcome, reason))
+                .or_default() += 1;
         });
     }
 
@@ -133,6 +185,16 @@ impl Metrics {
             out.push_str("# TYPE digital_id_presentations_verified_total counter\n");
             for ((k, o), n) in &m.verified {
                 let _ = writeln!(out, "digital_id_presentations_verified_total{{kind=\"{}\",outcome=\"{}\"}} {n}", esc(k), esc(o));
+            }
+            out.push_str("# HELP digital_id_party_requests_total Presentation requests created and holder QRs scanned, by relying party (the first 100 registered parties seen by this process by id, later ones as `other`).\n");
+            out.push_str("# TYPE digital_id_party_requests_total counter\n");
+            for ((p, kind), n) in &m.party_requests {
+                let _ = writeln!(out, "digital_id_party_requests_total{{party=\"{}\",kind=\"{kind}\"}} {n}", esc(p));
+            }
+            out.push_str("# HELP digital_id_party_verifications_total Verifications by relying party, outcome and failure reason (a fixed set).\n");
+            out.push_str("# TYPE digital_id_party_verifications_total counter\n");
+            for ((p, outcome, reason), n) in &m.party_outcomes {
+                let _ = writeln!(out, "digital_id_party_verifications_total{{party=\"{}\",outcome=\"{outcome}\",reason=\"{reason}\"}} {n}", esc(p));
             }
             out
         })
@@ -250,6 +312,41 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2"));
         assert!(text.contains("digital_id_credentials_issued_total{type=\"ru.passport\"} 3"));
         assert!(text.contains("kind=\"age_over_18\",outcome=\"verified\"} 1"));
+    }
+
+    #[test]
+    fn party_labels_are_bounded() {
+        let m = Metrics::default();
+        for i in 0..MAX_PARTY_LABELS + 20 {
+            let p = PartyId::parse(&format!("p{i:04}")).unwrap();
+            m.party_request(&p, "request");
+            m.party_outcome(&p, Some(FailureReason::QueryUnmet));
+        }
+        m.party_request(&PartyId::builtin(), "scan");
+        m.party_outcome(&PartyId::builtin(), None);
+        // A party with a label keeps it.
+        m.party_request(&PartyId::parse("p0000").unwrap(), "request");
+        let text = m.render();
+        let series = |name: &str| text.lines().filter(|l| l.starts_with(name)).count();
+        assert_eq!(
+            series("digital_id_party_requests_total{"),
+            MAX_PARTY_LABELS + 2
+        );
+        assert!(
+            text.contains("digital_id_party_requests_total{party=\"other\",kind=\"request\"} 20")
+        );
+        assert!(
+            text.contains("digital_id_party_requests_total{party=\"p0000\",kind=\"request\"} 2")
+        );
+        assert!(
+            text.contains("digital_id_party_requests_total{party=\"default\",kind=\"scan\"} 1")
+        );
+        assert!(text.contains(
+            "digital_id_party_verifications_total{party=\"other\",outcome=\"failed\",reason=\"query_unmet\"} 20"
+        ));
+        assert!(text.contains(
+            "digital_id_party_verifications_total{party=\"default\",outcome=\"verified\",reason=\"none\"} 1"
+        ));
     }
 
     #[test]

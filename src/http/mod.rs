@@ -1,5 +1,6 @@
 //! The web adapter: routes, JSON errors, limits and the server.
 
+mod admin;
 pub mod auth;
 mod backoffice;
 pub mod cors;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub limiter: limits::RateLimiter,
     /// The OpenID4VP verifier role.
     pub verifier: Arc<crate::verifier::Verifier>,
+    /// The registered relying parties (tenants of the verifier).
+    pub parties: crate::verifier::parties::Parties,
     /// The upstream OpenID Provider citizens sign in at (`[auth] provider
     /// = "oidc"`).
     pub signin: Option<Arc<crate::signin::Provider>>,
@@ -99,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {
     openapi::configure(cfg);
     issuer::configure(cfg, routes.sign_in);
     backoffice::configure(cfg);
+    admin::configure(cfg);
     verifier::configure(cfg, routes.demo);
     wallet::configure(cfg);
 }

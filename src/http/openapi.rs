@@ -19,7 +19,7 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{backoffice, health, issuer, metrics, signin, verifier, wallet};
+use super::{admin, backoffice, health, issuer, metrics, signin, verifier, wallet};
 use crate::catalogue;
 use crate::registry::{IdentityProofing, SubjectId};
 use crate::verifier::presets::Preset;
@@ -63,6 +63,14 @@ use crate::verifier::transaction::ResponseMode;
         backoffice::revoke,
         backoffice::suspend,
         backoffice::reinstate,
+        admin::register,
+        admin::list,
+        admin::get,
+        admin::patch,
+        admin::remove,
+        admin::rotate,
+        admin::certificate,
+        admin::audit_trail,
         verifier::create,
         verifier::status,
         verifier::remove,
@@ -85,7 +93,8 @@ use crate::verifier::transaction::ResponseMode;
     tags(
         (name = "issuer", description = "Wallet-facing OpenID4VCI 1.0 issuer: discovery, offers, authorization, token, nonce, credential, notification, status lists"),
         (name = "back-office", description = "Operator API under /issuer/: subjects, offers, consents, issued credentials and their status"),
-        (name = "verifier", description = "Relying-party API under /verifier/ (back-office key): OpenID4VP 1.0 presentation requests with DCQL, their QR codes, status, event streams and results, and holder-shown QR scans"),
+        (name = "admin", description = "Operator API under /admin/ (the operator's key only): the relying-party registry — registration with entitlements and quotas, key rotation, deletion, audit trails"),
+        (name = "verifier", description = "Relying-party API under /verifier/ (the operator's key, acting as the built-in party `default`, or a registered relying party's own key): OpenID4VP 1.0 presentation requests with DCQL, their QR codes, status, event streams and results, and holder-shown QR scans. A party reaches only its own transactions (another's is 404 `not_found`) and asks only for its entitlements (403 `access_denied`); over its `requests_per_minute`, 429 `rate_limited` with `Retry-After`"),
         (name = "wallet", description = "Wallet-facing OpenID4VP 1.0 endpoints: request URI, response URI, and presentation nonces and uploads for holder-shown QR codes"),
         (name = "demo", description = "Demo mode only (`serve --demo`; 404 `not_found` otherwise): the relying-party demo page and its unauthenticated, preset-only twins of the verifier API"),
         (name = "operations", description = "Health and metrics"),

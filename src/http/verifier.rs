@@ -9,9 +9,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::BackOffice;
+use super::auth::Caller;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError, limits};
+use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
 use crate::verifier::request::{CreateError, CreateRequest, Created, PartyOptions};
 use crate::verifier::scan::{ScanError, ScanRequest};
 use crate::verifier::transaction::{Phase, ResultAccessError, Status};
@@ -48,20 +49,51 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
     responses(
         (status = 200, description = "The transaction and its link", body = Created),
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule), `redirect_uri` not one of the relying party's registered redirect URIs, `request_uri_method` not `get`/`post`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements, or a `callback_url` not among its registered `callback_urls`; the description names it (`preset: …`, `dcql_query.credentials[i]: claim [\"…\"] of `vct` …`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn create(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let party = PartyOptions::of_settings(&state.verifier.settings);
+    let req = body.into_inner();
+    let (party, now) = (&caller.0, state.now());
+    state
+        .parties
+        .authorize(
+            party,
+            req.preset.as_deref(),
+            req.dcql_query.as_ref(),
+            req.callback_url.as_deref(),
+            now,
+        )
+        .await?;
+    let id = party.id();
+    let options = crate::verifier::parties::options(party, &state.verifier.settings);
     let created = state
         .verifier
-        .create(body.into_inner(), false, party, state.now())
+        .create_as(id.as_str(), req, false, options, now)
         .await?;
+    state.metrics.party_request(&id, "request");
     Ok(no_store().json(created))
+}
+
+/// The transaction `id` if it is the caller's; another party's is
+/// `not_found`, exactly like an unknown one.
+async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<crate::verifier::Transaction, ApiError> {
+    let tx = state.verifier.transaction(id, state.now()).await?;
+    if caller.0.owns(&tx.party) {
+        Ok(tx)
+    } else {
+        Err(LookupError::NotFound.into())
+    }
 }
 
 #[utoipa::path(get, path = "/verifier/requests/{id}", tag = "verifier",
@@ -76,17 +108,18 @@ async fn create(
     responses(
         (status = 200, description = "The status", body = StatusView),
         (status = 400, description = "`invalid_request`: `response_code` given for a transaction that was not created with a `redirect_uri`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a same-device transaction read without `response_code`, with another code (also before the wallet answered), or with a code already used", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such transaction (unknown, deleted, or its retention is over)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction (unknown, deleted, its retention is over, or another relying party's)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn status(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: web::Query<ResultQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    owned(&state, &caller, &id).await?;
     let code = query.response_code.as_deref();
     let view = state.verifier.result_of(&id, code, state.now()).await?;
     Ok(no_store().json(view))
@@ -107,22 +140,23 @@ struct ResultQuery {
     security(("backoffice" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction, or another relying party's", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn remove(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    owned(&state, &caller, &id).await?;
     state.verifier.delete(&id, state.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The `openid4vp://` link of a transaction.
-async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
-    let tx = state.verifier.transaction(id, state.now()).await?;
+/// The `openid4vp://` link of the caller's transaction.
+async fn link(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
+    let tx = owned(state, caller, id).await?;
     Ok(state.verifier.authorization_request(&tx))
 }
 
@@ -134,16 +168,16 @@ async fn link(state: &AppState, id: &str) -> Result<String, ApiError> {
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The QR code", body = String, content_type = "image/svg+xml"),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction, or another relying party's", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn qr_svg(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let svg = qr::svg(&link(&state, &id).await?).map_err(ApiError::internal)?;
+    let svg = qr::svg(&link(&state, &caller, &id).await?).map_err(ApiError::internal)?;
     Ok(no_store().content_type("image/svg+xml").body(svg))
 }
 
@@ -155,16 +189,16 @@ async fn qr_svg(
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The QR code", body = inline(PngImage), content_type = "image/png"),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction, or another relying party's", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn qr_png(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let png = qr::png(&link(&state, &id).await?).map_err(ApiError::internal)?;
+    let png = qr::png(&link(&state, &caller, &id).await?).map_err(ApiError::internal)?;
     Ok(no_store().content_type("image/png").body(png))
 }
 
@@ -176,16 +210,16 @@ async fn qr_png(
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The event stream, e.g. `event: status` / `data: {\"transaction_id\":…,\"status\":\"pending\",…}`", body = String, content_type = "text/event-stream"),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such transaction", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such transaction, or another relying party's", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn events(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.verifier.transaction(&id, state.now()).await?;
+    owned(&state, &caller, &id).await?;
     Ok(sse(state, id.into_inner()))
 }
 
@@ -198,20 +232,51 @@ async fn events(
     responses(
         (status = 200, description = "`verified` with the claims, or `failed` with the reason", body = StatusView),
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, an invalid DCQL query, not exactly one Credential Query, `qr` empty or over 64 KiB", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the back-office API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements; the description names it", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn scan(
-    _: BackOffice,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ScanRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.verifier.scan(body.into_inner(), state.now()).await?;
-    let outcome = match view.status {
-        crate::verifier::transaction::Status::Verified => "verified",
-        _ => "failed",
+    let mut req = body.into_inner();
+    let (party, now) = (caller.0.id(), state.now());
+    state
+        .parties
+        .authorize(
+            &caller.0,
+            req.preset.as_deref(),
+            req.dcql_query.as_ref(),
+            None,
+            now,
+        )
+        .await?;
+    req.party = party.clone();
+    let view = state.verifier.scan(req, now).await?;
+    let failure = match view.status {
+        Status::Verified => None,
+        _ => Some(
+            view.error
+                .as_ref()
+                .map_or("invalid_presentation", |e| e.code.as_str()),
+        ),
     };
-    state.metrics.verified("holder_qr", outcome);
+    state.metrics.verified(
+        "holder_qr",
+        if failure.is_some() {
+            "failed"
+        } else {
+            "verified"
+        },
+    );
+    let failure = failure.map(|code| (code, FailureReason::InvalidPresentation));
+    state.metrics.party_request(&party, "scan");
+    state.metrics.party_outcome(&party, failure.map(|(_, r)| r));
+    let entry = AuditEntry::new(now, &view.transaction_id.0, AuditKind::Scan, failure);
+    state.parties.record(party.as_str(), now, entry).await;
     Ok(no_store().json(view))
 }
 

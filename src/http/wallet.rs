@@ -135,9 +135,57 @@ async fn response(
         Err(e) if e.fails_transaction() => state.metrics.verified(kind, "failed"),
         Err(_) => {}
     }
+    account(&state, &id, &outcome).await;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(outcome?.body))
+}
+
+/// Counts a response that ended its transaction for the transaction's
+/// relying party and adds it to the party's audit trail.
+async fn account(
+    state: &AppState,
+    response_id: &str,
+    outcome: &Result<crate::verifier::response::Responded, ResponseError>,
+) {
+    use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
+    use crate::verifier::parties::failure_reason;
+    use crate::verifier::response::{Accepted, Responded};
+    use crate::verifier::transaction::Outcome;
+    let now = state.now();
+    let (tx, reason) = match outcome {
+        Ok(Responded {
+            accepted,
+            transaction,
+            ..
+        }) => (
+            transaction.clone(),
+            match accepted {
+                Accepted::Verified => None,
+                Accepted::WalletError => Some(FailureReason::WalletError),
+            },
+        ),
+        Err(e) => match failure_reason(e) {
+            // The transaction is failed now; find out whose it is.
+            Some(r) => match state
+                .verifier
+                .transaction_at_response(response_id, now)
+                .await
+            {
+                Ok(tx) => (tx, Some(r)),
+                Err(_) => return,
+            },
+            None => return,
+        },
+    };
+    let code = match tx.outcome() {
+        Some(Outcome::Failed { code, .. }) => code.as_str(),
+        _ => "invalid_request",
+    };
+    let party = crate::relying_party::PartyId::parse(&tx.party).unwrap_or_default();
+    state.metrics.party_outcome(&party, reason);
+    let entry = AuditEntry::new(now, &tx.id.0, AuditKind::Request, reason.map(|r| (code, r)));
+    state.parties.record(&tx.party, now, entry).await;
 }
 
 #[utoipa::path(post, path = "/presentation-nonces", tag = "wallet",

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod jwe;
 pub mod keys;
 pub mod outbound;
+pub mod parties;
 pub mod presentation;
 pub mod presets;
 pub mod request;
@@ -65,6 +66,9 @@ pub struct Verifier {
     /// HAIP 1.0 profile: encrypted responses only.
     pub haip: bool,
     store: Arc<dyn Store>,
+    /// Set once the relying-party registry is attached
+    /// ([`Verifier::attach_registry`]): opens the parties' stored keys.
+    registry_secret: std::sync::OnceLock<crate::keystore::StoreSecret>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -133,6 +137,7 @@ impl Verifier {
             outbound,
             haip: settings.profile == crate::config::Profile::Haip,
             store,
+            registry_secret: std::sync::OnceLock::new(),
         })
     }
 
@@ -190,6 +195,13 @@ impl Verifier {
         if party == DEFAULT_PARTY {
             return Ok(self.identities.default.clone());
         }
+        // A registered party: its identity from its current record (one
+        // store read, so every node signs with the current one).
+        if let Some(secret) = self.registry_secret.get()
+            && let Some(identity) = parties::identity(self, party, secret, now).await?
+        {
+            return Ok(identity);
+        }
         self.identities
             .get(party, None, now)
             .ok_or_else(|| IdentityError::UnknownParty(party.to_owned()))
@@ -240,6 +252,12 @@ impl Verifier {
         let made =
             PartyIdentity::from_stored(party, stored, secret, registration, &self.keys, now)?;
         self.register_identity(version, made)
+    }
+
+    /// Makes [`Verifier::identity_of`] read registered parties' identities
+    /// from the registry (`secret` opens their stored keys).
+    pub fn attach_registry(&self, secret: crate::keystore::StoreSecret) {
+        let _ = self.registry_secret.set(secret);
     }
 
     /// Drops `party`'s cached identity (deleted, or its record changed).

@@ -9,6 +9,8 @@ use super::dcql::DcqlQuery;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
+    // snake_case alone would make it `age_over18`.
+    #[serde(rename = "age_over_18")]
     AgeOver18,
     HotelCheckIn,
     PensionerStatus,

@@ -65,7 +65,7 @@ pub struct CreateRequest {
     /// processed, the response endpoint sends the wallet there with
     /// `#response_code=…`, and the result is readable only with
     /// `GET /verifier/requests/{id}?response_code=…`, once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(
         nullable = false,
         max_length = 2048,
@@ -76,9 +76,18 @@ pub struct CreateRequest {
     /// the wallet to POST to the request URI (OpenID4VP 1.0 §5.10; GET
     /// still works), `get` leaves the parameter out. Default: the relying
     /// party's setting (`[verifier] request_uri_method` for the operator).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = Option<RequestUriMethod>, nullable = false, example = "post")]
     pub request_uri_method: Option<RequestUriMethod>,
+}
+
+/// A member that may be absent but not `null` (the schema says so).
+fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// What the relying party a request is made for has registered: the

@@ -68,6 +68,9 @@ pub struct ScanRequest {
     #[serde(default)]
     #[schema(value_type = Option<DcqlQuery>, nullable = false)]
     pub dcql_query: Option<Value>,
+    /// The relying party scanning (set from its key, never from the body).
+    #[serde(skip)]
+    pub party: crate::relying_party::PartyId,
 }
 
 /// `POST /presentations` (by-reference upload).
@@ -244,7 +247,7 @@ impl Verifier {
             request_expires_at: now,
             dcql_query: query,
             response_mode: ResponseMode::DirectPost,
-            party: super::DEFAULT_PARTY.to_owned(),
+            party: req.party.to_string(),
             client_id: self.client_id().to_owned(),
             nonce: String::new(),
             state: String::new(),

@@ -14,6 +14,7 @@ mod outbound;
 mod pg;
 mod pg_tls;
 mod production;
+mod relying_parties;
 mod rp_identity;
 mod same_device;
 mod schemathesis;

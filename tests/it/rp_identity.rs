@@ -84,8 +84,13 @@ fn create_as(server: &InProc, party: &str, preset: &str) -> Created {
         ..CreateRequest::default()
     };
     let now = server.state.now();
-    rt().block_on(server.state.verifier.create_as(party, req, false, Default::default(), now))
-        .unwrap()
+    rt().block_on(
+        server
+            .state
+            .verifier
+            .create_as(party, req, false, Default::default(), now),
+    )
+    .unwrap()
 }
 
 fn param(link: &str, name: &str) -> String {
@@ -200,7 +205,12 @@ fn a_party_without_an_identity_cannot_create_nor_serve_requests() {
     };
     let now = server.state.now();
     let err = rt()
-        .block_on(server.state.verifier.create_as("ghost", req, false, Default::default(), now))
+        .block_on(
+            server
+                .state
+                .verifier
+                .create_as("ghost", req, false, Default::default(), now),
+        )
         .unwrap_err();
     assert!(
         matches!(

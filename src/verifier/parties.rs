@@ -1,0 +1,593 @@
+//! The relying-party registry in the store (namespace [`NS_PARTY`], key:
+//! the party id), its quotas ([`NS_QUOTA`]) and audit trails
+//! ([`NS_AUDIT`]); the rules are in [`crate::relying_party`].
+//!
+//! Every authenticated call reads the party's record from the store — no
+//! cache — so a rotated key or a deleted party stops working at once on
+//! every node. Rotation replaces the key hash in one read-modify-write.
+//! Quotas are counted in the store too (one read-modify-write per limited
+//! call, only for parties that have a `requests_per_minute`), so they hold
+//! across nodes.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Verifier;
+use super::identity::{self as ident, IdentityError, PartyIdentity, StoredIdentity};
+use super::presentation::PresentationError;
+use super::request::PartyOptions;
+use super::request::{CreateError, query_of};
+use super::response::ResponseError;
+use super::transaction::{NS_RESPONSE, Transaction};
+use super::view::LookupError;
+use crate::config::VerifierSettings;
+use crate::keystore::StoreSecret;
+use crate::relying_party::audit::{self, AuditEntry, FailureReason};
+use crate::relying_party::quota::{RetryAfter, WINDOW, Window};
+use crate::relying_party::{
+    Denied, Party, PartyError, PartyId, PartyView, Patch, Registered, Registration, RelyingParty,
+    key,
+};
+use crate::sdjwt::ClaimPath;
+use crate::store::{self, Store, StoreError, Update};
+
+/// Store namespace of registered parties (key: party id).
+pub const NS_PARTY: &str = "rp";
+/// Store namespace of quota windows (key: party id).
+pub const NS_QUOTA: &str = "rp_quota";
+/// Store namespace of audit entries (key: [`audit::key`]).
+pub const NS_AUDIT: &str = "rp_audit";
+/// Parties one listing returns at most.
+pub const MAX_LIST: usize = 10_000;
+
+/// Why an admin call on the registry failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("no relying party with this id")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] PartyError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Upload(#[from] ident::UploadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a party may not make a request or scan now.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The request itself is invalid (as without parties).
+    #[error(transparent)]
+    Query(#[from] CreateError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error("requests_per_minute: this relying party's quota is used up; retry after {} s", .0.0)]
+    Quota(RetryAfter),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The registry.
+pub struct Parties {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Parties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Parties")
+    }
+}
+
+impl Parties {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Parties { store }
+    }
+
+    /// Registers a party: its record, its own request-signing key (with a
+    /// leaf from the demo CA in demo mode; `verifier` holds the CA, `secret`
+    /// seals the key) and its API key, shown this once.
+    pub async fn register(
+        &self,
+        r: Registration,
+        verifier: &Verifier,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<Registered, RegistryError> {
+        let id = PartyId::generate();
+        let key = key::issue(&id);
+        let mut party = r.into_party(id, key.stored, now)?;
+        // X.509 allows a commonName of at most 64 characters (RFC 5280
+        // ub-common-name); the registration certificate keeps the full name.
+        let common_name: String = party.name.chars().take(64).collect();
+        party.identity = Some(StoredIdentity::register(
+            party.id.as_str(),
+            &common_name,
+            &verifier.keys,
+            &verifier.public_host(),
+            secret,
+            now,
+        )?);
+        self.store
+            .insert(
+                NS_PARTY,
+                party.id.to_string(),
+                store::to_bytes(&party)?,
+                None,
+                now,
+            )
+            .await?;
+        Ok(Registered {
+            api_key: key.api_key,
+            party: PartyView::of(&party),
+        })
+    }
+
+    fn id(id: &str) -> Result<PartyId, RegistryError> {
+        PartyId::parse(id).ok_or(RegistryError::NotFound)
+    }
+
+    /// A registered party (not the built-in one).
+    pub async fn get(&self, id: &str, now: i64) -> Result<RelyingParty, RegistryError> {
+        let id = Self::id(id)?;
+        let bytes = self
+            .store
+            .get(NS_PARTY, id.to_string(), now)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        Ok(store::from_bytes(&bytes)?)
+    }
+
+    /// The registered parties in id order (at most [`MAX_LIST`]).
+    pub async fn list(&self, now: i64) -> Result<Vec<RelyingParty>, RegistryError> {
+        let entries = self
+            .store
+            .scan(NS_PARTY, String::new(), now, MAX_LIST)
+            .await?;
+        entries
+            .iter()
+            .map(|e| store::from_bytes(&e.value).map_err(RegistryError::from))
+            .collect()
+    }
+
+    /// Applies `patch` in one read-modify-write; after a rename, a leaf
+    /// from the demo CA is re-issued with the new name (demo mode).
+    pub async fn patch(
+        &self,
+        id: &str,
+        patch: Patch,
+        verifier: &Verifier,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<RelyingParty, RegistryError> {
+        let renamed = patch.name.is_some();
+        let p = self.apply(id, patch, now).await?;
+        if !renamed {
+            return Ok(p);
+        }
+        self.reissue_demo_leaf(p, verifier, secret, now).await
+    }
+
+    /// A new demo-CA leaf naming the party as it is now called, unless its
+    /// chain came from the operator (or there is no demo CA).
+    async fn reissue_demo_leaf(
+        &self,
+        p: RelyingParty,
+        verifier: &Verifier,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<RelyingParty, RegistryError> {
+        let Some(mut stored) = p
+            .identity
+            .clone()
+            .filter(|i| i.source == ident::CertificateSource::DemoCa)
+        else {
+            return Ok(p);
+        };
+        let common_name: String = p.name.chars().take(64).collect();
+        let host = verifier.public_host();
+        if !stored.issue_demo_leaf(
+            p.id.as_str(),
+            &common_name,
+            &verifier.keys,
+            &host,
+            secret,
+            now,
+        )? {
+            return Ok(p);
+        }
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut r: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            // Only over the demo leaf of the same key (an upload in
+            // between wins).
+            if r.identity.as_ref().is_some_and(|i| {
+                i.public_jwk == stored.public_jwk && i.source == ident::CertificateSource::DemoCa
+            }) {
+                r.identity = Some(stored.clone());
+                r.version = r.version.saturating_add(1);
+            }
+            Ok(r)
+        };
+        self.modify(p.id.clone(), now, decide).await
+    }
+
+    async fn apply(&self, id: &str, patch: Patch, now: i64) -> Result<RelyingParty, RegistryError> {
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
+        }
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            patch.clone().apply(&mut p, now)?;
+            Ok(p)
+        };
+        self.modify(id, now, decide).await
+    }
+
+    /// Replaces the party's key: the old one fails from this commit on.
+    pub async fn rotate(&self, id: &str, now: i64) -> Result<String, RegistryError> {
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
+        }
+        let key = key::issue(&id);
+        let stored = key.stored;
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            p.key = stored.clone();
+            p.key_created_at = now;
+            p.updated_at = now;
+            Ok(p)
+        };
+        self.modify(id, now, decide).await?;
+        Ok(key.api_key)
+    }
+
+    /// Replaces the party's certificate chain with one the operator's CA
+    /// issued for its public key (PEM, leaf first; see
+    /// [`StoredIdentity::with_uploaded_chain`]): its client id becomes the
+    /// new leaf's, on every node at once.
+    pub async fn upload_chain(
+        &self,
+        id: &str,
+        pem: String,
+        secret: &StoreSecret,
+        now: i64,
+    ) -> Result<RelyingParty, RegistryError> {
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
+        }
+        let secret = secret.clone();
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            let stored = p.identity.clone().ok_or(IdentityError::NotCertified)?;
+            p.identity = Some(stored.with_uploaded_chain(p.id.as_str(), &secret, &pem, now)?);
+            p.updated_at = now;
+            p.version = p.version.saturating_add(1);
+            Ok(p)
+        };
+        self.modify(id, now, decide).await
+    }
+
+    /// Runs `decide` on the stored record inside the write transaction and
+    /// again on what it saw (it is pure), to learn the outcome.
+    async fn modify<F>(
+        &self,
+        id: PartyId,
+        now: i64,
+        decide: F,
+    ) -> Result<RelyingParty, RegistryError>
+    where
+        F: Fn(Option<&[u8]>) -> Result<RelyingParty, RegistryError> + Clone + Send + 'static,
+    {
+        let inside = decide.clone();
+        let seen = self
+            .store
+            .update(
+                NS_PARTY,
+                id.to_string(),
+                now,
+                Box::new(
+                    move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
+                        Ok(value) => Update::Put {
+                            value,
+                            expires_at: None,
+                        },
+                        Err(_) => Update::Keep,
+                    },
+                ),
+            )
+            .await?;
+        decide(seen.as_deref())
+    }
+
+    /// Deletes a party: its key fails at once, its transactions answer 404
+    /// to everyone, its quota window goes; its audit entries stay
+    /// unreachable until their retention ends.
+    pub async fn delete(&self, id: &str) -> Result<(), RegistryError> {
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
+        }
+        if !self.store.delete(NS_PARTY, id.to_string()).await? {
+            return Err(RegistryError::NotFound);
+        }
+        self.store.delete(NS_QUOTA, id.to_string()).await?;
+        Ok(())
+    }
+
+    /// The registered party whose key `token` is, if it is one.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<RelyingParty>, StoreError> {
+        let Some((id, secret)) = key::parse(token) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.store.get(NS_PARTY, id.to_string(), now).await? else {
+            return Ok(None);
+        };
+        let party: RelyingParty = store::from_bytes(&bytes)?;
+        Ok(party.key.matches(secret).then_some(party))
+    }
+
+    /// Whether `party` may ask for `preset` / `dcql_query` (with
+    /// `callback_url`) now: the query is valid, inside its entitlements,
+    /// and its quota has room (which this call then uses).
+    pub async fn authorize(
+        &self,
+        party: &Party,
+        preset: Option<&str>,
+        dcql_query: Option<&Value>,
+        callback_url: Option<&str>,
+        now: i64,
+    ) -> Result<(), AccessError> {
+        // The operator may ask anything, without a quota: the request is
+        // checked when it is made, as before parties existed.
+        if matches!(party, Party::Default) {
+            return Ok(());
+        }
+        let query = query_of(preset, dcql_query)?;
+        party.entitlements().allows_request(preset, &query)?;
+        party.allows_callback(callback_url)?;
+        match party.requests_per_minute() {
+            Some(limit) => self.admit(&party.id(), limit, now).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn admit(&self, id: &PartyId, limit: u32, now: i64) -> Result<(), AccessError> {
+        let decide = move |cur: Option<&[u8]>| {
+            let w: Window = cur
+                .and_then(|b| store::from_bytes(b).ok())
+                .unwrap_or_default();
+            w.admit(limit, now)
+        };
+        let seen = self
+            .store
+            .update(
+                NS_QUOTA,
+                id.to_string(),
+                now,
+                Box::new(
+                    move |cur| match decide(cur).map(|w| (store::to_bytes(&w), w.start)) {
+                        Ok((Ok(value), start)) => Update::Put {
+                            value,
+                            expires_at: Some(start + 2 * WINDOW),
+                        },
+                        _ => Update::Keep,
+                    },
+                ),
+            )
+            .await?;
+        decide(seen.as_deref())
+            .map(|_| ())
+            .map_err(AccessError::Quota)
+    }
+
+    /// Adds a verification to the party's audit trail. Best effort: the
+    /// result is recorded already, so a failure is logged, not returned.
+    pub async fn record(&self, party: &str, at: i64, entry: AuditEntry) {
+        let Some(party) = PartyId::parse(party) else {
+            return;
+        };
+        let party = &party;
+        let key = audit::key(party, at, &entry.transaction_id);
+        let put = match store::to_bytes(&entry) {
+            Ok(value) => {
+                self.store
+                    .put(NS_AUDIT, key, value, Some(at + audit::RETENTION))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = put {
+            tracing::warn!(error = %e, "could not write an audit entry");
+        }
+    }
+
+    /// The newest `limit` entries of a registered party's audit trail.
+    pub async fn audit(
+        &self,
+        id: &str,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<AuditEntry>, RegistryError> {
+        let party = self.get(id, now).await?;
+        let entries = self
+            .store
+            .scan(
+                NS_AUDIT,
+                audit::prefix(&party.id),
+                now,
+                limit.clamp(1, audit::MAX_LIMIT),
+            )
+            .await?;
+        entries
+            .iter()
+            .map(|e| store::from_bytes(&e.value).map_err(RegistryError::from))
+            .collect()
+    }
+}
+
+/// What `party` registered that shapes its requests.
+pub fn options<'a>(party: &'a Party, settings: &'a VerifierSettings) -> PartyOptions<'a> {
+    match party {
+        Party::Default => PartyOptions::of_settings(settings),
+        Party::Registered(p) => PartyOptions {
+            redirect_uris: &p.redirect_uris,
+            request_uri_method: p.request_uri_method,
+        },
+    }
+}
+
+/// A registered party's identity from its current record (`None` when no
+/// record has this id): the verifier's cached one for the record's
+/// version, or made from the record.
+pub async fn identity(
+    verifier: &Verifier,
+    party: &str,
+    secret: &StoreSecret,
+    now: i64,
+) -> Result<Option<Arc<PartyIdentity>>, IdentityError> {
+    let Some(id) = PartyId::parse(party) else {
+        return Ok(None);
+    };
+    let stored = verifier
+        .store()
+        .get(NS_PARTY, id.to_string(), now)
+        .await
+        .map_err(|_| IdentityError::UnknownParty(party.to_owned()))?;
+    let Some(bytes) = stored else {
+        return Ok(None);
+    };
+    let p: RelyingParty =
+        store::from_bytes(&bytes).map_err(|_| IdentityError::Malformed("record"))?;
+    let Some(stored) = &p.identity else {
+        return Err(IdentityError::NotCertified);
+    };
+    let registration = ident::Registration {
+        name: p.name.clone(),
+        display_name: p.display_name.as_ref().map(|d| ident::DisplayName {
+            ru: d.ru.clone(),
+            en: d.en.clone(),
+        }),
+        entitlements: ident::Entitlements {
+            presets: p.presets.clone(),
+            claims: p
+                .claims
+                .iter()
+                .map(|(vct, grants)| {
+                    let paths = grants.iter().map(|g| ClaimPath(g.0.clone())).collect();
+                    (vct.clone(), paths)
+                })
+                .collect(),
+        },
+    };
+    verifier
+        .party_identity(party, p.version, stored, secret, &registration, now)
+        .map(Some)
+}
+
+impl Verifier {
+    /// The transaction waiting at a response URI, if any (to account for a
+    /// response that failed it).
+    pub async fn transaction_at_response(
+        &self,
+        response_id: &str,
+        now: i64,
+    ) -> Result<Transaction, LookupError> {
+        let id = self
+            .store()
+            .get(NS_RESPONSE, response_id.to_owned(), now)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(LookupError::NotFound)?;
+        self.transaction(&id, now).await
+    }
+}
+
+/// The fixed-set reason of a response that failed its transaction; `None`
+/// for one that left the transaction as it was.
+pub fn failure_reason(e: &ResponseError) -> Option<FailureReason> {
+    if !e.fails_transaction() {
+        return None;
+    }
+    Some(match e {
+        // A presentation that verified but lacks a requested claim or value.
+        ResponseError::Presentation {
+            error: PresentationError::Match(_),
+            ..
+        }
+        | ResponseError::Match(_) => FailureReason::QueryUnmet,
+        ResponseError::Presentation { .. } => FailureReason::InvalidPresentation,
+        ResponseError::Empty | ResponseError::VpTokenShape | ResponseError::NotMultiple(_) => {
+            FailureReason::MalformedResponse
+        }
+        ResponseError::Jwe(_)
+        | ResponseError::EncryptedWrongState
+        | ResponseError::PlainToEncrypted
+        | ResponseError::UnexpectedEncryption => FailureReason::Encryption,
+        ResponseError::UnknownRequest
+        | ResponseError::Replay
+        | ResponseError::NotRetrieved
+        | ResponseError::Expired
+        | ResponseError::MissingState
+        | ResponseError::WrongState
+        | ResponseError::Store(_) => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verifier::dcql::MatchError;
+    use crate::verifier::jwe::JweError;
+
+    #[test]
+    fn failure_reasons_come_from_the_fixed_set() {
+        let cases = [
+            (
+                ResponseError::Presentation {
+                    id: "q".into(),
+                    error: PresentationError::Match(MatchError::WrongVct("q".into())),
+                },
+                Some(FailureReason::QueryUnmet),
+            ),
+            (
+                ResponseError::Presentation {
+                    id: "q".into(),
+                    error: PresentationError::Malformed,
+                },
+                Some(FailureReason::InvalidPresentation),
+            ),
+            (
+                ResponseError::Match(MatchError::MissingCredential("q".into())),
+                Some(FailureReason::QueryUnmet),
+            ),
+            (
+                ResponseError::VpTokenShape,
+                Some(FailureReason::MalformedResponse),
+            ),
+            (
+                ResponseError::PlainToEncrypted,
+                Some(FailureReason::Encryption),
+            ),
+            (
+                ResponseError::Jwe(JweError::NotJson),
+                Some(FailureReason::Encryption),
+            ),
+            // Not shown to come from the wallet: the transaction is unchanged.
+            (ResponseError::Jwe(JweError::Decrypt), None),
+            (ResponseError::WrongState, None),
+            (ResponseError::Replay, None),
+        ];
+        for (e, want) in cases {
+            assert_eq!(failure_reason(&e), want, "{e}");
+        }
+    }
+}
