@@ -1,7 +1,7 @@
 //! The relying-party registry (DESIGN.md "Relying parties are tenants"):
 //! `/admin/relying-parties…`, operator's key only ([`BackOffice`]; a
 //! relying party's own key gets 403). The rules live in
-//! [`crate::relying_party`], the storage in [`crate::verifier::parties`].
+//! [`crate::parties`], the storage in [`crate::verifier::parties`].
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::auth::BackOffice;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, WireError};
-use crate::relying_party::audit::{self, AuditEntry};
-use crate::relying_party::{
+use crate::parties::audit::{self, AuditEntry};
+use crate::parties::{
     Denied, PartyError, PartyView, Patch, Registered, Registration, quota::RetryAfter,
 };
 use crate::verifier::parties::{AccessError, RegistryError};
@@ -105,7 +105,7 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = if id.as_str() == crate::relying_party::DEFAULT_PARTY {
+    let view = if id.as_str() == crate::parties::DEFAULT_PARTY {
         PartyView::builtin()
     } else {
         PartyView::of(&state.parties.get(&id, state.now()).await?)

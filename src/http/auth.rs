@@ -15,7 +15,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
 use super::{ApiError, AppState, WireError};
-use crate::relying_party::Party;
+use crate::parties::Party;
 
 /// Proof that the caller holds the back-office (operator's) key.
 #[derive(Debug, Clone, Copy)]

@@ -403,45 +403,41 @@ mod tests {
             crate::http::auth::AuthError::Invalid,
             crate::http::auth::AuthError::NotOperator,
             crate::verifier::parties::RegistryError::NotFound,
-            crate::relying_party::PartyError::Name {
+            crate::parties::PartyError::Name {
                 member: HOSTILE.into()
             },
-            crate::relying_party::PartyError::UnknownPreset { index: 3 },
-            crate::relying_party::PartyError::ClaimsShape,
-            crate::relying_party::PartyError::Paths {
+            crate::parties::PartyError::UnknownPreset { index: 3 },
+            crate::parties::PartyError::ClaimsShape,
+            crate::parties::PartyError::Paths {
                 vct: HOSTILE.into()
             },
-            crate::relying_party::PartyError::Path {
+            crate::parties::PartyError::Path {
                 vct: HOSTILE.into(),
                 index: 1
             },
-            crate::relying_party::PartyError::TooManyUris {
+            crate::parties::PartyError::TooManyUris {
                 member: "redirect_uris"
             },
-            crate::relying_party::PartyError::Uri {
+            crate::parties::PartyError::Uri {
                 member: "callback_urls",
                 index: 0
             },
-            crate::relying_party::PartyError::RequestsPerMinute,
-            crate::relying_party::PartyError::Builtin,
-            crate::relying_party::Denied::Preset("age_over_18"),
-            crate::relying_party::Denied::Claim {
+            crate::parties::PartyError::RequestsPerMinute,
+            crate::parties::PartyError::Builtin,
+            crate::parties::Denied::Preset("age_over_18"),
+            crate::parties::Denied::Claim {
                 index: 0,
                 vct: HOSTILE.into(),
                 path: HOSTILE.into()
             },
-            crate::relying_party::Denied::WholeCredential {
+            crate::parties::Denied::WholeCredential {
                 index: 1,
                 vct: HOSTILE.into()
             },
-            crate::relying_party::Denied::NoVct { index: 2 },
-            crate::relying_party::Denied::CallbackUrl,
-            crate::verifier::parties::AccessError::Quota(crate::relying_party::quota::RetryAfter(
-                7
-            )),
-            crate::verifier::parties::AccessError::Denied(
-                crate::relying_party::Denied::CallbackUrl
-            ),
+            crate::parties::Denied::NoVct { index: 2 },
+            crate::parties::Denied::CallbackUrl,
+            crate::verifier::parties::AccessError::Quota(crate::parties::quota::RetryAfter(7)),
+            crate::verifier::parties::AccessError::Denied(crate::parties::Denied::CallbackUrl),
             crate::verifier::parties::AccessError::Query(CreateError::UnknownPreset),
             OfferError::UnknownSubject,
             OfferError::NoConfigurations,

@@ -20,8 +20,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use crate::relying_party::PartyId;
-use crate::relying_party::audit::FailureReason;
+use crate::parties::PartyId;
+use crate::parties::audit::FailureReason;
 
 /// Request series (method, route, status) kept at most; the latency
 /// histograms are keyed by (method, route) and so never outnumber them.

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError, limits};
-use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
+use crate::parties::audit::{AuditEntry, AuditKind, FailureReason};
 use crate::verifier::request::{CreateError, CreateRequest, Created, PartyOptions};
 use crate::verifier::scan::{ScanError, ScanRequest};
 use crate::verifier::transaction::{Phase, ResultAccessError, Status};

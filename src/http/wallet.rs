@@ -148,7 +148,7 @@ async fn account(
     response_id: &str,
     outcome: &Result<crate::verifier::response::Responded, ResponseError>,
 ) {
-    use crate::relying_party::audit::{AuditEntry, AuditKind, FailureReason};
+    use crate::parties::audit::{AuditEntry, AuditKind, FailureReason};
     use crate::verifier::parties::failure_reason;
     use crate::verifier::response::{Accepted, Responded};
     use crate::verifier::transaction::Outcome;
@@ -182,7 +182,7 @@ async fn account(
         Some(Outcome::Failed { code, .. }) => code.as_str(),
         _ => "invalid_request",
     };
-    let party = crate::relying_party::PartyId::parse(&tx.party).unwrap_or_default();
+    let party = crate::parties::PartyId::parse(&tx.party).unwrap_or_default();
     state.metrics.party_outcome(&party, reason);
     let entry = AuditEntry::new(now, &tx.id.0, AuditKind::Request, reason.map(|r| (code, r)));
     state.parties.record(&tx.party, now, entry).await;

@@ -1,6 +1,6 @@
 //! The relying-party registry in the store (namespace [`NS_PARTY`], key:
 //! the party id), its quotas ([`NS_QUOTA`]) and audit trails
-//! ([`NS_AUDIT`]); the rules are in [`crate::relying_party`].
+//! ([`NS_AUDIT`]); the rules are in [`crate::parties`].
 //!
 //! Every authenticated call reads the party's record from the store — no
 //! cache — so a rotated key or a deleted party stops working at once on
@@ -23,9 +23,9 @@ use super::transaction::{NS_RESPONSE, Transaction};
 use super::view::LookupError;
 use crate::config::VerifierSettings;
 use crate::keystore::StoreSecret;
-use crate::relying_party::audit::{self, AuditEntry, FailureReason};
-use crate::relying_party::quota::{RetryAfter, WINDOW, Window};
-use crate::relying_party::{
+use crate::parties::audit::{self, AuditEntry, FailureReason};
+use crate::parties::quota::{RetryAfter, WINDOW, Window};
+use crate::parties::{
     Denied, Party, PartyError, PartyId, PartyView, Patch, Registered, Registration, RelyingParty,
     key,
 };

@@ -70,7 +70,7 @@ pub struct ScanRequest {
     pub dcql_query: Option<Value>,
     /// The relying party scanning (set from its key, never from the body).
     #[serde(skip)]
-    pub party: crate::relying_party::PartyId,
+    pub party: crate::parties::PartyId,
 }
 
 /// `POST /presentations` (by-reference upload).

@@ -131,7 +131,7 @@ pub fn prefix(party: &super::PartyId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relying_party::PartyId;
+    use crate::parties::PartyId;
 
     #[test]
     fn newer_entries_sort_first_and_parties_do_not_mix() {
