@@ -51,6 +51,9 @@
 //!   timed) and spreads the flows over their keys, so each request is
 //!   authenticated, checked and signed as one of N tenants. Without it the
 //!   operator key (the built-in party `default`) makes every request.
+//!   The in-process server then runs in demo mode, whose demo CA certifies
+//!   each party's request-signing key; `--demo` runs it so without
+//!   parties, for a single-party figure under the same conditions.
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -76,6 +79,8 @@ struct Options {
     server_pid: Option<u32>,
     /// `--parties N`: relying parties registered before the run.
     parties: usize,
+    /// `--demo` (implied by `--parties`): the in-process server in demo mode.
+    demo: bool,
 }
 
 fn parse_args() -> Options {
@@ -91,6 +96,7 @@ fn parse_args() -> Options {
         batch: 1_000,
         server_pid: None,
         parties: 0,
+        demo: false,
     };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(a) = args.next() {
@@ -115,6 +121,7 @@ fn parse_args() -> Options {
             "--batch" => o.batch = value().parse().expect("--batch K"),
             "--server-pid" => o.server_pid = Some(value().parse().expect("--server-pid PID")),
             "--parties" => o.parties = value().parse().expect("--parties N"),
+            "--demo" => o.demo = true,
             s if !s.starts_with('-') => o.scenario = s.to_owned(),
             other => panic!("unknown option {other}"),
         }
@@ -129,7 +136,7 @@ struct Local {
     _data: tempfile::TempDir,
 }
 
-fn start_local() -> Local {
+fn start_local(demo: bool) -> Local {
     use digital_id::config::{ServeArgs, Settings};
     let data = tempfile::tempdir().unwrap();
     // Bound here and handed to the server, so no other process can take
@@ -142,6 +149,7 @@ fn start_local() -> Local {
         data_dir: Some(data.path().to_owned()),
         registry: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registry").into()),
         api_key: Some(api_key.clone()),
+        demo,
         ..ServeArgs::default()
     };
     let mut settings = Settings::load(&args).unwrap();
@@ -702,7 +710,10 @@ fn main() {
         return;
     }
     let o = parse_args();
-    let local = o.base.is_none().then(start_local);
+    let local = o
+        .base
+        .is_none()
+        .then(|| start_local(o.demo || o.parties > 0));
     let base = o
         .base
         .clone()
