@@ -458,11 +458,7 @@ pub async fn identity(
     let Some(id) = PartyId::parse(party) else {
         return Ok(None);
     };
-    let stored = verifier
-        .store()
-        .get(NS_PARTY, id.to_string(), now)
-        .await
-        .map_err(|_| IdentityError::UnknownParty(party.to_owned()))?;
+    let stored = verifier.store().get(NS_PARTY, id.to_string(), now).await?;
     let Some(bytes) = stored else {
         verifier.forget_identity(party);
         return Ok(None);
@@ -610,6 +606,16 @@ mod tests {
             assert_eq!(first.name.as_deref(), Some("Hotel Kosmos"));
             let again = b.identity_of(&id, T + 1).await.unwrap();
             assert!(Arc::ptr_eq(&first, &again), "cached for the same record");
+            // Its registration certificate expired: not served from the
+            // cache but signed anew (same leaf).
+            let expiry = first.registration_expires_at.unwrap();
+            let renewed = b.identity_of(&id, expiry).await.unwrap();
+            assert!(!Arc::ptr_eq(&first, &renewed));
+            assert_ne!(
+                renewed.registration_certificate,
+                first.registration_certificate
+            );
+            assert_eq!(renewed.client_id, first.client_id);
 
             let patch: Patch =
                 serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos-2"})).unwrap();
@@ -643,6 +649,101 @@ mod tests {
                     .as_str(),
                 b.client_id()
             );
+        });
+    }
+
+    /// A store that cannot be reached.
+    struct Unreachable;
+
+    impl Store for Unreachable {
+        fn insert(
+            &self,
+            _: &'static str,
+            _: String,
+            _: Vec<u8>,
+            _: Option<i64>,
+            _: i64,
+        ) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn put(
+            &self,
+            _: &'static str,
+            _: String,
+            _: Vec<u8>,
+            _: Option<i64>,
+        ) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn get(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn take(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn update_and(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+            _: store::UpdateAndFn,
+        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn delete(
+            &self,
+            _: &'static str,
+            _: String,
+        ) -> store::BoxFut<'_, Result<bool, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn scan(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+            _: usize,
+        ) -> store::BoxFut<'_, Result<Vec<store::Entry>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn transact(&self, _: Vec<store::TxOp>) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn sweep(&self, _: i64, _: usize) -> store::BoxFut<'_, Result<usize, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn ping(&self) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+    }
+
+    /// A registered party's record that cannot be read is a store error
+    /// (503 on the wire), not an unknown party; `default` needs no store.
+    #[test]
+    fn an_unreadable_record_is_a_store_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = node(
+            dir.path(),
+            Arc::new(Unreachable),
+            &StoreSecret::new(&[5; 32]),
+        );
+        block_on(async {
+            let err = v.identity_of("3f9a0c1b2d4e5f607182", T).await.unwrap_err();
+            assert!(
+                matches!(err, IdentityError::Store(StoreError::Unavailable)),
+                "{err}"
+            );
+            assert!(v.identity_of("default", T).await.is_ok());
         });
     }
 
