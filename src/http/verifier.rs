@@ -503,6 +503,7 @@ impl WireError for crate::verifier::IdentityError {
             E::UnknownParty(_) => "access_denied",
             E::NotCertified => "invalid_request",
             E::Sealed(_) | E::Malformed(_) | E::Crypto => "server_error",
+            E::Store(e) => e.code(),
         }
     }
     fn status(&self) -> u16 {
@@ -511,6 +512,7 @@ impl WireError for crate::verifier::IdentityError {
             E::UnknownParty(_) => 403,
             E::NotCertified => 409,
             E::Sealed(_) | E::Malformed(_) | E::Crypto => 500,
+            E::Store(e) => e.status(),
         }
     }
 }

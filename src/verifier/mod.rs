@@ -184,9 +184,12 @@ impl Verifier {
     }
 
     /// The identity that signs `party`'s request objects: `default` is the
-    /// operator's; another party's comes from the cache the registry fills
-    /// ([`Verifier::register_identity`]), refused once its registration
-    /// certificate has expired (the registry then re-issues it).
+    /// operator's; a registered party's is made from its record as the
+    /// store holds it now (one store read per call), so a party deleted on
+    /// any node is [`IdentityError::UnknownParty`] on every node at once and
+    /// a changed record (rename, new chain) is signed with at once. Without
+    /// the registry attached ([`Verifier::attach_registry`]) only `default`
+    /// has an identity.
     pub async fn identity_of(
         &self,
         party: &str,
@@ -195,49 +198,20 @@ impl Verifier {
         if party == DEFAULT_PARTY {
             return Ok(self.identities.default.clone());
         }
-        // A registered party: its identity from its current record (one
-        // store read, so every node signs with the current one).
-        if let Some(secret) = self.registry_secret.get()
-            && let Some(identity) = parties::identity(self, party, secret, now).await?
-        {
-            return Ok(identity);
-        }
-        self.identities
-            .get(party, None, now)
+        let Some(secret) = self.registry_secret.get() else {
+            return Err(IdentityError::UnknownParty(party.to_owned()));
+        };
+        parties::identity(self, party, secret, now)
+            .await?
             .ok_or_else(|| IdentityError::UnknownParty(party.to_owned()))
     }
 
-    /// The cached identity of `party` at record `version`, unless another
-    /// version replaced it or its registration certificate expired.
-    pub fn cached_identity(
-        &self,
-        party: &str,
-        version: u64,
-        now: i64,
-    ) -> Option<Arc<PartyIdentity>> {
-        self.identities.get(party, Some(version), now)
-    }
-
-    /// Caches `identity` (of its party's record at `version`) for
-    /// [`Verifier::identity_of`]. `default` cannot be replaced.
-    pub fn register_identity(
-        &self,
-        version: u64,
-        identity: PartyIdentity,
-    ) -> Result<Arc<PartyIdentity>, IdentityError> {
-        if identity.party == DEFAULT_PARTY {
-            return Err(IdentityError::UnknownParty(identity.party));
-        }
-        let identity = Arc::new(identity);
-        self.identities.put(version, identity.clone());
-        Ok(identity)
-    }
-
-    /// A registered party's identity from its record at `version`: the
-    /// cached one, or made from the record (key opened with the store
-    /// secret, registration certificate signed by the operator) and cached.
-    /// What the registry-backed [`Verifier::identity_of`] calls.
-    pub fn party_identity(
+    /// A registered party's identity from its record at `version`: the one
+    /// cached for that very version (unless its registration certificate
+    /// expired), or made from the record (key opened with the store secret,
+    /// registration certificate signed by the operator) and cached in its
+    /// place. `default` is never made from a record.
+    pub(crate) fn party_identity(
         &self,
         party: &str,
         version: u64,
@@ -246,12 +220,22 @@ impl Verifier {
         registration: &identity::Registration,
         now: i64,
     ) -> Result<Arc<PartyIdentity>, IdentityError> {
-        if let Some(cached) = self.cached_identity(party, version, now) {
+        if party == DEFAULT_PARTY {
+            return Err(IdentityError::UnknownParty(party.to_owned()));
+        }
+        if let Some(cached) = self.identities.get(party, version, now) {
             return Ok(cached);
         }
-        let made =
-            PartyIdentity::from_stored(party, stored, secret, registration, &self.keys, now)?;
-        self.register_identity(version, made)
+        let made = Arc::new(PartyIdentity::from_stored(
+            party,
+            stored,
+            secret,
+            registration,
+            &self.keys,
+            now,
+        )?);
+        self.identities.put(version, made.clone());
+        Ok(made)
     }
 
     /// Makes [`Verifier::identity_of`] read registered parties' identities
@@ -260,8 +244,10 @@ impl Verifier {
         let _ = self.registry_secret.set(secret);
     }
 
-    /// Drops `party`'s cached identity (deleted, or its record changed).
-    pub fn forget_identity(&self, party: &str) {
+    /// Drops `party`'s cached identity (its record is gone: deleted here,
+    /// or found missing by [`Verifier::identity_of`]); frees memory only, as
+    /// a missing record is refused whatever the cache holds.
+    pub(crate) fn forget_identity(&self, party: &str) {
         self.identities.remove(party);
     }
 
@@ -285,10 +271,12 @@ impl Identities {
         }
     }
 
-    fn get(&self, party: &str, version: Option<u64>, now: i64) -> Option<Arc<PartyIdentity>> {
+    /// `party`'s cached identity if it was made from record `version` and
+    /// its registration certificate is still valid at `now`.
+    fn get(&self, party: &str, version: u64, now: i64) -> Option<Arc<PartyIdentity>> {
         let map = self.parties.read().unwrap_or_else(|e| e.into_inner());
         let (v, identity) = map.get(party)?;
-        let current = version.is_none_or(|want| want == *v);
+        let current = *v == version;
         let unexpired = identity.registration_expires_at.is_none_or(|exp| now < exp);
         (current && unexpired).then(|| identity.clone())
     }

@@ -446,8 +446,9 @@ pub fn options<'a>(party: &'a Party, settings: &'a VerifierSettings) -> PartyOpt
 }
 
 /// A registered party's identity from its current record (`None` when no
-/// record has this id): the verifier's cached one for the record's
-/// version, or made from the record.
+/// record has this id, and then no cached identity of it is kept): the
+/// verifier's cached one for the record's version, or made from the
+/// record.
 pub async fn identity(
     verifier: &Verifier,
     party: &str,
@@ -457,12 +458,9 @@ pub async fn identity(
     let Some(id) = PartyId::parse(party) else {
         return Ok(None);
     };
-    let stored = verifier
-        .store()
-        .get(NS_PARTY, id.to_string(), now)
-        .await
-        .map_err(|_| IdentityError::UnknownParty(party.to_owned()))?;
+    let stored = verifier.store().get(NS_PARTY, id.to_string(), now).await?;
     let Some(bytes) = stored else {
+        verifier.forget_identity(party);
         return Ok(None);
     };
     let p: RelyingParty =
@@ -547,6 +545,247 @@ mod tests {
     use super::*;
     use crate::verifier::dcql::MatchError;
     use crate::verifier::jwe::JweError;
+
+    const T: i64 = 1_790_000_000;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// A demo-mode verifier; nodes of one deployment share `dir` (their
+    /// keys) and `store`.
+    fn verifier(dir: &std::path::Path, store: Arc<dyn Store>) -> Verifier {
+        let args = crate::config::ServeArgs {
+            data_dir: Some(dir.to_owned()),
+            public_url: Some("https://id.example.ru".into()),
+            demo: true,
+            ..Default::default()
+        };
+        let settings =
+            crate::config::Settings::from_layers(args, crate::config::FileConfig::default())
+                .unwrap();
+        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
+        Verifier::new(&settings, [], store, outbound).unwrap()
+    }
+
+    /// A node: a verifier with the registry attached, as the server's.
+    fn node(dir: &std::path::Path, store: Arc<dyn Store>, secret: &StoreSecret) -> Verifier {
+        let v = verifier(dir, store);
+        v.attach_registry(secret.clone());
+        v
+    }
+
+    /// Two nodes on one store: a node that has the party's identity
+    /// cached refuses it once the other deleted the party, and signs with
+    /// the renamed party's new identity at once; the cache serves only the
+    /// record version the store holds.
+    #[test]
+    fn the_identity_follows_the_stored_record_on_every_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let secret = StoreSecret::new(&[5; 32]);
+        let a = node(dir.path(), store.clone(), &secret);
+        let b = node(dir.path(), store.clone(), &secret);
+        let registry = Parties::new(store);
+        block_on(async {
+            let registration: Registration =
+                serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos"})).unwrap();
+            let id = registry
+                .register(registration, &a, &secret, T)
+                .await
+                .unwrap()
+                .party
+                .id
+                .to_string();
+            let first = b.identity_of(&id, T).await.unwrap();
+            assert_eq!(first.name.as_deref(), Some("Hotel Kosmos"));
+            let again = b.identity_of(&id, T + 1).await.unwrap();
+            assert!(Arc::ptr_eq(&first, &again), "cached for the same record");
+            // Its registration certificate expired: not served from the
+            // cache but signed anew (same leaf).
+            let expiry = first.registration_expires_at.unwrap();
+            let renewed = b.identity_of(&id, expiry).await.unwrap();
+            assert!(!Arc::ptr_eq(&first, &renewed));
+            assert_ne!(
+                renewed.registration_certificate,
+                first.registration_certificate
+            );
+            assert_eq!(renewed.client_id, first.client_id);
+
+            let patch: Patch =
+                serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos-2"})).unwrap();
+            let renamed = registry
+                .patch(&id, patch, &a, &secret, T + 2)
+                .await
+                .unwrap();
+            let second = b.identity_of(&id, T + 2).await.unwrap();
+            assert_eq!(second.name.as_deref(), Some("Hotel Kosmos-2"));
+            assert_ne!(second.client_id, first.client_id, "a new demo leaf");
+            assert_eq!(
+                renamed.identity.unwrap().client_id(),
+                Some(second.client_id.clone())
+            );
+
+            registry.delete(&id).await.unwrap();
+            for v in [&b, &a] {
+                let err = v.identity_of(&id, T + 3).await.unwrap_err();
+                assert!(matches!(err, IdentityError::UnknownParty(_)), "{err}");
+            }
+            // Never registered, or not an id at all.
+            for party in ["3f9a0c1b2d4e5f607182", "not an id"] {
+                let err = b.identity_of(party, T).await.unwrap_err();
+                assert!(matches!(err, IdentityError::UnknownParty(_)), "{err}");
+            }
+            assert_eq!(
+                b.identity_of(crate::verifier::DEFAULT_PARTY, T)
+                    .await
+                    .unwrap()
+                    .client_id
+                    .as_str(),
+                b.client_id()
+            );
+        });
+    }
+
+    /// A store that cannot be reached.
+    struct Unreachable;
+
+    impl Store for Unreachable {
+        fn insert(
+            &self,
+            _: &'static str,
+            _: String,
+            _: Vec<u8>,
+            _: Option<i64>,
+            _: i64,
+        ) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn put(
+            &self,
+            _: &'static str,
+            _: String,
+            _: Vec<u8>,
+            _: Option<i64>,
+        ) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn get(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn take(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn update_and(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+            _: store::UpdateAndFn,
+        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn delete(
+            &self,
+            _: &'static str,
+            _: String,
+        ) -> store::BoxFut<'_, Result<bool, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn scan(
+            &self,
+            _: &'static str,
+            _: String,
+            _: i64,
+            _: usize,
+        ) -> store::BoxFut<'_, Result<Vec<store::Entry>, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn transact(&self, _: Vec<store::TxOp>) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn sweep(&self, _: i64, _: usize) -> store::BoxFut<'_, Result<usize, StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+        fn ping(&self) -> store::BoxFut<'_, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Unavailable) })
+        }
+    }
+
+    /// A registered party's record that cannot be read is a store error
+    /// (503 on the wire), not an unknown party; `default` needs no store.
+    #[test]
+    fn an_unreadable_record_is_a_store_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = node(
+            dir.path(),
+            Arc::new(Unreachable),
+            &StoreSecret::new(&[5; 32]),
+        );
+        block_on(async {
+            let err = v.identity_of("3f9a0c1b2d4e5f607182", T).await.unwrap_err();
+            assert!(
+                matches!(err, IdentityError::Store(StoreError::Unavailable)),
+                "{err}"
+            );
+            assert!(v.identity_of("default", T).await.is_ok());
+        });
+    }
+
+    /// The cache never stands in for the store: without the registry only
+    /// `default` has an identity, and `default` is never made from a record.
+    #[test]
+    fn without_the_registry_only_default_has_an_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let secret = StoreSecret::new(&[5; 32]);
+        let a = node(dir.path(), store.clone(), &secret);
+        let registry = Parties::new(store.clone());
+        let lone = verifier(dir.path(), store);
+        block_on(async {
+            let registration: Registration =
+                serde_json::from_value(serde_json::json!({"name": "Shop"})).unwrap();
+            let id = registry
+                .register(registration, &a, &secret, T)
+                .await
+                .unwrap()
+                .party
+                .id
+                .to_string();
+            assert!(a.identity_of(&id, T).await.is_ok());
+            let err = lone.identity_of(&id, T).await.unwrap_err();
+            assert!(matches!(err, IdentityError::UnknownParty(_)), "{err}");
+            assert!(lone.identity_of("default", T).await.is_ok());
+        });
+        let stored =
+            StoredIdentity::register("default", "Imposter", &a.keys, &a.public_host(), &secret, T)
+                .unwrap();
+        let registration = ident::Registration {
+            name: "Imposter".into(),
+            display_name: None,
+            entitlements: ident::Entitlements::default(),
+        };
+        let err = a
+            .party_identity("default", 1, &stored, &secret, &registration, T)
+            .unwrap_err();
+        assert!(matches!(err, IdentityError::UnknownParty(_)), "{err}");
+    }
 
     #[test]
     fn failure_reasons_come_from_the_fixed_set() {

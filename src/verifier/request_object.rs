@@ -12,10 +12,10 @@
 
 use serde_json::{Value, json};
 
-use super::Verifier;
 use super::dcql::FORMAT_SD_JWT_VC;
 use super::jwe;
 use super::transaction::{NS_REQUEST, NS_TRANSACTION, ResponseMode, Transaction, TransitionError};
+use super::{IdentityError, Verifier};
 use crate::crypto::jws;
 use crate::store::{self, StoreError, Update};
 
@@ -133,7 +133,10 @@ impl Verifier {
         let identity = self
             .identity_of(&tx.party, now)
             .await
-            .map_err(|_| RequestObjectError::Identity)?;
+            .map_err(|e| match e {
+                IdentityError::Store(e) => RequestObjectError::Store(e),
+                _ => RequestObjectError::Identity,
+            })?;
         if identity.client_id.as_str() != tx.client_id {
             return Err(RequestObjectError::Identity);
         }

@@ -14,7 +14,7 @@ const PASSPORT: &str = "urn:ru:digital-id:passport:1";
 
 /// An HTTP call with `key` as the bearer token: (status, JSON body or
 /// null, `Retry-After`).
-fn call(
+pub(crate) fn call(
     server: &InProc,
     method: &str,
     path: &str,
@@ -46,8 +46,9 @@ fn call(
     )
 }
 
-/// Registers a party; returns (id, api key).
-fn register(server: &InProc, body: Value) -> (String, String) {
+/// Registers a party with the operator's key; returns the answer (the
+/// party as shown, and its API key).
+pub(crate) fn registered(server: &InProc, body: Value) -> Value {
     let (status, b, _) = call(
         server,
         "POST",
@@ -56,6 +57,12 @@ fn register(server: &InProc, body: Value) -> (String, String) {
         Some(body),
     );
     assert_eq!(status, 201, "{b}");
+    b
+}
+
+/// Registers a party; returns (id, api key).
+pub(crate) fn register(server: &InProc, body: Value) -> (String, String) {
+    let b = registered(server, body);
     (
         b["id"].as_str().unwrap().to_owned(),
         b["api_key"].as_str().unwrap().to_owned(),
@@ -80,7 +87,7 @@ fn shop(server: &InProc) -> (String, String) {
 }
 
 /// Creates a request with `key`; returns the creation answer.
-fn create(server: &InProc, key: &str, body: Value) -> Value {
+pub(crate) fn create(server: &InProc, key: &str, body: Value) -> Value {
     let (status, b, _) = call(server, "POST", "/verifier/requests", key, Some(body));
     assert_eq!(status, 200, "{b}");
     b
@@ -875,18 +882,16 @@ fn the_api_key_is_shown_once_and_never_stored_in_clear() {
     );
 }
 
-fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
         .block_on(f)
 }
 
-/// Two nodes on one PostgreSQL schema: a key registered on one works on
-/// the other, a rotation or deletion on one holds on the other at once
-/// (no node keeps a copy), and the quota is counted across both.
-#[test]
-fn rotation_deletion_and_quota_hold_across_nodes() {
+/// Two nodes of one deployment on a PostgreSQL schema of their own (drop
+/// the schema after the nodes).
+pub(crate) fn two_nodes() -> (crate::pg::Schema, InProc, InProc) {
     let schema = crate::pg::Schema::new();
     let url = schema.store_url();
     let a = InProc::start_with(|s| s.store = digital_id::config::StoreSpec::Postgres(url.clone()));
@@ -897,6 +902,15 @@ fn rotation_deletion_and_quota_hold_across_nodes() {
         s.store = digital_id::config::StoreSpec::Postgres(url);
         s.data_dir = keys;
     });
+    (schema, a, b)
+}
+
+/// Two nodes on one PostgreSQL schema: a key registered on one works on
+/// the other, a rotation or deletion on one holds on the other at once
+/// (no node keeps a copy), and the quota is counted across both.
+#[test]
+fn rotation_deletion_and_quota_hold_across_nodes() {
+    let (_schema, a, b) = two_nodes();
     let (id, key) = register(
         &a,
         json!({"name": "Shop", "presets": ["age_over_18"], "requests_per_minute": 2}),
@@ -1097,7 +1111,7 @@ fn base64_std(der: &[u8]) -> String {
 }
 
 /// The common name of a base64 DER certificate.
-fn common_name(b64_der: &str) -> String {
+pub(crate) fn common_name(b64_der: &str) -> String {
     let der = openssl::base64::decode_block(b64_der).unwrap();
     let cert = openssl::x509::X509::from_der(&der).unwrap();
     let cn = cert

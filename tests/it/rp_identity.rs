@@ -1,96 +1,46 @@
-//! Each relying party's own identity on the wire (issue 14, deliverable 3):
-//! two parties registered through the verifier's identity seam (the
-//! registry's admin routes are not part of this change) sign their request
-//! objects with their own key and demo-CA leaf, so each carries its own
-//! `x509_hash` client id, `x5c`, `client_name` and registration certificate
-//! in `verifier_info`; `@openid4vc/openid4vp` as the wallet accepts a
-//! party's request and its answer verifies against the party's client id.
+//! Each relying party's own identity on the wire (issue 14): parties
+//! registered through the admin API (`POST /admin/relying-parties`, demo
+//! mode: the demo CA issues their leaves) sign their request objects with
+//! their own key, so each carries its own `x509_hash` client id, `x5c`,
+//! `client_name` and registration certificate in `verifier_info`;
+//! `@openid4vc/openid4vp` as the wallet accepts a party's request and its
+//! answer verifies against the party's client id. The identity is the one
+//! the store holds now, on every node: a deleted party's pending request is
+//! refused, a renamed party is signed as renamed at once.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 use digital_id::crypto::jws::Jws;
-use digital_id::crypto::{Algorithm, SigningKey, b64url, sha256};
-use digital_id::sdjwt::ClaimPath;
-use digital_id::verifier::identity::{DisplayName, Entitlements, Registration, StoredIdentity};
-use digital_id::verifier::presets::Preset;
-use digital_id::verifier::request::{CreateRequest, Created};
-use digital_id::verifier::{IdentityError, PartyIdentity};
+use digital_id::crypto::{Algorithm, PublicKey, SigningKey, b64url, sha256};
+use digital_id::verifier::IdentityError;
+use digital_id::verifier::request::{CreateError, CreateRequest};
 
-use crate::fixture::{InProc, agent};
+use crate::fixture::{API_KEY, InProc, agent};
+use crate::relying_parties::{call, common_name, create, futures_block, registered, two_nodes};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
+const PASSPORT: &str = "urn:ru:digital-id:passport:1";
+
+fn kosmos(server: &InProc) -> Value {
+    registered(
+        server,
+        json!({"name": "Hotel Kosmos",
+               "display_name": {"ru": "Гостиница «Космос»", "en": "Hotel Kosmos"},
+               "presets": ["age_over_18"],
+               "claims": {PASSPORT: [["family_name"]]}}),
+    )
 }
 
-/// Registers `party` the way the registry does at `POST
-/// /admin/relying-parties` (demo mode: the demo CA issues its leaf) and
-/// hands its identity to the verifier.
-fn register(
-    server: &InProc,
-    party: &str,
-    name: &str,
-    display: Option<(&str, &str)>,
-) -> (StoredIdentity, Arc<PartyIdentity>) {
-    let state = &server.state;
-    let now = state.now();
-    let stored = StoredIdentity::register(
-        party,
-        name,
-        &state.verifier.keys,
-        &state.verifier.public_host(),
-        &state.keys.store_secret,
-        now,
+fn shop(server: &InProc) -> Value {
+    registered(
+        server,
+        json!({"name": "Shop 18+", "presets": ["age_over_18"]}),
     )
-    .unwrap();
-    let mut claims = BTreeMap::new();
-    claims.insert(
-        "urn:ru:digital-id:passport:1".to_owned(),
-        vec![ClaimPath::keys(["family_name"])],
-    );
-    let registration = Registration {
-        name: name.into(),
-        display_name: display.map(|(ru, en)| DisplayName {
-            ru: ru.into(),
-            en: en.into(),
-        }),
-        entitlements: Entitlements {
-            presets: vec![Preset::AgeOver18],
-            claims,
-        },
-    };
-    let identity = state
-        .verifier
-        .party_identity(
-            party,
-            1,
-            &stored,
-            &state.keys.store_secret,
-            &registration,
-            now,
-        )
-        .unwrap();
-    (stored, identity)
 }
 
-fn create_as(server: &InProc, party: &str, preset: &str) -> Created {
-    let req = CreateRequest {
-        preset: Some(preset.into()),
-        ..CreateRequest::default()
-    };
-    let now = server.state.now();
-    rt().block_on(
-        server
-            .state
-            .verifier
-            .create_as(party, req, false, Default::default(), now),
-    )
-    .unwrap()
+fn str_of<'a>(v: &'a Value, member: &str) -> &'a str {
+    v[member]
+        .as_str()
+        .unwrap_or_else(|| panic!("{member} in {v}"))
 }
 
 fn param(link: &str, name: &str) -> String {
@@ -105,72 +55,122 @@ fn param(link: &str, name: &str) -> String {
         .into_owned()
 }
 
-/// GETs the request object of a transaction: (header, payload, compact).
-fn request_object(created: &Created) -> (Value, Value, String) {
-    let mut resp = agent().get(&created.request_uri).call().unwrap();
-    assert_eq!(resp.status(), 200);
-    let jwt = resp.body_mut().read_to_string().unwrap();
+/// GETs a request object: 200 and (header, payload, compact JWS), or the
+/// error status and body.
+fn try_request_object(created: &Value) -> Result<(Value, Value, String), (u16, Value)> {
+    let mut resp = agent().get(str_of(created, "request_uri")).call().unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    if status != 200 {
+        return Err((status, serde_json::from_str(&text).unwrap_or(Value::Null)));
+    }
     let part = |i: usize| -> Value {
-        let b = digital_id::crypto::b64url_decode(jwt.split('.').nth(i).unwrap()).unwrap();
+        let b = digital_id::crypto::b64url_decode(text.split('.').nth(i).unwrap()).unwrap();
         serde_json::from_slice(&b).unwrap()
     };
-    (part(0), part(1), jwt)
+    Ok((part(0), part(1), text))
 }
 
-fn x5c_leaf(header: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(header["x5c"][0].as_str().unwrap())
-        .unwrap()
+fn request_object(created: &Value) -> (Value, Value, String) {
+    try_request_object(created).unwrap_or_else(|(s, b)| panic!("request object: {s} {b}"))
+}
+
+/// A request object that is not served: 400 `invalid_request`.
+fn assert_refused(created: &Value, why: &str) {
+    match try_request_object(created) {
+        Err((status, body)) => {
+            assert_eq!(status, 400, "{why}: {body}");
+            assert_eq!(body["error"], "invalid_request", "{why}: {body}");
+        }
+        Ok((_, payload, _)) => panic!("{why}: served, signed as {}", payload["client_id"]),
+    }
+}
+
+fn der(b64: &Value) -> Vec<u8> {
+    openssl::base64::decode_block(b64.as_str().unwrap()).unwrap()
+}
+
+fn demo_ca(server: &InProc) -> openssl::x509::X509 {
+    openssl::x509::X509::from_der(server.state.verifier.keys.ca_der.as_deref().unwrap()).unwrap()
 }
 
 #[test]
 fn each_party_signs_its_request_objects_with_its_own_identity() {
     let server = InProc::start();
-    let (kosmos_stored, kosmos) = register(
-        &server,
-        "kosmos",
-        "Hotel Kosmos",
-        Some(("Гостиница «Космос»", "Hotel Kosmos")),
-    );
-    let (_, shop) = register(&server, "shop", "Shop 18+", None);
+    let parties = [kosmos(&server), shop(&server)];
     let operator = server.state.verifier.client_id().to_owned();
+    let operator_key = server.state.verifier.keys.signing.public().clone();
+    let ca = demo_ca(&server);
 
     let mut seen = Vec::new();
-    for (party, identity) in [("kosmos", &kosmos), ("shop", &shop)] {
-        let created = create_as(&server, party, "age_over_18");
-        let link_client_id = param(&created.authorization_request, "client_id");
-        let (header, payload, jwt) = request_object(&created);
-        let leaf = x5c_leaf(&header);
-        let client_id = format!("x509_hash:{}", b64url(sha256(&leaf)));
-        // The link, the request object and the leaf agree, and are the party's.
-        assert_eq!(payload["client_id"], client_id, "{party}");
-        assert_eq!(link_client_id, client_id, "{party}");
-        assert_eq!(identity.client_id.as_str(), client_id, "{party}");
-        assert_ne!(client_id, operator, "{party}");
-        assert_eq!(header["x5c"].as_array().unwrap().len(), 1, "{party}");
-        // Signed with the party's key, not the operator's.
-        let jws = Jws::decode(&jwt).unwrap();
-        jws.verify(identity.signing.public()).unwrap();
-        assert!(
-            jws.verify(server.state.verifier.keys.signing.public())
-                .is_err()
+    for (party, name) in parties.iter().zip(["Hotel Kosmos", "Shop 18+"]) {
+        let created = create(
+            &server,
+            str_of(party, "api_key"),
+            json!({"preset": "age_over_18"}),
         );
-        // The registration certificate: the operator's, bound to this party.
+        let (header, payload, jwt) = request_object(&created);
+        let leaf_der = der(&header["x5c"][0]);
+        let client_id = format!("x509_hash:{}", b64url(sha256(&leaf_der)));
+        // The link, the request object, the leaf and the registry agree,
+        // and are the party's.
+        assert_eq!(payload["client_id"], client_id, "{name}");
+        assert_eq!(
+            param(str_of(&created, "authorization_request"), "client_id"),
+            client_id,
+            "{name}"
+        );
+        assert_eq!(party["client_id"], client_id, "{name}");
+        assert_ne!(client_id, operator, "{name}");
+        assert_eq!(header["x5c"].as_array().unwrap().len(), 1, "{name}");
+        // The leaf: issued by the demo CA, named after the party.
+        let leaf = openssl::x509::X509::from_der(&leaf_der).unwrap();
+        assert!(leaf.verify(&ca.public_key().unwrap()).unwrap(), "{name}");
+        assert_eq!(
+            leaf.issuer_name().to_der().unwrap(),
+            ca.subject_name().to_der().unwrap()
+        );
+        assert_eq!(common_name(header["x5c"][0].as_str().unwrap()), name);
+        // Signed with the party's key (its public JWK as registered), not
+        // the operator's.
+        let party_key = PublicKey::from_jwk(&party["public_jwk"]).unwrap();
+        let jws = Jws::decode(&jwt).unwrap();
+        jws.verify(&party_key).unwrap();
+        assert!(jws.verify(&operator_key).is_err(), "{name}");
+        // The registration certificate: the operator's, bound to this party
+        // and listing its entitlements.
         let info = payload["verifier_info"].as_array().unwrap();
         assert_eq!(info.len(), 1);
         assert_eq!(info[0]["format"], "registration_cert");
         let rc = Jws::decode(info[0]["data"].as_str().unwrap()).unwrap();
-        rc.verify(server.state.verifier.keys.signing.public())
-            .unwrap();
+        rc.verify(&operator_key).unwrap();
+        assert!(rc.verify(&party_key).is_err());
         assert_eq!(rc.typ(), Some("rc-wrp+jwt"));
         let rc = rc.payload_json().unwrap();
         assert_eq!(rc["sub"], client_id);
         assert_eq!(rc["iss"], operator.as_str());
+        assert_eq!(rc["name"], name);
         assert_eq!(rc["presets"], json!(["age_over_18"]));
-        seen.push((client_id, header["x5c"].clone(), payload));
+        seen.push((client_id, header["x5c"].clone(), payload, Value::Object(rc)));
     }
     assert_ne!(seen[0].0, seen[1].0);
     assert_ne!(seen[0].1, seen[1].1);
+    // Kosmos may also ask for the family name, the shop may not.
+    let claims_of = |rc: &Value| -> Vec<Value> {
+        let creds = rc["credentials"].as_array().unwrap();
+        let passport = creds
+            .iter()
+            .find(|c| c["meta"]["vct_values"] == json!([PASSPORT]))
+            .unwrap_or_else(|| panic!("{rc}"));
+        passport["claim"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].clone())
+            .collect()
+    };
+    assert!(claims_of(&seen[0].3).contains(&json!(["family_name"])));
+    assert!(!claims_of(&seen[1].3).contains(&json!(["family_name"])));
     let kosmos_meta = &seen[0].2["client_metadata"];
     assert_eq!(kosmos_meta["client_name"], "Hotel Kosmos");
     assert_eq!(kosmos_meta["client_name#ru"], "Гостиница «Космос»");
@@ -178,174 +178,184 @@ fn each_party_signs_its_request_objects_with_its_own_identity() {
     let shop_meta = &seen[1].2["client_metadata"];
     assert_eq!(shop_meta["client_name"], "Shop 18+");
     assert!(shop_meta.get("client_name#ru").is_none());
-    // The stored record names the same client id.
-    assert_eq!(kosmos_stored.client_id(), Some(kosmos.client_id.clone()));
 
     // The built-in party `default` is the operator, unchanged.
-    let created = create_as(&server, "default", "age_over_18");
-    assert_eq!(param(&created.authorization_request, "client_id"), operator);
-    let (header, payload, _) = request_object(&created);
+    let created = create(&server, API_KEY, json!({"preset": "age_over_18"}));
+    assert_eq!(
+        param(str_of(&created, "authorization_request"), "client_id"),
+        operator
+    );
+    let (header, payload, jwt) = request_object(&created);
     assert_eq!(payload["client_id"], operator.as_str());
     assert_eq!(
         header["x5c"],
-        json!([
-            base64::engine::general_purpose::STANDARD.encode(&server.state.verifier.keys.leaf_der)
-        ])
+        json!([openssl::base64::encode_block(
+            &server.state.verifier.keys.leaf_der
+        )])
     );
+    Jws::decode(&jwt).unwrap().verify(&operator_key).unwrap();
     assert!(payload.get("verifier_info").is_none());
     assert!(payload["client_metadata"].get("client_name").is_none());
 }
 
 #[test]
-fn a_party_without_an_identity_cannot_create_nor_serve_requests() {
+fn an_unknown_or_deleted_party_never_signs() {
     let server = InProc::start();
-    let req = CreateRequest {
-        preset: Some("age_over_18".into()),
-        ..CreateRequest::default()
-    };
+    // Never registered: no request is made for it.
     let now = server.state.now();
-    let err = rt()
-        .block_on(
-            server
-                .state
-                .verifier
-                .create_as("ghost", req, false, Default::default(), now),
-        )
+    for ghost in ["3f9a0c1b2d4e5f607182", "not an id"] {
+        let req = CreateRequest {
+            preset: Some("age_over_18".into()),
+            ..CreateRequest::default()
+        };
+        let err = futures_block(server.state.verifier.create_as(
+            ghost,
+            req,
+            false,
+            Default::default(),
+            now,
+        ))
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            digital_id::verifier::request::CreateError::Identity(IdentityError::UnknownParty(_))
-        ),
-        "{err}"
+        assert!(
+            matches!(err, CreateError::Identity(IdentityError::UnknownParty(_))),
+            "{err}"
+        );
+    }
+    // Deleted after creating a request: its request object is not served.
+    let party = kosmos(&server);
+    let created = create(
+        &server,
+        str_of(&party, "api_key"),
+        json!({"preset": "age_over_18"}),
     );
-    // Forgotten (deleted) after creation: its request object is not served.
-    register(&server, "kosmos", "Hotel Kosmos", None);
-    let created = create_as(&server, "kosmos", "age_over_18");
-    server.state.verifier.forget_identity("kosmos");
-    let mut resp = agent().get(&created.request_uri).call().unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.body_mut().read_json().unwrap();
-    assert_eq!(body["error"], "invalid_request");
+    let (status, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/relying-parties/{}", str_of(&party, "id")),
+        API_KEY,
+        None,
+    );
+    assert_eq!(status, 204);
+    assert_refused(&created, "a deleted party");
 
-    // Re-certified after creation (a new leaf, so a new client id): the old
-    // request is not signed under a hash its link does not carry.
-    let (mut stored, _) = register(&server, "shop", "Shop 18+", None);
-    let created = create_as(&server, "shop", "age_over_18");
-    let state = &server.state;
-    stored
-        .issue_demo_leaf(
-            "shop",
-            "Shop 18+ renamed",
-            &state.verifier.keys,
-            &state.verifier.public_host(),
-            &state.keys.store_secret,
-            now,
-        )
-        .unwrap();
-    let registration = Registration {
-        name: "Shop 18+ renamed".into(),
-        display_name: None,
-        entitlements: Entitlements::default(),
-    };
-    state
-        .verifier
-        .party_identity(
-            "shop",
-            2,
-            &stored,
-            &state.keys.store_secret,
-            &registration,
-            now,
-        )
-        .unwrap();
-    let resp = agent().get(&created.request_uri).call().unwrap();
-    assert_eq!(resp.status(), 400);
-    // A new request of the party carries the new identity.
-    let fresh = create_as(&server, "shop", "age_over_18");
+    // Renamed after creating a request (a new demo leaf, so a new client
+    // id): the old request is not signed under a hash its link does not
+    // carry; the next one carries the new identity.
+    let party = shop(&server);
+    let (id, key) = (str_of(&party, "id"), str_of(&party, "api_key"));
+    let before = create(&server, key, json!({"preset": "age_over_18"}));
+    let (status, view, _) = call(
+        &server,
+        "PATCH",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        Some(json!({"name": "Shop 18+ renamed"})),
+    );
+    assert_eq!(status, 200, "{view}");
+    assert_ne!(view["client_id"], party["client_id"]);
+    assert_refused(&before, "a request made before the rename");
+    let fresh = create(&server, key, json!({"preset": "age_over_18"}));
     let (header, payload, _) = request_object(&fresh);
     assert_eq!(
         payload["client_id"],
-        format!("x509_hash:{}", b64url(sha256(x5c_leaf(&header))))
+        format!("x509_hash:{}", b64url(sha256(der(&header["x5c"][0]))))
     );
+    assert_eq!(payload["client_id"], view["client_id"]);
     assert_eq!(
         payload["client_metadata"]["client_name"],
         "Shop 18+ renamed"
     );
 }
 
+/// Two nodes on one PostgreSQL schema. Node B has the party's identity in
+/// hand (it made and served its requests); the operator renames the party
+/// on node A: B signs with the new identity at once and refuses the request
+/// made under the old one. The operator deletes the party on A: its pending
+/// request is refused on B (and on A), although B made it.
 #[test]
-fn the_identity_cache_follows_the_record_version() {
-    let server = InProc::start();
-    let (stored, first) = register(&server, "kosmos", "Hotel Kosmos", None);
-    let v = &server.state.verifier;
-    let now = server.state.now();
-    assert!(Arc::ptr_eq(
-        &v.cached_identity("kosmos", 1, now).unwrap(),
-        &first
-    ));
-    assert!(
-        v.cached_identity("kosmos", 2, now).is_none(),
-        "a newer record"
+fn a_rename_or_deletion_on_one_node_holds_on_the_other_at_once() {
+    let (_schema, a, b) = two_nodes();
+    let party = shop(&a);
+    let (id, key) = (str_of(&party, "id"), str_of(&party, "api_key"));
+    let ask = || create(&b, key, json!({"preset": "age_over_18"}));
+
+    let (header, payload, _) = request_object(&ask());
+    assert_eq!(payload["client_id"], party["client_id"]);
+    assert_eq!(common_name(header["x5c"][0].as_str().unwrap()), "Shop 18+");
+    let pending = ask();
+
+    let (status, view, _) = call(
+        &a,
+        "PATCH",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        Some(json!({"name": "Shop 18+ renamed"})),
     );
-    let expiry = first.registration_expires_at.unwrap();
-    assert!(
-        v.cached_identity("kosmos", 1, expiry).is_none(),
-        "an expired certificate"
+    assert_eq!(status, 200, "{view}");
+    assert_ne!(view["client_id"], party["client_id"]);
+    let renamed = ask();
+    assert_eq!(
+        param(str_of(&renamed, "authorization_request"), "client_id"),
+        str_of(&view, "client_id")
     );
-    let registration = Registration {
-        name: "Hotel Kosmos (renamed)".into(),
-        display_name: None,
-        entitlements: Entitlements::default(),
-    };
-    let second = v
-        .party_identity(
-            "kosmos",
-            2,
-            &stored,
-            &server.state.keys.store_secret,
-            &registration,
-            now,
-        )
-        .unwrap();
-    assert!(!Arc::ptr_eq(&first, &second));
-    assert_eq!(second.client_id, first.client_id, "same key and leaf");
-    assert_eq!(second.name.as_deref(), Some("Hotel Kosmos (renamed)"));
-    // `default` is the operator's and cannot be replaced through the cache.
-    let imposter = PartyIdentity {
-        party: "default".into(),
-        ..PartyIdentity::operator(&v.keys).unwrap()
-    };
-    assert!(v.register_identity(1, imposter).is_err());
+    let (header, payload, jwt) = request_object(&renamed);
+    assert_eq!(payload["client_id"], view["client_id"]);
+    assert_eq!(
+        common_name(header["x5c"][0].as_str().unwrap()),
+        "Shop 18+ renamed"
+    );
+    assert_eq!(
+        payload["client_metadata"]["client_name"],
+        "Shop 18+ renamed"
+    );
+    let rc = Jws::decode(payload["verifier_info"][0]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(rc.payload_json().unwrap()["name"], "Shop 18+ renamed");
+    // Same key, new leaf.
+    let party_key = PublicKey::from_jwk(&view["public_jwk"]).unwrap();
+    Jws::decode(&jwt).unwrap().verify(&party_key).unwrap();
+    assert_refused(&pending, "made on B before the rename on A");
+
+    // B makes two requests (the current identity in its hand), A deletes
+    // the party; neither node serves them.
+    let on_b = ask();
+    let on_a = ask();
+    let (status, _, _) = call(
+        &a,
+        "DELETE",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
+    assert_eq!(status, 204);
+    assert_refused(&on_b, "a party deleted on A, on B");
+    // The same request URI path, asked of node A.
+    let on_a = json!({"request_uri": str_of(&on_a, "request_uri").replace(&b.url(""), &a.url(""))});
+    assert!(str_of(&on_a, "request_uri").starts_with(&a.url("")));
+    assert_refused(&on_a, "a party deleted on A, on A");
 }
 
-/// `@openid4vc/openid4vp` as the wallet: it fetches a party's request
-/// object, computes the x509_hash of its leaf itself, and answers with a
-/// KB-JWT for the party's client id; the answer verifies. The same answer
-/// bound to the operator's client id fails.
+/// `@openid4vc/openid4vp` as the wallet, trusting the demo CA only: it
+/// fetches a registered party's request object, computes the x509_hash of
+/// its leaf itself, and answers with a KB-JWT for the party's client id;
+/// the answer verifies. The same answer bound to another party's client id
+/// fails.
 #[test]
 fn a_library_wallet_accepts_a_partys_request_and_its_answer_verifies() {
     let server = crate::interop::real_time_server();
-    let (_, kosmos) = register(
-        &server,
-        "kosmos",
-        "Hotel Kosmos",
-        Some(("Гостиница «Космос»", "Hotel Kosmos")),
-    );
+    let party = kosmos(&server);
+    let other = shop(&server);
+    let key = str_of(&party, "api_key");
     let holder = SigningKey::generate(Algorithm::Es256).unwrap();
     let issued = crate::issuer::wallet::issue_one(&server, "ivanov-ivan", "ru.passport", &holder);
     let credential = issued.body["credentials"][0]["credential"]
         .as_str()
         .unwrap()
         .to_owned();
-    // The wallet trusts the demo CA only: the party's leaf must chain to it.
-    let ca = openssl::x509::X509::from_der(server.state.verifier.keys.ca_der.as_deref().unwrap())
-        .unwrap();
-    let ca_pem = String::from_utf8(ca.to_pem().unwrap()).unwrap();
+    let ca_pem = String::from_utf8(demo_ca(&server).to_pem().unwrap()).unwrap();
     let answer = |overrides: Value| {
-        let created = create_as(&server, "kosmos", "age_over_18");
+        let created = create(&server, key, json!({"preset": "age_over_18"}));
         let input = json!({
-            "authorization_request": created.authorization_request,
+            "authorization_request": created["authorization_request"],
             "credentials": [credential],
             "holder_jwk": holder.to_private_jwk(),
             "x509_trust": {"ca_pem": ca_pem},
@@ -353,20 +363,19 @@ fn a_library_wallet_accepts_a_partys_request_and_its_answer_verifies() {
         });
         let out = crate::interop::node("wallet_vp.mjs", &input)
             .unwrap_or_else(|e| panic!("the @openid4vc/openid4vp wallet failed: {e}"));
-        let now = server.state.now();
-        let status = rt()
-            .block_on(
-                server
-                    .state
-                    .verifier
-                    .status_of(&created.transaction_id.0, now),
-            )
-            .unwrap();
-        (out, serde_json::to_value(status).unwrap())
+        let (status, view, _) = call(
+            &server,
+            "GET",
+            &format!("/verifier/requests/{}", str_of(&created, "transaction_id")),
+            key,
+            None,
+        );
+        assert_eq!(status, 200, "{view}");
+        (out, view)
     };
 
     let (out, status) = answer(json!({}));
-    assert_eq!(out["client_id"], kosmos.client_id.as_str(), "{out}");
+    assert_eq!(out["client_id"], party["client_id"], "{out}");
     assert_eq!(out["client_id_prefix"], "x509_hash");
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(status["status"], "verified", "{status}");
@@ -375,8 +384,12 @@ fn a_library_wallet_accepts_a_partys_request_and_its_answer_verifies() {
         true
     );
 
-    let operator = server.state.verifier.client_id().to_owned();
-    let (out, status) = answer(json!({"kb_aud": operator}));
-    assert_eq!(out["status"], 400, "{out}");
-    assert_eq!(status["status"], "failed", "{status}");
+    for aud in [
+        str_of(&other, "client_id"),
+        server.state.verifier.client_id(),
+    ] {
+        let (out, status) = answer(json!({"kb_aud": aud}));
+        assert_eq!(out["status"], 400, "{aud}: {out}");
+        assert_eq!(status["status"], "failed", "{aud}: {status}");
+    }
 }
