@@ -51,8 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule), `redirect_uri` not one of the relying party's registered redirect URIs, `request_uri_method` not `get`/`post`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements, or a `callback_url` not among its registered `callback_urls`; the description names it (`preset: …`, `dcql_query.credentials[i]: claim [\"…\"] of `vct` …`)", body = ErrorBody),
+        (status = 409, description = "`invalid_request`: the calling relying party has no certificate yet (outside demo mode the operator uploads its chain with `POST /admin/relying-parties/{id}/certificate` first)", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the store cannot be reached (e.g. while reading the relying party's record)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 async fn create(
     caller: Caller,
@@ -503,6 +505,7 @@ impl WireError for crate::verifier::IdentityError {
             E::UnknownParty(_) => "access_denied",
             E::NotCertified => "invalid_request",
             E::Sealed(_) | E::Malformed(_) | E::Crypto => "server_error",
+            E::Store(e) => e.code(),
         }
     }
     fn status(&self) -> u16 {
@@ -511,6 +514,7 @@ impl WireError for crate::verifier::IdentityError {
             E::UnknownParty(_) => 403,
             E::NotCertified => 409,
             E::Sealed(_) | E::Malformed(_) | E::Crypto => 500,
+            E::Store(e) => e.status(),
         }
     }
 }

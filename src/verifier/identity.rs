@@ -92,6 +92,9 @@ pub enum IdentityError {
     Malformed(&'static str),
     #[error("the key or certificate could not be made")]
     Crypto,
+    /// The party's record could not be read (not: there is none).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Why an uploaded certificate chain is refused. Positions count from the

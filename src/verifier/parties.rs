@@ -457,11 +457,7 @@ pub async fn identity(
     let Some(id) = PartyId::parse(party) else {
         return Ok(None);
     };
-    let stored = verifier
-        .store()
-        .get(NS_PARTY, id.to_string(), now)
-        .await
-        .map_err(|_| IdentityError::UnknownParty(party.to_owned()))?;
+    let stored = verifier.store().get(NS_PARTY, id.to_string(), now).await?;
     let Some(bytes) = stored else {
         return Ok(None);
     };
