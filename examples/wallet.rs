@@ -316,6 +316,15 @@ impl Wallet {
             return Err("the request object's client_id differs from the link's".into());
         }
         println!("verifier {client_id}");
+        // Who asks, as the relying party registered it (OpenID4VP 1.0
+        // §5.1 `client_metadata`, RFC 7591 language tags).
+        let meta = &ro["client_metadata"];
+        if let Some(name) = meta["client_name"].as_str() {
+            match meta["client_name#ru"].as_str() {
+                Some(ru) if ru != name => println!("  asks: {name} ({ru})"),
+                _ => println!("  asks: {name}"),
+            }
+        }
         let query = DcqlQuery::from_value(ro.get("dcql_query").ok_or("no dcql_query")?)?;
         let nonce = ro["nonce"].as_str().ok_or("no nonce")?;
         let mut vp_token = Map::new();
