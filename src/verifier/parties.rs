@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Verifier;
+use super::dcql::DcqlQuery;
 use super::identity::{self as ident, IdentityError, PartyIdentity, StoredIdentity};
 use super::presentation::PresentationError;
 use super::request::PartyOptions;
@@ -29,7 +30,6 @@ use crate::parties::{
     Denied, Party, PartyError, PartyId, PartyView, Patch, Registered, Registration, RelyingParty,
     key,
 };
-use crate::sdjwt::ClaimPath;
 use crate::store::{self, Store, StoreError, Update};
 
 /// Store namespace of registered parties (key: party id).
@@ -99,12 +99,9 @@ impl Parties {
         let id = PartyId::generate();
         let key = key::issue(&id);
         let mut party = r.into_party(id, key.stored, now)?;
-        // X.509 allows a commonName of at most 64 characters (RFC 5280
-        // ub-common-name); the registration certificate keeps the full name.
-        let common_name: String = party.name.chars().take(64).collect();
         party.identity = Some(StoredIdentity::register(
             party.id.as_str(),
-            &common_name,
+            &party.common_name(),
             &verifier.keys,
             &verifier.public_host(),
             secret,
@@ -152,8 +149,10 @@ impl Parties {
             .collect()
     }
 
-    /// Applies `patch` in one read-modify-write; after a rename, a leaf
-    /// from the demo CA is re-issued with the new name (demo mode).
+    /// Applies `patch` in one read-modify-write. A rename in demo mode
+    /// needs a new demo-CA leaf naming the party: it is issued first and
+    /// committed with the rename in that one write, so the two never come
+    /// apart (a failed write changes neither).
     pub async fn patch(
         &self,
         id: &str,
@@ -162,68 +161,63 @@ impl Parties {
         secret: &StoreSecret,
         now: i64,
     ) -> Result<RelyingParty, RegistryError> {
-        let renamed = patch.name.is_some();
-        let p = self.apply(id, patch, now).await?;
-        if !renamed {
-            return Ok(p);
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
         }
-        self.reissue_demo_leaf(p, verifier, secret, now).await
+        let leaf = match patch.name {
+            Some(_) => {
+                self.renamed_leaf(&id, &patch, verifier, secret, now)
+                    .await?
+            }
+            None => None,
+        };
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            patch.clone().apply(&mut p, now)?;
+            // Only over the demo leaf of the same key (an upload in
+            // between wins).
+            if let Some(leaf) = &leaf
+                && p.identity.as_ref().is_some_and(|i| {
+                    i.public_jwk == leaf.public_jwk && i.source == ident::CertificateSource::DemoCa
+                })
+            {
+                p.identity = Some(leaf.clone());
+            }
+            Ok(p)
+        };
+        modify(self.store.as_ref(), id, now, decide).await
     }
 
-    /// A new demo-CA leaf naming the party as it is now called, unless its
-    /// chain came from the operator (or there is no demo CA).
-    async fn reissue_demo_leaf(
+    /// The party's identity with a demo-CA leaf naming it as `patch` renames
+    /// it, unless its chain came from the operator (or there is no demo
+    /// CA). Nothing is written.
+    async fn renamed_leaf(
         &self,
-        p: RelyingParty,
+        id: &PartyId,
+        patch: &Patch,
         verifier: &Verifier,
         secret: &StoreSecret,
         now: i64,
-    ) -> Result<RelyingParty, RegistryError> {
+    ) -> Result<Option<StoredIdentity>, RegistryError> {
+        let mut p = self.get(id.as_str(), now).await?;
+        patch.clone().apply(&mut p, now)?;
         let Some(mut stored) = p
             .identity
             .clone()
             .filter(|i| i.source == ident::CertificateSource::DemoCa)
         else {
-            return Ok(p);
+            return Ok(None);
         };
-        let common_name: String = p.name.chars().take(64).collect();
-        let host = verifier.public_host();
-        if !stored.issue_demo_leaf(
+        let issued = stored.issue_demo_leaf(
             p.id.as_str(),
-            &common_name,
+            &p.common_name(),
             &verifier.keys,
-            &host,
+            &verifier.public_host(),
             secret,
             now,
-        )? {
-            return Ok(p);
-        }
-        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
-            let mut r: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
-            // Only over the demo leaf of the same key (an upload in
-            // between wins).
-            if r.identity.as_ref().is_some_and(|i| {
-                i.public_jwk == stored.public_jwk && i.source == ident::CertificateSource::DemoCa
-            }) {
-                r.identity = Some(stored.clone());
-                r.version = r.version.saturating_add(1);
-            }
-            Ok(r)
-        };
-        self.modify(p.id.clone(), now, decide).await
-    }
-
-    async fn apply(&self, id: &str, patch: Patch, now: i64) -> Result<RelyingParty, RegistryError> {
-        let id = Self::id(id)?;
-        if id.is_builtin() {
-            return Err(PartyError::Builtin.into());
-        }
-        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
-            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
-            patch.clone().apply(&mut p, now)?;
-            Ok(p)
-        };
-        self.modify(id, now, decide).await
+        )?;
+        Ok(issued.then_some(stored))
     }
 
     /// Replaces the party's key: the old one fails from this commit on.
@@ -241,7 +235,7 @@ impl Parties {
             p.updated_at = now;
             Ok(p)
         };
-        self.modify(id, now, decide).await?;
+        modify(self.store.as_ref(), id, now, decide).await?;
         Ok(key.api_key)
     }
 
@@ -269,39 +263,7 @@ impl Parties {
             p.version = p.version.saturating_add(1);
             Ok(p)
         };
-        self.modify(id, now, decide).await
-    }
-
-    /// Runs `decide` on the stored record inside the write transaction and
-    /// again on what it saw (it is pure), to learn the outcome.
-    async fn modify<F>(
-        &self,
-        id: PartyId,
-        now: i64,
-        decide: F,
-    ) -> Result<RelyingParty, RegistryError>
-    where
-        F: Fn(Option<&[u8]>) -> Result<RelyingParty, RegistryError> + Clone + Send + 'static,
-    {
-        let inside = decide.clone();
-        let seen = self
-            .store
-            .update(
-                NS_PARTY,
-                id.to_string(),
-                now,
-                Box::new(
-                    move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
-                        Ok(value) => Update::Put {
-                            value,
-                            expires_at: None,
-                        },
-                        Err(_) => Update::Keep,
-                    },
-                ),
-            )
-            .await?;
-        decide(seen.as_deref())
+        modify(self.store.as_ref(), id, now, decide).await
     }
 
     /// Deletes a party: its key fails at once, its transactions answer 404
@@ -329,6 +291,9 @@ impl Parties {
             return Ok(None);
         };
         let Some(bytes) = self.store.get(NS_PARTY, id.to_string(), now).await? else {
+            // An unknown id pays the hash a known one does, so ids cannot
+            // be told apart by timing.
+            key::ApiKeyHash::dummy().matches(secret);
             return Ok(None);
         };
         let party: RelyingParty = store::from_bytes(&bytes)?;
@@ -336,8 +301,33 @@ impl Parties {
     }
 
     /// Whether `party` may ask for `preset` / `dcql_query` (with
-    /// `callback_url`) now: the query is valid, inside its entitlements,
-    /// and its quota has room (which this call then uses).
+    /// `callback_url`): the query is valid and inside its entitlements.
+    /// The query, resolved once, for the request to use.
+    pub fn check(
+        &self,
+        party: &Party,
+        preset: Option<&str>,
+        dcql_query: Option<&Value>,
+        callback_url: Option<&str>,
+    ) -> Result<DcqlQuery, AccessError> {
+        let query = query_of(preset, dcql_query)?;
+        party.entitlements().allows_request(preset, &query)?;
+        party.allows_callback(callback_url)?;
+        Ok(query)
+    }
+
+    /// Uses one call of `party`'s quota, if it has one (the operator has
+    /// none). Called once a request is known to be valid: a request
+    /// refused for its input (400, 403) does not count.
+    pub async fn use_quota(&self, party: &Party, now: i64) -> Result<(), AccessError> {
+        match (party, party.requests_per_minute()) {
+            (Party::Registered(p), Some(limit)) => self.admit(&p.id, limit, now).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Parties::check`] then [`Parties::use_quota`], for a call whose
+    /// other checks come later.
     pub async fn authorize(
         &self,
         party: &Party,
@@ -351,13 +341,8 @@ impl Parties {
         if matches!(party, Party::Default) {
             return Ok(());
         }
-        let query = query_of(preset, dcql_query)?;
-        party.entitlements().allows_request(preset, &query)?;
-        party.allows_callback(callback_url)?;
-        match party.requests_per_minute() {
-            Some(limit) => self.admit(&party.id(), limit, now).await,
-            None => Ok(()),
-        }
+        self.check(party, preset, dcql_query, callback_url)?;
+        self.use_quota(party, now).await
     }
 
     async fn admit(&self, id: &PartyId, limit: u32, now: i64) -> Result<(), AccessError> {
@@ -434,6 +419,38 @@ impl Parties {
     }
 }
 
+/// Runs `decide` on the stored record of party `id` inside the write
+/// transaction (an `Err` writes nothing) and again on what it saw (it is
+/// pure), to learn the outcome.
+async fn modify<F>(
+    store: &dyn Store,
+    id: PartyId,
+    now: i64,
+    decide: F,
+) -> Result<RelyingParty, RegistryError>
+where
+    F: Fn(Option<&[u8]>) -> Result<RelyingParty, RegistryError> + Clone + Send + 'static,
+{
+    let inside = decide.clone();
+    let seen = store
+        .update(
+            NS_PARTY,
+            id.to_string(),
+            now,
+            Box::new(
+                move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
+                    Ok(value) => Update::Put {
+                        value,
+                        expires_at: None,
+                    },
+                    Err(_) => Update::Keep,
+                },
+            ),
+        )
+        .await?;
+    decide(seen.as_deref())
+}
+
 /// What `party` registered that shapes its requests.
 pub fn options<'a>(party: &'a Party, settings: &'a VerifierSettings) -> PartyOptions<'a> {
     match party {
@@ -445,10 +462,15 @@ pub fn options<'a>(party: &'a Party, settings: &'a VerifierSettings) -> PartyOpt
     }
 }
 
+/// A demo-CA leaf is renewed when less than this (30 days) remains of it.
+pub const RENEW_DEMO_LEAF: i64 = 30 * 86_400;
+
 /// A registered party's identity from its current record (`None` when no
 /// record has this id, and then no cached identity of it is kept): the
 /// verifier's cached one for the record's version, or made from the
-/// record.
+/// record. A demo-CA leaf with less than [`RENEW_DEMO_LEAF`] left is
+/// renewed first ([`renew_demo_leaf`]); an operator's chain whose leaf
+/// expired is refused ([`IdentityError::CertificateExpired`]).
 pub async fn identity(
     verifier: &Verifier,
     party: &str,
@@ -465,30 +487,114 @@ pub async fn identity(
     };
     let p: RelyingParty =
         store::from_bytes(&bytes).map_err(|_| IdentityError::Malformed("record"))?;
+    let Some(p) = renew_demo_leaf(verifier, p, secret, now).await? else {
+        verifier.forget_identity(party);
+        return Ok(None);
+    };
     let Some(stored) = &p.identity else {
         return Err(IdentityError::NotCertified);
     };
-    let registration = ident::Registration {
-        name: p.name.clone(),
-        display_name: p.display_name.as_ref().map(|d| ident::DisplayName {
-            ru: d.ru.clone(),
-            en: d.en.clone(),
-        }),
-        entitlements: ident::Entitlements {
-            presets: p.presets.clone(),
-            claims: p
-                .claims
-                .iter()
-                .map(|(vct, grants)| {
-                    let paths = grants.iter().map(|g| ClaimPath(g.0.clone())).collect();
-                    (vct.clone(), paths)
-                })
-                .collect(),
-        },
-    };
     verifier
-        .party_identity(party, p.version, stored, secret, &registration, now)
+        .party_identity(party, p.version, stored, secret, &p.registration(), now)
         .map(Some)
+}
+
+/// `p` with a leaf that is still valid: a demo-CA leaf with less than
+/// [`RENEW_DEMO_LEAF`] left is re-issued and written in one conditional
+/// update — only over the record version it was issued for, so of two
+/// nodes renewing at once the first write wins and the other takes the
+/// record as that write left it. `None` when the record is gone meanwhile.
+/// An expired leaf that cannot be renewed (the operator's, or a demo one
+/// once there is no demo CA) is [`IdentityError::CertificateExpired`].
+async fn renew_demo_leaf(
+    verifier: &Verifier,
+    p: RelyingParty,
+    secret: &StoreSecret,
+    now: i64,
+) -> Result<Option<RelyingParty>, IdentityError> {
+    let Some(stored) = &p.identity else {
+        return Ok(Some(p));
+    };
+    let Some(not_after) = stored.leaf_expires_at()? else {
+        return Ok(Some(p));
+    };
+    let due = stored.source == ident::CertificateSource::DemoCa
+        && not_after.saturating_sub(now) < RENEW_DEMO_LEAF;
+    let mut renewed = stored.clone();
+    if !due
+        || !renewed.issue_demo_leaf(
+            p.id.as_str(),
+            &p.common_name(),
+            &verifier.keys,
+            &verifier.public_host(),
+            secret,
+            now,
+        )?
+    {
+        return match not_after <= now {
+            true => Err(IdentityError::CertificateExpired(not_after)),
+            false => Ok(Some(p)),
+        };
+    }
+    let version = p.version;
+    let renew = move |r: &mut RelyingParty, leaf: StoredIdentity| {
+        let same = r.version == version;
+        if same {
+            r.identity = Some(leaf);
+            r.version = version.saturating_add(1);
+        }
+        same
+    };
+    let leaf = renewed.clone();
+    let before = verifier
+        .store()
+        .update(
+            NS_PARTY,
+            p.id.to_string(),
+            now,
+            Box::new(move |cur| {
+                let Some(mut r) = cur.and_then(|b| store::from_bytes::<RelyingParty>(b).ok())
+                else {
+                    return Update::Keep;
+                };
+                match renew(&mut r, leaf).then(|| store::to_bytes(&r)) {
+                    Some(Ok(value)) => Update::Put {
+                        value,
+                        expires_at: None,
+                    },
+                    Some(Err(_)) | None => Update::Keep,
+                }
+            }),
+        )
+        .await?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    let mut r: RelyingParty =
+        store::from_bytes(&before).map_err(|_| IdentityError::Malformed("record"))?;
+    renew(&mut r, renewed);
+    Ok(Some(r))
+}
+
+/// Whether a transaction's party still exists: `default` always (no store
+/// read), a registered one while its record is stored. A deleted party's
+/// pending transactions take no answer and send no callback.
+pub(crate) async fn party_exists(
+    verifier: &Verifier,
+    party: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if party == crate::parties::DEFAULT_PARTY {
+        return Ok(true);
+    }
+    let Some(id) = PartyId::parse(party) else {
+        return Ok(false);
+    };
+    Ok(verifier
+        .store()
+        .get(NS_PARTY, id.to_string(), now)
+        .await?
+        .is_some())
 }
 
 impl Verifier {
@@ -779,7 +885,8 @@ mod tests {
         let registration = ident::Registration {
             name: "Imposter".into(),
             display_name: None,
-            entitlements: ident::Entitlements::default(),
+            presets: Vec::new(),
+            claims: Default::default(),
         };
         let err = a
             .party_identity("default", 1, &stored, &secret, &registration, T)

@@ -225,6 +225,11 @@ impl Verifier {
             LookupError::NotFound => ResponseError::UnknownRequest,
             LookupError::Store(e) => e.into(),
         })?;
+        // A deleted party's transaction is gone for the wallet too: no
+        // answer is taken, no callback sent.
+        if !super::parties::party_exists(self, &tx.party, now).await? {
+            return Err(ResponseError::UnknownRequest);
+        }
         match tx.can_submit(now) {
             Ok(()) => {}
             Err(TransitionError::AlreadySubmitted) => return Err(ResponseError::Replay),
@@ -554,7 +559,7 @@ mod tests {
             .respond(&response_id, wallet_error(Some("guess")), T)
             .await;
         assert!(matches!(r, Err(ResponseError::WrongState)), "{r:?}");
-        let pending = v.status_of(&tx_id, T + 1).await.unwrap().status;
+        let pending = v.transaction(&tx_id, T + 1).await.unwrap().status(T + 1);
         assert_eq!(pending, Status::Pending);
 
         let r = v

@@ -152,11 +152,6 @@ impl Verifier {
         Ok(store::from_bytes(&bytes)?)
     }
 
-    pub async fn status_of(&self, id: &str, now: i64) -> Result<StatusView, LookupError> {
-        let tx = self.transaction(id, now).await?;
-        Ok(StatusView::of(&tx, now, self.settings.retention))
-    }
-
     /// The status as `GET /verifier/requests/{id}` shows it: a cross-device
     /// transaction without a code; a same-device one only with its response
     /// code, which this uses up (atomically: of two racing readers exactly
