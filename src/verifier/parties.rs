@@ -402,12 +402,17 @@ impl Parties {
         limit: usize,
         now: i64,
     ) -> Result<Vec<AuditEntry>, RegistryError> {
-        let party = self.get(id, now).await?;
+        // The built-in party's trail is the operator's own; it has no
+        // record to find.
+        let party = match Self::id(id)? {
+            builtin if builtin.is_builtin() => builtin,
+            _ => self.get(id, now).await?.id,
+        };
         let entries = self
             .store
             .scan(
                 NS_AUDIT,
-                audit::prefix(&party.id),
+                audit::prefix(&party),
                 now,
                 limit.clamp(1, audit::MAX_LIMIT),
             )
@@ -712,8 +717,9 @@ mod tests {
             assert_eq!(first.name.as_deref(), Some("Hotel Kosmos"));
             let again = b.identity_of(&id, T + 1).await.unwrap();
             assert!(Arc::ptr_eq(&first, &again), "cached for the same record");
-            // Its registration certificate expired: not served from the
-            // cache but signed anew (same leaf).
+            // Its registration certificate expired (with the demo leaf,
+            // renewed 30 days before): not served from the cache but
+            // signed anew, for the renewed leaf.
             let expiry = first.registration_expires_at.unwrap();
             let renewed = b.identity_of(&id, expiry).await.unwrap();
             assert!(!Arc::ptr_eq(&first, &renewed));
@@ -721,7 +727,7 @@ mod tests {
                 renewed.registration_certificate,
                 first.registration_certificate
             );
-            assert_eq!(renewed.client_id, first.client_id);
+            assert_ne!(renewed.client_id, first.client_id);
 
             let patch: Patch =
                 serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos-2"})).unwrap();
@@ -755,6 +761,218 @@ mod tests {
                     .as_str(),
                 b.client_id()
             );
+        });
+    }
+
+    fn redb(dir: &std::path::Path) -> Arc<dyn Store> {
+        Arc::new(crate::store::redb::RedbStore::open(&dir.join("s.redb")).unwrap())
+    }
+
+    async fn register(
+        registry: &Parties,
+        v: &Verifier,
+        secret: &StoreSecret,
+        name: &str,
+    ) -> String {
+        let registration: Registration =
+            serde_json::from_value(serde_json::json!({"name": name, "presets": ["age_over_18"]}))
+                .unwrap();
+        registry
+            .register(registration, v, secret, T)
+            .await
+            .unwrap()
+            .party
+            .id
+            .to_string()
+    }
+
+    /// A transaction of a party deleted after the wallet fetched its
+    /// request object takes no answer (as an unknown one: nothing changes,
+    /// no callback is sent).
+    #[test]
+    fn a_deleted_partys_transaction_takes_no_answer() {
+        use crate::verifier::Status;
+        use crate::verifier::request::CreateRequest;
+        use crate::verifier::response::WalletResponse;
+        let dir = tempfile::tempdir().unwrap();
+        let store = redb(dir.path());
+        let secret = StoreSecret::new(&[5; 32]);
+        let v = node(dir.path(), store.clone(), &secret);
+        let registry = Parties::new(store);
+        block_on(async {
+            let id = register(&registry, &v, &secret, "Shop").await;
+            let req = CreateRequest {
+                preset: Some("age_over_18".into()),
+                response_mode: Some("direct_post".into()),
+                ..CreateRequest::default()
+            };
+            let created = v
+                .create_as(&id, req, false, Default::default(), T)
+                .await
+                .unwrap();
+            let tx_id = created.transaction_id.0;
+            let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
+            let jwt = v.request_object(&request_id, None, T).await.unwrap();
+            let ro = crate::crypto::jws::Jws::decode(&jwt)
+                .unwrap()
+                .payload_json()
+                .unwrap();
+            let prefix = v.public_url.join(crate::verifier::RESPONSE_URI_PATH);
+            let response_id = ro["response_uri"].as_str().unwrap().strip_prefix(&prefix);
+            let response_id = response_id.unwrap().to_owned();
+            let answer = WalletResponse {
+                error: Some("access_denied".into()),
+                state: ro["state"].as_str().map(str::to_owned),
+                ..WalletResponse::default()
+            };
+
+            registry.delete(&id).await.unwrap();
+            let r = v.respond(&response_id, answer.clone(), T + 1).await;
+            assert!(matches!(r, Err(ResponseError::UnknownRequest)), "{r:?}");
+            let tx = v.transaction(&tx_id, T + 1).await.unwrap();
+            assert_eq!(tx.status(T + 1), Status::Pending, "nothing recorded");
+        });
+    }
+
+    /// A rename in demo mode is one write: the new name and the leaf
+    /// naming it commit together (the record version moves by one).
+    #[test]
+    fn a_rename_and_its_leaf_are_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = redb(dir.path());
+        let secret = StoreSecret::new(&[5; 32]);
+        let v = node(dir.path(), store.clone(), &secret);
+        let registry = Parties::new(store);
+        block_on(async {
+            let id = register(&registry, &v, &secret, "Hotel Kosmos").await;
+            let before = registry.get(&id, T).await.unwrap();
+            let patch: Patch =
+                serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos-2"})).unwrap();
+            let renamed = registry
+                .patch(&id, patch, &v, &secret, T + 1)
+                .await
+                .unwrap();
+            assert_eq!(renamed.version, before.version + 1, "one write");
+            assert_eq!(registry.get(&id, T + 1).await.unwrap(), renamed);
+            let leaf = renamed.identity.as_ref().unwrap().chain_der().unwrap();
+            let leaf = openssl::x509::X509::from_der(&leaf[0]).unwrap();
+            let cn = leaf
+                .subject_name()
+                .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+                .next()
+                .unwrap()
+                .data()
+                .as_slice()
+                .to_vec();
+            assert_eq!(cn, b"Hotel Kosmos-2");
+            // A patch that leaves the name writes no new leaf.
+            let patch: Patch =
+                serde_json::from_value(serde_json::json!({"requests_per_minute": 5})).unwrap();
+            let limited = registry
+                .patch(&id, patch, &v, &secret, T + 2)
+                .await
+                .unwrap();
+            assert_eq!(limited.identity, renamed.identity);
+        });
+    }
+
+    /// A demo-CA leaf is renewed when less than 30 days are left, once:
+    /// of two nodes renewing from the same record the first write wins and
+    /// the other signs with its leaf.
+    #[test]
+    fn a_demo_leaf_is_renewed_30_days_before_it_expires() {
+        const DAY: i64 = 86_400;
+        let dir = tempfile::tempdir().unwrap();
+        let store = redb(dir.path());
+        let secret = StoreSecret::new(&[5; 32]);
+        let a = node(dir.path(), store.clone(), &secret);
+        let b = node(dir.path(), store.clone(), &secret);
+        let registry = Parties::new(store);
+        block_on(async {
+            let id = register(&registry, &a, &secret, "Shop").await;
+            let first = registry.get(&id, T).await.unwrap();
+            let expires = first
+                .identity
+                .as_ref()
+                .unwrap()
+                .leaf_expires_at()
+                .unwrap()
+                .unwrap();
+            assert_eq!(expires, T + 365 * DAY);
+            let early = expires - RENEW_DEMO_LEAF - 1;
+            let kept = a.identity_of(&id, early).await.unwrap();
+            assert_eq!(
+                registry.get(&id, early).await.unwrap(),
+                first,
+                "not due yet"
+            );
+
+            let due = expires - RENEW_DEMO_LEAF + 1;
+            let (x, y) = (
+                renew_demo_leaf(&a, first.clone(), &secret, due)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                renew_demo_leaf(&b, first.clone(), &secret, due)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+            assert_eq!(x.version, first.version + 1);
+            assert_eq!(x, y, "the second node takes the first one's leaf");
+            let stored = registry.get(&id, due).await.unwrap();
+            assert_eq!(stored, x);
+            let leaf = stored.identity.as_ref().unwrap();
+            assert_eq!(leaf.leaf_expires_at().unwrap(), Some(due + 365 * DAY));
+            assert_eq!(leaf.public_jwk, first.identity.as_ref().unwrap().public_jwk);
+            let renewed = b.identity_of(&id, due).await.unwrap();
+            assert_ne!(renewed.client_id, kept.client_id);
+            assert_eq!(Some(renewed.client_id.clone()), leaf.client_id());
+            assert!(renewed.registration_expires_at.unwrap() > due + 300 * DAY);
+            // Read again: no further renewal.
+            a.identity_of(&id, due + 1).await.unwrap();
+            assert_eq!(registry.get(&id, due + 1).await.unwrap(), stored);
+        });
+    }
+
+    /// A presented key whose party id is unknown costs the hash a known
+    /// one does.
+    #[test]
+    fn an_unknown_key_id_pays_the_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = redb(dir.path());
+        let secret = StoreSecret::new(&[5; 32]);
+        let v = node(dir.path(), store.clone(), &secret);
+        let registry = Parties::new(store);
+        block_on(async {
+            let id = register(&registry, &v, &secret, "Shop").await;
+            for token in [
+                format!("rp_{id}.secret"),
+                "rp_3f9a0c1b2d4e5f607182.secret".to_owned(),
+            ] {
+                let before = key::digests();
+                assert!(registry.authenticate(&token, T).await.unwrap().is_none());
+                assert_eq!(key::digests() - before, 1, "{token}");
+            }
+        });
+    }
+
+    /// The operator's own trail is readable as `default`'s.
+    #[test]
+    fn the_default_partys_audit_trail_is_readable() {
+        use crate::parties::audit::AuditKind;
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Parties::new(redb(dir.path()));
+        block_on(async {
+            let entry = AuditEntry::new(T, "tx1", AuditKind::Request, None);
+            registry.record("default", T, entry.clone()).await;
+            let trail = registry.audit("default", 10, T + 1).await.unwrap();
+            assert_eq!(trail, vec![entry]);
+            let err = registry
+                .audit("3f9a0c1b2d4e5f607182", 10, T)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, RegistryError::NotFound), "{err}");
         });
     }
 
