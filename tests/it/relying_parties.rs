@@ -726,6 +726,113 @@ fn over_the_quota_is_429_with_retry_after_until_the_window_slides() {
     }
 }
 
+/// Only a request found valid uses the quota: one refused for its input
+/// (400, 403) does not, whichever check refuses it.
+#[test]
+fn a_request_refused_for_its_input_uses_no_quota() {
+    let server = InProc::start();
+    let (_, key) = register(
+        &server,
+        json!({"name": "Small shop", "presets": ["age_over_18"], "requests_per_minute": 1}),
+    );
+    for (bad, status) in [
+        (json!({"preset": "unknown"}), 400),
+        (json!({"preset": "hotel_check_in"}), 403),
+        (
+            json!({"preset": "age_over_18", "response_mode": "fragment"}),
+            400,
+        ),
+        (
+            json!({"preset": "age_over_18", "redirect_uri": "https://elsewhere.example/done"}),
+            400,
+        ),
+    ] {
+        let (got, b, _) = call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &key,
+            Some(bad.clone()),
+        );
+        assert_eq!(got, status, "{bad}: {b}");
+    }
+    create(&server, &key, json!({"preset": "age_over_18"}));
+    let (status, b, _) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!((status, b["error"].as_str()), (429, Some("rate_limited")));
+}
+
+/// A party deleted while the wallet holds its request: the answer is
+/// refused as to an unknown request, and the operator's own verifications
+/// are in `default`'s audit trail.
+#[test]
+fn a_deleted_partys_request_takes_no_answer_and_default_has_a_trail() {
+    let server = InProc::start();
+    let (id, key) = shop(&server);
+    let holder = wallet_key();
+    let cred = passport_for(&server, &holder);
+    let created = create(&server, &key, json!({"preset": "age_over_18"}));
+    let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    let (status, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
+    assert_eq!(status, 204);
+    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
+    let (code, body) = answer(&ro, json!({"credential": [p]}));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no request is waiting"),
+        "{body}"
+    );
+
+    let trail = |server: &InProc| {
+        let (st, trail, _) = call(
+            server,
+            "GET",
+            "/admin/relying-parties/default/audit",
+            API_KEY,
+            None,
+        );
+        assert_eq!(st, 200, "{trail}");
+        trail.as_array().unwrap().clone()
+    };
+    assert!(trail(&server).is_empty());
+    let created = create(&server, API_KEY, json!({"preset": "age_over_18"}));
+    let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
+    let (code, body) = answer(&ro, json!({"credential": [p]}));
+    assert_eq!(code, 200, "{body}");
+    let trail = trail(&server);
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0]["transaction_id"], created["transaction_id"]);
+    assert_eq!(trail[0]["outcome"], "verified");
+    // A party's key may not read it.
+    let (_, other) = hotel(&server);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        "/admin/relying-parties/default/audit",
+        &other,
+        None,
+    );
+    assert_eq!(status, 403);
+}
+
 #[test]
 fn invalid_registrations_are_400_naming_the_member() {
     let server = InProc::start();
@@ -1104,6 +1211,27 @@ fn outside_demo_mode_the_operator_uploads_a_partys_chain() {
         "the uploaded leaf signs, the root is not sent"
     );
     assert_eq!(header["x5c"].as_array().unwrap().len(), 1);
+    // Once the uploaded leaf expired (30 days), it is not used: the
+    // operator is told to upload a new chain.
+    server.clock.advance(30 * 86_400);
+    let (status, b, _) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &rp_key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (409, Some("invalid_request")),
+        "{b}"
+    );
+    let d = b["error_description"].as_str().unwrap();
+    let expiry = digital_id::clock::rfc3339(T0 + 30 * 86_400);
+    assert!(
+        d.contains(&format!("expired on {expiry}")) && d.contains("upload a new chain"),
+        "{d}"
+    );
 }
 
 fn base64_std(der: &[u8]) -> String {
