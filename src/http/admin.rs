@@ -150,7 +150,7 @@ async fn patch(
 #[utoipa::path(delete, path = "/admin/relying-parties/{id}", tag = "admin",
     operation_id = "delete_relying_party",
     summary = "Delete a relying party",
-    description = "At once: its key fails (401) from this call on, on every node, and its transactions answer 404 to everyone (the operator's key included) until their retention ends; its audit trail is no longer listed.",
+    description = "At once: its key fails (401) from this call on, on every node, and its transactions answer 404 to everyone (the operator's key included) until their retention ends, and a wallet's answer to one of its pending requests is refused as to an unknown request (no result, no callback); its audit trail is no longer listed.",
     params(("id" = String, Path, description = "The party's id")),
     security(("backoffice" = [])),
     responses(

@@ -20,8 +20,6 @@ use super::presentation::PresentationError;
 use super::request::PartyOptions;
 use super::request::{CreateError, query_of};
 use super::response::ResponseError;
-use super::transaction::{NS_RESPONSE, Transaction};
-use super::view::LookupError;
 use crate::config::VerifierSettings;
 use crate::keystore::StoreSecret;
 use crate::parties::audit::{self, AuditEntry, FailureReason};
@@ -602,24 +600,6 @@ pub(crate) async fn party_exists(
         .is_some())
 }
 
-impl Verifier {
-    /// The transaction waiting at a response URI, if any (to account for a
-    /// response that failed it).
-    pub async fn transaction_at_response(
-        &self,
-        response_id: &str,
-        now: i64,
-    ) -> Result<Transaction, LookupError> {
-        let id = self
-            .store()
-            .get(NS_RESPONSE, response_id.to_owned(), now)
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or(LookupError::NotFound)?;
-        self.transaction(&id, now).await
-    }
-}
-
 /// The fixed-set reason of a response that failed its transaction; `None`
 /// for one that left the transaction as it was.
 pub fn failure_reason(e: &ResponseError) -> Option<FailureReason> {
@@ -697,22 +677,13 @@ mod tests {
     #[test]
     fn the_identity_follows_the_stored_record_on_every_node() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let store = redb(dir.path());
         let secret = StoreSecret::new(&[5; 32]);
         let a = node(dir.path(), store.clone(), &secret);
         let b = node(dir.path(), store.clone(), &secret);
         let registry = Parties::new(store);
         block_on(async {
-            let registration: Registration =
-                serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos"})).unwrap();
-            let id = registry
-                .register(registration, &a, &secret, T)
-                .await
-                .unwrap()
-                .party
-                .id
-                .to_string();
+            let id = register(&registry, &a, &secret, "Hotel Kosmos").await;
             let first = b.identity_of(&id, T).await.unwrap();
             assert_eq!(first.name.as_deref(), Some("Hotel Kosmos"));
             let again = b.identity_of(&id, T + 1).await.unwrap();
@@ -775,8 +746,7 @@ mod tests {
         name: &str,
     ) -> String {
         let registration: Registration =
-            serde_json::from_value(serde_json::json!({"name": name, "presets": ["age_over_18"]}))
-                .unwrap();
+            serde_json::from_value(serde_json::json!({"name": name})).unwrap();
         registry
             .register(registration, v, secret, T)
             .await
@@ -1076,22 +1046,13 @@ mod tests {
     #[test]
     fn without_the_registry_only_default_has_an_identity() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let store = redb(dir.path());
         let secret = StoreSecret::new(&[5; 32]);
         let a = node(dir.path(), store.clone(), &secret);
         let registry = Parties::new(store.clone());
         let lone = verifier(dir.path(), store);
         block_on(async {
-            let registration: Registration =
-                serde_json::from_value(serde_json::json!({"name": "Shop"})).unwrap();
-            let id = registry
-                .register(registration, &a, &secret, T)
-                .await
-                .unwrap()
-                .party
-                .id
-                .to_string();
+            let id = register(&registry, &a, &secret, "Shop").await;
             assert!(a.identity_of(&id, T).await.is_ok());
             let err = lone.identity_of(&id, T).await.unwrap_err();
             assert!(matches!(err, IdentityError::UnknownParty(_)), "{err}");

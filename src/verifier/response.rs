@@ -35,7 +35,7 @@ use super::Verifier;
 use super::jwe::{self, JweError};
 use super::presentation::{Binding, PresentationError};
 use super::transaction::{
-    NS_RESPONSE, NS_TRANSACTION, Outcome, ResponseCode, ResponseMode, Transaction, TransitionError,
+    NS_TRANSACTION, Outcome, ResponseCode, ResponseMode, Transaction, TransitionError,
 };
 use super::view::LookupError;
 use crate::crypto::{b64url, random_bytes, sha256};
@@ -215,16 +215,13 @@ impl Verifier {
         form: WalletResponse,
         now: i64,
     ) -> Result<Responded, ResponseError> {
-        let tx_id = self
-            .store()
-            .get(NS_RESPONSE, response_id.to_owned(), now)
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or(ResponseError::UnknownRequest)?;
-        let tx = self.transaction(&tx_id, now).await.map_err(|e| match e {
-            LookupError::NotFound => ResponseError::UnknownRequest,
-            LookupError::Store(e) => e.into(),
-        })?;
+        let tx = self
+            .transaction_at_response(response_id, now)
+            .await
+            .map_err(|e| match e {
+                LookupError::NotFound => ResponseError::UnknownRequest,
+                LookupError::Store(e) => e.into(),
+            })?;
         // A deleted party's transaction is gone for the wallet too: no
         // answer is taken, no callback sent.
         if !super::parties::party_exists(self, &tx.party, now).await? {

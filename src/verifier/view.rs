@@ -152,6 +152,22 @@ impl Verifier {
         Ok(store::from_bytes(&bytes)?)
     }
 
+    /// The transaction waiting at a response URI, if any (to answer it,
+    /// or to account for a response that failed it).
+    pub async fn transaction_at_response(
+        &self,
+        response_id: &str,
+        now: i64,
+    ) -> Result<Transaction, LookupError> {
+        let id = self
+            .store()
+            .get(NS_RESPONSE, response_id.to_owned(), now)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(LookupError::NotFound)?;
+        self.transaction(&id, now).await
+    }
+
     /// The status as `GET /verifier/requests/{id}` shows it: a cross-device
     /// transaction without a code; a same-device one only with its response
     /// code, which this uses up (atomically: of two racing readers exactly

@@ -1069,6 +1069,8 @@ fn rotation_deletion_and_quota_hold_across_nodes() {
 
 /// A certificate for the party's public JWK `jwk` (a leaf: digitalSignature,
 /// not a CA), named `cn` and signed by `ca`, valid around the test clock.
+/// A leaf for the party's public key `jwk` from the operator's CA, valid
+/// from a day before T0 to 30 days after.
 fn leaf_for(
     jwk: &Value,
     cn: &str,
@@ -1077,14 +1079,10 @@ fn leaf_for(
         &openssl::pkey::PKey<openssl::pkey::Private>,
     ),
 ) -> openssl::x509::X509 {
-    use openssl::asn1::Asn1Time;
     use openssl::bn::BigNum;
     use openssl::ec::{EcGroup, EcKey};
-    use openssl::hash::MessageDigest;
     use openssl::nid::Nid;
     use openssl::pkey::PKey;
-    use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, KeyUsage};
-    use openssl::x509::{X509Builder, X509NameBuilder};
     let coord = |c: &str| {
         BigNum::from_slice(&digital_id::crypto::b64url_decode(jwk[c].as_str().unwrap()).unwrap())
             .unwrap()
@@ -1093,36 +1091,12 @@ fn leaf_for(
     let public =
         EcKey::from_public_key_affine_coordinates(&group, &coord("x"), &coord("y")).unwrap();
     let public = PKey::from_ec_key(public).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>()).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(ca.0.subject_name()).unwrap();
-    b.set_pubkey(&public).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(T0 - 86_400).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(T0 + 30 * 86_400).unwrap())
-        .unwrap();
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(true)
-        .build(&b.x509v3_context(Some(ca.0), None))
-        .unwrap();
-    b.append_extension(aki).unwrap();
-    b.append_extension(BasicConstraints::new().build().unwrap())
-        .unwrap();
-    let ku = KeyUsage::new()
-        .critical()
-        .digital_signature()
-        .build()
-        .unwrap();
-    b.append_extension(ku).unwrap();
-    b.sign(ca.1, MessageDigest::sha256()).unwrap();
-    b.build()
+    let v = crate::certs::Validity {
+        ca: false,
+        not_before: T0 - 86_400,
+        not_after: T0 + 30 * 86_400,
+    };
+    crate::certs::issued_to(cn, &public, ca, v)
 }
 
 /// Outside demo mode no CA issues a party's leaf: it cannot make requests
