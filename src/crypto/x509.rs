@@ -98,6 +98,19 @@ impl Anchors {
         Ok(n)
     }
 
+    /// Anchors from certificates at hand (e.g. the CA that ends an
+    /// uploaded chain); each must be a CA certificate, as in
+    /// [`Anchors::add_pem`]. `Err(i)`: certificate `i` (from 0) is not.
+    pub fn from_certs(certs: Vec<X509>) -> Result<Self, usize> {
+        for (i, cert) in certs.iter().enumerate() {
+            let der = cert.to_der().map_err(|_| i)?;
+            if !is_ca(&der).unwrap_or(false) {
+                return Err(i);
+            }
+        }
+        Ok(Anchors { certs })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.certs.is_empty()
     }
@@ -110,20 +123,29 @@ impl Anchors {
     /// §4.1.6: base64 DER, not base64url) to one of the anchors at `now`.
     pub fn validate(&self, x5c: &Value, now: i64) -> Result<ValidatedChain, ChainError> {
         let certs = parse_x5c(x5c)?;
+        self.validate_certs(&certs, now)
+    }
+
+    /// [`Anchors::validate`] for certificates at hand (leaf first, then
+    /// the certificates that may lead to an anchor), e.g. an uploaded chain.
+    pub fn validate_certs(&self, certs: &[X509], now: i64) -> Result<ValidatedChain, ChainError> {
+        if certs.len() > MAX_CHAIN {
+            return Err(ChainError::Malformed("has too many certificates"));
+        }
         let (leaf, rest) = certs.split_first().ok_or(ChainError::Malformed(
             "must be a non-empty array of base64 DER certificates",
         ))?;
         check_leaf(leaf)?;
-        let chain = self.path(leaf, rest, now)?;
+        let path = self.path(leaf, rest, now)?;
         let leaf_key = public_key(leaf)?;
-        let authority_key_ids = chain
+        let authority_key_ids = path
             .iter()
             .filter_map(|c| c.authority_key_id().map(|id| id.as_slice().to_vec()))
             .collect();
         Ok(ValidatedChain {
             leaf_key,
             authority_key_ids,
-            depth: chain.len(),
+            path,
         })
     }
 
@@ -170,7 +192,8 @@ impl Anchors {
 pub struct ValidatedChain {
     leaf_key: PublicKey,
     authority_key_ids: Vec<Vec<u8>>,
-    depth: usize,
+    /// The validated path, leaf first, anchor last.
+    path: Vec<X509>,
 }
 
 impl ValidatedChain {
@@ -188,11 +211,16 @@ impl ValidatedChain {
 
     /// Certificates on the path, anchor included.
     pub fn len(&self) -> usize {
-        self.depth
+        self.path.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.depth == 0
+        self.path.is_empty()
+    }
+
+    /// The path OpenSSL validated: leaf first, the anchor last.
+    pub fn path(&self) -> &[X509] {
+        &self.path
     }
 }
 
@@ -205,7 +233,7 @@ pub enum ChainError {
     #[error("the leaf certificate is self-signed; it must be issued by a certification authority")]
     SelfSignedLeaf,
     #[error(
-        "the leaf certificate is a CA certificate (basicConstraints cA); credentials must be signed by an end-entity key"
+        "the leaf certificate is a CA certificate (basicConstraints cA); it must be an end-entity certificate"
     )]
     LeafIsCa,
     #[error("the leaf certificate's key usage does not allow digitalSignature")]

@@ -207,8 +207,10 @@ async fn rotate(
 #[serde(deny_unknown_fields)]
 #[schema(as = RelyingPartyCertificate)]
 struct ChainUpload {
-    /// PEM certificates, leaf first (for the party's `public_jwk`), then
-    /// intermediates; a trailing root is dropped.
+    /// PEM certificates, the party's certification path in order: its leaf
+    /// (for the party's `public_jwk`), the CA certificate that issued it,
+    /// and so on up to and including the operator's root or an
+    /// intermediate it trusts; a trailing root is dropped from `x5c`.
     #[schema(example = "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n")]
     chain: String,
 }
@@ -222,7 +224,7 @@ struct ChainUpload {
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The party with its new `client_id`", body = PartyView),
-        (status = 400, description = "`invalid_request`: not PEM certificates, more than 5, a leaf that does not certify the party's key or is a CA or lacks digitalSignature, a certificate not valid now, not signed by the next one, or an intermediate that is no CA (the description names it)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`, the description starting with the broken rule: `empty`, `not_pem`, `too_long` (more than 5 besides the root), `wrong_key` (the leaf does not certify the party's key), `not_v3` (an X.509 v1 leaf), `no_issuer` (the leaf alone: the issuing CA certificate, up to the operator's root or an intermediate it trusts, must follow it), `anchor_not_ca` (the last certificate, the path's trust anchor, is no CA), `not_in_order` (not the certification path leaf first, or certificates besides it), or a refusal of the certification path check that issuer `x5c` chains pass too: `self_signed_leaf`, `leaf_is_ca`, `key_usage`, `unsupported_key`, `certificate_expired`, `certificate_not_yet_valid`, `bad_signature`, `bad_chain` (the description names the certificate)", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a relying party's key, or the built-in party `default`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such party", body = ErrorBody),

@@ -568,6 +568,54 @@ mod tests {
         assert!(n > 150, "{n} errors swept");
     }
 
+    /// A party's identity on the wire: a store outage is 503 with
+    /// `Retry-After` on `POST /verifier/requests` and on the request
+    /// object; a party gone is 403 there and 400 here; a broken identity
+    /// is ours (500); a party without a certificate is 409.
+    #[test]
+    fn identity_errors_have_their_own_status() {
+        use crate::keystore::SealError;
+        use crate::verifier::IdentityError;
+        let wire = |e: ApiError| {
+            let resp = e.error_response();
+            let retry = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned());
+            (resp.status().as_u16(), e.code(), retry)
+        };
+        let outage = || IdentityError::Store(StoreError::Unavailable);
+        let unavailable = (503, "temporarily_unavailable", Some("1".to_owned()));
+        assert_eq!(wire(CreateError::Identity(outage()).into()), unavailable);
+        assert_eq!(
+            wire(RequestObjectError::of_identity(outage()).into()),
+            unavailable
+        );
+        let gone = || IdentityError::UnknownParty("x".into());
+        assert_eq!(
+            wire(CreateError::Identity(gone()).into()),
+            (403, "access_denied", None)
+        );
+        assert_eq!(
+            wire(RequestObjectError::of_identity(gone()).into()),
+            (400, "invalid_request", None)
+        );
+        assert_eq!(
+            wire(CreateError::Identity(IdentityError::NotCertified).into()),
+            (409, "invalid_request", None)
+        );
+        for broken in [
+            IdentityError::Sealed(SealError::Forged),
+            IdentityError::Malformed("key"),
+            IdentityError::Crypto,
+        ] {
+            assert_eq!(
+                wire(RequestObjectError::of_identity(broken).into()),
+                (500, "server_error", None)
+            );
+        }
+    }
+
     #[test]
     fn hand_made_errors_are_sanitized_too() {
         for e in [

@@ -13,8 +13,9 @@ use super::auth::Caller;
 use super::openapi::{DemoCreated, ErrorBody, PngImage};
 use super::{ApiError, AppState, WireError, limits};
 use crate::parties::audit::{AuditEntry, AuditKind, FailureReason};
+use crate::parties::{Party, RelyingParty};
 use crate::verifier::request::{CreateError, CreateRequest, Created, PartyOptions};
-use crate::verifier::scan::{ScanError, ScanRequest};
+use crate::verifier::scan::{ScanError, ScanRequest, Scanned};
 use crate::verifier::transaction::{Phase, ResultAccessError, Status};
 use crate::verifier::view::{LookupError, ReadError, StatusView};
 use crate::web::qr;
@@ -51,8 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule), `redirect_uri` not one of the relying party's registered redirect URIs, `request_uri_method` not `get`/`post`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements, or a `callback_url` not among its registered `callback_urls`; the description names it (`preset: …`, `dcql_query.credentials[i]: claim [\"…\"] of `vct` …`)", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes; a request refused with 400 or 403 does not count)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 409, description = "`invalid_request`: the calling relying party has no certificate yet (outside demo mode the operator uploads its chain with `POST /admin/relying-parties/{id}/certificate` first), or the chain the operator uploaded for it has expired (the description gives the date: upload a new chain)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes; a request refused with 400, 403 or 409 does not count)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the store cannot be reached (e.g. while reading the relying party's record)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 async fn create(
     caller: Caller,
@@ -204,7 +207,7 @@ async fn qr_png(
 #[utoipa::path(get, path = "/verifier/requests/{id}/events", tag = "verifier",
     operation_id = "presentation_request_events",
     summary = "A presentation request's status as a `text/event-stream`",
-    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it; without `claims` for a same-device transaction, whose result needs its response code) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds; `Cache-Control: no-store`.",
+    description = "Server-sent events while the transaction lasts: `status` (data: the status JSON, as `GET /verifier/requests/{id}` returns it; without `claims` for a same-device transaction, whose result needs its response code) first and whenever it changes, `retrieved` (data: `{}`) once a wallet has fetched the request object, `gone` (data: `{}`) if the transaction is deleted; comment lines keep the connection alive. The stream ends after the final status, or after about 400 seconds, or (for a relying party's key, checked about every 5 seconds) once that key was rotated or its party deleted: reconnecting then gets 401; `Cache-Control: no-store`.",
     params(("id" = String, Path, description = "Transaction id (`transaction_id`)")),
     security(("backoffice" = [])),
     responses(
@@ -219,7 +222,11 @@ async fn events(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     owned(&state, &caller, &id).await?;
-    Ok(sse(state, id.into_inner()))
+    let holder = match caller.0 {
+        Party::Default => None,
+        Party::Registered(p) => Some(p),
+    };
+    Ok(sse(state, id.into_inner(), holder))
 }
 
 #[utoipa::path(post, path = "/verifier/scan", tag = "verifier",
@@ -254,14 +261,15 @@ async fn scan(
         )
         .await?;
     req.party = party.clone();
-    let view = state.verifier.scan(req, now).await?;
+    let Scanned { view, reason } = state.verifier.scan(req, now).await?;
     let failure = match view.status {
         Status::Verified => None,
-        _ => Some(
+        _ => Some((
             view.error
                 .as_ref()
                 .map_or("invalid_presentation", |e| e.code.as_str()),
-        ),
+            reason.unwrap_or(FailureReason::InvalidPresentation),
+        )),
     };
     state.metrics.verified(
         "holder_qr",
@@ -271,7 +279,6 @@ async fn scan(
             "verified"
         },
     );
-    let failure = failure.map(|code| (code, FailureReason::InvalidPresentation));
     state.metrics.party_request(&party, "scan");
     state.metrics.party_outcome(&party, failure.map(|(_, r)| r));
     let entry = AuditEntry::new(now, &view.transaction_id.0, AuditKind::Scan, failure);
@@ -381,7 +388,7 @@ async fn demo_events(
     if !tx.demo {
         return Err(LookupError::NotFound.into());
     }
-    Ok(sse(state, id.into_inner()))
+    Ok(sse(state, id.into_inner(), None))
 }
 
 fn no_store() -> actix_web::HttpResponseBuilder {
@@ -394,10 +401,16 @@ fn no_store() -> actix_web::HttpResponseBuilder {
 /// works with several server processes), and how long it lasts at most.
 const POLL: Duration = Duration::from_millis(400);
 const MAX_POLLS: u32 = 1000;
+/// Every this many polls (about 5 s) a registered party's stream checks
+/// that its API key is still the party's (not rotated, party not deleted).
+const RECHECK_POLLS: u32 = 12;
 
 struct Sse {
     state: web::Data<AppState>,
     id: String,
+    /// The registered party that opened the stream, with the key it
+    /// authenticated with (`None`: the operator, or the demo page).
+    holder: Option<Box<RelyingParty>>,
     last: Option<Status>,
     retrieved: bool,
     polls: u32,
@@ -406,11 +419,13 @@ struct Sse {
 
 /// A `text/event-stream` of `status` events (the status JSON) whenever the
 /// status changes, a `retrieved` event when a wallet fetched the request,
-/// ending with the final status.
-fn sse(state: web::Data<AppState>, id: String) -> HttpResponse {
+/// ending with the final status; a registered party's stream also ends
+/// (without another event) once its key no longer authenticates it.
+fn sse(state: web::Data<AppState>, id: String, holder: Option<Box<RelyingParty>>) -> HttpResponse {
     let init = Sse {
         state,
         id,
+        holder,
         last: None,
         retrieved: false,
         polls: 0,
@@ -426,6 +441,15 @@ fn sse(state: web::Data<AppState>, id: String) -> HttpResponse {
             }
             s.polls += 1;
             let now = s.state.now();
+            if s.polls % RECHECK_POLLS == 0
+                && let Some(holder) = &s.holder
+            {
+                // Rotated, deleted, or not known now (the store is down):
+                // the caller is no longer shown to be the party.
+                if !matches!(s.state.parties.still_holds_key(holder, now).await, Ok(true)) {
+                    return None;
+                }
+            }
             let Ok(tx) = s.state.verifier.transaction(&s.id, now).await else {
                 s.done = true;
                 return Some((

@@ -34,9 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(("id" = String, Path, description = "The wallet-facing request id (from `request_uri`)")),
     responses(
         (status = 200, description = "The request object: a JWS (`typ: oauth-authz-req+jwt`) signed by the verifier key (ES256; the leaf certificate in `x5c` for an `x509_hash` Client Identifier, `kid` for `decentralized_identifier`), carrying `aud` (`https://self-issued.me/v2`), `client_id`, `response_type=vp_token`, `response_mode`, `response_uri`, `nonce`, `state`, `dcql_query`, `client_metadata` (with the response encryption key for `direct_post.jwt`), `iat`, `exp`", body = String, content_type = "application/oauth-authz-req+jwt"),
-        (status = 400, description = "`invalid_request`: the request has expired (30 seconds), or its request object was already retrieved (single use)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: the request has expired (30 seconds), or its request object was already retrieved (single use); its relying party was deleted, or its certificate changed or expired, since the request was made", body = ErrorBody),
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the store cannot be reached; the request is not used up, retry", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 async fn request_object_get(
     state: web::Data<AppState>,
@@ -75,9 +76,10 @@ struct RequestUriPost {
     request_body(content = RequestUriPost, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The request object: a JWS (`typ: oauth-authz-req+jwt`) signed by the verifier key (ES256; the leaf certificate in `x5c` for an `x509_hash` Client Identifier, `kid` for `decentralized_identifier`), carrying `aud` (`https://self-issued.me/v2`), `client_id`, `response_type=vp_token`, `response_mode`, `response_uri`, `nonce`, `state`, `dcql_query`, `client_metadata` (with the response encryption key for `direct_post.jwt`), `iat`, `exp`", body = String, content_type = "application/oauth-authz-req+jwt"),
-        (status = 400, description = "`invalid_request`: the request has expired (30 seconds), or its request object was already retrieved (single use); `wallet_nonce` malformed; the form body is invalid", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: the request has expired (30 seconds), or its request object was already retrieved (single use); its relying party was deleted, or its certificate changed or expired, since the request was made; `wallet_nonce` malformed; the form body is invalid", body = ErrorBody),
         (status = 404, description = "`not_found`: no such request", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the store cannot be reached; the request is not used up, retry", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 async fn request_object_post(
     state: web::Data<AppState>,
@@ -265,7 +267,7 @@ impl WireError for RequestObjectError {
             RequestObjectError::Expired
             | RequestObjectError::AlreadyRetrieved
             | RequestObjectError::BadWalletNonce => "invalid_request",
-            RequestObjectError::Signing => "server_error",
+            RequestObjectError::Signing | RequestObjectError::PartyKey(_) => "server_error",
             RequestObjectError::Identity => "invalid_request",
             RequestObjectError::Store(e) => e.code(),
         }
@@ -276,7 +278,7 @@ impl WireError for RequestObjectError {
             RequestObjectError::Expired
             | RequestObjectError::AlreadyRetrieved
             | RequestObjectError::BadWalletNonce => 400,
-            RequestObjectError::Signing => 500,
+            RequestObjectError::Signing | RequestObjectError::PartyKey(_) => 500,
             RequestObjectError::Identity => 400,
             RequestObjectError::Store(e) => e.status(),
         }

@@ -18,19 +18,14 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
-use openssl::stack::Stack;
-use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
-use openssl::x509::{X509, X509NameBuilder, X509StoreContext, X509VerifyResult};
+use openssl::x509::{X509, X509Ref, X509VerifyResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::dcql::FORMAT_SD_JWT_VC;
 use super::keys::{ClientId, LeafSubject, VerifierKeys, to_pkey};
 use super::presets::Preset;
-use crate::crypto::{Algorithm, SigningKey, b64url, jws, sha256};
+use crate::crypto::{Algorithm, SigningKey, b64url, jws, sha256, x509};
 use crate::keystore::{SealError, StoreSecret};
 use crate::parties::{DEFAULT_PARTY, DisplayName, Grant};
 use crate::sdjwt::ClaimPath;
@@ -90,32 +85,66 @@ pub enum IdentityError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Why an uploaded certificate chain is refused. Positions count from the
-/// leaf (0).
+/// Why an uploaded certificate chain is refused: a rule of the upload, or
+/// the certification path check that issuer chains pass too
+/// ([`crate::crypto::x509`]: one validator, one table of reasons). The
+/// description starts with the rule's stable name ([`ChainError::reason`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    #[error("the chain holds no PEM certificate")]
+    #[error("empty: the chain holds no PEM certificate")]
     Empty,
-    #[error("the chain is not PEM certificates")]
+    #[error("not_pem: the chain is not PEM certificates")]
     NotPem,
-    #[error("the chain has more than {MAX_CHAIN} certificates")]
+    #[error("too_long: the chain has more than {MAX_CHAIN} certificates besides its root")]
     TooLong,
-    #[error("the leaf (first certificate) does not certify the relying party's public key")]
+    #[error(
+        "wrong_key: the leaf (first certificate) does not certify the relying party's public key"
+    )]
     WrongKey,
-    #[error("the leaf (first certificate) is a CA certificate")]
-    LeafIsCa,
-    #[error("the leaf's key usage does not allow digitalSignature")]
-    LeafKeyUsage,
-    #[error("certificate {position} is not valid yet")]
-    NotYetValid { position: u32 },
-    #[error("certificate {position} has expired")]
-    Expired { position: u32 },
-    #[error("certificate {position} is not signed by the next one in the chain")]
-    Broken { position: u32 },
-    #[error("certificate {position} may not issue certificates (not a CA)")]
-    NotCa { position: u32 },
+    #[error(
+        "not_v3: the leaf (first certificate) is an X.509 v1 certificate; it must be v3, with \
+         the extensions wallets read (basicConstraints, key usage)"
+    )]
+    NotV3,
+    #[error(
+        "no_issuer: the chain is the leaf alone; it must go on with the certificate of the CA \
+         that issued it, up to the operator's root or an intermediate the operator trusts"
+    )]
+    NoIssuer,
+    #[error(
+        "anchor_not_ca: the last certificate ({position} of the chain, counting the leaf as 1) \
+         is not a CA certificate (basicConstraints cA); the chain must end with the operator's \
+         root or an intermediate it trusts"
+    )]
+    AnchorNotCa { position: usize },
+    #[error(
+        "not_in_order: the chain is not its certification path, leaf first, each certificate \
+         issued by the next, nothing besides"
+    )]
+    NotInOrder,
+    #[error("{reason}: {0}", reason = .0.reason())]
+    Path(#[from] x509::ChainError),
     #[error("the chain could not be checked")]
     Crypto,
+}
+
+impl ChainError {
+    /// The broken rule, as a stable machine-readable name: the upload's
+    /// own, or the path check's ([`x509::ChainError::reason`]).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ChainError::Empty => "empty",
+            ChainError::NotPem => "not_pem",
+            ChainError::TooLong => "too_long",
+            ChainError::WrongKey => "wrong_key",
+            ChainError::NotV3 => "not_v3",
+            ChainError::NoIssuer => "no_issuer",
+            ChainError::AnchorNotCa { .. } => "anchor_not_ca",
+            ChainError::NotInOrder => "not_in_order",
+            ChainError::Path(e) => e.reason(),
+            ChainError::Crypto => "bad_chain",
+        }
+    }
 }
 
 /// Where a party's certificate came from.
@@ -347,10 +376,10 @@ impl StoredIdentity {
         Ok(true)
     }
 
-    /// Replaces the chain with one the operator uploads (PEM, leaf first,
-    /// optionally ending with the root, which is dropped): the leaf must
-    /// certify this party's key and be no CA, every certificate valid at
-    /// `now`, each signed by the next, intermediates CAs.
+    /// Replaces the chain with one the operator uploads (PEM): the party's
+    /// certification path from its leaf (for this party's key) up to and
+    /// including the operator's root (dropped from `x5c`) or an
+    /// intermediate it trusts, checked as [`check_chain`] says.
     pub fn with_uploaded_chain(
         mut self,
         party: &str,
@@ -413,13 +442,22 @@ pub enum UploadError {
 
 /// Checks an uploaded chain for `key` at `now` (see
 /// [`StoredIdentity::with_uploaded_chain`]); the chain's DER without a
-/// trailing self-signed root. Signatures, validity and CA constraints are
-/// OpenSSL's path validation with the last certificate as the anchor.
+/// trailing self-signed root.
+///
+/// The upload is the party's certification path, in order: its leaf (v3,
+/// for the party's key), then the certificate of the CA that issued it, and
+/// so on up to and including the certificate the operator trusts — its
+/// root, or one of its intermediates. That last certificate, which must be
+/// a CA, is the path's trust anchor; the path itself (signatures, validity
+/// at `now`, CA and path-length constraints and key usage of the issuers;
+/// a leaf that is not self-signed, no CA, and may sign) is checked by
+/// [`x509::Anchors`], as issuer chains are. A leaf alone is refused:
+/// without its issuer nothing vouches for it.
 pub fn check_chain(pem: &str, key: &SigningKey, now: i64) -> Result<Vec<Vec<u8>>, ChainError> {
     if !pem.contains("-----BEGIN CERTIFICATE-----") {
         return Err(ChainError::Empty);
     }
-    let mut certs = X509::stack_from_pem(pem.as_bytes()).map_err(|_| ChainError::NotPem)?;
+    let certs = X509::stack_from_pem(pem.as_bytes()).map_err(|_| ChainError::NotPem)?;
     if certs.is_empty() {
         return Err(ChainError::Empty);
     }
@@ -428,115 +466,51 @@ pub fn check_chain(pem: &str, key: &SigningKey, now: i64) -> Result<Vec<Vec<u8>>
     }
     let pkey = to_pkey(key).map_err(|_| ChainError::Crypto)?;
     let leaf = &certs[0];
-    let certifies_key = leaf.public_key().is_ok_and(|pk| pk.public_eq(&pkey));
-    if !certifies_key {
+    if !leaf.public_key().is_ok_and(|pk| pk.public_eq(&pkey)) {
         return Err(ChainError::WrongKey);
     }
     if leaf.version() != 2 {
-        // v1 certificates carry no basicConstraints: OpenSSL treats them as CAs.
-        return Err(ChainError::LeafIsCa);
+        return Err(ChainError::NotV3);
     }
-    if let Some(ku) = leaf.key_usage() {
-        use openssl::x509::X509KeyUsage;
-        if ku.contains(X509KeyUsage::KEY_CERT_SIGN) {
-            return Err(ChainError::LeafIsCa);
-        }
-        if !ku.contains(X509KeyUsage::DIGITAL_SIGNATURE) {
-            return Err(ChainError::LeafKeyUsage);
-        }
+    // The last certificate anchors the path; a leaf alone has no anchor,
+    // and then only the leaf's own checks can tell more than "no issuer".
+    let anchors = match certs.split_last() {
+        Some((last, rest)) if !rest.is_empty() => x509::Anchors::from_certs(vec![last.clone()])
+            .map_err(|_| ChainError::AnchorNotCa {
+                position: certs.len(),
+            })?,
+        _ => x509::Anchors::default(),
+    };
+    let validated = anchors.validate_certs(&certs, now).map_err(|e| match e {
+        x509::ChainError::UntrustedRoot if certs.len() == 1 => ChainError::NoIssuer,
+        e => ChainError::Path(e),
+    })?;
+    let der = |c: &X509Ref| c.to_der().map_err(|_| ChainError::Crypto);
+    let uploaded = certs
+        .iter()
+        .map(|c| der(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let path = validated
+        .path()
+        .iter()
+        .map(|c| der(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    if path != uploaded {
+        return Err(ChainError::NotInOrder);
     }
-    // The chain itself (a leaf alone anchors itself: only its validity).
-    verify_path(&certs, now)?;
-    // The leaf must not be able to issue: a probe certificate it "signs"
-    // (with the party's key we hold) must not validate under it.
-    let probe = probe_issued_by(leaf, &pkey, now).map_err(|_| ChainError::Crypto)?;
-    let mut with_probe = vec![probe];
-    with_probe.extend(certs.iter().cloned());
-    if verify_path(&with_probe, now).is_ok() {
-        return Err(ChainError::LeafIsCa);
+    let mut chain = path;
+    let anchor = certs.last().ok_or(ChainError::Empty)?;
+    let root = anchor
+        .public_key()
+        .is_ok_and(|pk| anchor.verify(&pk).unwrap_or(false))
+        && anchor.issued(anchor) == X509VerifyResult::OK;
+    if root {
+        chain.pop();
     }
-    let last = certs.last().ok_or(ChainError::Empty)?;
-    let self_signed = certs.len() > 1
-        && last
-            .public_key()
-            .is_ok_and(|pk| last.verify(&pk).unwrap_or(false))
-        && last.issued(last) == X509VerifyResult::OK;
-    if self_signed {
-        certs.pop();
-    }
-    if certs.len() > MAX_CHAIN {
+    if chain.len() > MAX_CHAIN {
         return Err(ChainError::TooLong);
     }
-    certs
-        .iter()
-        .map(|c| c.to_der().map_err(|_| ChainError::Crypto))
-        .collect()
-}
-
-/// OpenSSL path validation of `chain[0]` through `chain[1..]` to the last
-/// certificate (trusted as a partial-chain anchor) at `now`.
-fn verify_path(chain: &[X509], now: i64) -> Result<(), ChainError> {
-    let crypto = |_| ChainError::Crypto;
-    let anchor = chain.last().ok_or(ChainError::Empty)?;
-    let mut store = X509StoreBuilder::new().map_err(crypto)?;
-    store.add_cert(anchor.clone()).map_err(crypto)?;
-    let mut param = X509VerifyParam::new().map_err(crypto)?;
-    param
-        .set_flags(X509VerifyFlags::PARTIAL_CHAIN)
-        .map_err(crypto)?;
-    param.set_time(now as _);
-    store.set_param(&param).map_err(crypto)?;
-    let store = store.build();
-    let mut untrusted = Stack::new().map_err(crypto)?;
-    for c in &chain[1..] {
-        untrusted.push(c.clone()).map_err(crypto)?;
-    }
-    let mut ctx = X509StoreContext::new().map_err(crypto)?;
-    let outcome = ctx
-        .init(&store, &chain[0], &untrusted, |c| {
-            let ok = c.verify_cert()?;
-            Ok((ok, c.error(), c.error_depth()))
-        })
-        .map_err(crypto)?;
-    match outcome {
-        (true, _, _) => Ok(()),
-        (false, err, depth) => Err(chain_error(err, depth)),
-    }
-}
-
-/// `X509_V_ERR_*` of `openssl/x509_vfy.h` (OpenSSL 3).
-const ERR_CERT_NOT_YET_VALID: i32 = 9;
-const ERR_CERT_HAS_EXPIRED: i32 = 10;
-const ERR_KEYUSAGE_NO_CERTSIGN: i32 = 32;
-const ERR_INVALID_CA: i32 = 79;
-
-fn chain_error(err: X509VerifyResult, position: u32) -> ChainError {
-    match err.as_raw() {
-        ERR_CERT_NOT_YET_VALID => ChainError::NotYetValid { position },
-        ERR_CERT_HAS_EXPIRED => ChainError::Expired { position },
-        ERR_KEYUSAGE_NO_CERTSIGN | ERR_INVALID_CA => ChainError::NotCa { position },
-        _ => ChainError::Broken { position },
-    }
-}
-
-/// A throwaway certificate "issued" by `leaf` and signed with its key.
-fn probe_issued_by(
-    leaf: &X509,
-    key: &PKey<Private>,
-    now: i64,
-) -> Result<X509, openssl::error::ErrorStack> {
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", "probe")?;
-    let name = name.build();
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(leaf.subject_name())?;
-    b.set_pubkey(key)?;
-    b.set_not_before(Asn1Time::from_unix(now - 60)?.as_ref())?;
-    b.set_not_after(Asn1Time::from_unix(now + 60)?.as_ref())?;
-    b.sign(key, MessageDigest::sha256())?;
-    Ok(b.build())
+    Ok(chain)
 }
 
 /// Unix seconds of an ASN.1 time.
@@ -633,8 +607,11 @@ fn entitled_credentials(ent: &Registration) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
     use openssl::nid::Nid;
+    use openssl::pkey::{PKey, Private};
     use openssl::x509::X509KeyUsage;
+    use openssl::x509::X509NameBuilder;
     use openssl::x509::extension::{BasicConstraints, KeyUsage};
 
     use super::*;
@@ -947,11 +924,74 @@ mod tests {
             stored.client_id(),
             Some(x509_hash_client_id(&leaf.to_der().unwrap()))
         );
-        // Without the root, too; and a leaf alone (its CA not uploaded).
+        // Up to an intermediate the operator trusts: kept, as the wallet
+        // needs it to reach the root.
         let without_root = upload(&u, &pem(&[&leaf, &u.inter.0])).unwrap();
         assert_eq!(without_root.x5c, stored.x5c);
-        let alone = upload(&u, &pem(&[&leaf])).unwrap();
-        assert_eq!(alone.x5c.len(), 1);
+        // Issued by the root itself: the leaf alone is sent.
+        let by_root = Cert::leaf("Hotel Kosmos").make(&u.key, Some((&u.root.0, &u.root.1)));
+        let direct = upload(&u, &pem(&[&by_root, &u.root.0])).unwrap();
+        assert_eq!(direct.chain_der().unwrap(), [by_root.to_der().unwrap()]);
+    }
+
+    #[test]
+    fn a_leaf_must_come_with_its_issuer_and_not_sign_itself() {
+        let u = upload_setup();
+        let leaf = Cert::leaf("Hotel Kosmos").make(&u.key, Some((&u.inter.0, &u.inter.1)));
+        // Alone, nothing vouches for it.
+        assert_eq!(upload(&u, &pem(&[&leaf])), Err(ChainError::NoIssuer));
+        // Self-signed, alone or before a CA.
+        let self_signed = Cert::leaf("Hotel Kosmos").make(&u.key, None);
+        for chain in [vec![&self_signed], vec![&self_signed, &u.root.0]] {
+            assert_eq!(
+                upload(&u, &pem(&chain)),
+                Err(ChainError::Path(x509::ChainError::SelfSignedLeaf))
+            );
+        }
+        // The chain ends with a certificate that is no CA.
+        let plain_key = ec_key();
+        let plain = Cert::leaf("Not a CA").make(&plain_key, Some((&u.root.0, &u.root.1)));
+        let under_plain = Cert::leaf("Hotel Kosmos").make(&u.key, Some((&plain, &plain_key)));
+        let err = upload(&u, &pem(&[&under_plain, &plain])).unwrap_err();
+        assert_eq!(err, ChainError::AnchorNotCa { position: 2 });
+        assert!(err.to_string().starts_with("anchor_not_ca: "), "{err}");
+        // Certificates besides the path, or out of order.
+        assert_eq!(
+            upload(&u, &pem(&[&leaf, &u.root.0, &u.inter.0, &u.root.0])),
+            Err(ChainError::NotInOrder)
+        );
+        let other_root_key = ec_key();
+        let other_root = Cert::ca("Another Root").make(&other_root_key, None);
+        assert_eq!(
+            upload(&u, &pem(&[&leaf, &u.inter.0, &other_root, &u.root.0])),
+            Err(ChainError::NotInOrder)
+        );
+    }
+
+    #[test]
+    fn a_v1_leaf_is_refused_as_v1_not_as_a_ca() {
+        let u = upload_setup();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "Hotel Kosmos").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(0).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(u.inter.0.subject_name()).unwrap();
+        b.set_pubkey(&u.key).unwrap();
+        b.set_not_before(Asn1Time::from_unix(NOW - DAY).unwrap().as_ref())
+            .unwrap();
+        b.set_not_after(Asn1Time::from_unix(NOW + DAY).unwrap().as_ref())
+            .unwrap();
+        b.sign(&u.inter.1, MessageDigest::sha256()).unwrap();
+        let v1 = b.build();
+        let err = upload(&u, &pem(&[&v1, &u.inter.0, &u.root.0])).unwrap_err();
+        assert_eq!(err, ChainError::NotV3);
+        let text = err.to_string();
+        assert!(
+            text.contains("v1") && !text.contains("CA certificate"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -973,10 +1013,11 @@ mod tests {
             upload(&u, &pem(&[&other_key, &u.inter.0])),
             Err(ChainError::WrongKey)
         );
+        let path = |e| Err(ChainError::Path(e));
         let ca_leaf = Cert::ca("Hotel Kosmos").make(&u.key, by_inter);
         assert_eq!(
             upload(&u, &pem(&[&ca_leaf, &u.inter.0])),
-            Err(ChainError::LeafIsCa)
+            path(x509::ChainError::LeafIsCa)
         );
         let ca_without_key_usage = Cert {
             key_usage: None,
@@ -985,7 +1026,7 @@ mod tests {
         .make(&u.key, by_inter);
         assert_eq!(
             upload(&u, &pem(&[&ca_without_key_usage, &u.inter.0])),
-            Err(ChainError::LeafIsCa)
+            path(x509::ChainError::LeafIsCa)
         );
         let mut encipher_only = KeyUsage::new();
         encipher_only.key_agreement();
@@ -996,7 +1037,7 @@ mod tests {
         .make(&u.key, by_inter);
         assert_eq!(
             upload(&u, &pem(&[&no_signing, &u.inter.0])),
-            Err(ChainError::LeafKeyUsage)
+            path(x509::ChainError::KeyUsage)
         );
         let expired = Cert {
             from: NOW - 400 * DAY,
@@ -1006,7 +1047,7 @@ mod tests {
         .make(&u.key, by_inter);
         assert_eq!(
             upload(&u, &pem(&[&expired, &u.inter.0])),
-            Err(ChainError::Expired { position: 0 })
+            path(x509::ChainError::Expired { depth: 0 })
         );
         let future = Cert {
             from: NOW + DAY,
@@ -1015,7 +1056,7 @@ mod tests {
         .make(&u.key, by_inter);
         assert_eq!(
             upload(&u, &pem(&[&future, &u.inter.0])),
-            Err(ChainError::NotYetValid { position: 0 })
+            path(x509::ChainError::NotYetValid { depth: 0 })
         );
         // Signed by the intermediate, followed by another CA of the same name.
         let look_alike_key = ec_key();
@@ -1023,15 +1064,24 @@ mod tests {
             Cert::ca("Operator Issuing CA").make(&look_alike_key, Some((&u.root.0, &u.root.1)));
         assert_eq!(
             upload(&u, &pem(&[&ok_leaf, &look_alike])),
-            Err(ChainError::Broken { position: 0 })
+            path(x509::ChainError::BadSignature { depth: 0 })
         );
         // Issued by a certificate that is not a CA.
         let plain_key = ec_key();
         let plain = Cert::leaf("Not a CA").make(&plain_key, Some((&u.root.0, &u.root.1)));
         let under_plain = Cert::leaf("Hotel Kosmos").make(&u.key, Some((&plain, &plain_key)));
+        let err = upload(&u, &pem(&[&under_plain, &plain, &u.root.0])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ChainError::Path(x509::ChainError::BadChain { depth: 1, .. })
+            ),
+            "{err:?}"
+        );
         assert_eq!(
-            upload(&u, &pem(&[&under_plain, &plain, &u.root.0])),
-            Err(ChainError::NotCa { position: 1 })
+            err.to_string(),
+            "bad_chain: certificate 2 of the chain (counting the leaf as 1) is refused: \
+             it issues a certificate but is not a CA certificate"
         );
         let expired_inter = Cert {
             from: NOW - 400 * DAY,
@@ -1039,9 +1089,14 @@ mod tests {
             ..Cert::ca("Operator Issuing CA")
         }
         .make(&u.inter.1, Some((&u.root.0, &u.root.1)));
+        let err = upload(&u, &pem(&[&ok_leaf, &expired_inter, &u.root.0])).unwrap_err();
         assert_eq!(
-            upload(&u, &pem(&[&ok_leaf, &expired_inter, &u.root.0])),
-            Err(ChainError::Expired { position: 1 })
+            err,
+            ChainError::Path(x509::ChainError::Expired { depth: 1 })
+        );
+        assert_eq!(
+            err.to_string(),
+            "certificate_expired: certificate 2 of the chain (counting the leaf as 1) has expired"
         );
         let long: Vec<&X509> = std::iter::once(&ok_leaf)
             .chain(std::iter::repeat_n(&u.inter.0, MAX_CHAIN + 1))

@@ -298,6 +298,21 @@ impl Parties {
         Ok(party.key.matches(secret).then_some(party))
     }
 
+    /// Whether the key `party` was authenticated with is still its key:
+    /// `false` once the key was rotated or the party deleted (one store
+    /// read; what a long-lived call re-checks now and then).
+    pub async fn still_holds_key(
+        &self,
+        party: &RelyingParty,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let Some(bytes) = self.store.get(NS_PARTY, party.id.to_string(), now).await? else {
+            return Ok(false);
+        };
+        let current: RelyingParty = store::from_bytes(&bytes)?;
+        Ok(current.key == party.key)
+    }
+
     /// Whether `party` may ask for `preset` / `dcql_query` (with
     /// `callback_url`): the query is valid and inside its entitlements.
     /// The query, resolved once, for the request to use.

@@ -12,10 +12,10 @@
 
 use serde_json::{Value, json};
 
+use super::Verifier;
 use super::dcql::FORMAT_SD_JWT_VC;
 use super::jwe;
 use super::transaction::{NS_REQUEST, NS_TRANSACTION, ResponseMode, Transaction, TransitionError};
-use super::{IdentityError, Verifier};
 use crate::crypto::jws;
 use crate::store::{self, StoreError, Update};
 
@@ -43,10 +43,34 @@ pub enum RequestObjectError {
     BadWalletNonce,
     #[error("signing the request object failed")]
     Signing,
-    #[error("the relying party's identity is not available (deleted, or its certificate changed)")]
+    #[error(
+        "the relying party's identity is not available (deleted, or its certificate changed or expired)"
+    )]
     Identity,
+    /// The party's identity exists but cannot be used: its sealed key does
+    /// not open, its record is malformed, or signing its registration
+    /// certificate failed (ours, not the wallet's).
+    #[error("the relying party's identity cannot be used: {0}")]
+    PartyKey(#[source] super::IdentityError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl RequestObjectError {
+    /// Why the transaction's party cannot sign now: its record could not
+    /// be read (the store's error: 503 while it is unavailable), the party
+    /// is gone or has no valid certificate any more (the request is refused
+    /// as for a changed certificate), or its identity is broken (a 500).
+    pub fn of_identity(e: super::IdentityError) -> Self {
+        use super::IdentityError as E;
+        match e {
+            E::Store(e) => RequestObjectError::Store(e),
+            E::UnknownParty(_) | E::NotCertified | E::CertificateExpired(_) => {
+                RequestObjectError::Identity
+            }
+            e @ (E::Sealed(_) | E::Malformed(_) | E::Crypto) => RequestObjectError::PartyKey(e),
+        }
+    }
 }
 
 impl Verifier {
@@ -72,6 +96,20 @@ impl Verifier {
             .await?
             .ok_or(RequestObjectError::UnknownRequest)?;
         let tx_id = String::from_utf8(tx_id).map_err(|_| RequestObjectError::UnknownRequest)?;
+        // The party's identity before the request is marked retrieved: a
+        // party that cannot sign now (its record unreadable while the store
+        // is down) leaves the single-use request for the wallet's retry.
+        let party = self
+            .store()
+            .get(NS_TRANSACTION, tx_id.clone(), now)
+            .await?
+            .and_then(|b| store::from_bytes::<Transaction>(&b).ok())
+            .ok_or(RequestObjectError::UnknownRequest)?
+            .party;
+        let identity = self
+            .identity_of(&party, now)
+            .await
+            .map_err(RequestObjectError::of_identity)?;
         let window = self.settings.response_window;
         let retention = self.settings.retention;
         let before = self
@@ -114,7 +152,7 @@ impl Verifier {
             }
             TransitionError::Expired | TransitionError::NotRetrieved => RequestObjectError::Expired,
         })?;
-        self.sign_request_object(&tx, wallet_nonce, now).await
+        self.sign_as(&identity, &tx, wallet_nonce, now)
     }
 
     /// The signed request object of a transaction, signed with its
@@ -129,14 +167,22 @@ impl Verifier {
         wallet_nonce: Option<&str>,
         now: i64,
     ) -> Result<String, RequestObjectError> {
-        let response_id = tx.response_id.as_ref().ok_or(RequestObjectError::Expired)?;
         let identity = self
             .identity_of(&tx.party, now)
             .await
-            .map_err(|e| match e {
-                IdentityError::Store(e) => RequestObjectError::Store(e),
-                _ => RequestObjectError::Identity,
-            })?;
+            .map_err(RequestObjectError::of_identity)?;
+        self.sign_as(&identity, tx, wallet_nonce, now)
+    }
+
+    /// [`Verifier::sign_request_object`] with the party's identity at hand.
+    fn sign_as(
+        &self,
+        identity: &super::PartyIdentity,
+        tx: &Transaction,
+        wallet_nonce: Option<&str>,
+        now: i64,
+    ) -> Result<String, RequestObjectError> {
+        let response_id = tx.response_id.as_ref().ok_or(RequestObjectError::Expired)?;
         if identity.client_id.as_str() != tx.client_id {
             return Err(RequestObjectError::Identity);
         }
@@ -183,5 +229,204 @@ impl Verifier {
         header.insert("typ".into(), Value::String(TYP.into()));
         let payload = serde_json::to_vec(&claims).map_err(|_| RequestObjectError::Signing)?;
         jws::sign(&identity.signing, &header, &payload).map_err(|_| RequestObjectError::Signing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::keystore::StoreSecret;
+    use crate::parties::Registration;
+    use crate::store::{BoxFut, Entry, Store, TxOp, UpdateAndFn};
+    use crate::verifier::IdentityError;
+    use crate::verifier::parties::{NS_PARTY, Parties};
+    use crate::verifier::request::{CreateError, CreateRequest, PartyOptions};
+
+    const T: i64 = 1_790_000_000;
+
+    /// A store whose reads of party records fail as an unreachable
+    /// database's do while `down` is set; everything else works.
+    struct PartyOutage {
+        inner: Arc<dyn Store>,
+        down: AtomicBool,
+    }
+
+    impl Store for PartyOutage {
+        fn insert(
+            &self,
+            ns: &'static str,
+            key: String,
+            value: Vec<u8>,
+            expires_at: Option<i64>,
+            now: i64,
+        ) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.insert(ns, key, value, expires_at, now)
+        }
+        fn put(
+            &self,
+            ns: &'static str,
+            key: String,
+            value: Vec<u8>,
+            expires_at: Option<i64>,
+        ) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.put(ns, key, value, expires_at)
+        }
+        fn get(
+            &self,
+            ns: &'static str,
+            key: String,
+            now: i64,
+        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            if ns == NS_PARTY && self.down.load(Ordering::SeqCst) {
+                return Box::pin(async { Err(StoreError::Unavailable) });
+            }
+            self.inner.get(ns, key, now)
+        }
+        fn take(
+            &self,
+            ns: &'static str,
+            key: String,
+            now: i64,
+        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            self.inner.take(ns, key, now)
+        }
+        fn update_and(
+            &self,
+            ns: &'static str,
+            key: String,
+            now: i64,
+            f: UpdateAndFn,
+        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            self.inner.update_and(ns, key, now, f)
+        }
+        fn delete(&self, ns: &'static str, key: String) -> BoxFut<'_, Result<bool, StoreError>> {
+            self.inner.delete(ns, key)
+        }
+        fn scan(
+            &self,
+            ns: &'static str,
+            prefix: String,
+            now: i64,
+            limit: usize,
+        ) -> BoxFut<'_, Result<Vec<Entry>, StoreError>> {
+            self.inner.scan(ns, prefix, now, limit)
+        }
+        fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.transact(ops)
+        }
+        fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
+            self.inner.sweep(now, limit)
+        }
+        fn ping(&self) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.ping()
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// A store outage while a party's record is read is the store's error
+    /// (so 503 on the wire), on `POST /verifier/requests` and on the
+    /// request object alike, not "unknown party"; once the store is back
+    /// the same request object is served.
+    #[test]
+    fn a_store_outage_reading_the_party_is_a_store_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let redb: Arc<dyn Store> =
+            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let outage = Arc::new(PartyOutage {
+            inner: redb,
+            down: AtomicBool::new(false),
+        });
+        let store: Arc<dyn Store> = outage.clone();
+        let args = crate::config::ServeArgs {
+            data_dir: Some(dir.path().to_owned()),
+            public_url: Some("https://id.example.ru".into()),
+            demo: true,
+            ..Default::default()
+        };
+        let settings =
+            crate::config::Settings::from_layers(args, crate::config::FileConfig::default())
+                .unwrap();
+        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
+        let v = Verifier::new(&settings, [], store.clone(), outbound).unwrap();
+        let secret = StoreSecret::new(&[5; 32]);
+        v.attach_registry(secret.clone());
+        let registry = Parties::new(store);
+        block_on(async {
+            let registration: Registration =
+                serde_json::from_value(json!({"name": "Hotel Kosmos"})).unwrap();
+            let id = registry
+                .register(registration, &v, &secret, T)
+                .await
+                .unwrap()
+                .party
+                .id
+                .to_string();
+            let req = || CreateRequest {
+                preset: Some("age_over_18".into()),
+                ..CreateRequest::default()
+            };
+            let options = || PartyOptions::of_settings(&v.settings);
+            let created = v.create_as(&id, req(), false, options(), T).await.unwrap();
+            let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
+
+            outage.down.store(true, Ordering::SeqCst);
+            let err = v.identity_of(&id, T).await.unwrap_err();
+            assert!(
+                matches!(err, IdentityError::Store(StoreError::Unavailable)),
+                "{err:?}"
+            );
+            let err = v
+                .create_as(&id, req(), false, options(), T)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    CreateError::Identity(IdentityError::Store(StoreError::Unavailable))
+                ),
+                "{err:?}"
+            );
+            let err = v.request_object(&request_id, None, T).await.unwrap_err();
+            assert!(
+                matches!(err, RequestObjectError::Store(StoreError::Unavailable)),
+                "{err:?}"
+            );
+
+            outage.down.store(false, Ordering::SeqCst);
+            v.request_object(&request_id, None, T).await.unwrap();
+        });
+    }
+
+    #[test]
+    fn identity_errors_of_the_request_object_keep_their_kind() {
+        use crate::keystore::SealError;
+        let of = RequestObjectError::of_identity;
+        assert!(matches!(
+            of(IdentityError::Store(StoreError::Unavailable)),
+            RequestObjectError::Store(StoreError::Unavailable)
+        ));
+        for gone in [
+            IdentityError::UnknownParty("x".into()),
+            IdentityError::NotCertified,
+        ] {
+            assert!(matches!(of(gone), RequestObjectError::Identity));
+        }
+        for broken in [
+            IdentityError::Sealed(SealError::Forged),
+            IdentityError::Malformed("key"),
+            IdentityError::Crypto,
+        ] {
+            assert!(matches!(of(broken), RequestObjectError::PartyKey(_)));
+        }
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Verifier;
 use super::dcql::{DcqlError, DcqlQuery};
+use super::presentation::PresentationError;
 use super::presentation::{Binding, peek_kb_nonce};
 use super::request::{CreateError, query_of};
 use super::transaction::{
@@ -18,6 +19,7 @@ use super::transaction::{
 use super::view::StatusView;
 use crate::clock::rfc3339;
 use crate::crypto::{b64url, random_bytes, random_token};
+use crate::parties::audit::FailureReason;
 use crate::store::{self, StoreError, TxOp};
 
 /// Store namespace of presentation nonces.
@@ -191,7 +193,7 @@ impl Verifier {
 
     /// Verifies a scanned holder QR at once and keeps the result like a
     /// transaction's (so `GET /verifier/requests/{id}` shows it too).
-    pub async fn scan(&self, req: ScanRequest, now: i64) -> Result<StatusView, ScanError> {
+    pub async fn scan(&self, req: ScanRequest, now: i64) -> Result<Scanned, ScanError> {
         let query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
         if query.credentials.len() != 1 {
             return Err(ScanError::OneCredential);
@@ -210,13 +212,16 @@ impl Verifier {
             None => Some(qr.to_owned()),
         };
         let nonce = presentation.as_deref().and_then(peek_kb_nonce);
-        let (outcome, nonce) = match (presentation, nonce) {
+        let invalid = Some(FailureReason::InvalidPresentation);
+        let (outcome, mut reason, nonce) = match (presentation, nonce) {
             (None, _) => (
                 failed("the presentation link is unknown, expired or already scanned"),
+                invalid,
                 None,
             ),
             (Some(_), None) => (
                 failed("the QR does not hold a presentation with a KB-JWT"),
+                invalid,
                 None,
             ),
             (Some(p), Some(nonce)) => {
@@ -224,18 +229,18 @@ impl Verifier {
                     aud: self.client_id(),
                     nonce: &nonce,
                 };
-                let outcome = match self
+                let (outcome, reason) = match self
                     .verify_presentation(&query.credentials[0], &p, binding, now)
                     .await
                 {
                     Ok(claims) => {
                         let mut m = serde_json::Map::new();
                         m.insert(query.credentials[0].id.clone(), Value::Object(claims));
-                        Outcome::Verified { claims: m }
+                        (Outcome::Verified { claims: m }, None)
                     }
-                    Err(e) => failed(&e.to_string()),
+                    Err(e) => (failed(&e.to_string()), Some(failure_reason(&e))),
                 };
-                (outcome, Some(nonce))
+                (outcome, reason, Some(nonce))
             }
         };
         let mut tx = Transaction {
@@ -280,7 +285,12 @@ impl Verifier {
                 now,
             };
             match self.store().transact(vec![take, record(&tx)?]).await {
-                Ok(()) => return Ok(StatusView::of(&tx, now, self.settings.retention)),
+                Ok(()) => {
+                    return Ok(Scanned {
+                        view: StatusView::of(&tx, now, self.settings.retention),
+                        reason,
+                    });
+                }
                 Err(StoreError::Missing) => {
                     tx.phase = Phase::Submitted {
                         at: now,
@@ -288,12 +298,38 @@ impl Verifier {
                             "the presentation nonce is unknown, expired or already used",
                         ),
                     };
+                    reason = invalid;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         self.store().transact(vec![record(&tx)?]).await?;
-        Ok(StatusView::of(&tx, now, self.settings.retention))
+        Ok(Scanned {
+            view: StatusView::of(&tx, now, self.settings.retention),
+            reason,
+        })
+    }
+}
+
+/// A scan's result, and why it failed (`None` when verified) for the
+/// party's audit trail and metrics.
+#[derive(Debug)]
+pub struct Scanned {
+    pub view: StatusView,
+    pub reason: Option<FailureReason>,
+}
+
+/// The fixed-set reason of a scanned presentation that did not verify: a
+/// presentation that verified but lacks a requested claim or value is
+/// `query_unmet` (as for a wallet's response), anything else about it
+/// (signature, issuer trust, status, KB-JWT) `invalid_presentation`.
+fn failure_reason(e: &PresentationError) -> FailureReason {
+    match e {
+        PresentationError::Match(_) => FailureReason::QueryUnmet,
+        PresentationError::Malformed
+        | PresentationError::Trust(_)
+        | PresentationError::SdJwt(_)
+        | PresentationError::Status(_) => FailureReason::InvalidPresentation,
     }
 }
 

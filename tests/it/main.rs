@@ -11,6 +11,7 @@ mod issuer;
 mod limits;
 mod methods;
 mod outbound;
+mod party_flows;
 mod pg;
 mod pg_tls;
 mod production;
