@@ -240,7 +240,7 @@ async fn events(
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, an invalid DCQL query, not exactly one Credential Query, `qr` empty or over 64 KiB", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements; the description names it", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes; a scan refused with 400 or 403 does not count, one whose QR does not verify does)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn scan(
@@ -250,18 +250,18 @@ async fn scan(
 ) -> Result<HttpResponse, ApiError> {
     let mut req = body.into_inner();
     let (party, now) = (caller.0.id(), state.now());
-    state
-        .parties
-        .authorize(
-            &caller.0,
-            req.preset.as_deref(),
-            req.dcql_query.as_ref(),
-            None,
-            now,
-        )
-        .await?;
+    let query = state.parties.check(
+        &caller.0,
+        req.preset.as_deref(),
+        req.dcql_query.as_ref(),
+        None,
+    )?;
+    crate::verifier::scan::check_scan(&query, &req)?;
+    // Only a scan whose input is valid uses the party's quota (a QR that
+    // does not verify is a verification, and counts).
+    state.parties.use_quota(&caller.0, now).await?;
     req.party = party.clone();
-    let Scanned { view, reason } = state.verifier.scan(req, now).await?;
+    let Scanned { view, reason } = state.verifier.scan(req, query, now).await?;
     let failure = match view.status {
         Status::Verified => None,
         _ => Some((

@@ -339,25 +339,6 @@ impl Parties {
         }
     }
 
-    /// [`Parties::check`] then [`Parties::use_quota`], for a call whose
-    /// other checks come later.
-    pub async fn authorize(
-        &self,
-        party: &Party,
-        preset: Option<&str>,
-        dcql_query: Option<&Value>,
-        callback_url: Option<&str>,
-        now: i64,
-    ) -> Result<(), AccessError> {
-        // The operator may ask anything, without a quota: the request is
-        // checked when it is made, as before parties existed.
-        if matches!(party, Party::Default) {
-            return Ok(());
-        }
-        self.check(party, preset, dcql_query, callback_url)?;
-        self.use_quota(party, now).await
-    }
-
     async fn admit(&self, id: &PartyId, limit: u32, now: i64) -> Result<(), AccessError> {
         let decide = move |cur: Option<&[u8]>| {
             let w: Window = cur

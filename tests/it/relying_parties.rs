@@ -726,8 +726,8 @@ fn over_the_quota_is_429_with_retry_after_until_the_window_slides() {
     }
 }
 
-/// Only a request found valid uses the quota: one refused for its input
-/// (400, 403) does not, whichever check refuses it.
+/// Only a request or scan found valid uses the quota: one refused for its
+/// input (400, 403) does not, whichever check refuses it.
 #[test]
 fn a_request_refused_for_its_input_uses_no_quota() {
     let server = InProc::start();
@@ -755,6 +755,14 @@ fn a_request_refused_for_its_input_uses_no_quota() {
             Some(bad.clone()),
         );
         assert_eq!(got, status, "{bad}: {b}");
+    }
+    // Scans count against the same quota: one refused for its input not.
+    for bad in [
+        json!({"qr": "", "preset": "age_over_18"}),
+        json!({"qr": "x", "preset": "hotel_check_in"}),
+    ] {
+        let (got, b, _) = call(&server, "POST", "/verifier/scan", &key, Some(bad.clone()));
+        assert!(got == 400 || got == 403, "{bad}: {got} {b}");
     }
     create(&server, &key, json!({"preset": "age_over_18"}));
     let (status, b, _) = call(
