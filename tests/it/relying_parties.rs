@@ -1079,7 +1079,7 @@ fn rotation_deletion_and_quota_hold_across_nodes() {
 /// not a CA), named `cn` and signed by `ca`, valid around the test clock.
 /// A leaf for the party's public key `jwk` from the operator's CA, valid
 /// from a day before T0 to 30 days after.
-fn leaf_for(
+pub(crate) fn leaf_for(
     jwk: &Value,
     cn: &str,
     ca: (
