@@ -672,12 +672,11 @@ mod tests {
     /// record version the store holds.
     #[test]
     fn the_identity_follows_the_stored_record_on_every_node() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = redb(dir.path());
-        let secret = StoreSecret::new(&[5; 32]);
-        let a = node(dir.path(), store.clone(), &secret);
-        let b = node(dir.path(), store.clone(), &secret);
-        let registry = Parties::new(store);
+        let (dir, secret, registry) = deployment();
+        let (a, b) = (
+            node(dir.path(), registry.store.clone(), &secret),
+            node(dir.path(), registry.store.clone(), &secret),
+        );
         block_on(async {
             let id = register(&registry, &a, &secret, "Hotel Kosmos").await;
             let first = b.identity_of(&id, T).await.unwrap();
@@ -735,6 +734,14 @@ mod tests {
         Arc::new(crate::store::redb::RedbStore::open(&dir.join("s.redb")).unwrap())
     }
 
+    /// A deployment's shared parts: its directory (the nodes' keys), its
+    /// store secret and the registry on its store.
+    fn deployment() -> (tempfile::TempDir, StoreSecret, Parties) {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Parties::new(redb(dir.path()));
+        (dir, StoreSecret::new(&[5; 32]), registry)
+    }
+
     async fn register(
         registry: &Parties,
         v: &Verifier,
@@ -760,11 +767,8 @@ mod tests {
         use crate::verifier::Status;
         use crate::verifier::request::CreateRequest;
         use crate::verifier::response::WalletResponse;
-        let dir = tempfile::tempdir().unwrap();
-        let store = redb(dir.path());
-        let secret = StoreSecret::new(&[5; 32]);
-        let v = node(dir.path(), store.clone(), &secret);
-        let registry = Parties::new(store);
+        let (dir, secret, registry) = deployment();
+        let v = node(dir.path(), registry.store.clone(), &secret);
         block_on(async {
             let id = register(&registry, &v, &secret, "Shop").await;
             let req = CreateRequest {
@@ -804,11 +808,8 @@ mod tests {
     /// naming it commit together (the record version moves by one).
     #[test]
     fn a_rename_and_its_leaf_are_one_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = redb(dir.path());
-        let secret = StoreSecret::new(&[5; 32]);
-        let v = node(dir.path(), store.clone(), &secret);
-        let registry = Parties::new(store);
+        let (dir, secret, registry) = deployment();
+        let v = node(dir.path(), registry.store.clone(), &secret);
         block_on(async {
             let id = register(&registry, &v, &secret, "Hotel Kosmos").await;
             let before = registry.get(&id, T).await.unwrap();
@@ -848,12 +849,11 @@ mod tests {
     #[test]
     fn a_demo_leaf_is_renewed_30_days_before_it_expires() {
         const DAY: i64 = 86_400;
-        let dir = tempfile::tempdir().unwrap();
-        let store = redb(dir.path());
-        let secret = StoreSecret::new(&[5; 32]);
-        let a = node(dir.path(), store.clone(), &secret);
-        let b = node(dir.path(), store.clone(), &secret);
-        let registry = Parties::new(store);
+        let (dir, secret, registry) = deployment();
+        let (a, b) = (
+            node(dir.path(), registry.store.clone(), &secret),
+            node(dir.path(), registry.store.clone(), &secret),
+        );
         block_on(async {
             let id = register(&registry, &a, &secret, "Shop").await;
             let first = registry.get(&id, T).await.unwrap();
@@ -905,11 +905,8 @@ mod tests {
     /// one does.
     #[test]
     fn an_unknown_key_id_pays_the_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = redb(dir.path());
-        let secret = StoreSecret::new(&[5; 32]);
-        let v = node(dir.path(), store.clone(), &secret);
-        let registry = Parties::new(store);
+        let (dir, secret, registry) = deployment();
+        let v = node(dir.path(), registry.store.clone(), &secret);
         block_on(async {
             let id = register(&registry, &v, &secret, "Shop").await;
             for token in [
