@@ -228,13 +228,8 @@ pub struct VerifierTrust {
     pub anchors: Vec<PathBuf>,
 }
 
-/// A name in Russian and English.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct DisplayName {
-    pub ru: String,
-    pub en: String,
-}
+/// A name in Russian and English (the relying parties' type).
+pub use crate::parties::DisplayName;
 
 /// Longest redirect URI of a same-device request.
 pub const MAX_REDIRECT_URI: usize = 2048;

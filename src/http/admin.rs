@@ -150,7 +150,7 @@ async fn patch(
 #[utoipa::path(delete, path = "/admin/relying-parties/{id}", tag = "admin",
     operation_id = "delete_relying_party",
     summary = "Delete a relying party",
-    description = "At once: its key fails (401) from this call on, on every node, and its transactions answer 404 to everyone (the operator's key included) until their retention ends; its audit trail is no longer listed.",
+    description = "At once: its key fails (401) from this call on, on every node, and its transactions answer 404 to everyone (the operator's key included) until their retention ends, and a wallet's answer to one of its pending requests is refused as to an unknown request (no result, no callback); its audit trail is no longer listed.",
     params(("id" = String, Path, description = "The party's id")),
     security(("backoffice" = [])),
     responses(
@@ -261,15 +261,15 @@ struct AuditQuery {
 #[utoipa::path(get, path = "/admin/relying-parties/{id}/audit", tag = "admin",
     operation_id = "relying_party_audit",
     summary = "A relying party's audit trail",
-    description = "Its verifications, newest first: when each ended, the transaction id, `request` (answered at the response URI) or `scan` (holder-shown QR), `verified` or `failed` with the error code and a reason from a fixed set. Never claims or any other personal data. Entries are kept 30 days. `Cache-Control: no-store`.",
-    params(("id" = String, Path, description = "The party's id"), AuditQuery),
+    description = "Its verifications, newest first: when each ended, the transaction id, `request` (answered at the response URI) or `scan` (holder-shown QR), `verified` or `failed` with the error code and a reason from a fixed set. Never claims or any other personal data. Entries are kept 30 days. `default` is the built-in party: the trail of the operator's own key. `Cache-Control: no-store`.",
+    params(("id" = String, Path, description = "The party's id (`default` for the operator's key)"), AuditQuery),
     security(("backoffice" = [])),
     responses(
         (status = 200, description = "The entries", body = Vec<AuditEntry>),
         (status = 400, description = "`invalid_request`: `limit` not an integer from 1 to 1000, or an unknown query parameter", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key is missing or wrong (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a relying party's key (the registry needs the operator's)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such registered party", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such party (`default` always exists)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn audit_trail(

@@ -52,8 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, a DCQL query breaking a rule of OpenID4VP 1.0 §6 (the description names the member, e.g. `dcql_query.credentials[0].format`), `response_mode` not `direct_post.jwt`/`direct_post` (or `direct_post` under the HAIP profile), `callback_url` over 2048 characters, not an https URL, with user information, or whose host is an IP address in a private, loopback, link-local or other non-public range (the description names the rule), `redirect_uri` not one of the relying party's registered redirect URIs, `request_uri_method` not `get`/`post`", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements, or a `callback_url` not among its registered `callback_urls`; the description names it (`preset: …`, `dcql_query.credentials[i]: claim [\"…\"] of `vct` …`)", body = ErrorBody),
-        (status = 409, description = "`invalid_request`: the calling relying party has no certificate yet (outside demo mode the operator uploads its chain with `POST /admin/relying-parties/{id}/certificate` first)", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 409, description = "`invalid_request`: the calling relying party has no certificate yet (outside demo mode the operator uploads its chain with `POST /admin/relying-parties/{id}/certificate` first), or the chain the operator uploaded for it has expired (the description gives the date: upload a new chain)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes; a request refused with 400, 403 or 409 does not count)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
         (status = 503, description = "`temporarily_unavailable`: the store cannot be reached (e.g. while reading the relying party's record)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
@@ -64,22 +64,21 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let (party, now) = (&caller.0, state.now());
-    state
-        .parties
-        .authorize(
-            party,
-            req.preset.as_deref(),
-            req.dcql_query.as_ref(),
-            req.callback_url.as_deref(),
-            now,
-        )
-        .await?;
+    let query = state.parties.check(
+        party,
+        req.preset.as_deref(),
+        req.dcql_query.as_ref(),
+        req.callback_url.as_deref(),
+    )?;
     let id = party.id();
     let options = crate::verifier::parties::options(party, &state.verifier.settings);
-    let created = state
+    let prepared = state
         .verifier
-        .create_as(id.as_str(), req, false, options, now)
+        .prepare(id.as_str(), req, query, false, options, now)
         .await?;
+    // Only a request found valid uses the party's quota.
+    state.parties.use_quota(party, now).await?;
+    let created = state.verifier.commit(prepared, now).await?;
     state.metrics.party_request(&id, "request");
     Ok(no_store().json(created))
 }
@@ -241,7 +240,7 @@ async fn events(
         (status = 400, description = "`invalid_request`: invalid JSON or an unknown member, not exactly one of `preset` and `dcql_query`, unknown preset, an invalid DCQL query, not exactly one Credential Query, `qr` empty or over 64 KiB", body = ErrorBody),
         (status = 401, description = "`invalid_token`: the API key (the operator's or a relying party's) is missing or wrong, or its party was deleted or its key rotated (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "`access_denied`: a preset, claim or credential outside the calling relying party's entitlements; the description names it", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 429, description = "`rate_limited`: the calling relying party's `requests_per_minute` is used up (requests and scans count together, over a sliding minute on all nodes; a scan refused with 400 or 403 does not count, one whose QR does not verify does)", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn scan(
@@ -251,18 +250,18 @@ async fn scan(
 ) -> Result<HttpResponse, ApiError> {
     let mut req = body.into_inner();
     let (party, now) = (caller.0.id(), state.now());
-    state
-        .parties
-        .authorize(
-            &caller.0,
-            req.preset.as_deref(),
-            req.dcql_query.as_ref(),
-            None,
-            now,
-        )
-        .await?;
+    let query = state.parties.check(
+        &caller.0,
+        req.preset.as_deref(),
+        req.dcql_query.as_ref(),
+        None,
+    )?;
+    crate::verifier::scan::check_scan(&query, &req)?;
+    // Only a scan whose input is valid uses the party's quota (a QR that
+    // does not verify is a verification, and counts).
+    state.parties.use_quota(&caller.0, now).await?;
     req.party = party.clone();
-    let Scanned { view, reason } = state.verifier.scan(req, now).await?;
+    let Scanned { view, reason } = state.verifier.scan(req, query, now).await?;
     let failure = match view.status {
         Status::Verified => None,
         _ => Some((
@@ -525,7 +524,7 @@ impl WireError for crate::verifier::IdentityError {
         use crate::verifier::IdentityError as E;
         match self {
             E::UnknownParty(_) => "access_denied",
-            E::NotCertified => "invalid_request",
+            E::NotCertified | E::CertificateExpired(_) => "invalid_request",
             E::Sealed(_) | E::Malformed(_) | E::Crypto => "server_error",
             E::Store(e) => e.code(),
         }
@@ -534,7 +533,7 @@ impl WireError for crate::verifier::IdentityError {
         use crate::verifier::IdentityError as E;
         match self {
             E::UnknownParty(_) => 403,
-            E::NotCertified => 409,
+            E::NotCertified | E::CertificateExpired(_) => 409,
             E::Sealed(_) | E::Malformed(_) | E::Crypto => 500,
             E::Store(e) => e.status(),
         }

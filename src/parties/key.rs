@@ -44,7 +44,21 @@ pub fn issue(party: &PartyId) -> NewKey {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    static DIGESTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Key digests computed on this thread so far (tests: a miss must cost
+/// one too).
+#[cfg(test)]
+pub(crate) fn digests() -> u64 {
+    DIGESTS.with(|d| d.get())
+}
+
 fn digest(salt: &[u8], secret: &str) -> [u8; 32] {
+    #[cfg(test)]
+    DIGESTS.with(|d| d.set(d.get() + 1));
     let mut input = Vec::with_capacity(salt.len() + secret.len());
     input.extend_from_slice(salt);
     input.extend_from_slice(secret.as_bytes());
@@ -61,6 +75,18 @@ pub fn parse(token: &str) -> Option<(PartyId, &str)> {
 }
 
 impl ApiKeyHash {
+    /// A hash no key has, for a presented key whose party is unknown to
+    /// be checked against at the same cost.
+    pub fn dummy() -> Self {
+        static DUMMY: std::sync::OnceLock<ApiKeyHash> = std::sync::OnceLock::new();
+        DUMMY
+            .get_or_init(|| ApiKeyHash {
+                salt: b64url(random_bytes::<16>()),
+                hash: b64url(random_bytes::<32>()),
+            })
+            .clone()
+    }
+
     /// Whether `secret` is the key's secret; constant time in the secret
     /// (both sides are 32-byte digests).
     pub fn matches(&self, secret: &str) -> bool {

@@ -137,11 +137,31 @@ pub struct RelyingParty {
     pub version: u64,
 }
 
+/// X.509 allows a commonName of at most 64 characters (RFC 5280
+/// ub-common-name).
+const MAX_COMMON_NAME: usize = 64;
+
 impl RelyingParty {
     pub fn entitlements(&self) -> Entitlements<'_> {
         Entitlements::Granted {
             presets: &self.presets,
             claims: &self.claims,
+        }
+    }
+
+    /// The `CN` of its certificate: its name cut to 64 characters (the
+    /// registration certificate keeps the full name).
+    pub fn common_name(&self) -> String {
+        self.name.chars().take(MAX_COMMON_NAME).collect()
+    }
+
+    /// Who it is, as its registration certificate names it.
+    pub fn registration(&self) -> crate::verifier::identity::Registration {
+        crate::verifier::identity::Registration {
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            presets: self.presets.clone(),
+            claims: self.claims.clone(),
         }
     }
 }
@@ -283,8 +303,8 @@ fn count_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
     Option::<W>::deserialize(d).map(|w| Some(w.map(|w| w.0)))
 }
 
-/// A member that may be absent but not `null`.
-fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+/// A member that may be absent but not `null` (the schema says so).
+pub(crate) fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

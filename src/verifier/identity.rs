@@ -27,10 +27,8 @@ use super::keys::{ClientId, LeafSubject, VerifierKeys, to_pkey};
 use super::presets::Preset;
 use crate::crypto::{Algorithm, SigningKey, b64url, jws, sha256, x509};
 use crate::keystore::{SealError, StoreSecret};
+use crate::parties::{DEFAULT_PARTY, DisplayName, Grant};
 use crate::sdjwt::ClaimPath;
-
-/// The built-in relying party: the operator's key and identity.
-pub const DEFAULT_PARTY: &str = "default";
 
 /// JWS `typ` of a registration certificate: ETSI TS 119 475's wallet-relying
 /// party registration certificate in JWT form.
@@ -47,28 +45,16 @@ const MAX_CHAIN: usize = 5;
 /// Purpose of the store-secret key that seals party keys at rest.
 const SEAL_PURPOSE: &str = "relying party request-signing key";
 
-/// A display name in Russian and English (`client_name#ru`, `#en`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisplayName {
-    pub ru: String,
-    pub en: String,
-}
-
-/// What a party may ask for, as its registration certificate lists it:
-/// presets, and claim paths per `vct`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entitlements {
-    pub presets: Vec<Preset>,
-    pub claims: BTreeMap<String, Vec<ClaimPath>>,
-}
-
-/// Who a party is, as its registration certificate names it.
+/// Who a party is, as its registration certificate names it (made from
+/// its record: [`crate::parties::RelyingParty::registration`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     /// The party's registered name (`name`, the certificate's `CN`).
     pub name: String,
     pub display_name: Option<DisplayName>,
-    pub entitlements: Entitlements,
+    /// What it may ask for: presets, and claim paths per `vct`.
+    pub presets: Vec<Preset>,
+    pub claims: BTreeMap<String, Vec<Grant>>,
 }
 
 /// Why a party's identity could not be made or used.
@@ -87,6 +73,13 @@ pub enum IdentityError {
     Malformed(&'static str),
     #[error("the key or certificate could not be made")]
     Crypto,
+    /// The leaf of the operator's chain has expired (a demo-CA leaf is
+    /// renewed before it does).
+    #[error(
+        "the party's certificate expired on {}: upload a new chain",
+        crate::clock::rfc3339(*.0)
+    )]
+    CertificateExpired(i64),
     /// The party's record could not be read (not: there is none).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -204,6 +197,14 @@ impl std::fmt::Debug for PartyIdentity {
     }
 }
 
+/// When the certificate `der` expires (unix seconds).
+fn leaf_not_after(der: &[u8]) -> Result<i64, IdentityError> {
+    X509::from_der(der)
+        .ok()
+        .and_then(|c| unix_of(c.not_after()))
+        .ok_or(IdentityError::Malformed("x5c"))
+}
+
 /// `x509_hash:<base64url SHA-256 of the leaf DER>` (OpenID4VP 1.0 §5.9.3).
 pub fn x509_hash_client_id(leaf_der: &[u8]) -> ClientId {
     ClientId(format!("x509_hash:{}", b64url(sha256(leaf_der))))
@@ -246,13 +247,9 @@ impl PartyIdentity {
         let chain = stored.chain_der()?;
         let leaf = chain.first().ok_or(IdentityError::NotCertified)?;
         let client_id = x509_hash_client_id(leaf);
-        let leaf_not_after = X509::from_der(leaf)
-            .ok()
-            .and_then(|c| unix_of(c.not_after()))
-            .ok_or(IdentityError::Malformed("x5c"))?;
         let exp = now
             .saturating_add(super::keys::LEAF_DAYS * 86_400)
-            .min(leaf_not_after);
+            .min(leaf_not_after(leaf)?);
         let rc = registration_certificate(operator, &client_id, registration, now, exp)?;
         Ok(PartyIdentity {
             party: party.to_owned(),
@@ -419,6 +416,14 @@ impl StoredIdentity {
             .collect()
     }
 
+    /// When its leaf expires (unix seconds); `None` before it is certified.
+    pub fn leaf_expires_at(&self) -> Result<Option<i64>, IdentityError> {
+        let Some(leaf) = self.chain_der()?.into_iter().next() else {
+            return Ok(None);
+        };
+        leaf_not_after(&leaf).map(Some)
+    }
+
     /// The party's client id once certified.
     pub fn client_id(&self) -> Option<ClientId> {
         let leaf = self.chain_der().ok()?.into_iter().next()?;
@@ -539,14 +544,19 @@ pub fn registration_certificate(
             json!([{"lang": "ru", "value": d.ru}, {"lang": "en", "value": d.en}]),
         );
     }
-    let ent = &registration.entitlements;
     payload.insert(
         "presets".into(),
-        Value::Array(ent.presets.iter().map(|p| json!(p.name())).collect()),
+        Value::Array(
+            registration
+                .presets
+                .iter()
+                .map(|p| json!(p.name()))
+                .collect(),
+        ),
     );
     payload.insert(
         "credentials".into(),
-        Value::Array(entitled_credentials(ent)),
+        Value::Array(entitled_credentials(registration)),
     );
     payload.insert("iat".into(), json!(now));
     payload.insert("exp".into(), json!(exp));
@@ -558,7 +568,7 @@ pub fn registration_certificate(
 
 /// Every claim the party may ask for, per `vct` (presets expanded, paths
 /// deduplicated, in a stable order).
-fn entitled_credentials(ent: &Entitlements) -> Vec<Value> {
+fn entitled_credentials(ent: &Registration) -> Vec<Value> {
     let mut per_vct: BTreeMap<String, Vec<ClaimPath>> = BTreeMap::new();
     for preset in &ent.presets {
         for cq in preset.query().credentials {
@@ -575,9 +585,10 @@ fn entitled_credentials(ent: &Entitlements) -> Vec<Value> {
     }
     for (vct, claims) in &ent.claims {
         let paths = per_vct.entry(vct.clone()).or_default();
-        for p in claims {
-            if !paths.contains(p) {
-                paths.push(p.clone());
+        for g in claims {
+            let p = ClaimPath(g.0.clone());
+            if !paths.contains(&p) {
+                paths.push(p);
             }
         }
     }
@@ -624,7 +635,7 @@ mod tests {
         let mut claims = BTreeMap::new();
         claims.insert(
             "urn:ru:digital-id:pensioner-status:1".to_owned(),
-            vec![ClaimPath::keys(["pensioner"])],
+            vec![Grant(ClaimPath::keys(["pensioner"]).0)],
         );
         Registration {
             name: "Hotel Kosmos".into(),
@@ -632,10 +643,8 @@ mod tests {
                 ru: "Гостиница «Космос»".into(),
                 en: "Hotel Kosmos".into(),
             }),
-            entitlements: Entitlements {
-                presets: vec![Preset::AgeOver18],
-                claims,
-            },
+            presets: vec![Preset::AgeOver18],
+            claims,
         }
     }
 

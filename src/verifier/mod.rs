@@ -38,7 +38,8 @@ use crate::config::{PublicUrl, Settings, VerifierSettings};
 use crate::crypto::PublicKey;
 use crate::store::Store;
 
-pub use identity::{DEFAULT_PARTY, IdentityError, PartyIdentity};
+pub use crate::parties::DEFAULT_PARTY;
+pub use identity::{IdentityError, PartyIdentity};
 pub use keys::{Certificates, ClientId, ClientIdPrefix, VerifierKeyError, VerifierKeys};
 pub use transaction::{RequestId, ResponseId, Status, Transaction, TransactionId};
 

@@ -14,13 +14,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Verifier;
+use super::dcql::DcqlQuery;
 use super::identity::{self as ident, IdentityError, PartyIdentity, StoredIdentity};
 use super::presentation::PresentationError;
 use super::request::PartyOptions;
 use super::request::{CreateError, query_of};
 use super::response::ResponseError;
-use super::transaction::{NS_RESPONSE, Transaction};
-use super::view::LookupError;
 use crate::config::VerifierSettings;
 use crate::keystore::StoreSecret;
 use crate::parties::audit::{self, AuditEntry, FailureReason};
@@ -29,7 +28,6 @@ use crate::parties::{
     Denied, Party, PartyError, PartyId, PartyView, Patch, Registered, Registration, RelyingParty,
     key,
 };
-use crate::sdjwt::ClaimPath;
 use crate::store::{self, Store, StoreError, Update};
 
 /// Store namespace of registered parties (key: party id).
@@ -99,12 +97,9 @@ impl Parties {
         let id = PartyId::generate();
         let key = key::issue(&id);
         let mut party = r.into_party(id, key.stored, now)?;
-        // X.509 allows a commonName of at most 64 characters (RFC 5280
-        // ub-common-name); the registration certificate keeps the full name.
-        let common_name: String = party.name.chars().take(64).collect();
         party.identity = Some(StoredIdentity::register(
             party.id.as_str(),
-            &common_name,
+            &party.common_name(),
             &verifier.keys,
             &verifier.public_host(),
             secret,
@@ -152,8 +147,10 @@ impl Parties {
             .collect()
     }
 
-    /// Applies `patch` in one read-modify-write; after a rename, a leaf
-    /// from the demo CA is re-issued with the new name (demo mode).
+    /// Applies `patch` in one read-modify-write. A rename in demo mode
+    /// needs a new demo-CA leaf naming the party: it is issued first and
+    /// committed with the rename in that one write, so the two never come
+    /// apart (a failed write changes neither).
     pub async fn patch(
         &self,
         id: &str,
@@ -162,68 +159,63 @@ impl Parties {
         secret: &StoreSecret,
         now: i64,
     ) -> Result<RelyingParty, RegistryError> {
-        let renamed = patch.name.is_some();
-        let p = self.apply(id, patch, now).await?;
-        if !renamed {
-            return Ok(p);
+        let id = Self::id(id)?;
+        if id.is_builtin() {
+            return Err(PartyError::Builtin.into());
         }
-        self.reissue_demo_leaf(p, verifier, secret, now).await
+        let leaf = match patch.name {
+            Some(_) => {
+                self.renamed_leaf(&id, &patch, verifier, secret, now)
+                    .await?
+            }
+            None => None,
+        };
+        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
+            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
+            patch.clone().apply(&mut p, now)?;
+            // Only over the demo leaf of the same key (an upload in
+            // between wins).
+            if let Some(leaf) = &leaf
+                && p.identity.as_ref().is_some_and(|i| {
+                    i.public_jwk == leaf.public_jwk && i.source == ident::CertificateSource::DemoCa
+                })
+            {
+                p.identity = Some(leaf.clone());
+            }
+            Ok(p)
+        };
+        modify(self.store.as_ref(), id, now, decide).await
     }
 
-    /// A new demo-CA leaf naming the party as it is now called, unless its
-    /// chain came from the operator (or there is no demo CA).
-    async fn reissue_demo_leaf(
+    /// The party's identity with a demo-CA leaf naming it as `patch` renames
+    /// it, unless its chain came from the operator (or there is no demo
+    /// CA). Nothing is written.
+    async fn renamed_leaf(
         &self,
-        p: RelyingParty,
+        id: &PartyId,
+        patch: &Patch,
         verifier: &Verifier,
         secret: &StoreSecret,
         now: i64,
-    ) -> Result<RelyingParty, RegistryError> {
+    ) -> Result<Option<StoredIdentity>, RegistryError> {
+        let mut p = self.get(id.as_str(), now).await?;
+        patch.clone().apply(&mut p, now)?;
         let Some(mut stored) = p
             .identity
             .clone()
             .filter(|i| i.source == ident::CertificateSource::DemoCa)
         else {
-            return Ok(p);
+            return Ok(None);
         };
-        let common_name: String = p.name.chars().take(64).collect();
-        let host = verifier.public_host();
-        if !stored.issue_demo_leaf(
+        let issued = stored.issue_demo_leaf(
             p.id.as_str(),
-            &common_name,
+            &p.common_name(),
             &verifier.keys,
-            &host,
+            &verifier.public_host(),
             secret,
             now,
-        )? {
-            return Ok(p);
-        }
-        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
-            let mut r: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
-            // Only over the demo leaf of the same key (an upload in
-            // between wins).
-            if r.identity.as_ref().is_some_and(|i| {
-                i.public_jwk == stored.public_jwk && i.source == ident::CertificateSource::DemoCa
-            }) {
-                r.identity = Some(stored.clone());
-                r.version = r.version.saturating_add(1);
-            }
-            Ok(r)
-        };
-        self.modify(p.id.clone(), now, decide).await
-    }
-
-    async fn apply(&self, id: &str, patch: Patch, now: i64) -> Result<RelyingParty, RegistryError> {
-        let id = Self::id(id)?;
-        if id.is_builtin() {
-            return Err(PartyError::Builtin.into());
-        }
-        let decide = move |cur: Option<&[u8]>| -> Result<RelyingParty, RegistryError> {
-            let mut p: RelyingParty = store::from_bytes(cur.ok_or(RegistryError::NotFound)?)?;
-            patch.clone().apply(&mut p, now)?;
-            Ok(p)
-        };
-        self.modify(id, now, decide).await
+        )?;
+        Ok(issued.then_some(stored))
     }
 
     /// Replaces the party's key: the old one fails from this commit on.
@@ -241,7 +233,7 @@ impl Parties {
             p.updated_at = now;
             Ok(p)
         };
-        self.modify(id, now, decide).await?;
+        modify(self.store.as_ref(), id, now, decide).await?;
         Ok(key.api_key)
     }
 
@@ -269,39 +261,7 @@ impl Parties {
             p.version = p.version.saturating_add(1);
             Ok(p)
         };
-        self.modify(id, now, decide).await
-    }
-
-    /// Runs `decide` on the stored record inside the write transaction and
-    /// again on what it saw (it is pure), to learn the outcome.
-    async fn modify<F>(
-        &self,
-        id: PartyId,
-        now: i64,
-        decide: F,
-    ) -> Result<RelyingParty, RegistryError>
-    where
-        F: Fn(Option<&[u8]>) -> Result<RelyingParty, RegistryError> + Clone + Send + 'static,
-    {
-        let inside = decide.clone();
-        let seen = self
-            .store
-            .update(
-                NS_PARTY,
-                id.to_string(),
-                now,
-                Box::new(
-                    move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
-                        Ok(value) => Update::Put {
-                            value,
-                            expires_at: None,
-                        },
-                        Err(_) => Update::Keep,
-                    },
-                ),
-            )
-            .await?;
-        decide(seen.as_deref())
+        modify(self.store.as_ref(), id, now, decide).await
     }
 
     /// Deletes a party: its key fails at once, its transactions answer 404
@@ -329,6 +289,9 @@ impl Parties {
             return Ok(None);
         };
         let Some(bytes) = self.store.get(NS_PARTY, id.to_string(), now).await? else {
+            // An unknown id pays the hash a known one does, so ids cannot
+            // be told apart by timing.
+            key::ApiKeyHash::dummy().matches(secret);
             return Ok(None);
         };
         let party: RelyingParty = store::from_bytes(&bytes)?;
@@ -351,27 +314,28 @@ impl Parties {
     }
 
     /// Whether `party` may ask for `preset` / `dcql_query` (with
-    /// `callback_url`) now: the query is valid, inside its entitlements,
-    /// and its quota has room (which this call then uses).
-    pub async fn authorize(
+    /// `callback_url`): the query is valid and inside its entitlements.
+    /// The query, resolved once, for the request to use.
+    pub fn check(
         &self,
         party: &Party,
         preset: Option<&str>,
         dcql_query: Option<&Value>,
         callback_url: Option<&str>,
-        now: i64,
-    ) -> Result<(), AccessError> {
-        // The operator may ask anything, without a quota: the request is
-        // checked when it is made, as before parties existed.
-        if matches!(party, Party::Default) {
-            return Ok(());
-        }
+    ) -> Result<DcqlQuery, AccessError> {
         let query = query_of(preset, dcql_query)?;
         party.entitlements().allows_request(preset, &query)?;
         party.allows_callback(callback_url)?;
-        match party.requests_per_minute() {
-            Some(limit) => self.admit(&party.id(), limit, now).await,
-            None => Ok(()),
+        Ok(query)
+    }
+
+    /// Uses one call of `party`'s quota, if it has one (the operator has
+    /// none). Called once a request is known to be valid: a request
+    /// refused for its input (400, 403) does not count.
+    pub async fn use_quota(&self, party: &Party, now: i64) -> Result<(), AccessError> {
+        match (party, party.requests_per_minute()) {
+            (Party::Registered(p), Some(limit)) => self.admit(&p.id, limit, now).await,
+            _ => Ok(()),
         }
     }
 
@@ -432,12 +396,17 @@ impl Parties {
         limit: usize,
         now: i64,
     ) -> Result<Vec<AuditEntry>, RegistryError> {
-        let party = self.get(id, now).await?;
+        // The built-in party's trail is the operator's own; it has no
+        // record to find.
+        let party = match Self::id(id)? {
+            builtin if builtin.is_builtin() => builtin,
+            _ => self.get(id, now).await?.id,
+        };
         let entries = self
             .store
             .scan(
                 NS_AUDIT,
-                audit::prefix(&party.id),
+                audit::prefix(&party),
                 now,
                 limit.clamp(1, audit::MAX_LIMIT),
             )
@@ -447,6 +416,38 @@ impl Parties {
             .map(|e| store::from_bytes(&e.value).map_err(RegistryError::from))
             .collect()
     }
+}
+
+/// Runs `decide` on the stored record of party `id` inside the write
+/// transaction (an `Err` writes nothing) and again on what it saw (it is
+/// pure), to learn the outcome.
+async fn modify<F>(
+    store: &dyn Store,
+    id: PartyId,
+    now: i64,
+    decide: F,
+) -> Result<RelyingParty, RegistryError>
+where
+    F: Fn(Option<&[u8]>) -> Result<RelyingParty, RegistryError> + Clone + Send + 'static,
+{
+    let inside = decide.clone();
+    let seen = store
+        .update(
+            NS_PARTY,
+            id.to_string(),
+            now,
+            Box::new(
+                move |cur| match inside(cur).and_then(|p| Ok(store::to_bytes(&p)?)) {
+                    Ok(value) => Update::Put {
+                        value,
+                        expires_at: None,
+                    },
+                    Err(_) => Update::Keep,
+                },
+            ),
+        )
+        .await?;
+    decide(seen.as_deref())
 }
 
 /// What `party` registered that shapes its requests.
@@ -460,10 +461,15 @@ pub fn options<'a>(party: &'a Party, settings: &'a VerifierSettings) -> PartyOpt
     }
 }
 
+/// A demo-CA leaf is renewed when less than this (30 days) remains of it.
+pub const RENEW_DEMO_LEAF: i64 = 30 * 86_400;
+
 /// A registered party's identity from its current record (`None` when no
 /// record has this id, and then no cached identity of it is kept): the
 /// verifier's cached one for the record's version, or made from the
-/// record.
+/// record. A demo-CA leaf with less than [`RENEW_DEMO_LEAF`] left is
+/// renewed first ([`renew_demo_leaf`]); an operator's chain whose leaf
+/// expired is refused ([`IdentityError::CertificateExpired`]).
 pub async fn identity(
     verifier: &Verifier,
     party: &str,
@@ -480,48 +486,114 @@ pub async fn identity(
     };
     let p: RelyingParty =
         store::from_bytes(&bytes).map_err(|_| IdentityError::Malformed("record"))?;
+    let Some(p) = renew_demo_leaf(verifier, p, secret, now).await? else {
+        verifier.forget_identity(party);
+        return Ok(None);
+    };
     let Some(stored) = &p.identity else {
         return Err(IdentityError::NotCertified);
     };
-    let registration = ident::Registration {
-        name: p.name.clone(),
-        display_name: p.display_name.as_ref().map(|d| ident::DisplayName {
-            ru: d.ru.clone(),
-            en: d.en.clone(),
-        }),
-        entitlements: ident::Entitlements {
-            presets: p.presets.clone(),
-            claims: p
-                .claims
-                .iter()
-                .map(|(vct, grants)| {
-                    let paths = grants.iter().map(|g| ClaimPath(g.0.clone())).collect();
-                    (vct.clone(), paths)
-                })
-                .collect(),
-        },
-    };
     verifier
-        .party_identity(party, p.version, stored, secret, &registration, now)
+        .party_identity(party, p.version, stored, secret, &p.registration(), now)
         .map(Some)
 }
 
-impl Verifier {
-    /// The transaction waiting at a response URI, if any (to account for a
-    /// response that failed it).
-    pub async fn transaction_at_response(
-        &self,
-        response_id: &str,
-        now: i64,
-    ) -> Result<Transaction, LookupError> {
-        let id = self
-            .store()
-            .get(NS_RESPONSE, response_id.to_owned(), now)
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or(LookupError::NotFound)?;
-        self.transaction(&id, now).await
+/// `p` with a leaf that is still valid: a demo-CA leaf with less than
+/// [`RENEW_DEMO_LEAF`] left is re-issued and written in one conditional
+/// update — only over the record version it was issued for, so of two
+/// nodes renewing at once the first write wins and the other takes the
+/// record as that write left it. `None` when the record is gone meanwhile.
+/// An expired leaf that cannot be renewed (the operator's, or a demo one
+/// once there is no demo CA) is [`IdentityError::CertificateExpired`].
+async fn renew_demo_leaf(
+    verifier: &Verifier,
+    p: RelyingParty,
+    secret: &StoreSecret,
+    now: i64,
+) -> Result<Option<RelyingParty>, IdentityError> {
+    let Some(stored) = &p.identity else {
+        return Ok(Some(p));
+    };
+    let Some(not_after) = stored.leaf_expires_at()? else {
+        return Ok(Some(p));
+    };
+    let due = stored.source == ident::CertificateSource::DemoCa
+        && not_after.saturating_sub(now) < RENEW_DEMO_LEAF;
+    let mut renewed = stored.clone();
+    if !due
+        || !renewed.issue_demo_leaf(
+            p.id.as_str(),
+            &p.common_name(),
+            &verifier.keys,
+            &verifier.public_host(),
+            secret,
+            now,
+        )?
+    {
+        return match not_after <= now {
+            true => Err(IdentityError::CertificateExpired(not_after)),
+            false => Ok(Some(p)),
+        };
     }
+    let version = p.version;
+    let renew = move |r: &mut RelyingParty, leaf: StoredIdentity| {
+        let same = r.version == version;
+        if same {
+            r.identity = Some(leaf);
+            r.version = version.saturating_add(1);
+        }
+        same
+    };
+    let leaf = renewed.clone();
+    let before = verifier
+        .store()
+        .update(
+            NS_PARTY,
+            p.id.to_string(),
+            now,
+            Box::new(move |cur| {
+                let Some(mut r) = cur.and_then(|b| store::from_bytes::<RelyingParty>(b).ok())
+                else {
+                    return Update::Keep;
+                };
+                match renew(&mut r, leaf).then(|| store::to_bytes(&r)) {
+                    Some(Ok(value)) => Update::Put {
+                        value,
+                        expires_at: None,
+                    },
+                    Some(Err(_)) | None => Update::Keep,
+                }
+            }),
+        )
+        .await?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    let mut r: RelyingParty =
+        store::from_bytes(&before).map_err(|_| IdentityError::Malformed("record"))?;
+    renew(&mut r, renewed);
+    Ok(Some(r))
+}
+
+/// Whether a transaction's party still exists: `default` always (no store
+/// read), a registered one while its record is stored. A deleted party's
+/// pending transactions take no answer and send no callback.
+pub(crate) async fn party_exists(
+    verifier: &Verifier,
+    party: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if party == crate::parties::DEFAULT_PARTY {
+        return Ok(true);
+    }
+    let Some(id) = PartyId::parse(party) else {
+        return Ok(false);
+    };
+    Ok(verifier
+        .store()
+        .get(NS_PARTY, id.to_string(), now)
+        .await?
+        .is_some())
 }
 
 /// The fixed-set reason of a response that failed its transaction; `None`
@@ -600,29 +672,20 @@ mod tests {
     /// record version the store holds.
     #[test]
     fn the_identity_follows_the_stored_record_on_every_node() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
-        let secret = StoreSecret::new(&[5; 32]);
-        let a = node(dir.path(), store.clone(), &secret);
-        let b = node(dir.path(), store.clone(), &secret);
-        let registry = Parties::new(store);
+        let (dir, secret, registry) = deployment();
+        let (a, b) = (
+            node(dir.path(), registry.store.clone(), &secret),
+            node(dir.path(), registry.store.clone(), &secret),
+        );
         block_on(async {
-            let registration: Registration =
-                serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos"})).unwrap();
-            let id = registry
-                .register(registration, &a, &secret, T)
-                .await
-                .unwrap()
-                .party
-                .id
-                .to_string();
+            let id = register(&registry, &a, &secret, "Hotel Kosmos").await;
             let first = b.identity_of(&id, T).await.unwrap();
             assert_eq!(first.name.as_deref(), Some("Hotel Kosmos"));
             let again = b.identity_of(&id, T + 1).await.unwrap();
             assert!(Arc::ptr_eq(&first, &again), "cached for the same record");
-            // Its registration certificate expired: not served from the
-            // cache but signed anew (same leaf).
+            // Its registration certificate expired (with the demo leaf,
+            // renewed 30 days before): not served from the cache but
+            // signed anew, for the renewed leaf.
             let expiry = first.registration_expires_at.unwrap();
             let renewed = b.identity_of(&id, expiry).await.unwrap();
             assert!(!Arc::ptr_eq(&first, &renewed));
@@ -630,7 +693,7 @@ mod tests {
                 renewed.registration_certificate,
                 first.registration_certificate
             );
-            assert_eq!(renewed.client_id, first.client_id);
+            assert_ne!(renewed.client_id, first.client_id);
 
             let patch: Patch =
                 serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos-2"})).unwrap();
@@ -664,6 +727,215 @@ mod tests {
                     .as_str(),
                 b.client_id()
             );
+        });
+    }
+
+    fn redb(dir: &std::path::Path) -> Arc<dyn Store> {
+        Arc::new(crate::store::redb::RedbStore::open(&dir.join("s.redb")).unwrap())
+    }
+
+    /// A deployment's shared parts: its directory (the nodes' keys), its
+    /// store secret and the registry on its store.
+    fn deployment() -> (tempfile::TempDir, StoreSecret, Parties) {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Parties::new(redb(dir.path()));
+        (dir, StoreSecret::new(&[5; 32]), registry)
+    }
+
+    async fn register(
+        registry: &Parties,
+        v: &Verifier,
+        secret: &StoreSecret,
+        name: &str,
+    ) -> String {
+        let registration: Registration =
+            serde_json::from_value(serde_json::json!({"name": name})).unwrap();
+        registry
+            .register(registration, v, secret, T)
+            .await
+            .unwrap()
+            .party
+            .id
+            .to_string()
+    }
+
+    /// A transaction of a party deleted after the wallet fetched its
+    /// request object takes no answer (as an unknown one: nothing changes,
+    /// no callback is sent).
+    #[test]
+    fn a_deleted_partys_transaction_takes_no_answer() {
+        use crate::verifier::Status;
+        use crate::verifier::request::CreateRequest;
+        use crate::verifier::response::WalletResponse;
+        let (dir, secret, registry) = deployment();
+        let v = node(dir.path(), registry.store.clone(), &secret);
+        block_on(async {
+            let id = register(&registry, &v, &secret, "Shop").await;
+            let req = CreateRequest {
+                preset: Some("age_over_18".into()),
+                response_mode: Some("direct_post".into()),
+                ..CreateRequest::default()
+            };
+            let created = v
+                .create_as(&id, req, false, Default::default(), T)
+                .await
+                .unwrap();
+            let tx_id = created.transaction_id.0;
+            let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
+            let jwt = v.request_object(&request_id, None, T).await.unwrap();
+            let ro = crate::crypto::jws::Jws::decode(&jwt)
+                .unwrap()
+                .payload_json()
+                .unwrap();
+            let prefix = v.public_url.join(crate::verifier::RESPONSE_URI_PATH);
+            let response_id = ro["response_uri"].as_str().unwrap().strip_prefix(&prefix);
+            let response_id = response_id.unwrap().to_owned();
+            let answer = WalletResponse {
+                error: Some("access_denied".into()),
+                state: ro["state"].as_str().map(str::to_owned),
+                ..WalletResponse::default()
+            };
+
+            registry.delete(&id).await.unwrap();
+            let r = v.respond(&response_id, answer.clone(), T + 1).await;
+            assert!(matches!(r, Err(ResponseError::UnknownRequest)), "{r:?}");
+            let tx = v.transaction(&tx_id, T + 1).await.unwrap();
+            assert_eq!(tx.status(T + 1), Status::Pending, "nothing recorded");
+        });
+    }
+
+    /// A rename in demo mode is one write: the new name and the leaf
+    /// naming it commit together (the record version moves by one).
+    #[test]
+    fn a_rename_and_its_leaf_are_one_write() {
+        let (dir, secret, registry) = deployment();
+        let v = node(dir.path(), registry.store.clone(), &secret);
+        block_on(async {
+            let id = register(&registry, &v, &secret, "Hotel Kosmos").await;
+            let before = registry.get(&id, T).await.unwrap();
+            let patch: Patch =
+                serde_json::from_value(serde_json::json!({"name": "Hotel Kosmos-2"})).unwrap();
+            let renamed = registry
+                .patch(&id, patch, &v, &secret, T + 1)
+                .await
+                .unwrap();
+            assert_eq!(renamed.version, before.version + 1, "one write");
+            assert_eq!(registry.get(&id, T + 1).await.unwrap(), renamed);
+            let leaf = renamed.identity.as_ref().unwrap().chain_der().unwrap();
+            let leaf = openssl::x509::X509::from_der(&leaf[0]).unwrap();
+            let cn = leaf
+                .subject_name()
+                .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+                .next()
+                .unwrap()
+                .data()
+                .as_slice()
+                .to_vec();
+            assert_eq!(cn, b"Hotel Kosmos-2");
+            // A patch that leaves the name writes no new leaf.
+            let patch: Patch =
+                serde_json::from_value(serde_json::json!({"requests_per_minute": 5})).unwrap();
+            let limited = registry
+                .patch(&id, patch, &v, &secret, T + 2)
+                .await
+                .unwrap();
+            assert_eq!(limited.identity, renamed.identity);
+        });
+    }
+
+    /// A demo-CA leaf is renewed when less than 30 days are left, once:
+    /// of two nodes renewing from the same record the first write wins and
+    /// the other signs with its leaf.
+    #[test]
+    fn a_demo_leaf_is_renewed_30_days_before_it_expires() {
+        const DAY: i64 = 86_400;
+        let (dir, secret, registry) = deployment();
+        let (a, b) = (
+            node(dir.path(), registry.store.clone(), &secret),
+            node(dir.path(), registry.store.clone(), &secret),
+        );
+        block_on(async {
+            let id = register(&registry, &a, &secret, "Shop").await;
+            let first = registry.get(&id, T).await.unwrap();
+            let expires = first
+                .identity
+                .as_ref()
+                .unwrap()
+                .leaf_expires_at()
+                .unwrap()
+                .unwrap();
+            assert_eq!(expires, T + 365 * DAY);
+            let early = expires - RENEW_DEMO_LEAF - 1;
+            let kept = a.identity_of(&id, early).await.unwrap();
+            assert_eq!(
+                registry.get(&id, early).await.unwrap(),
+                first,
+                "not due yet"
+            );
+
+            let due = expires - RENEW_DEMO_LEAF + 1;
+            let (x, y) = (
+                renew_demo_leaf(&a, first.clone(), &secret, due)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                renew_demo_leaf(&b, first.clone(), &secret, due)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+            assert_eq!(x.version, first.version + 1);
+            assert_eq!(x, y, "the second node takes the first one's leaf");
+            let stored = registry.get(&id, due).await.unwrap();
+            assert_eq!(stored, x);
+            let leaf = stored.identity.as_ref().unwrap();
+            assert_eq!(leaf.leaf_expires_at().unwrap(), Some(due + 365 * DAY));
+            assert_eq!(leaf.public_jwk, first.identity.as_ref().unwrap().public_jwk);
+            let renewed = b.identity_of(&id, due).await.unwrap();
+            assert_ne!(renewed.client_id, kept.client_id);
+            assert_eq!(Some(renewed.client_id.clone()), leaf.client_id());
+            assert!(renewed.registration_expires_at.unwrap() > due + 300 * DAY);
+            // Read again: no further renewal.
+            a.identity_of(&id, due + 1).await.unwrap();
+            assert_eq!(registry.get(&id, due + 1).await.unwrap(), stored);
+        });
+    }
+
+    /// A presented key whose party id is unknown costs the hash a known
+    /// one does.
+    #[test]
+    fn an_unknown_key_id_pays_the_hash() {
+        let (dir, secret, registry) = deployment();
+        let v = node(dir.path(), registry.store.clone(), &secret);
+        block_on(async {
+            let id = register(&registry, &v, &secret, "Shop").await;
+            for token in [
+                format!("rp_{id}.secret"),
+                "rp_3f9a0c1b2d4e5f607182.secret".to_owned(),
+            ] {
+                let before = key::digests();
+                assert!(registry.authenticate(&token, T).await.unwrap().is_none());
+                assert_eq!(key::digests() - before, 1, "{token}");
+            }
+        });
+    }
+
+    /// The operator's own trail is readable as `default`'s.
+    #[test]
+    fn the_default_partys_audit_trail_is_readable() {
+        use crate::parties::audit::AuditKind;
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Parties::new(redb(dir.path()));
+        block_on(async {
+            let entry = AuditEntry::new(T, "tx1", AuditKind::Request, None);
+            registry.record("default", T, entry.clone()).await;
+            let trail = registry.audit("default", 10, T + 1).await.unwrap();
+            assert_eq!(trail, vec![entry]);
+            let err = registry
+                .audit("3f9a0c1b2d4e5f607182", 10, T)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, RegistryError::NotFound), "{err}");
         });
     }
 
@@ -767,22 +1039,13 @@ mod tests {
     #[test]
     fn without_the_registry_only_default_has_an_identity() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let store = redb(dir.path());
         let secret = StoreSecret::new(&[5; 32]);
         let a = node(dir.path(), store.clone(), &secret);
         let registry = Parties::new(store.clone());
         let lone = verifier(dir.path(), store);
         block_on(async {
-            let registration: Registration =
-                serde_json::from_value(serde_json::json!({"name": "Shop"})).unwrap();
-            let id = registry
-                .register(registration, &a, &secret, T)
-                .await
-                .unwrap()
-                .party
-                .id
-                .to_string();
+            let id = register(&registry, &a, &secret, "Shop").await;
             assert!(a.identity_of(&id, T).await.is_ok());
             let err = lone.identity_of(&id, T).await.unwrap_err();
             assert!(matches!(err, IdentityError::UnknownParty(_)), "{err}");
@@ -794,7 +1057,8 @@ mod tests {
         let registration = ident::Registration {
             name: "Imposter".into(),
             display_name: None,
-            entitlements: ident::Entitlements::default(),
+            presets: Vec::new(),
+            claims: Default::default(),
         };
         let err = a
             .party_identity("default", 1, &stored, &secret, &registration, T)

@@ -65,7 +65,7 @@ pub struct CreateRequest {
     /// processed, the response endpoint sends the wallet there with
     /// `#response_code=…`, and the result is readable only with
     /// `GET /verifier/requests/{id}?response_code=…`, once.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::parties::non_null")]
     #[schema(
         nullable = false,
         max_length = 2048,
@@ -76,18 +76,9 @@ pub struct CreateRequest {
     /// the wallet to POST to the request URI (OpenID4VP 1.0 §5.10; GET
     /// still works), `get` leaves the parameter out. Default: the relying
     /// party's setting (`[verifier] request_uri_method` for the operator).
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::parties::non_null")]
     #[schema(value_type = Option<RequestUriMethod>, nullable = false, example = "post")]
     pub request_uri_method: Option<RequestUriMethod>,
-}
-
-/// A member that may be absent but not `null` (the schema says so).
-fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
 }
 
 /// What the relying party a request is made for has registered: the
@@ -134,6 +125,10 @@ pub struct Created {
     #[schema(example = 30)]
     pub expires_in: i64,
 }
+
+/// A checked request's transaction, not stored yet ([`Verifier::prepare`]).
+#[derive(Debug)]
+pub struct Prepared(Transaction);
 
 /// Why a request was not created.
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +187,7 @@ impl Verifier {
     /// Creates a transaction of `party` (whose registration is `options`):
     /// its request object is signed with the party's identity and carries
     /// the party's client id, which the answer's KB-JWT `aud` must then
-    /// equal.
+    /// equal. [`Verifier::prepare`] then [`Verifier::commit`].
     pub async fn create_as(
         &self,
         party: &str,
@@ -201,8 +196,26 @@ impl Verifier {
         options: PartyOptions<'_>,
         now: i64,
     ) -> Result<Created, CreateError> {
-        let identity = self.identity_of(party, now).await?;
         let dcql_query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
+        let prepared = self
+            .prepare(party, req, dcql_query, demo, options, now)
+            .await?;
+        self.commit(prepared, now).await
+    }
+
+    /// Checks a request of `party` whose query is `dcql_query` (resolved
+    /// from `req` by [`query_of`]) and makes its transaction, not stored
+    /// yet: every refusal for the request's input happens here.
+    pub async fn prepare(
+        &self,
+        party: &str,
+        req: CreateRequest,
+        dcql_query: DcqlQuery,
+        demo: bool,
+        options: PartyOptions<'_>,
+        now: i64,
+    ) -> Result<Prepared, CreateError> {
+        let identity = self.identity_of(party, now).await?;
         let response_mode = match req.response_mode.as_deref() {
             None | Some("direct_post.jwt") => ResponseMode::DirectPostJwt,
             Some("direct_post") if self.haip => return Err(CreateError::HaipNeedsEncryption),
@@ -244,6 +257,14 @@ impl Verifier {
             request_uri_method: req.request_uri_method.unwrap_or(options.request_uri_method),
             phase: Phase::Requested,
         };
+        Ok(Prepared(tx))
+    }
+
+    /// Stores a prepared transaction (with its two indexes, all or
+    /// nothing); its request is live from now on.
+    pub async fn commit(&self, prepared: Prepared, now: i64) -> Result<Created, CreateError> {
+        let Prepared(tx) = prepared;
+        let ttl = self.settings.request_ttl;
         // The two indexes outlive every phase of the transaction (fetched at
         // the last second, answered at the end of the window, then kept).
         let index_until = now + ttl + self.settings.response_window + self.settings.retention;

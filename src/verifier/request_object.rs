@@ -43,7 +43,9 @@ pub enum RequestObjectError {
     BadWalletNonce,
     #[error("signing the request object failed")]
     Signing,
-    #[error("the relying party's identity is not available (deleted, or its certificate changed)")]
+    #[error(
+        "the relying party's identity is not available (deleted, or its certificate changed or expired)"
+    )]
     Identity,
     /// The party's identity exists but cannot be used: its sealed key does
     /// not open, its record is malformed, or signing its registration
@@ -57,13 +59,15 @@ pub enum RequestObjectError {
 impl RequestObjectError {
     /// Why the transaction's party cannot sign now: its record could not
     /// be read (the store's error: 503 while it is unavailable), the party
-    /// is gone or has no certificate any more (the request is refused as
-    /// for a changed certificate), or its identity is broken (a 500).
+    /// is gone or has no valid certificate any more (the request is refused
+    /// as for a changed certificate), or its identity is broken (a 500).
     pub fn of_identity(e: super::IdentityError) -> Self {
         use super::IdentityError as E;
         match e {
             E::Store(e) => RequestObjectError::Store(e),
-            E::UnknownParty(_) | E::NotCertified => RequestObjectError::Identity,
+            E::UnknownParty(_) | E::NotCertified | E::CertificateExpired(_) => {
+                RequestObjectError::Identity
+            }
             e @ (E::Sealed(_) | E::Malformed(_) | E::Crypto) => RequestObjectError::PartyKey(e),
         }
     }

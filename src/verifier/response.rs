@@ -35,7 +35,7 @@ use super::Verifier;
 use super::jwe::{self, JweError};
 use super::presentation::{Binding, PresentationError};
 use super::transaction::{
-    NS_RESPONSE, NS_TRANSACTION, Outcome, ResponseCode, ResponseMode, Transaction, TransitionError,
+    NS_TRANSACTION, Outcome, ResponseCode, ResponseMode, Transaction, TransitionError,
 };
 use super::view::LookupError;
 use crate::crypto::{b64url, random_bytes, sha256};
@@ -215,16 +215,18 @@ impl Verifier {
         form: WalletResponse,
         now: i64,
     ) -> Result<Responded, ResponseError> {
-        let tx_id = self
-            .store()
-            .get(NS_RESPONSE, response_id.to_owned(), now)
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or(ResponseError::UnknownRequest)?;
-        let tx = self.transaction(&tx_id, now).await.map_err(|e| match e {
-            LookupError::NotFound => ResponseError::UnknownRequest,
-            LookupError::Store(e) => e.into(),
-        })?;
+        let tx = self
+            .transaction_at_response(response_id, now)
+            .await
+            .map_err(|e| match e {
+                LookupError::NotFound => ResponseError::UnknownRequest,
+                LookupError::Store(e) => e.into(),
+            })?;
+        // A deleted party's transaction is gone for the wallet too: no
+        // answer is taken, no callback sent.
+        if !super::parties::party_exists(self, &tx.party, now).await? {
+            return Err(ResponseError::UnknownRequest);
+        }
         match tx.can_submit(now) {
             Ok(()) => {}
             Err(TransitionError::AlreadySubmitted) => return Err(ResponseError::Replay),
@@ -554,7 +556,7 @@ mod tests {
             .respond(&response_id, wallet_error(Some("guess")), T)
             .await;
         assert!(matches!(r, Err(ResponseError::WrongState)), "{r:?}");
-        let pending = v.status_of(&tx_id, T + 1).await.unwrap().status;
+        let pending = v.transaction(&tx_id, T + 1).await.unwrap().status(T + 1);
         assert_eq!(pending, Status::Pending);
 
         let r = v

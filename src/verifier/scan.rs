@@ -12,7 +12,7 @@ use super::Verifier;
 use super::dcql::{DcqlError, DcqlQuery};
 use super::presentation::PresentationError;
 use super::presentation::{Binding, peek_kb_nonce};
-use super::request::{CreateError, query_of};
+use super::request::CreateError;
 use super::transaction::{
     NS_TRANSACTION, Outcome, Phase, RequestId, ResponseMode, Transaction, TransactionId,
 };
@@ -120,6 +120,19 @@ pub enum ScanError {
     Store(#[from] StoreError),
 }
 
+/// The checks of a scan's input (before it uses any quota): one
+/// Credential Query, a QR of 1 byte to 64 KiB.
+pub fn check_scan(query: &DcqlQuery, req: &ScanRequest) -> Result<(), ScanError> {
+    if query.credentials.len() != 1 {
+        return Err(ScanError::OneCredential);
+    }
+    let qr = req.qr.trim();
+    if qr.is_empty() || qr.len() > MAX_PRESENTATION {
+        return Err(ScanError::QrSize);
+    }
+    Ok(())
+}
+
 impl Verifier {
     /// A fresh single-use nonce for a holder-shown QR.
     pub async fn presentation_nonce(&self, now: i64) -> Result<PresentationNonce, StoreError> {
@@ -193,15 +206,15 @@ impl Verifier {
 
     /// Verifies a scanned holder QR at once and keeps the result like a
     /// transaction's (so `GET /verifier/requests/{id}` shows it too).
-    pub async fn scan(&self, req: ScanRequest, now: i64) -> Result<Scanned, ScanError> {
-        let query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
-        if query.credentials.len() != 1 {
-            return Err(ScanError::OneCredential);
-        }
+    /// `query` is the request's, resolved once ([`query_of`](super::request::query_of)).
+    pub async fn scan(
+        &self,
+        req: ScanRequest,
+        query: DcqlQuery,
+        now: i64,
+    ) -> Result<Scanned, ScanError> {
+        check_scan(&query, &req)?;
         let qr = req.qr.trim();
-        if qr.is_empty() || qr.len() > MAX_PRESENTATION {
-            return Err(ScanError::QrSize);
-        }
         let by_ref = self.public_url.join(super::UPLOAD_PATH);
         let presentation = match qr.strip_prefix(&by_ref) {
             Some(id) => self

@@ -187,7 +187,7 @@ pub struct Transaction {
 }
 
 fn default_party() -> String {
-    super::identity::DEFAULT_PARTY.to_owned()
+    crate::parties::DEFAULT_PARTY.to_owned()
 }
 
 /// The derived status of a transaction: `pending` until a response is

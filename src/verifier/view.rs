@@ -152,9 +152,20 @@ impl Verifier {
         Ok(store::from_bytes(&bytes)?)
     }
 
-    pub async fn status_of(&self, id: &str, now: i64) -> Result<StatusView, LookupError> {
-        let tx = self.transaction(id, now).await?;
-        Ok(StatusView::of(&tx, now, self.settings.retention))
+    /// The transaction waiting at a response URI, if any (to answer it,
+    /// or to account for a response that failed it).
+    pub async fn transaction_at_response(
+        &self,
+        response_id: &str,
+        now: i64,
+    ) -> Result<Transaction, LookupError> {
+        let id = self
+            .store()
+            .get(NS_RESPONSE, response_id.to_owned(), now)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(LookupError::NotFound)?;
+        self.transaction(&id, now).await
     }
 
     /// The status as `GET /verifier/requests/{id}` shows it: a cross-device

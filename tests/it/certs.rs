@@ -108,6 +108,31 @@ pub fn issued(
     issuer: Option<(&X509, &PKey<Private>)>,
     v: Validity,
 ) -> X509 {
+    let mut b = unsigned(cn, key, issuer.map(|(c, _)| c), v);
+    b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
+        .unwrap();
+    b.build()
+}
+
+/// As [`issued`], for a public key only (an issuer is needed then).
+pub fn issued_to<T: openssl::pkey::HasPublic>(
+    cn: &str,
+    key: &openssl::pkey::PKeyRef<T>,
+    issuer: (&X509, &PKey<Private>),
+    v: Validity,
+) -> X509 {
+    let mut b = unsigned(cn, key, Some(issuer.0), v);
+    b.sign(issuer.1, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+/// What [`issued`] signs.
+fn unsigned<T: openssl::pkey::HasPublic>(
+    cn: &str,
+    key: &openssl::pkey::PKeyRef<T>,
+    issuer: Option<&X509>,
+    v: Validity,
+) -> X509Builder {
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", cn).unwrap();
     let name = name.build();
@@ -117,7 +142,7 @@ pub fn issued(
     b.set_serial_number(&serial.to_asn1_integer().unwrap())
         .unwrap();
     b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(issuer.map_or(&*name, |(c, _)| c.subject_name()))
+    b.set_issuer_name(issuer.map_or(&*name, |c| c.subject_name()))
         .unwrap();
     b.set_pubkey(key).unwrap();
     b.set_not_before(&Asn1Time::from_unix(v.not_before).unwrap())
@@ -125,10 +150,10 @@ pub fn issued(
     b.set_not_after(&Asn1Time::from_unix(v.not_after).unwrap())
         .unwrap();
     let ski = SubjectKeyIdentifier::new()
-        .build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))
+        .build(&b.x509v3_context(issuer.map(|c| &**c), None))
         .unwrap();
     b.append_extension(ski).unwrap();
-    if let Some((ca, _)) = issuer {
+    if let Some(ca) = issuer {
         let aki = AuthorityKeyIdentifier::new()
             .keyid(true)
             .build(&b.x509v3_context(Some(ca), None))
@@ -156,9 +181,7 @@ pub fn issued(
     };
     b.append_extension(bc).unwrap();
     b.append_extension(ku).unwrap();
-    b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
-        .unwrap();
-    b.build()
+    b
 }
 
 /// The project's signing key for an OpenSSL P-256 key (to sign JWS with

@@ -85,10 +85,10 @@ fn is_live(server: &InProc, link: &str) -> bool {
         server
             .state
             .verifier
-            .status_of(&id, now)
+            .transaction(&id, now)
             .await
             .unwrap()
-            .status
+            .status(now)
             == digital_id::verifier::Status::Pending
     })
 }

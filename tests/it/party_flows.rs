@@ -442,58 +442,6 @@ fn an_event_stream_ends_once_its_party_is_deleted() {
     }
 }
 
-/// A v3 end-entity certificate for the public `jwk` (P-256), issued by `ca`.
-fn leaf_for_jwk(
-    jwk: &Value,
-    ca: (
-        &openssl::x509::X509,
-        &openssl::pkey::PKey<openssl::pkey::Private>,
-    ),
-) -> openssl::x509::X509 {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::BigNum;
-    use openssl::ec::{EcGroup, EcKey};
-    use openssl::hash::MessageDigest;
-    use openssl::nid::Nid;
-    use openssl::pkey::PKey;
-    use openssl::x509::extension::{BasicConstraints, KeyUsage};
-    use openssl::x509::{X509Builder, X509NameBuilder};
-    let coord = |c: &str| {
-        BigNum::from_slice(&digital_id::crypto::b64url_decode(jwk[c].as_str().unwrap()).unwrap())
-            .unwrap()
-    };
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    let public =
-        EcKey::from_public_key_affine_coordinates(&group, &coord("x"), &coord("y")).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "Shop 18+").unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>()).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(ca.0.subject_name()).unwrap();
-    b.set_pubkey(&PKey::from_ec_key(public).unwrap()).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(T0 - 86_400).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(T0 + 30 * 86_400).unwrap())
-        .unwrap();
-    b.append_extension(BasicConstraints::new().build().unwrap())
-        .unwrap();
-    b.append_extension(
-        KeyUsage::new()
-            .critical()
-            .digital_signature()
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    b.sign(ca.1, MessageDigest::sha256()).unwrap();
-    b.build()
-}
-
 /// An uploaded chain must carry the leaf's issuer up to a CA the operator
 /// trusts; refusals are 400 `invalid_request` naming the rule.
 #[test]
@@ -522,8 +470,9 @@ fn an_uploaded_chain_needs_the_leafs_issuing_ca() {
         Some((&ca, &ca_key)),
         Validity { ca: false, ..v },
     );
-    let leaf = leaf_for_jwk(&view["public_jwk"], (&ca, &ca_key));
-    let under_plain = leaf_for_jwk(&view["public_jwk"], (&plain, &plain_key));
+    let leaf = crate::relying_parties::leaf_for(&view["public_jwk"], "Shop 18+", (&ca, &ca_key));
+    let under_plain =
+        crate::relying_parties::leaf_for(&view["public_jwk"], "Shop 18+", (&plain, &plain_key));
     let pem = |certs: &[&openssl::x509::X509]| {
         certs
             .iter()

@@ -726,6 +726,121 @@ fn over_the_quota_is_429_with_retry_after_until_the_window_slides() {
     }
 }
 
+/// Only a request or scan found valid uses the quota: one refused for its
+/// input (400, 403) does not, whichever check refuses it.
+#[test]
+fn a_request_refused_for_its_input_uses_no_quota() {
+    let server = InProc::start();
+    let (_, key) = register(
+        &server,
+        json!({"name": "Small shop", "presets": ["age_over_18"], "requests_per_minute": 1}),
+    );
+    for (bad, status) in [
+        (json!({"preset": "unknown"}), 400),
+        (json!({"preset": "hotel_check_in"}), 403),
+        (
+            json!({"preset": "age_over_18", "response_mode": "fragment"}),
+            400,
+        ),
+        (
+            json!({"preset": "age_over_18", "redirect_uri": "https://elsewhere.example/done"}),
+            400,
+        ),
+    ] {
+        let (got, b, _) = call(
+            &server,
+            "POST",
+            "/verifier/requests",
+            &key,
+            Some(bad.clone()),
+        );
+        assert_eq!(got, status, "{bad}: {b}");
+    }
+    // Scans count against the same quota: one refused for its input not.
+    for bad in [
+        json!({"qr": "", "preset": "age_over_18"}),
+        json!({"qr": "x", "preset": "hotel_check_in"}),
+    ] {
+        let (got, b, _) = call(&server, "POST", "/verifier/scan", &key, Some(bad.clone()));
+        assert!(got == 400 || got == 403, "{bad}: {got} {b}");
+    }
+    create(&server, &key, json!({"preset": "age_over_18"}));
+    let (status, b, _) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!((status, b["error"].as_str()), (429, Some("rate_limited")));
+}
+
+/// A party deleted while the wallet holds its request: the answer is
+/// refused as to an unknown request, and the operator's own verifications
+/// are in `default`'s audit trail.
+#[test]
+fn a_deleted_partys_request_takes_no_answer_and_default_has_a_trail() {
+    let server = InProc::start();
+    let (id, key) = shop(&server);
+    let holder = wallet_key();
+    let cred = passport_for(&server, &holder);
+    let created = create(&server, &key, json!({"preset": "age_over_18"}));
+    let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    let (status, _, _) = call(
+        &server,
+        "DELETE",
+        &format!("/admin/relying-parties/{id}"),
+        API_KEY,
+        None,
+    );
+    assert_eq!(status, 204);
+    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
+    let (code, body) = answer(&ro, json!({"credential": [p]}));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no request is waiting"),
+        "{body}"
+    );
+
+    let trail = |server: &InProc| {
+        let (st, trail, _) = call(
+            server,
+            "GET",
+            "/admin/relying-parties/default/audit",
+            API_KEY,
+            None,
+        );
+        assert_eq!(st, 200, "{trail}");
+        trail.as_array().unwrap().clone()
+    };
+    assert!(trail(&server).is_empty());
+    let created = create(&server, API_KEY, json!({"preset": "age_over_18"}));
+    let (_, ro) = fetch_request_object(created["request_uri"].as_str().unwrap());
+    let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
+    let (code, body) = answer(&ro, json!({"credential": [p]}));
+    assert_eq!(code, 200, "{body}");
+    let trail = trail(&server);
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0]["transaction_id"], created["transaction_id"]);
+    assert_eq!(trail[0]["outcome"], "verified");
+    // A party's key may not read it.
+    let (_, other) = hotel(&server);
+    let (status, _, _) = call(
+        &server,
+        "GET",
+        "/admin/relying-parties/default/audit",
+        &other,
+        None,
+    );
+    assert_eq!(status, 403);
+}
+
 #[test]
 fn invalid_registrations_are_400_naming_the_member() {
     let server = InProc::start();
@@ -962,7 +1077,9 @@ fn rotation_deletion_and_quota_hold_across_nodes() {
 
 /// A certificate for the party's public JWK `jwk` (a leaf: digitalSignature,
 /// not a CA), named `cn` and signed by `ca`, valid around the test clock.
-fn leaf_for(
+/// A leaf for the party's public key `jwk` from the operator's CA, valid
+/// from a day before T0 to 30 days after.
+pub(crate) fn leaf_for(
     jwk: &Value,
     cn: &str,
     ca: (
@@ -970,14 +1087,10 @@ fn leaf_for(
         &openssl::pkey::PKey<openssl::pkey::Private>,
     ),
 ) -> openssl::x509::X509 {
-    use openssl::asn1::Asn1Time;
     use openssl::bn::BigNum;
     use openssl::ec::{EcGroup, EcKey};
-    use openssl::hash::MessageDigest;
     use openssl::nid::Nid;
     use openssl::pkey::PKey;
-    use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, KeyUsage};
-    use openssl::x509::{X509Builder, X509NameBuilder};
     let coord = |c: &str| {
         BigNum::from_slice(&digital_id::crypto::b64url_decode(jwk[c].as_str().unwrap()).unwrap())
             .unwrap()
@@ -986,36 +1099,12 @@ fn leaf_for(
     let public =
         EcKey::from_public_key_affine_coordinates(&group, &coord("x"), &coord("y")).unwrap();
     let public = PKey::from_ec_key(public).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>()).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(ca.0.subject_name()).unwrap();
-    b.set_pubkey(&public).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(T0 - 86_400).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(T0 + 30 * 86_400).unwrap())
-        .unwrap();
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(true)
-        .build(&b.x509v3_context(Some(ca.0), None))
-        .unwrap();
-    b.append_extension(aki).unwrap();
-    b.append_extension(BasicConstraints::new().build().unwrap())
-        .unwrap();
-    let ku = KeyUsage::new()
-        .critical()
-        .digital_signature()
-        .build()
-        .unwrap();
-    b.append_extension(ku).unwrap();
-    b.sign(ca.1, MessageDigest::sha256()).unwrap();
-    b.build()
+    let v = crate::certs::Validity {
+        ca: false,
+        not_before: T0 - 86_400,
+        not_after: T0 + 30 * 86_400,
+    };
+    crate::certs::issued_to(cn, &public, ca, v)
 }
 
 /// Outside demo mode no CA issues a party's leaf: it cannot make requests
@@ -1104,6 +1193,27 @@ fn outside_demo_mode_the_operator_uploads_a_partys_chain() {
         "the uploaded leaf signs, the root is not sent"
     );
     assert_eq!(header["x5c"].as_array().unwrap().len(), 1);
+    // Once the uploaded leaf expired (30 days), it is not used: the
+    // operator is told to upload a new chain.
+    server.clock.advance(30 * 86_400);
+    let (status, b, _) = call(
+        &server,
+        "POST",
+        "/verifier/requests",
+        &rp_key,
+        Some(json!({"preset": "age_over_18"})),
+    );
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (409, Some("invalid_request")),
+        "{b}"
+    );
+    let d = b["error_description"].as_str().unwrap();
+    let expiry = digital_id::clock::rfc3339(T0 + 30 * 86_400);
+    assert!(
+        d.contains(&format!("expired on {expiry}")) && d.contains("upload a new chain"),
+        "{d}"
+    );
 }
 
 fn base64_std(der: &[u8]) -> String {

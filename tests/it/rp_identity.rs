@@ -393,3 +393,55 @@ fn a_library_wallet_accepts_a_partys_request_and_its_answer_verifies() {
         assert_eq!(status["status"], "failed", "{aud}: {status}");
     }
 }
+
+/// A demo-CA leaf is renewed once less than 30 days of it are left: the
+/// requests made then carry a new leaf (for the same key) valid a year
+/// more, and a registration certificate that is not about to expire.
+#[test]
+fn a_demo_leaf_is_renewed_before_it_expires() {
+    const DAY: i64 = 86_400;
+    let server = InProc::start();
+    let party = shop(&server);
+    let key = str_of(&party, "api_key").to_owned();
+    let leaf_of = |header: &Value| openssl::x509::X509::from_der(&der(&header["x5c"][0])).unwrap();
+    let (header, first, _) =
+        request_object(&create(&server, &key, json!({"preset": "age_over_18"})));
+    let leaf = leaf_of(&header);
+    let year = openssl::asn1::Asn1Time::from_unix(crate::fixture::T0 + 365 * DAY).unwrap();
+    assert!(leaf.not_after() == year.as_ref(), "{}", leaf.not_after());
+
+    // 31 days left: kept.
+    server.clock.advance(334 * DAY);
+    let (_, same, _) = request_object(&create(&server, &key, json!({"preset": "age_over_18"})));
+    assert_eq!(same["client_id"], first["client_id"]);
+    // 29 days left: renewed.
+    server.clock.advance(2 * DAY);
+    let now = server.state.now();
+    let (header, renewed, _) =
+        request_object(&create(&server, &key, json!({"preset": "age_over_18"})));
+    assert_ne!(renewed["client_id"], first["client_id"]);
+    let leaf = leaf_of(&header);
+    let next_year = openssl::asn1::Asn1Time::from_unix(now + 365 * DAY).unwrap();
+    assert!(
+        leaf.not_after() == next_year.as_ref(),
+        "{}",
+        leaf.not_after()
+    );
+    assert!(
+        leaf.verify(&demo_ca(&server).public_key().unwrap())
+            .unwrap()
+    );
+    let rc = renewed["verifier_info"][0]["data"].as_str().unwrap();
+    let rc = Jws::decode(rc).unwrap().payload_json().unwrap();
+    assert_eq!(rc["sub"], renewed["client_id"]);
+    assert!(rc["exp"].as_i64().unwrap() > now + 300 * DAY, "{rc:?}");
+    // The admin view shows the renewed client id.
+    let (_, view, _) = call(
+        &server,
+        "GET",
+        &format!("/admin/relying-parties/{}", str_of(&party, "id")),
+        API_KEY,
+        None,
+    );
+    assert_eq!(view["client_id"], renewed["client_id"]);
+}
