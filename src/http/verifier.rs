@@ -72,10 +72,11 @@ async fn create(
     )?;
     let id = party.id();
     let options = crate::verifier::parties::options(party, &state.verifier.settings);
+    // From the record the key was checked against: no second read.
+    let identity = state.verifier.identity_of_party(party, now).await?;
     let prepared = state
         .verifier
-        .prepare(id.as_str(), req, query, false, options, now)
-        .await?;
+        .prepare(&identity, req, query, false, options, now)?;
     // Only a request found valid uses the party's quota.
     state.parties.use_quota(party, now).await?;
     let created = state.verifier.commit(prepared, now).await?;

@@ -207,6 +207,26 @@ impl Verifier {
             .ok_or_else(|| IdentityError::UnknownParty(party.to_owned()))
     }
 
+    /// The identity of `party` as authenticated for this request: `default`
+    /// is the operator; a registered party's is made from the record its
+    /// key was just checked against (as [`Verifier::identity_of`] does
+    /// after reading it).
+    pub async fn identity_of_party(
+        &self,
+        party: &crate::parties::Party,
+        now: i64,
+    ) -> Result<Arc<PartyIdentity>, IdentityError> {
+        let crate::parties::Party::Registered(record) = party else {
+            return Ok(self.identities.default.clone());
+        };
+        let Some(secret) = self.registry_secret.get() else {
+            return Err(IdentityError::UnknownParty(record.id.to_string()));
+        };
+        parties::identity_of_record(self, (**record).clone(), secret, now)
+            .await?
+            .ok_or_else(|| IdentityError::UnknownParty(record.id.to_string()))
+    }
+
     /// A registered party's identity from its record at `version`: the one
     /// cached for that very version (unless its registration certificate
     /// expired), or made from the record (key opened with the store secret,

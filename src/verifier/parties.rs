@@ -486,15 +486,27 @@ pub async fn identity(
     };
     let p: RelyingParty =
         store::from_bytes(&bytes).map_err(|_| IdentityError::Malformed("record"))?;
+    identity_of_record(verifier, p, secret, now).await
+}
+
+/// [`identity`] of a record already read (`None`: it was deleted while its
+/// demo leaf was being renewed).
+pub async fn identity_of_record(
+    verifier: &Verifier,
+    p: RelyingParty,
+    secret: &StoreSecret,
+    now: i64,
+) -> Result<Option<Arc<PartyIdentity>>, IdentityError> {
+    let party = p.id.to_string();
     let Some(p) = renew_demo_leaf(verifier, p, secret, now).await? else {
-        verifier.forget_identity(party);
+        verifier.forget_identity(&party);
         return Ok(None);
     };
     let Some(stored) = &p.identity else {
         return Err(IdentityError::NotCertified);
     };
     verifier
-        .party_identity(party, p.version, stored, secret, &p.registration(), now)
+        .party_identity(&party, p.version, stored, secret, &p.registration(), now)
         .map(Some)
 }
 

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Verifier;
+use super::{PartyIdentity, Verifier};
 use super::callback::{CallbackUrlError, check_callback_url};
 use super::dcql::{DcqlError, DcqlQuery};
 use super::jwe;
@@ -197,25 +197,24 @@ impl Verifier {
         now: i64,
     ) -> Result<Created, CreateError> {
         let dcql_query = query_of(req.preset.as_deref(), req.dcql_query.as_ref())?;
-        let prepared = self
-            .prepare(party, req, dcql_query, demo, options, now)
-            .await?;
+        let identity = self.identity_of(party, now).await?;
+        let prepared = self.prepare(&identity, req, dcql_query, demo, options, now)?;
         self.commit(prepared, now).await
     }
 
-    /// Checks a request of `party` whose query is `dcql_query` (resolved
-    /// from `req` by [`query_of`]) and makes its transaction, not stored
+    /// Checks a request of the party whose current identity is `identity`
+    /// ([`Verifier::identity_of`]), whose query is `dcql_query` (resolved
+    /// from `req` by [`query_of`]), and makes its transaction, not stored
     /// yet: every refusal for the request's input happens here.
-    pub async fn prepare(
+    pub fn prepare(
         &self,
-        party: &str,
+        identity: &PartyIdentity,
         req: CreateRequest,
         dcql_query: DcqlQuery,
         demo: bool,
         options: PartyOptions<'_>,
         now: i64,
     ) -> Result<Prepared, CreateError> {
-        let identity = self.identity_of(party, now).await?;
         let response_mode = match req.response_mode.as_deref() {
             None | Some("direct_post.jwt") => ResponseMode::DirectPostJwt,
             Some("direct_post") if self.haip => return Err(CreateError::HaipNeedsEncryption),
@@ -244,7 +243,7 @@ impl Verifier {
             request_expires_at: now + ttl,
             dcql_query,
             response_mode,
-            party: party.to_owned(),
+            party: identity.party.clone(),
             client_id: identity.client_id.as_str().to_owned(),
             // 256 bits; OpenID4VP 1.0 §14.1 asks for at least 128.
             nonce: b64url(random_bytes::<32>()),
