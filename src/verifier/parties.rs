@@ -639,6 +639,126 @@ pub fn failure_reason(e: &ResponseError) -> Option<FailureReason> {
     })
 }
 
+/// Test doubles shared by the verifier's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::NS_PARTY;
+    use crate::store::{BoxFut, Entry, Store, StoreError, TxOp, UpdateAndFn};
+    use crate::verifier::Verifier;
+
+    /// A store whose reads of party records fail as an unreachable
+    /// database's do while `down` is set; everything else works.
+    pub struct PartyOutage {
+        inner: Arc<dyn Store>,
+        down: AtomicBool,
+    }
+
+    impl Store for PartyOutage {
+        fn insert(
+            &self,
+            ns: &'static str,
+            key: String,
+            value: Vec<u8>,
+            expires_at: Option<i64>,
+            now: i64,
+        ) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.insert(ns, key, value, expires_at, now)
+        }
+        fn put(
+            &self,
+            ns: &'static str,
+            key: String,
+            value: Vec<u8>,
+            expires_at: Option<i64>,
+        ) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.put(ns, key, value, expires_at)
+        }
+        fn get(
+            &self,
+            ns: &'static str,
+            key: String,
+            now: i64,
+        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            if ns == NS_PARTY && self.down.load(Ordering::SeqCst) {
+                return Box::pin(async { Err(StoreError::Unavailable) });
+            }
+            self.inner.get(ns, key, now)
+        }
+        fn take(
+            &self,
+            ns: &'static str,
+            key: String,
+            now: i64,
+        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            self.inner.take(ns, key, now)
+        }
+        fn update_and(
+            &self,
+            ns: &'static str,
+            key: String,
+            now: i64,
+            f: UpdateAndFn,
+        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
+            self.inner.update_and(ns, key, now, f)
+        }
+        fn delete(&self, ns: &'static str, key: String) -> BoxFut<'_, Result<bool, StoreError>> {
+            self.inner.delete(ns, key)
+        }
+        fn scan(
+            &self,
+            ns: &'static str,
+            prefix: String,
+            now: i64,
+            limit: usize,
+        ) -> BoxFut<'_, Result<Vec<Entry>, StoreError>> {
+            self.inner.scan(ns, prefix, now, limit)
+        }
+        fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.transact(ops)
+        }
+        fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
+            self.inner.sweep(now, limit)
+        }
+        fn ping(&self) -> BoxFut<'_, Result<(), StoreError>> {
+            self.inner.ping()
+        }
+    }
+
+    impl PartyOutage {
+        /// Over `inner`, up until [`PartyOutage::set_down`].
+        pub fn new(inner: Arc<dyn Store>) -> Self {
+            PartyOutage {
+                inner,
+                down: AtomicBool::new(false),
+            }
+        }
+
+        pub fn set_down(&self, down: bool) {
+            self.down.store(down, Ordering::SeqCst);
+        }
+    }
+
+    /// A demo-mode verifier for `https://id.example.ru`; nodes of one
+    /// deployment share `dir` (their keys) and `store`.
+    pub fn verifier(dir: &Path, store: Arc<dyn Store>) -> Verifier {
+        let args = crate::config::ServeArgs {
+            data_dir: Some(dir.to_owned()),
+            public_url: Some("https://id.example.ru".into()),
+            demo: true,
+            ..Default::default()
+        };
+        let settings =
+            crate::config::Settings::from_layers(args, crate::config::FileConfig::default())
+                .unwrap();
+        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
+        Verifier::new(&settings, [], store, outbound).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,21 +775,7 @@ mod tests {
             .block_on(f)
     }
 
-    /// A demo-mode verifier; nodes of one deployment share `dir` (their
-    /// keys) and `store`.
-    fn verifier(dir: &std::path::Path, store: Arc<dyn Store>) -> Verifier {
-        let args = crate::config::ServeArgs {
-            data_dir: Some(dir.to_owned()),
-            public_url: Some("https://id.example.ru".into()),
-            demo: true,
-            ..Default::default()
-        };
-        let settings =
-            crate::config::Settings::from_layers(args, crate::config::FileConfig::default())
-                .unwrap();
-        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
-        Verifier::new(&settings, [], store, outbound).unwrap()
-    }
+    use super::testing::{PartyOutage, verifier};
 
     /// A node: a verifier with the registry attached, as the server's.
     fn node(dir: &std::path::Path, store: Arc<dyn Store>, secret: &StoreSecret) -> Verifier {
@@ -951,91 +1057,14 @@ mod tests {
         });
     }
 
-    /// A store that cannot be reached.
-    struct Unreachable;
-
-    impl Store for Unreachable {
-        fn insert(
-            &self,
-            _: &'static str,
-            _: String,
-            _: Vec<u8>,
-            _: Option<i64>,
-            _: i64,
-        ) -> store::BoxFut<'_, Result<(), StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn put(
-            &self,
-            _: &'static str,
-            _: String,
-            _: Vec<u8>,
-            _: Option<i64>,
-        ) -> store::BoxFut<'_, Result<(), StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn get(
-            &self,
-            _: &'static str,
-            _: String,
-            _: i64,
-        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn take(
-            &self,
-            _: &'static str,
-            _: String,
-            _: i64,
-        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn update_and(
-            &self,
-            _: &'static str,
-            _: String,
-            _: i64,
-            _: store::UpdateAndFn,
-        ) -> store::BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn delete(
-            &self,
-            _: &'static str,
-            _: String,
-        ) -> store::BoxFut<'_, Result<bool, StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn scan(
-            &self,
-            _: &'static str,
-            _: String,
-            _: i64,
-            _: usize,
-        ) -> store::BoxFut<'_, Result<Vec<store::Entry>, StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn transact(&self, _: Vec<store::TxOp>) -> store::BoxFut<'_, Result<(), StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn sweep(&self, _: i64, _: usize) -> store::BoxFut<'_, Result<usize, StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-        fn ping(&self) -> store::BoxFut<'_, Result<(), StoreError>> {
-            Box::pin(async { Err(StoreError::Unavailable) })
-        }
-    }
-
     /// A registered party's record that cannot be read is a store error
     /// (503 on the wire), not an unknown party; `default` needs no store.
     #[test]
     fn an_unreadable_record_is_a_store_error() {
         let dir = tempfile::tempdir().unwrap();
-        let v = node(
-            dir.path(),
-            Arc::new(Unreachable),
-            &StoreSecret::new(&[5; 32]),
-        );
+        let outage = Arc::new(PartyOutage::new(redb(dir.path())));
+        outage.set_down(true);
+        let v = node(dir.path(), outage, &StoreSecret::new(&[5; 32]));
         block_on(async {
             let err = v.identity_of("3f9a0c1b2d4e5f607182", T).await.unwrap_err();
             assert!(

@@ -12,7 +12,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{PartyIdentity, Verifier};
 use super::callback::{CallbackUrlError, check_callback_url};
 use super::dcql::{DcqlError, DcqlQuery};
 use super::jwe;
@@ -21,6 +20,7 @@ use super::transaction::{
     NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Phase, RequestId, RequestUriMethod, ResponseId,
     ResponseMode, Transaction, TransactionId,
 };
+use super::{PartyIdentity, Verifier};
 use crate::clock::rfc3339;
 use crate::config::VerifierSettings;
 use crate::crypto::{b64url, random_bytes, random_token};

@@ -235,95 +235,17 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
     use crate::keystore::StoreSecret;
     use crate::parties::Registration;
-    use crate::store::{BoxFut, Entry, Store, TxOp, UpdateAndFn};
+    use crate::store::Store;
     use crate::verifier::IdentityError;
-    use crate::verifier::parties::{NS_PARTY, Parties};
+    use crate::verifier::parties::Parties;
+    use crate::verifier::parties::testing::{self, PartyOutage};
     use crate::verifier::request::{CreateError, CreateRequest, PartyOptions};
 
     const T: i64 = 1_790_000_000;
-
-    /// A store whose reads of party records fail as an unreachable
-    /// database's do while `down` is set; everything else works.
-    struct PartyOutage {
-        inner: Arc<dyn Store>,
-        down: AtomicBool,
-    }
-
-    impl Store for PartyOutage {
-        fn insert(
-            &self,
-            ns: &'static str,
-            key: String,
-            value: Vec<u8>,
-            expires_at: Option<i64>,
-            now: i64,
-        ) -> BoxFut<'_, Result<(), StoreError>> {
-            self.inner.insert(ns, key, value, expires_at, now)
-        }
-        fn put(
-            &self,
-            ns: &'static str,
-            key: String,
-            value: Vec<u8>,
-            expires_at: Option<i64>,
-        ) -> BoxFut<'_, Result<(), StoreError>> {
-            self.inner.put(ns, key, value, expires_at)
-        }
-        fn get(
-            &self,
-            ns: &'static str,
-            key: String,
-            now: i64,
-        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
-            if ns == NS_PARTY && self.down.load(Ordering::SeqCst) {
-                return Box::pin(async { Err(StoreError::Unavailable) });
-            }
-            self.inner.get(ns, key, now)
-        }
-        fn take(
-            &self,
-            ns: &'static str,
-            key: String,
-            now: i64,
-        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
-            self.inner.take(ns, key, now)
-        }
-        fn update_and(
-            &self,
-            ns: &'static str,
-            key: String,
-            now: i64,
-            f: UpdateAndFn,
-        ) -> BoxFut<'_, Result<Option<Vec<u8>>, StoreError>> {
-            self.inner.update_and(ns, key, now, f)
-        }
-        fn delete(&self, ns: &'static str, key: String) -> BoxFut<'_, Result<bool, StoreError>> {
-            self.inner.delete(ns, key)
-        }
-        fn scan(
-            &self,
-            ns: &'static str,
-            prefix: String,
-            now: i64,
-            limit: usize,
-        ) -> BoxFut<'_, Result<Vec<Entry>, StoreError>> {
-            self.inner.scan(ns, prefix, now, limit)
-        }
-        fn transact(&self, ops: Vec<TxOp>) -> BoxFut<'_, Result<(), StoreError>> {
-            self.inner.transact(ops)
-        }
-        fn sweep(&self, now: i64, limit: usize) -> BoxFut<'_, Result<usize, StoreError>> {
-            self.inner.sweep(now, limit)
-        }
-        fn ping(&self) -> BoxFut<'_, Result<(), StoreError>> {
-            self.inner.ping()
-        }
-    }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -342,22 +264,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let redb: Arc<dyn Store> =
             Arc::new(crate::store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
-        let outage = Arc::new(PartyOutage {
-            inner: redb,
-            down: AtomicBool::new(false),
-        });
+        let outage = Arc::new(PartyOutage::new(redb));
         let store: Arc<dyn Store> = outage.clone();
-        let args = crate::config::ServeArgs {
-            data_dir: Some(dir.path().to_owned()),
-            public_url: Some("https://id.example.ru".into()),
-            demo: true,
-            ..Default::default()
-        };
-        let settings =
-            crate::config::Settings::from_layers(args, crate::config::FileConfig::default())
-                .unwrap();
-        let outbound = crate::verifier::outbound::Outbound::new(Default::default());
-        let v = Verifier::new(&settings, [], store.clone(), outbound).unwrap();
+        let v = testing::verifier(dir.path(), store.clone());
         let secret = StoreSecret::new(&[5; 32]);
         v.attach_registry(secret.clone());
         let registry = Parties::new(store);
@@ -379,7 +288,7 @@ mod tests {
             let created = v.create_as(&id, req(), false, options(), T).await.unwrap();
             let request_id = created.request_uri.rsplit('/').next().unwrap().to_owned();
 
-            outage.down.store(true, Ordering::SeqCst);
+            outage.set_down(true);
             let err = v.identity_of(&id, T).await.unwrap_err();
             assert!(
                 matches!(err, IdentityError::Store(StoreError::Unavailable)),
@@ -402,7 +311,7 @@ mod tests {
                 "{err:?}"
             );
 
-            outage.down.store(false, Ordering::SeqCst);
+            outage.set_down(false);
             v.request_object(&request_id, None, T).await.unwrap();
         });
     }
