@@ -12,10 +12,10 @@
 
 use serde_json::{Value, json};
 
+use super::Verifier;
 use super::dcql::FORMAT_SD_JWT_VC;
 use super::jwe;
 use super::transaction::{NS_REQUEST, NS_TRANSACTION, ResponseMode, Transaction, TransitionError};
-use super::Verifier;
 use crate::crypto::jws;
 use crate::store::{self, StoreError, Update};
 
