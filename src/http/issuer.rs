@@ -3,7 +3,7 @@
 //! response.
 
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::openapi::{
     AuthorizationServerMetadata, CredentialConfigurationId, CredentialIssuerMetadata,
@@ -14,13 +14,13 @@ use crate::config::SignIn;
 use crate::issuer::authorize::{self, AuthorizationParams};
 use crate::issuer::{
     Ctx,
-    credential::{self, CredentialRequest, CredentialResponse},
+    credential::{self, CredentialError, CredentialRequest, CredentialResponse, Presented, Scheme},
     metadata,
     nonce::{self, NonceResponse},
-    notification::{self, NotificationRequest},
+    notification::{self, NotificationError, NotificationRequest},
     offer,
     par::{self, PushedRequest},
-    token::{self, TokenRequest, TokenResponse},
+    token::{self, TokenError, TokenRequest, TokenResponse},
 };
 use crate::registry::SubjectId;
 
@@ -77,14 +77,43 @@ impl AppState {
     }
 }
 
-/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
-pub(super) fn bearer(req: &HttpRequest) -> Option<&str> {
+/// The values of every `DPoP` header (RFC 9449 §4.1); one that is not
+/// visible ASCII is kept as `""`, which no proof check accepts.
+fn dpop_proofs(req: &HttpRequest) -> Vec<&str> {
+    req.headers()
+        .get_all("dpop")
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect()
+}
+
+/// `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.
+fn access_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, token.trim())).filter(|(_, t)| !t.is_empty())
+}
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8).
+const DPOP_NONCE: &str = "dpop-nonce";
+
+/// An error response; a `use_dpop_nonce` one carries a fresh `DPoP-Nonce`
+/// (RFC 9449 §8).
+fn refusal(state: &AppState, e: impl Into<ApiError>, wants_nonce: bool) -> HttpResponse {
+    let mut resp = e.into().error_response();
+    if wants_nonce {
+        if let Ok(v) = header::HeaderValue::from_str(&nonce::dpop_nonce(&state.issuer())) {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static(DPOP_NONCE), v);
+        }
+    }
+    resp
 }
 
 fn no_store(mut resp: HttpResponse) -> HttpResponse {
@@ -199,8 +228,14 @@ async fn token(
     form: web::Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let client_auth = req.headers().contains_key(header::AUTHORIZATION);
-    let resp = token::token(&state.issuer(), form.into_inner(), client_auth).await?;
-    Ok(no_store(HttpResponse::Ok().json(resp)))
+    let proofs = dpop_proofs(&req);
+    match token::token(&state.issuer(), form.into_inner(), client_auth, &proofs).await {
+        Ok(resp) => Ok(no_store(HttpResponse::Ok().json(resp))),
+        Err(e) => {
+            let wants = matches!(&e, TokenError::Dpop(d) if d.wants_nonce());
+            Ok(refusal(&state, e, wants))
+        }
+    }
 }
 
 #[utoipa::path(post, path = "/nonce", tag = "issuer",
@@ -216,7 +251,13 @@ async fn nonce(
     // A Nonce Request has none (OpenID4VCI 1.0 §7.1); one sent is read.
     _body: super::IgnoredBody,
 ) -> HttpResponse {
-    no_store(HttpResponse::Ok().json(nonce::issue(&state.issuer())))
+    let ctx = state.issuer();
+    let mut resp = no_store(HttpResponse::Ok().json(nonce::issue(&ctx)));
+    if let Ok(v) = header::HeaderValue::from_str(&nonce::dpop_nonce(&ctx)) {
+        resp.headers_mut()
+            .insert(header::HeaderName::from_static(DPOP_NONCE), v);
+    }
+    resp
 }
 
 #[utoipa::path(post, path = "/credential", tag = "issuer",
@@ -236,7 +277,19 @@ async fn credential(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let resp = credential::issue(&state.issuer(), bearer(&req), &body).await?;
+    let proofs = dpop_proofs(&req);
+    let presented = Presented {
+        authorization: access_token(&req),
+        dpop: &proofs,
+        path: "/credential",
+    };
+    let resp = match credential::issue(&state.issuer(), presented, &body).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let wants = matches!(&e, CredentialError::Dpop { error, .. } if error.wants_nonce());
+            return Ok(refusal(&state, e, wants));
+        }
+    };
     state
         .metrics
         .issued(resp.configuration, resp.credentials.len() as u64);
@@ -259,8 +312,22 @@ async fn notification(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    notification::notify(&state.issuer(), bearer(&req), &body).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let proofs = dpop_proofs(&req);
+    let presented = Presented {
+        authorization: access_token(&req),
+        dpop: &proofs,
+        path: "/notification",
+    };
+    match notification::notify(&state.issuer(), presented, &body).await {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(e) => {
+            let wants = matches!(
+                &e,
+                NotificationError::Token(CredentialError::Dpop { error, .. }) if error.wants_nonce()
+            );
+            Ok(refusal(&state, e, wants))
+        }
+    }
 }
 
 /// `statuslist+jwt`, cacheable for what is left of its `ttl`.

@@ -491,6 +491,11 @@ pub struct AuthorizationServerMetadata {
         example = true
     )]
     pub pre_authorized_grant_anonymous_access_supported: bool,
+    /// DPoP proof algorithms accepted (RFC 9449 §5.1): `ES256` under
+    /// `--profile haip` (where DPoP is required at `/token`), else `ES256`
+    /// and `EdDSA`.
+    #[schema(example = json!(["ES256"]))]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// JWT VC Issuer Metadata (SD-JWT VC §5.2).
