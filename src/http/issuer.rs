@@ -214,11 +214,12 @@ async fn credential_offer(
 
 #[utoipa::path(post, path = "/token", tag = "issuer",
     summary = "Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5)",
-    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication). With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6).",
+    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication). With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6). With a `DPoP` proof the access token is bound to its key (`token_type: DPoP`, RFC 9449 §5); under `--profile haip` the proof is required.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
     responses(
-        (status = 200, description = "Access token (`Cache-Control: no-store`)", body = TokenResponse),
-        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable)", body = ErrorBody),
+        (status = 200, description = "Access token (`Cache-Control: no-store`): `token_type` `DPoP` when a proof was sent, else `Bearer`", body = TokenResponse),
+        (status = 400, description = "`invalid_dpop_proof` (the DPoP proof breaks a rule of RFC 9449 §4.3, named in the description: also a replayed `jti`, or no proof under `--profile haip`), `use_dpop_nonce` (a nonce is required or the one sent is unknown or expired; a fresh one is in the `DPoP-Nonce` header), `invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable)", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication sent, or `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -240,9 +241,9 @@ async fn token(
 
 #[utoipa::path(post, path = "/nonce", tag = "issuer",
     summary = "Nonce endpoint (OpenID4VCI 1.0 §7)",
-    description = "A fresh single-use `c_nonce` for key proofs, valid 5 minutes (`Cache-Control: no-store`); rate limited.",
+    description = "A fresh single-use `c_nonce` for key proofs, valid 5 minutes (`Cache-Control: no-store`), and a fresh DPoP nonce in the `DPoP-Nonce` header (RFC 9449 §8; accepted 5 minutes, not single use); rate limited.",
     responses(
-        (status = 200, description = "A fresh `c_nonce`", body = NonceResponse),
+        (status = 200, description = "A fresh `c_nonce`", body = NonceResponse, headers(("DPoP-Nonce" = String, description = "A DPoP nonce for the `nonce` claim of DPoP proofs"))),
         (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
     ))]
@@ -262,13 +263,14 @@ async fn nonce(
 
 #[utoipa::path(post, path = "/credential", tag = "issuer",
     summary = "Credential endpoint (OpenID4VCI 1.0 §8)",
-    description = "One SD-JWT VC (`dc+sd-jwt`) per key proof in `proofs.jwt`; needs `Authorization: Bearer <access token>` from `/token`.",
+    description = "One SD-JWT VC (`dc+sd-jwt`) per key proof in `proofs.jwt`; needs the access token from `/token`: `Authorization: Bearer <access token>`, or for a DPoP-bound token `Authorization: DPoP <access token>` with a `DPoP` proof by the key it is bound to (RFC 9449 §7).",
     request_body(content = CredentialRequest, content_type = "application/json"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), `ath` = base64url(SHA-256(access token)), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The credentials (`Cache-Control: no-store`)", body = CredentialResponse),
         (status = 400, description = "`invalid_credential_request` (not a Credential Request, identifier choice, singular `proof`, malformed `proofs`, batch too large), `invalid_encryption_parameters`, `unknown_credential_configuration`, `unknown_credential_identifier`, `invalid_proof`, `invalid_nonce`, `credential_request_denied` (the registry does not allow issuing it, or the document expired)", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`), a DPoP-bound token sent as `Bearer` or a bearer token sent as `DPoP` (`WWW-Authenticate: DPoP error=\"invalid_token\", algs=…`); `invalid_dpop_proof`: the DPoP proof of a DPoP-bound token is missing, breaks a rule (`htm`, `htu`, `iat`, `ath`, replayed `jti`) or is signed by another key than the token's `cnf.jkt`; `use_dpop_nonce`: a nonce is required or stale (`WWW-Authenticate: DPoP error=…, algs=…`, and a fresh `DPoP-Nonce`)", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "`Bearer …` or `DPoP error=\"…\", error_description=\"…\", algs=\"ES256\"`"), ("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to retry with"))),
         (status = 403, description = "`insufficient_scope`: the access token does not cover this configuration (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -298,13 +300,14 @@ async fn credential(
 
 #[utoipa::path(post, path = "/notification", tag = "issuer",
     summary = "Notification endpoint (OpenID4VCI 1.0 §11)",
-    description = "The wallet reports what it did with the credentials of one Credential Response; needs the access token they were issued with.",
+    description = "The wallet reports what it did with the credentials of one Credential Response; needs the access token they were issued with (a DPoP-bound one as `Authorization: DPoP` with a `DPoP` proof, as at `/credential`).",
     request_body(content = NotificationRequest, content_type = "application/json"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), `ath` = base64url(SHA-256(access token)), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
     security(("access_token" = [])),
     responses(
         (status = 204, description = "Recorded"),
         (status = 400, description = "`invalid_notification_request` (not a Notification Request), `invalid_notification_id` (unknown, or of another authorization)", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`), or sent with the wrong scheme for its binding; `invalid_dpop_proof` / `use_dpop_nonce`: as at `/credential` (`WWW-Authenticate: DPoP …`)", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "`Bearer …` or `DPoP error=\"…\", error_description=\"…\", algs=\"ES256\"`"), ("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to retry with"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn notification(

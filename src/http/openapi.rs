@@ -186,7 +186,9 @@ impl Modify for SecuritySchemes {
                     ))],
                     "The OpenID4VCI access token from `POST /token` (authorization code grant, \
                      or the pre-authorized code grant of a Credential Offer), sent as \
-                     `Authorization: Bearer` (RFC 6750)",
+                     `Authorization: Bearer` (RFC 6750), or, when `/token` answered \
+                     `token_type: DPoP`, as `Authorization: DPoP` with a `DPoP` proof header \
+                     (RFC 9449 §7.1; always under `--profile haip`)",
                 )),
             );
         }
