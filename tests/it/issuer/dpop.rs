@@ -391,3 +391,77 @@ fn the_bearer_flow_is_unchanged_outside_haip() {
     let r = wallet::credential(&server, token, &body);
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
+
+#[test]
+fn the_authorization_code_grant_binds_its_token_too() {
+    use super::authcode::{self, CLIENT, REDIRECT, VERIFIER};
+    let server = InProc::start();
+    let key = wallet::key();
+    let code = authcode::code_for(&server, "ivanov-ivan", &[("scope", "ru.passport")]);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("client_id", CLIENT),
+    ];
+    let t = wallet::reply(
+        agent()
+            .post(&server.url("/token"))
+            .header("DPoP", &proof(&server, &key, "/token", None))
+            .send_form(form),
+    );
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    assert_eq!(t.body["token_type"], "DPoP");
+    let token = t.body["access_token"].as_str().unwrap();
+    let body = passport_request(&server, &wallet::key());
+    let r = wallet::credential(&server, token, &body);
+    refused(&r, 401, "invalid_token", "bound to a DPoP key");
+    let p = proof(&server, &key, "/credential", Some(token));
+    let r = post(
+        &server,
+        "/credential",
+        &format!("DPoP {token}"),
+        Some(&p),
+        &body,
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// The `jti` cache is the store's: a proof used at one node is refused at
+/// another node of the deployment. Both check `htu` against the public URL
+/// they share, not the address the request came to.
+#[test]
+fn a_dpop_proof_replayed_at_another_node_is_refused() {
+    use digital_id::config::{PublicUrl, StoreSpec};
+    let schema = crate::pg::Schema::new();
+    let shared = tempfile::tempdir().unwrap();
+    let public = "https://id.example.test";
+    let node = || {
+        let (url, dir) = (schema.store_url(), shared.path().to_owned());
+        InProc::start_with(move |s| {
+            s.store = StoreSpec::Postgres(url);
+            s.data_dir = dir;
+            s.public_url = PublicUrl::parse(public).unwrap();
+        })
+    };
+    let (a, b) = (node(), node());
+    let key = wallet::key();
+    let htu = json!({"htu": format!("{public}/token")});
+    let p = proof_with(&a, &key, "/token", None, None, htu.clone());
+    let first = wallet::offer(&a, "ivanov-ivan", &["ru.passport"], false);
+    let t = token(&a, &first, Some(&p));
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    let second = wallet::offer(&b, "ivanov-ivan", &["ru.passport"], false);
+    let r = token(&b, &second, Some(&p));
+    refused(&r, 400, "invalid_dpop_proof", "used before (same `jti`)");
+    // The node's own address is not the public URL.
+    let r = token(&b, &second, Some(&proof(&b, &key, "/token", None)));
+    refused(&r, 400, "invalid_dpop_proof", "`htu` is not this endpoint");
+    let r = token(
+        &b,
+        &second,
+        Some(&proof_with(&b, &key, "/token", None, None, htu)),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
