@@ -177,7 +177,7 @@ fn main() {
                     };
                     let p = &work[i];
                     let ctx = state.issuer();
-                    credential::issue(&ctx, Some(&p.bearer), &p.body)
+                    credential::issue(&ctx, credential::Presented::bearer(&p.bearer), &p.body)
                         .await
                         .expect("issuance failed");
                 }
@@ -198,7 +198,7 @@ fn main() {
         for p in &work[requests..] {
             let t = Instant::now();
             let ctx = state.issuer();
-            credential::issue(&ctx, Some(&p.bearer), &p.body)
+            credential::issue(&ctx, credential::Presented::bearer(&p.bearer), &p.body)
                 .await
                 .expect("issuance failed");
             latencies.push(t.elapsed());

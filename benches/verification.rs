@@ -75,7 +75,7 @@ fn server(rt: &tokio::runtime::Runtime) -> (Arc<AppState>, tempfile::TempDir) {
 async fn passport(state: &AppState, holder: &SigningKey) -> String {
     let req = passport_request(state, holder).await;
     let ctx = state.issuer();
-    let resp = credential::issue(&ctx, Some(&req.bearer), &req.body)
+    let resp = credential::issue(&ctx, credential::Presented::bearer(&req.bearer), &req.body)
         .await
         .unwrap();
     resp.credentials[0].credential.clone()

@@ -28,5 +28,6 @@ pub mod sdjwt;
 pub mod signin;
 pub mod status;
 pub mod store;
+pub mod trust;
 pub mod verifier;
 pub mod web;

@@ -32,7 +32,10 @@ pub async fn passport_request(state: &AppState, holder: &SigningKey) -> Passport
         "pre-authorized_code": code,
     }))
     .unwrap();
-    let bearer = token::token(&ctx, treq, false).await.unwrap().access_token;
+    let bearer = token::token(&ctx, treq, false, &[])
+        .await
+        .unwrap()
+        .access_token;
     let c_nonce = nonce::issue(&ctx).c_nonce;
     let mut header = Map::new();
     header.insert("typ".into(), json!("openid4vci-proof+jwt"));

@@ -3,7 +3,7 @@
 //! response.
 
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::openapi::{
     AuthorizationServerMetadata, CredentialConfigurationId, CredentialIssuerMetadata,
@@ -14,13 +14,13 @@ use crate::config::SignIn;
 use crate::issuer::authorize::{self, AuthorizationParams};
 use crate::issuer::{
     Ctx,
-    credential::{self, CredentialRequest, CredentialResponse},
+    credential::{self, CredentialError, CredentialRequest, CredentialResponse, Presented, Scheme},
     metadata,
     nonce::{self, NonceResponse},
-    notification::{self, NotificationRequest},
+    notification::{self, NotificationError, NotificationRequest},
     offer,
     par::{self, PushedRequest},
-    token::{self, TokenRequest, TokenResponse},
+    token::{self, TokenError, TokenRequest, TokenResponse},
 };
 use crate::registry::SubjectId;
 
@@ -77,14 +77,43 @@ impl AppState {
     }
 }
 
-/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
-pub(super) fn bearer(req: &HttpRequest) -> Option<&str> {
+/// The values of every `DPoP` header (RFC 9449 §4.1); one that is not
+/// visible ASCII is kept as `""`, which no proof check accepts.
+fn dpop_proofs(req: &HttpRequest) -> Vec<&str> {
+    req.headers()
+        .get_all("dpop")
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect()
+}
+
+/// `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.
+fn access_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, token.trim())).filter(|(_, t)| !t.is_empty())
+}
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8).
+const DPOP_NONCE: &str = "dpop-nonce";
+
+/// An error response; a `use_dpop_nonce` one carries a fresh `DPoP-Nonce`
+/// (RFC 9449 §8).
+fn refusal(state: &AppState, e: impl Into<ApiError>, wants_nonce: bool) -> HttpResponse {
+    let mut resp = e.into().error_response();
+    if wants_nonce {
+        if let Ok(v) = header::HeaderValue::from_str(&nonce::dpop_nonce(&state.issuer())) {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static(DPOP_NONCE), v);
+        }
+    }
+    resp
 }
 
 fn no_store(mut resp: HttpResponse) -> HttpResponse {
@@ -185,11 +214,12 @@ async fn credential_offer(
 
 #[utoipa::path(post, path = "/token", tag = "issuer",
     summary = "Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5)",
-    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication). With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6).",
+    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication). With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6). With a `DPoP` proof the access token is bound to its key (`token_type: DPoP`, RFC 9449 §5); under `--profile haip` the proof is required.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
     responses(
-        (status = 200, description = "Access token (`Cache-Control: no-store`)", body = TokenResponse),
-        (status = 400, description = "`invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable)", body = ErrorBody),
+        (status = 200, description = "Access token (`Cache-Control: no-store`): `token_type` `DPoP` when a proof was sent, else `Bearer`", body = TokenResponse),
+        (status = 400, description = "`invalid_dpop_proof` (the DPoP proof breaks a rule of RFC 9449 §4.3, named in the description: also a replayed `jti`, or no proof under `--profile haip`), `use_dpop_nonce` (a nonce is required or the one sent is unknown or expired; a fresh one is in the `DPoP-Nonce` header), `invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable)", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication sent, or `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -199,15 +229,21 @@ async fn token(
     form: web::Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let client_auth = req.headers().contains_key(header::AUTHORIZATION);
-    let resp = token::token(&state.issuer(), form.into_inner(), client_auth).await?;
-    Ok(no_store(HttpResponse::Ok().json(resp)))
+    let proofs = dpop_proofs(&req);
+    match token::token(&state.issuer(), form.into_inner(), client_auth, &proofs).await {
+        Ok(resp) => Ok(no_store(HttpResponse::Ok().json(resp))),
+        Err(e) => {
+            let wants = matches!(&e, TokenError::Dpop(d) if d.wants_nonce());
+            Ok(refusal(&state, e, wants))
+        }
+    }
 }
 
 #[utoipa::path(post, path = "/nonce", tag = "issuer",
     summary = "Nonce endpoint (OpenID4VCI 1.0 §7)",
-    description = "A fresh single-use `c_nonce` for key proofs, valid 5 minutes (`Cache-Control: no-store`); rate limited.",
+    description = "A fresh single-use `c_nonce` for key proofs, valid 5 minutes (`Cache-Control: no-store`), and a fresh DPoP nonce in the `DPoP-Nonce` header (RFC 9449 §8; accepted 5 minutes, not single use); rate limited.",
     responses(
-        (status = 200, description = "A fresh `c_nonce`", body = NonceResponse),
+        (status = 200, description = "A fresh `c_nonce`", body = NonceResponse, headers(("DPoP-Nonce" = String, description = "A DPoP nonce for the `nonce` claim of DPoP proofs"))),
         (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
     ))]
@@ -216,18 +252,25 @@ async fn nonce(
     // A Nonce Request has none (OpenID4VCI 1.0 §7.1); one sent is read.
     _body: super::IgnoredBody,
 ) -> HttpResponse {
-    no_store(HttpResponse::Ok().json(nonce::issue(&state.issuer())))
+    let ctx = state.issuer();
+    let mut resp = no_store(HttpResponse::Ok().json(nonce::issue(&ctx)));
+    if let Ok(v) = header::HeaderValue::from_str(&nonce::dpop_nonce(&ctx)) {
+        resp.headers_mut()
+            .insert(header::HeaderName::from_static(DPOP_NONCE), v);
+    }
+    resp
 }
 
 #[utoipa::path(post, path = "/credential", tag = "issuer",
     summary = "Credential endpoint (OpenID4VCI 1.0 §8)",
-    description = "One SD-JWT VC (`dc+sd-jwt`) per key proof in `proofs.jwt`; needs `Authorization: Bearer <access token>` from `/token`.",
+    description = "One SD-JWT VC (`dc+sd-jwt`) per key proof in `proofs.jwt`; needs the access token from `/token`: `Authorization: Bearer <access token>`, or for a DPoP-bound token `Authorization: DPoP <access token>` with a `DPoP` proof by the key it is bound to (RFC 9449 §7).",
     request_body(content = CredentialRequest, content_type = "application/json"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), `ath` = base64url(SHA-256(access token)), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The credentials (`Cache-Control: no-store`)", body = CredentialResponse),
         (status = 400, description = "`invalid_credential_request` (not a Credential Request, identifier choice, singular `proof`, malformed `proofs`, batch too large), `invalid_encryption_parameters`, `unknown_credential_configuration`, `unknown_credential_identifier`, `invalid_proof`, `invalid_nonce`, `credential_request_denied` (the registry does not allow issuing it, or the document expired)", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`), a DPoP-bound token sent as `Bearer` or a bearer token sent as `DPoP` (`WWW-Authenticate: DPoP error=\"invalid_token\", algs=…`); `invalid_dpop_proof`: the DPoP proof of a DPoP-bound token is missing, breaks a rule (`htm`, `htu`, `iat`, `ath`, replayed `jti`) or is signed by another key than the token's `cnf.jkt`; `use_dpop_nonce`: a nonce is required or stale (`WWW-Authenticate: DPoP error=…, algs=…`, and a fresh `DPoP-Nonce`)", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "`Bearer …` or `DPoP error=\"…\", error_description=\"…\", algs=\"ES256\"`"), ("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to retry with"))),
         (status = 403, description = "`insufficient_scope`: the access token does not cover this configuration (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
@@ -236,7 +279,19 @@ async fn credential(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let resp = credential::issue(&state.issuer(), bearer(&req), &body).await?;
+    let proofs = dpop_proofs(&req);
+    let presented = Presented {
+        authorization: access_token(&req),
+        dpop: &proofs,
+        path: "/credential",
+    };
+    let resp = match credential::issue(&state.issuer(), presented, &body).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let wants = matches!(&e, CredentialError::Dpop { error, .. } if error.wants_nonce());
+            return Ok(refusal(&state, e, wants));
+        }
+    };
     state
         .metrics
         .issued(resp.configuration, resp.credentials.len() as u64);
@@ -245,13 +300,14 @@ async fn credential(
 
 #[utoipa::path(post, path = "/notification", tag = "issuer",
     summary = "Notification endpoint (OpenID4VCI 1.0 §11)",
-    description = "The wallet reports what it did with the credentials of one Credential Response; needs the access token they were issued with.",
+    description = "The wallet reports what it did with the credentials of one Credential Response; needs the access token they were issued with (a DPoP-bound one as `Authorization: DPoP` with a `DPoP` proof, as at `/credential`).",
     request_body(content = NotificationRequest, content_type = "application/json"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), `ath` = base64url(SHA-256(access token)), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
     security(("access_token" = [])),
     responses(
         (status = 204, description = "Recorded"),
         (status = 400, description = "`invalid_notification_request` (not a Notification Request), `invalid_notification_id` (unknown, or of another authorization)", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: access token missing, unknown or expired (`WWW-Authenticate: Bearer`), or sent with the wrong scheme for its binding; `invalid_dpop_proof` / `use_dpop_nonce`: as at `/credential` (`WWW-Authenticate: DPoP …`)", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "`Bearer …` or `DPoP error=\"…\", error_description=\"…\", algs=\"ES256\"`"), ("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to retry with"))),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn notification(
@@ -259,8 +315,22 @@ async fn notification(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    notification::notify(&state.issuer(), bearer(&req), &body).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let proofs = dpop_proofs(&req);
+    let presented = Presented {
+        authorization: access_token(&req),
+        dpop: &proofs,
+        path: "/notification",
+    };
+    match notification::notify(&state.issuer(), presented, &body).await {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(e) => {
+            let wants = matches!(
+                &e,
+                NotificationError::Token(CredentialError::Dpop { error, .. }) if error.wants_nonce()
+            );
+            Ok(refusal(&state, e, wants))
+        }
+    }
 }
 
 /// `statuslist+jwt`, cacheable for what is left of its `ttl`.

@@ -186,7 +186,9 @@ impl Modify for SecuritySchemes {
                     ))],
                     "The OpenID4VCI access token from `POST /token` (authorization code grant, \
                      or the pre-authorized code grant of a Credential Offer), sent as \
-                     `Authorization: Bearer` (RFC 6750)",
+                     `Authorization: Bearer` (RFC 6750), or, when `/token` answered \
+                     `token_type: DPoP`, as `Authorization: DPoP` with a `DPoP` proof header \
+                     (RFC 9449 §7.1; always under `--profile haip`)",
                 )),
             );
         }
@@ -491,6 +493,11 @@ pub struct AuthorizationServerMetadata {
         example = true
     )]
     pub pre_authorized_grant_anonymous_access_supported: bool,
+    /// DPoP proof algorithms accepted (RFC 9449 §5.1): `ES256` under
+    /// `--profile haip` (where DPoP is required at `/token`), else `ES256`
+    /// and `EdDSA`.
+    #[schema(example = json!(["ES256"]))]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// JWT VC Issuer Metadata (SD-JWT VC §5.2).

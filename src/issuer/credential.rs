@@ -18,6 +18,7 @@ use crate::registry::{IssueRefusal, RegistryError};
 use crate::sdjwt::RandomSalts;
 use crate::status::StatusError;
 use crate::store::StoreError;
+use crate::trust::dpop::DpopError;
 
 /// Tolerated clock skew for a proof's `iat` in the future.
 pub const PROOF_FUTURE_SKEW: i64 = 60;
@@ -79,6 +80,20 @@ pub enum CredentialError {
     InvalidToken,
     #[error("the access token does not cover this credential configuration")]
     InsufficientScope,
+    /// A DPoP-bound token sent as a bearer token (RFC 9449 §7.1).
+    #[error(
+        "this access token is bound to a DPoP key: send it as `Authorization: DPoP <token>` with a DPoP proof"
+    )]
+    DpopBound { algs: &'static str },
+    /// A bearer token sent under the `DPoP` scheme.
+    #[error("this access token is not DPoP-bound: send it as `Authorization: Bearer <token>`")]
+    NotDpopBound { algs: &'static str },
+    /// The DPoP proof of a DPoP-bound token was refused (RFC 9449 §7.1).
+    #[error("{error}")]
+    Dpop {
+        error: crate::trust::dpop::DpopError,
+        algs: &'static str,
+    },
     #[error("the request body is not a Credential Request JSON object")]
     Malformed,
     #[error("exactly one of `credential_identifier` and `credential_configuration_id` is required")]
@@ -132,7 +147,8 @@ impl crate::http::WireError for CredentialError {
     fn code(&self) -> &'static str {
         use CredentialError::*;
         match self {
-            MissingToken | InvalidToken => "invalid_token",
+            MissingToken | InvalidToken | DpopBound { .. } | NotDpopBound { .. } => "invalid_token",
+            Dpop { error, .. } => error.code(),
             InsufficientScope => "insufficient_scope",
             Malformed | IdentifierChoice | IdentifierRequired | SeveralDatasets(_)
             | SingularProof | MalformedProofs | BatchTooLarge(_) => "invalid_credential_request",
@@ -154,7 +170,9 @@ impl crate::http::WireError for CredentialError {
     fn status(&self) -> u16 {
         use CredentialError::*;
         match self {
-            MissingToken | InvalidToken => 401,
+            MissingToken | InvalidToken | DpopBound { .. } | NotDpopBound { .. } | Dpop { .. } => {
+                401
+            }
             InsufficientScope => 403,
             Registry(_) => 503,
             Signing => 500,
@@ -189,26 +207,95 @@ impl crate::http::WireError for CredentialError {
             CredentialError::InsufficientScope => Some(format!(
                 "Bearer realm=\"digital-id\", error=\"insufficient_scope\", error_description=\"{self}\""
             )),
+            // RFC 9449 §7.1: the DPoP scheme with the accepted algorithms.
+            CredentialError::DpopBound { algs } | CredentialError::NotDpopBound { algs } => {
+                Some(format!(
+                    "DPoP error=\"invalid_token\", error_description=\"{self}\", algs=\"{algs}\""
+                ))
+            }
+            CredentialError::Dpop { error, algs } => Some(format!(
+                "DPoP error=\"{}\", error_description=\"{self}\", algs=\"{algs}\"",
+                error.code()
+            )),
             _ => None,
         }
     }
 }
 
-/// The grant behind `Authorization: Bearer <token>`.
-pub async fn authorize(ctx: &Ctx<'_>, bearer: Option<&str>) -> Result<Grant, CredentialError> {
-    let token = bearer.ok_or(CredentialError::MissingToken)?;
-    token::grant_of(ctx, token)
+/// The `Authorization` scheme an access token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// RFC 6750.
+    Bearer,
+    /// RFC 9449 §7.1.
+    Dpop,
+}
+
+/// How a request presents its access token.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The `Authorization` header's scheme and token.
+    pub authorization: Option<(Scheme, &'a str)>,
+    /// The values of the `DPoP` headers.
+    pub dpop: &'a [&'a str],
+    /// The endpoint's path (for the proof's `htu`).
+    pub path: &'static str,
+}
+
+impl<'a> Presented<'a> {
+    /// `Authorization: Bearer <token>` at `/credential`, without a proof.
+    pub fn bearer(token: &'a str) -> Self {
+        Presented {
+            authorization: Some((Scheme::Bearer, token)),
+            dpop: &[],
+            path: "/credential",
+        }
+    }
+}
+
+/// The grant behind the presented access token: a bearer token as
+/// `Authorization: Bearer`, a DPoP-bound one as `Authorization: DPoP` with
+/// a proof by the key it is bound to, carrying its `ath`.
+pub async fn authorize(ctx: &Ctx<'_>, presented: Presented<'_>) -> Result<Grant, CredentialError> {
+    let (scheme, token) = presented
+        .authorization
+        .ok_or(CredentialError::MissingToken)?;
+    let rec = token::token_of(ctx, token)
         .await?
-        .ok_or(CredentialError::InvalidToken)
+        .ok_or(CredentialError::InvalidToken)?;
+    let algs = if token::dpop_algs(ctx).len() == 1 {
+        "ES256"
+    } else {
+        "ES256 EdDSA"
+    };
+    match (scheme, rec.cnf_jkt) {
+        (Scheme::Bearer, None) => Ok(rec.grant),
+        (Scheme::Bearer, Some(_)) => Err(CredentialError::DpopBound { algs }),
+        (Scheme::Dpop, None) => Err(CredentialError::NotDpopBound { algs }),
+        (Scheme::Dpop, Some(jkt)) => {
+            let dpop = |error| CredentialError::Dpop { error, algs };
+            let proved = token::check_dpop(ctx, presented.dpop, presented.path, Some(token))
+                .await
+                .map_err(|e| match e {
+                    token::DpopFailure::Proof(e) => dpop(e),
+                    token::DpopFailure::Store(e) => CredentialError::Store(e),
+                })?
+                .ok_or_else(|| dpop(DpopError::Missing))?;
+            if !token::digests_equal(&proved, &jkt) {
+                return Err(dpop(DpopError::KeyMismatch));
+            }
+            Ok(rec.grant)
+        }
+    }
 }
 
 /// `POST /credential`.
 pub async fn issue(
     ctx: &Ctx<'_>,
-    bearer: Option<&str>,
+    presented: Presented<'_>,
     body: &[u8],
 ) -> Result<CredentialResponse, CredentialError> {
-    let grant = authorize(ctx, bearer).await?;
+    let grant = authorize(ctx, presented).await?;
     let req: CredentialRequest =
         serde_json::from_slice(body).map_err(|_| CredentialError::Malformed)?;
     let (configuration, dataset) = configuration(&grant, &req)?;

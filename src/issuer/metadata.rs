@@ -132,6 +132,9 @@ pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
         "scopes_supported": scopes,
         "authorization_details_types_supported": ["openid_credential"],
         "pre-authorized_grant_anonymous_access_supported": true,
+        // RFC 9449 §5.1: DPoP-bound access tokens (required under HAIP).
+        "dpop_signing_alg_values_supported":
+            crate::trust::dpop::alg_names(super::token::dpop_algs(ctx)),
     });
     if let (Some(_), Value::Object(m)) = (ctx.settings.sign_in, &mut m) {
         let code_flow = json!({

@@ -53,10 +53,14 @@ pub mod ns {
     pub const SESSION: &str = "vci_session";
     /// key(sign-in `state`) → [`PendingSignIn`](super::signin::PendingSignIn).
     pub const SIGNIN: &str = "vci_signin";
-    /// key(access token) → [`Grant`](super::Grant).
+    /// key(access token) → [`AccessToken`](super::token::AccessToken).
     pub const ACCESS_TOKEN: &str = "vci_token";
     /// A used c_nonce's body → `[]` until the nonce expires (see [`super::nonce`]).
     pub const C_NONCE: &str = "vci_cnonce";
+    /// Replay key of a used DPoP proof (see
+    /// [`Verified::replay_key`](crate::trust::dpop::Verified::replay_key))
+    /// → `[]` until the proof's `iat` is out of the window.
+    pub const DPOP_JTI: &str = "vci_dpop_jti";
     /// `"<subject>\n<client_id>"` → [`Consent`](super::consent::Consent).
     pub const CONSENT: &str = "vci_consent";
     /// credential id → [`IssuedCredential`](super::records::IssuedCredential).

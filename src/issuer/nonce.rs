@@ -9,6 +9,11 @@
 //! flood of `POST /nonce` writes nothing; a second use of a nonce finds the
 //! marker and fails the transaction.
 //!
+//! DPoP nonces (RFC 9449 §8, sent in the `DPoP-Nonce` header of `/nonce`
+//! and of `use_dpop_nonce` errors) are made the same way under their own MAC
+//! purpose, live [`DPOP_NONCE_TTL`] seconds and are not single use (a
+//! proof's `jti` is).
+//!
 //! Form: base64url(expiry as 8 bytes big-endian ‖ 16 random bytes) (32
 //! characters, so markers sort by expiry) followed by the first 22
 //! characters of base64url(HMAC-SHA-256) over them.
@@ -33,24 +38,43 @@ const BODY: usize = 32;
 const TAG: usize = 22;
 /// The store secret's purpose label for nonce MACs.
 const PURPOSE: &str = "c_nonce";
+/// The store secret's purpose label for DPoP nonce MACs.
+const DPOP_PURPOSE: &str = "dpop_nonce";
+/// Seconds a DPoP nonce is accepted.
+pub const DPOP_NONCE_TTL: i64 = 300;
 
 /// `POST /nonce`.
 pub fn issue(ctx: &Ctx<'_>) -> NonceResponse {
     NonceResponse {
         c_nonce: make(
             &ctx.keys.store_secret,
+            PURPOSE,
             ctx.now + ctx.settings.issuer.c_nonce_ttl,
         ),
     }
 }
 
+/// A fresh DPoP nonce (the `DPoP-Nonce` header).
+pub fn dpop_nonce(ctx: &Ctx<'_>) -> String {
+    make(
+        &ctx.keys.store_secret,
+        DPOP_PURPOSE,
+        ctx.now + DPOP_NONCE_TTL,
+    )
+}
+
+/// Whether `nonce` is a DPoP nonce this deployment made and still accepts.
+pub fn dpop_nonce_ok(ctx: &Ctx<'_>, nonce: &str) -> bool {
+    verify(&ctx.keys.store_secret, DPOP_PURPOSE, nonce, ctx.now).is_some()
+}
+
 /// A `c_nonce` valid until `expires_at`.
-fn make(secret: &StoreSecret, expires_at: i64) -> String {
+fn make(secret: &StoreSecret, purpose: &'static str, expires_at: i64) -> String {
     let mut bytes = [0u8; 24];
     bytes[..8].copy_from_slice(&expires_at.to_be_bytes());
     bytes[8..].copy_from_slice(&random_bytes::<16>());
     let body = b64url(bytes);
-    let tag = secret.derive(PURPOSE, &body);
+    let tag = secret.derive(purpose, &body);
     format!("{body}{}", &tag[..TAG])
 }
 
@@ -58,7 +82,7 @@ fn make(secret: &StoreSecret, expires_at: i64) -> String {
 /// expiry, for [`consume_op`]. Whether it was used already is the
 /// transaction's to find out.
 pub fn check(ctx: &Ctx<'_>, c_nonce: &str) -> Option<Live> {
-    verify(&ctx.keys.store_secret, c_nonce, ctx.now)
+    verify(&ctx.keys.store_secret, PURPOSE, c_nonce, ctx.now)
 }
 
 /// An authentic, unexpired nonce.
@@ -68,12 +92,12 @@ pub struct Live {
     expires_at: i64,
 }
 
-fn verify(secret: &StoreSecret, c_nonce: &str, now: i64) -> Option<Live> {
+fn verify(secret: &StoreSecret, purpose: &'static str, c_nonce: &str, now: i64) -> Option<Live> {
     if c_nonce.len() != BODY + TAG || !c_nonce.is_ascii() {
         return None;
     }
     let (body, tag) = c_nonce.split_at(BODY);
-    let expected = secret.derive(PURPOSE, body);
+    let expected = secret.derive(purpose, body);
     // Both are TAG bytes long here, as `memcmp::eq` needs.
     if !openssl::memcmp::eq(tag.as_bytes(), &expected.as_bytes()[..TAG]) {
         return None;
@@ -109,35 +133,56 @@ mod tests {
     #[test]
     fn a_nonce_verifies_until_it_expires() {
         let s = secret(1);
-        let n = make(&s, 1000);
+        let n = make(&s, PURPOSE, 1000);
         assert_eq!(n.len(), BODY + TAG);
-        let live = verify(&s, &n, 999).expect("live");
+        let live = verify(&s, PURPOSE, &n, 999).expect("live");
         assert_eq!(live.expires_at, 1000);
         assert_eq!(live.body, n[..BODY]);
-        assert_eq!(verify(&s, &n, 1000), None, "expired at its expiry");
-        assert_ne!(make(&s, 1000), n, "fresh randomness each time");
+        assert_eq!(verify(&s, PURPOSE, &n, 1000), None, "expired at its expiry");
+        assert_ne!(make(&s, PURPOSE, 1000), n, "fresh randomness each time");
     }
 
     #[test]
     fn forged_altered_or_foreign_nonces_fail() {
         let s = secret(1);
-        let n = make(&s, 1000);
-        assert_eq!(verify(&secret(2), &n, 0), None, "another deployment's");
+        let n = make(&s, PURPOSE, 1000);
+        assert_eq!(
+            verify(&secret(2), PURPOSE, &n, 0),
+            None,
+            "another deployment's"
+        );
         // A later expiry written into the body breaks the MAC.
         let forged_body = b64url({
             let mut b = b64url_decode(&n[..BODY]).unwrap();
             b[..8].copy_from_slice(&i64::MAX.to_be_bytes());
             b
         });
-        assert_eq!(verify(&s, &format!("{forged_body}{}", &n[BODY..]), 0), None);
+        assert_eq!(
+            verify(&s, PURPOSE, &format!("{forged_body}{}", &n[BODY..]), 0),
+            None
+        );
         for i in [0, BODY - 1, BODY, n.len() - 1] {
             let mut bytes = n.clone().into_bytes();
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
             let altered = String::from_utf8(bytes).unwrap();
-            assert_eq!(verify(&s, &altered, 0), None, "character {i} changed");
+            assert_eq!(
+                verify(&s, PURPOSE, &altered, 0),
+                None,
+                "character {i} changed"
+            );
         }
         for junk in ["", "x", &n[..BODY], &format!("{n}A"), &"é".repeat(27)] {
-            assert_eq!(verify(&s, junk, 0), None, "{junk:?}");
+            assert_eq!(verify(&s, PURPOSE, junk, 0), None, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn c_nonces_and_dpop_nonces_are_not_interchangeable() {
+        let s = secret(1);
+        let c = make(&s, PURPOSE, 1000);
+        let d = make(&s, DPOP_PURPOSE, 1000);
+        assert!(verify(&s, DPOP_PURPOSE, &d, 999).is_some());
+        assert_eq!(verify(&s, DPOP_PURPOSE, &c, 999), None);
+        assert_eq!(verify(&s, PURPOSE, &d, 999), None);
     }
 }

@@ -140,10 +140,10 @@ pub fn save_op(
 /// `POST /notification`.
 pub async fn notify(
     ctx: &Ctx<'_>,
-    bearer: Option<&str>,
+    presented: credential::Presented<'_>,
     body: &[u8],
 ) -> Result<(), NotificationError> {
-    let grant = credential::authorize(ctx, bearer)
+    let grant = credential::authorize(ctx, presented)
         .await
         .map_err(NotificationError::Token)?;
     let req: NotificationRequest =

@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 use super::authorize::AuthorizationCode;
 use super::metadata::PRE_AUTHORIZED_GRANT;
 use super::{Ctx, Grant, new_secret, ns};
-use crate::crypto::{b64url, sha256};
+use crate::config::Profile;
+use crate::crypto::{Algorithm, b64url, sha256};
 use crate::registry::{IdentityProofing, SubjectId};
 use crate::store::{self, StoreError, TxOp, Update};
+use crate::trust::dpop::{self, DpopError};
 
 /// The form body of a token request; every member optional so that a
 /// missing one becomes the spec's error, not an extractor error.
@@ -68,9 +70,11 @@ pub struct TokenRequest {
 /// A successful token response (RFC 6749 §5.1, OpenID4VCI §6.2).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
-    /// Bearer token for the credential and notification endpoints.
+    /// Access token for the credential and notification endpoints.
     pub access_token: String,
-    #[schema(example = "Bearer")]
+    /// `DPoP` when the request carried a DPoP proof (the token is bound to
+    /// its key, RFC 9449 §5), else `Bearer`.
+    #[schema(example = "DPoP")]
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,
@@ -152,6 +156,8 @@ pub enum TokenError {
     #[error("`authorization_details` names a credential configuration this grant does not cover")]
     AuthorizationDetailsNotGranted,
     #[error(transparent)]
+    Dpop(#[from] DpopError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -181,12 +187,15 @@ impl crate::http::WireError for TokenError {
             BadAuthorizationDetails | AuthorizationDetailsNotGranted => {
                 "invalid_authorization_details"
             }
+            Dpop(e) => e.code(),
             Store(e) => e.code(),
         }
     }
     fn status(&self) -> u16 {
         match self {
             TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported => 401,
+            // RFC 9449 §5 and §8: a 400 at the token endpoint.
+            TokenError::Dpop(_) => 400,
             TokenError::Store(e) => e.status(),
             TokenError::MissingGrantType
             | TokenError::UnsupportedGrantType
@@ -218,15 +227,115 @@ impl crate::http::WireError for TokenError {
     }
 }
 
+/// The access token record: the grant and, for a DPoP-bound token, the
+/// RFC 7638 thumbprint of the key it is bound to (`cnf.jkt`, RFC 9449 §6).
+/// A record without `cnf_jkt` (also one stored before DPoP) is a bearer
+/// token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessToken {
+    #[serde(flatten)]
+    pub grant: Grant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf_jkt: Option<String>,
+}
+
+/// DPoP proof algorithms accepted (and advertised as
+/// `dpop_signing_alg_values_supported`): ES256 only under `--profile haip`.
+pub fn dpop_algs(ctx: &Ctx<'_>) -> &'static [Algorithm] {
+    match ctx.settings.profile {
+        Profile::Haip => &[Algorithm::Es256],
+        Profile::Default => &[Algorithm::Es256, Algorithm::EdDsa],
+    }
+}
+
+/// Whether DPoP is required: under `--profile haip`, at `/token` a request
+/// without a proof is refused (`invalid_dpop_proof`) and every proof must
+/// carry a server nonce (`use_dpop_nonce` otherwise). Outside HAIP DPoP is
+/// optional and a nonce is checked only when a proof carries one.
+pub fn dpop_required(ctx: &Ctx<'_>) -> bool {
+    ctx.settings.profile == Profile::Haip
+}
+
+/// Verifies the request's DPoP proof, if it has one, for `POST <path>`
+/// (and `access_token`'s `ath`), and records its `jti` in the store so
+/// that it is accepted once across all nodes. Returns the proof key's
+/// thumbprint; `None` without a proof. `proofs` are the values of every
+/// `DPoP` header.
+pub async fn check_dpop(
+    ctx: &Ctx<'_>,
+    proofs: &[&str],
+    path: &str,
+    access_token: Option<&str>,
+) -> Result<Option<String>, DpopFailure> {
+    let proof = match proofs {
+        [] => return Ok(None),
+        [one] => *one,
+        _ => return Err(DpopError::Several.into()),
+    };
+    let nonce_ok = |n: &str| super::nonce::dpop_nonce_ok(ctx, n);
+    let verified = dpop::verify(
+        proof,
+        &dpop::Expect {
+            htm: "POST",
+            htu: &ctx.url(path),
+            access_token,
+            algs: dpop_algs(ctx),
+            now: ctx.now,
+            nonce_required: dpop_required(ctx),
+            nonce_ok: &nonce_ok,
+        },
+    )?;
+    match ctx
+        .store
+        .insert(
+            ns::DPOP_JTI,
+            verified.replay_key(),
+            Vec::new(),
+            Some(verified.replay_expires_at()),
+            ctx.now,
+        )
+        .await
+    {
+        Ok(()) => Ok(Some(verified.jkt)),
+        Err(StoreError::Conflict) => Err(DpopError::Replayed.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why [`check_dpop`] refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DpopFailure {
+    #[error(transparent)]
+    Proof(#[from] DpopError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DpopFailure> for TokenError {
+    fn from(e: DpopFailure) -> Self {
+        match e {
+            DpopFailure::Proof(e) => TokenError::Dpop(e),
+            DpopFailure::Store(e) => TokenError::Store(e),
+        }
+    }
+}
+
 /// `POST /token`. `client_authentication` is whether the request carried
-/// an `Authorization` header (we have no confidential clients).
+/// an `Authorization` header (we have no confidential clients); `dpop` the
+/// values of its `DPoP` headers.
 pub async fn token(
     ctx: &Ctx<'_>,
     req: TokenRequest,
     client_authentication: bool,
+    dpop: &[&str],
 ) -> Result<TokenResponse, TokenError> {
     if client_authentication || req.client_secret.is_some() || req.client_assertion.is_some() {
         return Err(TokenError::ClientAuthenticationUnsupported);
+    }
+    // Before any code is looked at: a refused proof burns nothing.
+    let jkt = check_dpop(ctx, dpop, "/token", None).await?;
+    if jkt.is_none() && dpop_required(ctx) {
+        return Err(DpopError::Missing.into());
     }
     // Checked before it is stored in a grant, compared or logged.
     if req
@@ -247,10 +356,10 @@ pub async fn token(
         .transpose()?;
     match req.grant_type.as_deref() {
         None => Err(TokenError::MissingGrantType),
-        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req, details).await,
+        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req, details, jkt).await,
         // Served only when citizens can sign in (`Settings::sign_in`).
         Some("authorization_code") if ctx.settings.sign_in.is_some() => {
-            authorization_code(ctx, req, details).await
+            authorization_code(ctx, req, details, jkt).await
         }
         Some(_) => Err(TokenError::UnsupportedGrantType),
     }
@@ -323,6 +432,7 @@ async fn pre_authorized(
     ctx: &Ctx<'_>,
     req: TokenRequest,
     details: Option<Vec<String>>,
+    jkt: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
     let code = req
         .pre_authorized_code
@@ -347,9 +457,13 @@ async fn pre_authorized(
             return Err(TokenError::UnknownPreAuthorizedCode);
         };
         let planned = match redeem(Some(&read), tx_digest.as_deref(), max, details.as_deref())? {
-            Redemption::Redeem(rec) => {
-                Some(plan(ctx, rec, req.client_id.clone(), details.clone())?)
-            }
+            Redemption::Redeem(rec) => Some(plan(
+                ctx,
+                rec,
+                req.client_id.clone(),
+                details.clone(),
+                jkt.clone(),
+            )?),
             _ => None,
         };
         let steps = planned.as_ref().map(|p| p.steps.clone());
@@ -401,7 +515,7 @@ async fn pre_authorized(
                 tracing::info!(client = ?req.client_id, "access token issued");
                 Ok(TokenResponse {
                     access_token: p.token,
-                    token_type: "Bearer",
+                    token_type: token_type(jkt.as_deref()),
                     expires_in: ctx.settings.issuer.access_token_ttl,
                     authorization_details: p.details,
                 })
@@ -433,6 +547,7 @@ fn plan(
     rec: PreAuthorizedCode,
     client_id: Option<String>,
     details: Option<Vec<String>>,
+    cnf_jkt: Option<String>,
 ) -> Result<Planned, TokenError> {
     let offer_key = rec.offer_key.clone();
     let mut grant = Grant {
@@ -449,6 +564,8 @@ fn plan(
         None => super::credential::assign_identifiers(ctx, &mut grant, false),
     }
     let token = new_secret();
+    let details = authorization_details(&grant);
+    let record = AccessToken { grant, cnf_jkt };
     let steps = vec![
         // The offer has done its job; fetching it again would show a dead code.
         TxOp::Delete {
@@ -458,7 +575,7 @@ fn plan(
         TxOp::Insert {
             ns: ns::ACCESS_TOKEN,
             key: ctx.secret_key(&token),
-            value: store::to_bytes(&grant)?,
+            value: store::to_bytes(&record)?,
             expires_at: Some(ctx.now + ctx.settings.issuer.access_token_ttl),
             now: ctx.now,
         },
@@ -466,7 +583,7 @@ fn plan(
     Ok(Planned {
         token,
         steps,
-        details: authorization_details(&grant),
+        details,
     })
 }
 
@@ -509,6 +626,7 @@ async fn authorization_code(
     ctx: &Ctx<'_>,
     req: TokenRequest,
     details: Option<Vec<String>>,
+    jkt: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
     let client_id = req.client_id.ok_or(TokenError::MissingClientId)?;
     let code = req.code.ok_or(TokenError::MissingCode)?;
@@ -550,13 +668,19 @@ async fn authorization_code(
         narrow(ctx, &mut grant, ids);
     }
     let details = authorization_details(&grant);
-    access_token(ctx, grant, details).await
+    access_token(ctx, grant, details, jkt).await
+}
+
+/// `token_type` of a token bound to `jkt` (or not).
+fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
 async fn access_token(
     ctx: &Ctx<'_>,
     grant: Grant,
     authorization_details: Option<Vec<Value>>,
+    cnf_jkt: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
     let token = new_secret();
     let ttl = ctx.settings.issuer.access_token_ttl;
@@ -564,7 +688,10 @@ async fn access_token(
         .insert(
             ns::ACCESS_TOKEN,
             ctx.secret_key(&token),
-            store::to_bytes(&grant)?,
+            store::to_bytes(&AccessToken {
+                grant: grant.clone(),
+                cnf_jkt: cnf_jkt.clone(),
+            })?,
             Some(ctx.now + ttl),
             ctx.now,
         )
@@ -572,14 +699,17 @@ async fn access_token(
     tracing::info!(client = ?grant.client_id, "access token issued");
     Ok(TokenResponse {
         access_token: token,
-        token_type: "Bearer",
+        token_type: token_type(cnf_jkt.as_deref()),
         expires_in: ttl,
         authorization_details,
     })
 }
 
-/// The grant behind a bearer access token, if it is live.
-pub async fn grant_of(ctx: &Ctx<'_>, access_token: &str) -> Result<Option<Grant>, StoreError> {
+/// The record behind an access token, if it is live.
+pub async fn token_of(
+    ctx: &Ctx<'_>,
+    access_token: &str,
+) -> Result<Option<AccessToken>, StoreError> {
     match ctx
         .store
         .get(ns::ACCESS_TOKEN, ctx.secret_key(access_token), ctx.now)

@@ -373,13 +373,36 @@ fn haip_profile_accepts_es256_proofs_only() {
         json!(["ES256"])
     );
     let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
-    let token = wallet::access_token(&server, &o);
+    // HAIP: the token is DPoP-bound, every proof with a server nonce.
+    use super::dpop;
+    let dpop_key = key();
+    let dpop_nonce = |r: &wallet::Reply| r.headers["dpop-nonce"].to_str().unwrap().to_owned();
+    let n = dpop_nonce(&wallet::post_json(&server, "/nonce", None, &Value::Null));
+    let p = dpop::proof_with(&server, &dpop_key, "/token", None, Some(&n), json!({}));
+    let t = dpop::token(&server, &o, Some(&p));
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    let send = |body: &Value| {
+        let p = dpop::proof_with(
+            &server,
+            &dpop_key,
+            "/credential",
+            Some(&token),
+            Some(&n),
+            json!({}),
+        );
+        dpop::post(
+            &server,
+            "/credential",
+            &format!("DPoP {token}"),
+            Some(&p),
+            body,
+        )
+    };
     let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
-    let n = nonce(&server);
-    let r = credential(
-        &server,
-        &token,
-        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &ed, &n)]}}),
+    let c = nonce(&server);
+    let r = send(
+        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &ed, &c)]}}),
     );
     assert_eq!(
         (r.status, r.error()),
@@ -388,11 +411,9 @@ fn haip_profile_accepts_es256_proofs_only() {
         r.body
     );
     // ES256 is fine.
-    let n = nonce(&server);
-    let r = credential(
-        &server,
-        &token,
-        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &key(), &n)]}}),
+    let c = nonce(&server);
+    let r = send(
+        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &key(), &c)]}}),
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
 }

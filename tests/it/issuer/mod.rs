@@ -10,6 +10,7 @@ mod clients;
 mod concurrency;
 pub mod crash;
 mod credential_errors;
+pub mod dpop;
 mod metadata;
 mod preauth;
 mod token_errors;
