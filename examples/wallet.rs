@@ -661,3 +661,53 @@ fn prompt(text: &str) -> Res<String> {
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim().to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use digital_id::trust::dpop;
+
+    #[test]
+    fn dpop_only_when_es256_is_advertised() {
+        assert!(Dpop::offered(&json!({})).unwrap().is_none());
+        let eddsa = json!({"dpop_signing_alg_values_supported": ["EdDSA"]});
+        assert!(Dpop::offered(&eddsa).unwrap().is_none());
+        let both = json!({"dpop_signing_alg_values_supported": ["EdDSA", "ES256"]});
+        assert!(Dpop::offered(&both).unwrap().is_some());
+    }
+
+    /// The wallet's proofs pass the server's own DPoP check: `htu` without
+    /// the query, `ath` of the token, the server's nonce.
+    #[test]
+    fn dpop_proofs_pass_the_servers_check() {
+        let meta = json!({"dpop_signing_alg_values_supported": ["ES256"]});
+        let mut d = Dpop::offered(&meta).unwrap().unwrap();
+        let mut headers = ureq::http::HeaderMap::new();
+        headers.insert("dpop-nonce", "n-1".parse().unwrap());
+        d.take_nonce(&headers);
+        let url = "http://127.0.0.1:8080/credential";
+        let proof = d.proof(&format!("{url}?x=1#f"), Some("tok")).unwrap();
+        let expect = |access_token, nonce: &'static str| {
+            let ok = move |n: &str| n == nonce;
+            dpop::verify(
+                &proof,
+                &dpop::Expect {
+                    htm: "POST",
+                    htu: url,
+                    access_token,
+                    algs: &[Algorithm::Es256],
+                    now: now(),
+                    nonce_required: true,
+                    nonce_ok: &ok,
+                },
+            )
+        };
+        let verified = expect(Some("tok"), "n-1").unwrap();
+        assert_eq!(verified.jkt, d.key.public().thumbprint());
+        assert_eq!(
+            expect(Some("other"), "n-1"),
+            Err(dpop::DpopError::AthMismatch)
+        );
+        assert_eq!(expect(Some("tok"), "n-2"), Err(dpop::DpopError::StaleNonce));
+    }
+}
