@@ -330,8 +330,8 @@ impl Wallet {
 
     // ------------------------------------------------ OpenID4VCI (offer)
 
-    /// Offer → issuer metadata → /token → /nonce → /credential
-    /// (DESIGN.md "External contract").
+    /// Offer → issuer metadata → /token → /nonce → /credential →
+    /// /notification (DESIGN.md "External contract").
     fn accept_offer(&self, link: &str, tx_code: Option<&str>) -> Res<()> {
         let offer: Value = match (
             query_param(link, "credential_offer_uri"),
@@ -389,6 +389,7 @@ impl Wallet {
             .as_str()
             .map_or_else(|| format!("{issuer}/credential"), str::to_owned);
         let mut creds = self.credentials()?;
+        let mut notifications = Vec::new();
         for id in offer["credential_configuration_ids"]
             .as_array()
             .into_iter()
@@ -419,9 +420,28 @@ impl Wallet {
             for c in list.iter().filter_map(|c| c["credential"].as_str()) {
                 creds.push(c.to_owned());
             }
+            if let Some(n) = body["notification_id"].as_str() {
+                notifications.push(n.to_owned());
+            }
             println!("received {id}");
         }
-        self.save(&creds)
+        self.save(&creds)?;
+        // OpenID4VCI 1.0 §11: tell the issuer the credentials are stored.
+        if let Some(endpoint) = meta["notification_endpoint"].as_str() {
+            for notification_id in notifications {
+                let event =
+                    json!({"notification_id": notification_id, "event": "credential_accepted"});
+                let (status, body) =
+                    self.post(endpoint, &Body::Json(&event), Some(&access), dpop.as_mut())?;
+                if status != 204 {
+                    return Err(format!(
+                        "credentials saved, but the issuer refused the notification: HTTP {status} {body}"
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     // ------------------------------------------------ OpenID4VP (present)
