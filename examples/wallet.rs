@@ -382,6 +382,13 @@ impl Wallet {
             .as_str()
             .ok_or_else(|| format!("token error: {token}"))?
             .to_owned();
+        // A server that ignored the proof issued a bearer token (RFC 9449 §5).
+        if !token["token_type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"))
+        {
+            dpop = None;
+        }
         let nonce_endpoint = meta["nonce_endpoint"]
             .as_str()
             .map_or_else(|| format!("{issuer}/nonce"), str::to_owned);
