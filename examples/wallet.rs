@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 
 use digital_id::crypto::jws::{self, Jws};
-use digital_id::crypto::{Algorithm, PublicKey, SigningKey, b64url, did_key, sha256};
+use digital_id::crypto::{Algorithm, PublicKey, SigningKey, b64url, did_key, random_token, sha256};
 use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
 use digital_id::verifier::dcql::{CredentialQuery, DcqlQuery};
 use digital_id::verifier::{jwe, presets::Preset};
@@ -36,7 +36,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Obtains the credentials of an OpenID4VCI offer (pre-authorized code).
+    /// Obtains the credentials of an OpenID4VCI offer (pre-authorized code),
+    /// with DPoP-bound tokens when the authorization server offers ES256
+    /// DPoP.
     Offer {
         link: String,
         #[arg(long)]
@@ -63,7 +65,17 @@ enum Cmd {
 const MAX_QR_VERSION: i16 = 25;
 
 fn main() -> Res<()> {
-    let cli = Cli::parse();
+    run(std::env::args_os())
+}
+
+/// The command line `args` (the program name first); `tests/it` runs the
+/// wallet through here against a real server.
+pub fn run<I, T>(args: I) -> Res<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
     let wallet = Wallet::open(&cli.dir)?;
     match cli.cmd {
         Cmd::Offer { link, tx_code } => wallet.accept_offer(&link, tx_code.as_deref()),
@@ -140,6 +152,72 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// DPoP (RFC 9449) for one offer: proofs of possession of `key`, to which
+/// the access token is bound, with the latest server nonce.
+///
+/// The key is made for the offer and never stored: a DPoP key only has to
+/// outlive the access token, which this command uses and drops, and keeping
+/// it apart from the device key (whose public key every credential carries)
+/// means a DPoP proof is never a signature by the holder key.
+struct Dpop {
+    key: SigningKey,
+    /// The last `DPoP-Nonce` the server sent (§8), if any.
+    nonce: Option<String>,
+}
+
+impl Dpop {
+    /// DPoP with a fresh ES256 key if the authorization server metadata
+    /// lists ES256 in `dpop_signing_alg_values_supported`; `None` (Bearer
+    /// tokens) otherwise.
+    fn offered(as_meta: &Value) -> Res<Option<Self>> {
+        let es256 = as_meta["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|algs| algs.iter().any(|a| a == Algorithm::Es256.as_str()));
+        if !es256 {
+            return Ok(None);
+        }
+        Ok(Some(Dpop {
+            key: SigningKey::generate(Algorithm::Es256)?,
+            nonce: None,
+        }))
+    }
+
+    /// A proof for `POST url` (§4.2): `htu` is the URL without query or
+    /// fragment, `ath` hashes `access_token` when one is presented.
+    fn proof(&self, url: &str, access_token: Option<&str>) -> Res<String> {
+        let htu = url.split(['?', '#']).next().unwrap_or(url);
+        let mut claims = json!({"htm": "POST", "htu": htu, "iat": now(), "jti": random_token()});
+        let c = claims.as_object_mut().ok_or("claims")?;
+        if let Some(token) = access_token {
+            c.insert("ath".into(), b64url(sha256(token)).into());
+        }
+        if let Some(n) = &self.nonce {
+            c.insert("nonce".into(), n.clone().into());
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), "dpop+jwt".into());
+        header.insert("jwk".into(), Value::Object(self.key.public().jwk().clone()));
+        Ok(jws::sign(
+            &self.key,
+            &header,
+            &serde_json::to_vec(&claims)?,
+        )?)
+    }
+
+    /// Keeps the `DPoP-Nonce` of a response, if it has one.
+    fn take_nonce(&mut self, headers: &ureq::http::HeaderMap) {
+        if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+            self.nonce = Some(n.to_owned());
+        }
+    }
+}
+
+/// What a POST to the issuer carries.
+enum Body<'a> {
+    Form(&'a [(&'a str, String)]),
+    Json(&'a Value),
+}
+
 impl Wallet {
     fn open(dir: &Path) -> Res<Self> {
         std::fs::create_dir_all(dir)?;
@@ -197,10 +275,63 @@ impl Wallet {
         Ok(r.body_mut().read_json()?)
     }
 
+    /// `POST url` with `body` and, when given, `Authorization: <scheme>
+    /// <access_token>`: DPoP with a proof when `dpop` is set (RFC 9449 §7.1),
+    /// Bearer otherwise. An answer asking for a DPoP nonce (`use_dpop_nonce`
+    /// in the body or the `WWW-Authenticate` challenge) is retried once with
+    /// the `DPoP-Nonce` it brings (§8). Returns the status and the JSON body
+    /// (`null` when there is none).
+    fn post(
+        &self,
+        url: &str,
+        body: &Body<'_>,
+        access_token: Option<&str>,
+        mut dpop: Option<&mut Dpop>,
+    ) -> Res<(u16, Value)> {
+        let mut retried = false;
+        loop {
+            let mut req = self.http.post(url);
+            if let Some(token) = access_token {
+                let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
+                req = req.header("Authorization", &format!("{scheme} {token}"));
+            }
+            if let Some(d) = dpop.as_deref() {
+                req = req.header("DPoP", &d.proof(url, access_token)?);
+            }
+            let mut r = match body {
+                Body::Form(form) => req.send_form(form.iter().map(|(k, v)| (*k, v.as_str()))),
+                Body::Json(v) => req.send_json(v),
+            }?;
+            let status = r.status().as_u16();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let fresh_nonce = match dpop.as_deref_mut() {
+                Some(d) => {
+                    let before = d.nonce.clone();
+                    d.take_nonce(r.headers());
+                    d.nonce.is_some() && d.nonce != before
+                }
+                None => false,
+            };
+            let value: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+            let wants_nonce = value["error"] == "use_dpop_nonce"
+                || challenge.contains("error=\"use_dpop_nonce\"");
+            if wants_nonce && fresh_nonce && !retried {
+                retried = true;
+                continue;
+            }
+            return Ok((status, value));
+        }
+    }
+
     // ------------------------------------------------ OpenID4VCI (offer)
 
-    /// Offer → issuer metadata → /token → /nonce → /credential
-    /// (DESIGN.md "External contract").
+    /// Offer → issuer metadata → /token → /nonce → /credential →
+    /// /notification (DESIGN.md "External contract").
     fn accept_offer(&self, link: &str, tx_code: Option<&str>) -> Res<()> {
         let offer: Value = match (
             query_param(link, "credential_offer_uri"),
@@ -245,15 +376,19 @@ impl Wallet {
             };
             form.push(("tx_code", tx));
         }
-        let mut r = self
-            .http
-            .post(&token_endpoint)
-            .send_form(form.iter().map(|(k, v)| (*k, v.as_str())))?;
-        let token: Value = r.body_mut().read_json()?;
+        let mut dpop = Dpop::offered(&as_meta)?;
+        let (_, token) = self.post(&token_endpoint, &Body::Form(&form), None, dpop.as_mut())?;
         let access = token["access_token"]
             .as_str()
             .ok_or_else(|| format!("token error: {token}"))?
             .to_owned();
+        // A server that ignored the proof issued a bearer token (RFC 9449 §5).
+        if !token["token_type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"))
+        {
+            dpop = None;
+        }
         let nonce_endpoint = meta["nonce_endpoint"]
             .as_str()
             .map_or_else(|| format!("{issuer}/nonce"), str::to_owned);
@@ -261,6 +396,7 @@ impl Wallet {
             .as_str()
             .map_or_else(|| format!("{issuer}/credential"), str::to_owned);
         let mut creds = self.credentials()?;
+        let mut notifications = Vec::new();
         for id in offer["credential_configuration_ids"]
             .as_array()
             .into_iter()
@@ -268,6 +404,9 @@ impl Wallet {
             .filter_map(Value::as_str)
         {
             let mut r = self.http.post(&nonce_endpoint).send_empty()?;
+            if let Some(d) = dpop.as_mut() {
+                d.take_nonce(r.headers());
+            }
             let n: Value = r.body_mut().read_json()?;
             let c_nonce = n["c_nonce"].as_str().ok_or("no c_nonce")?;
             let mut header = Map::new();
@@ -275,23 +414,41 @@ impl Wallet {
             header.insert("jwk".into(), self.key.public().jwk_for_publication());
             let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
             let proof = jws::sign(&self.key, &header, &serde_json::to_vec(&claims)?)?;
-            let mut r = self
-                .http
-                .post(&credential_endpoint)
-                .header("Authorization", &format!("Bearer {access}"))
-                .send_json(
-                    json!({"credential_configuration_id": id, "proofs": {"jwt": [proof]}}),
-                )?;
-            let body: Value = r.body_mut().read_json()?;
+            let request = json!({"credential_configuration_id": id, "proofs": {"jwt": [proof]}});
+            let (_, body) = self.post(
+                &credential_endpoint,
+                &Body::Json(&request),
+                Some(&access),
+                dpop.as_mut(),
+            )?;
             let list = body["credentials"]
                 .as_array()
                 .ok_or_else(|| format!("credential error: {body}"))?;
             for c in list.iter().filter_map(|c| c["credential"].as_str()) {
                 creds.push(c.to_owned());
             }
+            if let Some(n) = body["notification_id"].as_str() {
+                notifications.push(n.to_owned());
+            }
             println!("received {id}");
         }
-        self.save(&creds)
+        self.save(&creds)?;
+        // OpenID4VCI 1.0 §11: tell the issuer the credentials are stored.
+        if let Some(endpoint) = meta["notification_endpoint"].as_str() {
+            for notification_id in notifications {
+                let event =
+                    json!({"notification_id": notification_id, "event": "credential_accepted"});
+                let (status, body) =
+                    self.post(endpoint, &Body::Json(&event), Some(&access), dpop.as_mut())?;
+                if status != 204 {
+                    return Err(format!(
+                        "credentials saved, but the issuer refused the notification: HTTP {status} {body}"
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     // ------------------------------------------------ OpenID4VP (present)
@@ -530,4 +687,54 @@ fn prompt(text: &str) -> Res<String> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use digital_id::trust::dpop;
+
+    #[test]
+    fn dpop_only_when_es256_is_advertised() {
+        assert!(Dpop::offered(&json!({})).unwrap().is_none());
+        let eddsa = json!({"dpop_signing_alg_values_supported": ["EdDSA"]});
+        assert!(Dpop::offered(&eddsa).unwrap().is_none());
+        let both = json!({"dpop_signing_alg_values_supported": ["EdDSA", "ES256"]});
+        assert!(Dpop::offered(&both).unwrap().is_some());
+    }
+
+    /// The wallet's proofs pass the server's own DPoP check: `htu` without
+    /// the query, `ath` of the token, the server's nonce.
+    #[test]
+    fn dpop_proofs_pass_the_servers_check() {
+        let meta = json!({"dpop_signing_alg_values_supported": ["ES256"]});
+        let mut d = Dpop::offered(&meta).unwrap().unwrap();
+        let mut headers = ureq::http::HeaderMap::new();
+        headers.insert("dpop-nonce", "n-1".parse().unwrap());
+        d.take_nonce(&headers);
+        let url = "http://127.0.0.1:8080/credential";
+        let proof = d.proof(&format!("{url}?x=1#f"), Some("tok")).unwrap();
+        let expect = |access_token, nonce: &'static str| {
+            let ok = move |n: &str| n == nonce;
+            dpop::verify(
+                &proof,
+                &dpop::Expect {
+                    htm: "POST",
+                    htu: url,
+                    access_token,
+                    algs: &[Algorithm::Es256],
+                    now: now(),
+                    nonce_required: true,
+                    nonce_ok: &ok,
+                },
+            )
+        };
+        let verified = expect(Some("tok"), "n-1").unwrap();
+        assert_eq!(verified.jkt, d.key.public().thumbprint());
+        assert_eq!(
+            expect(Some("other"), "n-1"),
+            Err(dpop::DpopError::AthMismatch)
+        );
+        assert_eq!(expect(Some("tok"), "n-2"), Err(dpop::DpopError::StaleNonce));
+    }
 }

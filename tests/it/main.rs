@@ -5,6 +5,11 @@ mod certs;
 mod cli;
 mod cors;
 mod demo_page;
+// The example wallet, run through its command line by `wallet_example`; its
+// `main` is the example's own entry point.
+#[path = "../../examples/wallet.rs"]
+#[allow(dead_code)]
+mod example_wallet;
 mod fixture;
 mod interop;
 mod issuer;
@@ -27,3 +32,4 @@ mod two_nodes;
 mod verifier;
 mod verifier_anchors;
 mod verifier_outsider;
+mod wallet_example;
