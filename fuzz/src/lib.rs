@@ -362,7 +362,7 @@ pub fn dcql_query(data: &[u8]) -> Option<DcqlQuery> {
 
 fn create_request(w: &World, req: CreateRequest) -> Option<DcqlQuery> {
     let parsed = query_of(req.preset.as_deref(), req.dcql_query.as_ref());
-    let created = w.block_on(w.verifier.create(req, false, NOW));
+    let created = w.block_on(w.verifier.create(req, false, Default::default(), NOW));
     if let Err(e) = &created {
         assert_4xx(e);
     }
@@ -621,7 +621,7 @@ fn request_object(w: &World, text: &str) {
 pub fn credential_request(data: &[u8]) -> Result<usize, &'static str> {
     let w = World::get();
     w.reset_issuance();
-    let result = w.block_on(credential::issue(&w.issuer(), Some(ACCESS_TOKEN), data));
+    let result = w.block_on(credential::issue(&w.issuer(), credential::Presented::bearer(ACCESS_TOKEN), data));
     let nonce_live = w.store.count(ns::C_NONCE, NOW) == 1;
     let records = w.store.count(ns::CREDENTIAL, NOW);
     match result {
