@@ -30,7 +30,7 @@ use digital_id::verifier::dcql::DcqlQuery;
 use digital_id::verifier::fetch::{Fetch, FetchError};
 use digital_id::verifier::presets::Preset;
 use digital_id::verifier::request::{CreateRequest, query_of};
-use digital_id::verifier::response::{Accepted, ResponseError, WalletResponse};
+use digital_id::verifier::response::{Accepted, Responded, ResponseError, WalletResponse};
 use digital_id::verifier::outbound::Outbound;
 use digital_id::verifier::transaction::{
     NS_REQUEST, NS_RESPONSE, NS_TRANSACTION, Outcome, Phase, ResponseId, ResponseMode,
@@ -278,12 +278,16 @@ impl World {
             request_expires_at: NOW + 20,
             dcql_query: query.clone(),
             response_mode: mode,
+            party: digital_id::verifier::DEFAULT_PARTY.into(),
             client_id: VP_CLIENT_ID.into(),
             nonce: VP_NONCE.into(),
             state: VP_STATE.into(),
             response_key: (mode == ResponseMode::DirectPostJwt).then(|| self.response_key.clone()),
             callback_url: None,
             demo: false,
+            redirect_uri: None,
+            response_code: None,
+            request_uri_method: Default::default(),
             phase: Phase::RequestObjectRetrieved {
                 at: NOW - 5,
                 respond_by: NOW + self.settings.verifier.response_window - 5,
@@ -541,13 +545,13 @@ fn respond(w: &World, query: &DcqlQuery, mode: ResponseMode, body: &[u8]) -> Opt
         "the response key outlived the response"
     );
     match (&result, outcome) {
-        (Ok((Accepted::Verified, _)), Outcome::Verified { claims }) => {
+        (Ok(Responded { accepted: Accepted::Verified, .. }), Outcome::Verified { claims }) => {
             assert!(
                 claims.keys().all(|id| query.credential(id).is_some()),
                 "claims for a Credential Query the request did not make"
             );
         }
-        (Ok((Accepted::WalletError, _)), Outcome::Failed { .. }) => {}
+        (Ok(Responded { accepted: Accepted::WalletError, .. }), Outcome::Failed { .. }) => {}
         (Err(e), Outcome::Failed { .. }) => assert_4xx(e),
         _ => panic!("the answer {result:?} disagrees with the stored outcome {outcome:?}"),
     }

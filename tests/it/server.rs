@@ -236,7 +236,9 @@ fn an_ignored_body_over_the_limit_is_invalid_request() {
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
             big.len()
         );
-        let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&big));
+        let _ = conn
+            .write_all(head.as_bytes())
+            .and_then(|_| conn.write_all(&big));
         let resp = read_response(&mut conn);
         assert!(resp.starts_with("HTTP/1.1 400"), "{path}: {resp:?}");
         let body: Value = serde_json::from_str(&resp[resp.find("\r\n\r\n").unwrap() + 4..])
