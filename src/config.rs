@@ -166,7 +166,7 @@ impl Default for IssuerSettings {
             tx_code_attempts: 5,
             access_token_ttl: 600,
             c_nonce_ttl: 300,
-            authorization_code_ttl: 120,
+            authorization_code_ttl: 60,
             batch_size: 10,
             credential_days: 365,
             status_list_size: 1 << 17,
@@ -743,7 +743,7 @@ impl Settings {
             return Err(ConfigError::BatchSize(i.batch_size));
         }
         let st = &self.store_tuning;
-        let checks: [(bool, &'static str); 12] = [
+        let checks: [(bool, &'static str); 13] = [
             (
                 (1..=1 << 20).contains(&st.redb_cache_mib),
                 "store.redb_cache_mib",
@@ -756,6 +756,12 @@ impl Settings {
             (i.tx_code_attempts > 0, "issuer.tx_code_attempts"),
             (i.access_token_ttl > 0, "issuer.access_token_ttl"),
             (i.c_nonce_ttl > 0, "issuer.c_nonce_ttl"),
+            // HAIP 1.0: authorization codes live at most 60 s.
+            (
+                i.authorization_code_ttl > 0
+                    && (self.profile != Profile::Haip || i.authorization_code_ttl <= 60),
+                "issuer.authorization_code_ttl",
+            ),
             (
                 i.status_list_size >= 1 << 17 && i.status_list_size % 4 == 0,
                 "issuer.status_list_size",
@@ -954,6 +960,31 @@ mod tests {
             Settings::from_layers(args, FileConfig::default()),
             Err(ConfigError::Store)
         ));
+    }
+
+    /// HAIP 1.0: authorization codes live at most 60 s (the default).
+    #[test]
+    fn haip_authorization_codes_live_at_most_a_minute() {
+        let cases = [
+            ("", 60, true),
+            ("profile = \"haip\"\n", 60, true),
+            ("profile = \"haip\"\n", 61, false),
+            ("", 600, true),
+            ("", 0, false),
+        ];
+        for (profile, ttl, ok) in cases {
+            let file: FileConfig = toml::from_str(&format!(
+                "{profile}[issuer]\nauthorization_code_ttl = {ttl}"
+            ))
+            .unwrap();
+            match (ok, Settings::from_layers(ServeArgs::default(), file)) {
+                (true, Ok(s)) => assert_eq!(s.issuer.authorization_code_ttl, ttl),
+                (false, Err(ConfigError::Range("issuer.authorization_code_ttl"))) => {}
+                (_, other) => panic!("{profile:?} {ttl}: {other:?}"),
+            }
+        }
+        let defaults = Settings::from_layers(ServeArgs::default(), FileConfig::default());
+        assert_eq!(defaults.unwrap().issuer.authorization_code_ttl, 60);
     }
 
     #[test]

@@ -169,6 +169,11 @@ pub enum AuthorizeError {
     UnknownRequestUri,
     #[error("a pushed request may not itself carry `request_uri`")]
     NestedRequestUri,
+    #[error(
+        "this server requires pushed authorization requests (HAIP 1.0, RFC 9126 §5): \
+         POST the request to /par and send only `client_id` and `request_uri` here"
+    )]
+    ParRequired,
     #[error("`client_id` differs from the pushed request's")]
     ClientMismatch,
     #[error("the login session is unknown or has expired; start again from the wallet")]
@@ -216,6 +221,7 @@ impl crate::http::WireError for AuthorizeError {
             | UnknownIssuerState
             | UnknownRequestUri
             | NestedRequestUri
+            | ParRequired
             | ClientMismatch
             | UnknownSession
             | UnknownSubject
@@ -246,6 +252,7 @@ impl crate::http::WireError for AuthorizeError {
             | UnknownIssuerState
             | UnknownRequestUri
             | NestedRequestUri
+            | ParRequired
             | ClientMismatch
             | UnknownSession
             | UnknownSubject
@@ -572,12 +579,29 @@ pub async fn open(
         Some(uri) => super::par::redeem(ctx, &uri, p.client_id.as_deref())
             .await
             .map_err(Refusal::Page)?,
-        None => validate(ctx, p).await?,
+        None => {
+            let request = validate(ctx, p).await?;
+            // Validated first, so the refusal goes back to the client.
+            if par_required(ctx) {
+                return Err(Refusal::to_client(
+                    ctx,
+                    &request,
+                    AuthorizeError::ParRequired,
+                ));
+            }
+            request
+        }
     };
     let session_id = open_session(ctx, &request)
         .await
         .map_err(|e| Refusal::to_client(ctx, &request, e))?;
     Ok((session_id, request))
+}
+
+/// Whether authorization requests must come through `POST /par`
+/// (`require_pushed_authorization_requests`): under `--profile haip`.
+pub fn par_required(ctx: &Ctx<'_>) -> bool {
+    ctx.settings.profile == crate::config::Profile::Haip
 }
 
 async fn open_session(

@@ -140,7 +140,7 @@ pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
         let code_flow = json!({
             "authorization_endpoint": ctx.url("/authorize"),
             "pushed_authorization_request_endpoint": ctx.url("/par"),
-            "require_pushed_authorization_requests": false,
+            "require_pushed_authorization_requests": super::authorize::par_required(ctx),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", PRE_AUTHORIZED_GRANT],

@@ -435,3 +435,53 @@ fn an_invalid_registry_record_gets_credential_request_denied() {
         r.body
     );
 }
+
+/// HAIP 1.0 (`--profile haip`): the metadata requires PAR, an authorization
+/// request sent to `/authorize` directly goes back to the wallet as
+/// `invalid_request` (with `state` and `iss`), a pushed one gets a code as
+/// always, and a code lives at most 60 s (a longer setting does not start).
+#[test]
+fn under_haip_authorization_requests_must_be_pushed() {
+    use digital_id::config::Profile;
+    let server = InProc::start_with(|s| s.profile = Profile::Haip);
+    let meta = wallet::get(&server, "/.well-known/oauth-authorization-server").body;
+    assert_eq!(meta["require_pushed_authorization_requests"], true);
+    let (status, _, location) = text(
+        no_redirect_agent()
+            .get(&server.url("/authorize"))
+            .query("response_type", "code")
+            .query("client_id", CLIENT)
+            .query("redirect_uri", REDIRECT)
+            .query("code_challenge", &challenge())
+            .query("code_challenge_method", "S256")
+            .query("scope", "ru.passport")
+            .query("state", "st-1")
+            .call(),
+    );
+    assert_eq!(status, 302);
+    let location = location.expect("a redirect to the wallet");
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert!(
+        param(&location, "error_description")
+            .unwrap()
+            .contains("pushed authorization requests"),
+        "{location}"
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        param(&location, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+    assert!(param(&location, "code").is_none());
+    // Through PAR the same request gets its code.
+    let code = code_for(&server, "ivanov-ivan", &[("scope", "ru.passport")]);
+    assert!(!code.is_empty());
+    // Outside HAIP PAR stays optional.
+    let plain = InProc::start();
+    let meta = wallet::get(&plain, "/.well-known/oauth-authorization-server").body;
+    assert_eq!(meta["require_pushed_authorization_requests"], false);
+}
