@@ -452,7 +452,7 @@ fn under_haip_authorization_requests_must_be_pushed() {
             .query("response_type", "code")
             .query("client_id", CLIENT)
             .query("redirect_uri", REDIRECT)
-            .query("code_challenge", &challenge())
+            .query("code_challenge", challenge())
             .query("code_challenge_method", "S256")
             .query("scope", "ru.passport")
             .query("state", "st-1")
