@@ -362,7 +362,6 @@ fn request_uri_method_post_in_the_link() {
 
 #[test]
 fn the_result_callback_carries_no_claims() {
-    use std::io::{BufRead, BufReader, Read, Write};
     // A loopback callback over http: development only.
     let server = InProc::start_with(|s| {
         s.verifier.allow_loopback = true;
@@ -381,26 +380,8 @@ fn the_result_callback_carries_no_claims() {
     let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
     let (code, body) = answer(&ro, json!({"credential": [p]}));
     assert_eq!(code, 200);
-    let (stream, _) = listener.accept().unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap();
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut jwt = vec![0; len];
-    reader.read_exact(&mut jwt).unwrap();
-    reader
-        .get_mut()
-        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-        .unwrap();
-    let jws = digital_id::crypto::jws::Jws::decode(std::str::from_utf8(&jwt).unwrap()).unwrap();
+    let jwt = crate::verifier::receive_callback(&listener);
+    let jws = digital_id::crypto::jws::Jws::decode(&jwt).unwrap();
     let result = &jws.payload_json().unwrap()["result"];
     assert_eq!(result["transaction_id"], id.as_str());
     assert_eq!(result["status"], "verified");

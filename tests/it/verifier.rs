@@ -1300,7 +1300,6 @@ fn events_stream_reports_pending_then_verified() {
 
 #[test]
 fn callback_receives_the_result_signed_by_the_verifier() {
-    use std::io::{BufRead, BufReader, Read, Write};
     // A loopback callback over http: development only.
     let server = InProc::start_with(|s| s.verifier.allow_loopback = true);
     let holder = wallet_key();
@@ -1313,26 +1312,8 @@ fn callback_receives_the_result_signed_by_the_verifier() {
     );
     let p = present(&cred, &[&["age_equal_or_over", "18"]], &holder, &ro, T0);
     assert_eq!(answer(&ro, json!({"credential": [p]})).0, 200);
-    let (stream, _) = listener.accept().unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap();
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).unwrap();
-    reader
-        .get_mut()
-        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-        .unwrap();
-    let jws = Jws::decode(std::str::from_utf8(&body).unwrap()).unwrap();
+    let jwt = receive_callback(&listener);
+    let jws = Jws::decode(&jwt).unwrap();
     jws.verify(server.state.verifier.keys.signing.public())
         .unwrap();
     let claims = jws.payload_json().unwrap();
@@ -1498,4 +1479,30 @@ fn metrics_count_issued_and_verified_by_type_and_outcome() {
         text.contains("kind=\"oid4vp_response\",outcome=\"failed\"} 1"),
         "{text}"
     );
+}
+
+/// Accepts one result callback on `listener`, answers it 204 and returns
+/// its body (the JWS).
+pub(crate) fn receive_callback(listener: &std::net::TcpListener) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (stream, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    reader
+        .get_mut()
+        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .unwrap();
+    String::from_utf8(body).unwrap()
 }
