@@ -23,6 +23,11 @@ use digital_id::sdjwt::{ClaimPath, HolderCredential, KeyBinding};
 use digital_id::verifier::dcql::{CredentialQuery, DcqlQuery};
 use digital_id::verifier::{jwe, presets::Preset};
 
+/// The test wallet provider (wallet and key attestations for HAIP servers).
+#[path = "support/wallet_provider.rs"]
+#[allow(dead_code)]
+pub mod wallet_provider;
+
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 #[derive(Parser)]

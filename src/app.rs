@@ -31,6 +31,8 @@ pub enum StartError {
     Outbound(#[from] crate::verifier::outbound::OutboundError),
     #[error("cannot load the verifier's trust anchors ([verifier.trust] anchors): {0}")]
     Anchors(#[from] AnchorError),
+    #[error("cannot load the wallet providers' roots ([attestation] wallet_provider_roots): {0}")]
+    WalletProviders(AnchorError),
 }
 
 /// Builds the state the server runs with. `generated_key` is called with a
@@ -79,6 +81,10 @@ pub fn build_state(
         )?
         .with_anchors(load_anchors(&settings.verifier.trust.anchors)?),
     );
+    let wallet_providers = Arc::new(
+        load_anchors(&settings.attestation.wallet_provider_roots)
+            .map_err(StartError::WalletProviders)?,
+    );
     verifier.attach_registry(keys.store_secret.clone());
     let status = crate::status::Allocator::new(settings.issuer.status_list_size);
     // The provider's TLS trusts what the verifier's outbound calls trust
@@ -91,6 +97,7 @@ pub fn build_state(
     let signin = signin.transpose()?;
     Ok(AppState {
         signin,
+        wallet_providers,
         verifier,
         parties: crate::verifier::parties::Parties::new(store.clone()),
         settings,
@@ -115,7 +122,8 @@ pub fn build_state(
     })
 }
 
-/// Reads the PEM files of `[verifier.trust] anchors`.
+/// Reads the PEM files of `[verifier.trust] anchors` or `[attestation]
+/// wallet_provider_roots`.
 pub fn load_anchors(paths: &[std::path::PathBuf]) -> Result<Anchors, AnchorError> {
     let mut anchors = Anchors::default();
     for path in paths {
@@ -125,7 +133,7 @@ pub fn load_anchors(paths: &[std::path::PathBuf]) -> Result<Anchors, AnchorError
             source,
         })?;
         let n = anchors.add_pem(&name, &pem)?;
-        tracing::info!(file = %name, certificates = n, "loaded verifier trust anchors");
+        tracing::info!(file = %name, certificates = n, "loaded trust anchors");
     }
     Ok(anchors)
 }

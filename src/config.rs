@@ -2,6 +2,7 @@
 //! validation step producing [`Settings`], the checked value `AppState`
 //! holds. A bad setting is one clear line and a non-zero exit.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -84,6 +85,40 @@ pub struct FileConfig {
     pub verifier: VerifierSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+    /// `[attestation]`: the wallet providers whose wallet and key
+    /// attestations are trusted.
+    #[serde(default)]
+    pub attestation: AttestationSettings,
+    /// `[key_attestation."<credential configuration id>"]`: the key
+    /// attestation a proof for that configuration must carry.
+    #[serde(default)]
+    pub key_attestation: BTreeMap<String, KeyAttestationPolicy>,
+}
+
+/// `[attestation]` (DESIGN.md "Wallet clients", "Device-bound keys").
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttestationSettings {
+    /// PEM files of the wallet providers' CA certificates (several per
+    /// file; relative to the configuration file's directory). A wallet
+    /// attestation (OAuth attestation-based client authentication) or key
+    /// attestation (OpenID4VCI 1.0 Appendix D) is trusted when its `x5c`
+    /// chains to one of them.
+    pub wallet_provider_roots: Vec<PathBuf>,
+}
+
+/// `[key_attestation."<credential configuration id>"]`: the attack
+/// potential resistance levels (OpenID4VCI 1.0 Appendix D.2, e.g.
+/// `iso_18045_high`) a key attestation must assert for a proof of that
+/// configuration to be accepted; advertised as the proof types'
+/// `key_attestations_required`. An empty list accepts any level.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyAttestationPolicy {
+    /// Accepted `key_storage` values: the attestation must assert one.
+    pub key_storage: Vec<String>,
+    /// Accepted `user_authentication` values: the attestation must assert one.
+    pub user_authentication: Vec<String>,
 }
 
 /// A registered wallet client (`[[clients]]`): the only clients the
@@ -558,6 +593,8 @@ pub enum ConfigError {
     DisplayName,
     #[error(transparent)]
     Auth(#[from] AuthConfigError),
+    #[error("[key_attestation.{id:?}] is not usable: {why}")]
+    KeyAttestation { id: String, why: &'static str },
 }
 
 /// Largest accepted `issuer.batch_size`.
@@ -591,6 +628,9 @@ pub struct Settings {
     pub issuer: IssuerSettings,
     pub verifier: VerifierSettings,
     pub limits: LimitSettings,
+    pub attestation: AttestationSettings,
+    /// Per credential configuration id (checked against the catalogue).
+    pub key_attestation: BTreeMap<String, KeyAttestationPolicy>,
 }
 
 impl Settings {
@@ -605,9 +645,11 @@ impl Settings {
     }
 
     pub fn from_layers(args: ServeArgs, mut file: FileConfig) -> Result<Self, ConfigError> {
-        // Paths of `[verifier.trust]` are relative to the file that names them.
+        // Paths of `[verifier.trust]` and `[attestation]` are relative to
+        // the file that names them.
         if let Some(dir) = args.config.as_deref().and_then(Path::parent) {
-            for anchor in &mut file.verifier.trust.anchors {
+            let roots = &mut file.attestation.wallet_provider_roots;
+            for anchor in file.verifier.trust.anchors.iter_mut().chain(roots) {
                 if anchor.is_relative() {
                     *anchor = dir.join(&*anchor);
                 }
@@ -669,8 +711,11 @@ impl Settings {
             issuer: file.issuer,
             verifier: file.verifier,
             limits: file.limits,
+            attestation: file.attestation,
+            key_attestation: file.key_attestation,
         };
         s.check_ranges()?;
+        s.check_key_attestation()?;
         s.check_clients()?;
         s.check_verifier_party()?;
         Ok(s)
@@ -734,6 +779,32 @@ impl Settings {
             Some(d) if !(name_ok(&d.ru) && name_ok(&d.en)) => Err(ConfigError::DisplayName),
             Some(_) | None => Ok(()),
         }
+    }
+
+    /// Every `[key_attestation."<id>"]` names a credential configuration
+    /// of the catalogue, and its levels are short printable strings.
+    fn check_key_attestation(&self) -> Result<(), ConfigError> {
+        for (id, policy) in &self.key_attestation {
+            let bad = |why| ConfigError::KeyAttestation {
+                id: id.clone(),
+                why,
+            };
+            if crate::catalogue::find(id).is_none() {
+                return Err(bad("no credential configuration has this id"));
+            }
+            let level_ok = |l: &String| {
+                !l.is_empty() && l.len() <= 64 && l.bytes().all(|b| b.is_ascii_graphic())
+            };
+            if !policy
+                .key_storage
+                .iter()
+                .chain(&policy.user_authentication)
+                .all(level_ok)
+            {
+                return Err(bad("a level must be 1 to 64 printable ASCII characters"));
+            }
+        }
+        Ok(())
     }
 
     fn check_ranges(&self) -> Result<(), ConfigError> {

@@ -72,6 +72,7 @@ impl AppState {
             registry: &*self.registry,
             status: &self.status,
             status_tokens: &self.status_tokens,
+            wallet_providers: &self.wallet_providers,
             now: self.now(),
         }
     }

@@ -58,6 +58,9 @@ pub struct AppState {
     /// The upstream OpenID Provider citizens sign in at (`[auth] provider
     /// = "oidc"`).
     pub signin: Option<Arc<crate::signin::Provider>>,
+    /// The wallet providers' roots (`[attestation] wallet_provider_roots`):
+    /// wallet and key attestations must chain to one of them.
+    pub wallet_providers: Arc<crate::crypto::x509::Anchors>,
 }
 
 impl std::fmt::Debug for AppState {

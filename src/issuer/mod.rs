@@ -83,6 +83,8 @@ pub struct Ctx<'a> {
     pub status: &'a crate::status::Allocator,
     /// This node's signed status list tokens.
     pub status_tokens: &'a crate::status::TokenCache,
+    /// The wallet providers' roots (`[attestation] wallet_provider_roots`).
+    pub wallet_providers: &'a crate::crypto::x509::Anchors,
     /// Unix seconds.
     pub now: i64,
 }

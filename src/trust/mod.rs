@@ -3,4 +3,5 @@
 //! values and any stored state (replay caches live in the store, with the
 //! caller).
 
+pub mod attestation;
 pub mod dpop;
