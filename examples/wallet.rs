@@ -10,6 +10,14 @@
 //! The device key lives in `wallet-key.jwk` (0600) and credentials in
 //! `wallet-credentials.json`, in `--dir` (default `./wallet`). Only the
 //! claims a request asks for are disclosed.
+//!
+//! For servers that demand attestations (`--profile haip`) the wallet
+//! carries a test wallet provider in `<dir>/wallet-provider` (a generated
+//! root CA and signing leaf, never for production): it attests the wallet
+//! instance (OAuth attestation-based client authentication at the token
+//! endpoint) and the device key (a `key_attestation` in the key proof).
+//! `cargo run --example wallet -- provider-root > wallet-providers.pem`
+//! prints the root a server's `[attestation] wallet_provider_roots` names.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +33,6 @@ use digital_id::verifier::{jwe, presets::Preset};
 
 /// The test wallet provider (wallet and key attestations for HAIP servers).
 #[path = "support/wallet_provider.rs"]
-#[allow(dead_code)]
 pub mod wallet_provider;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -63,7 +70,13 @@ enum Cmd {
     },
     /// Lists stored credentials (their types).
     List,
+    /// Prints the test wallet provider's root certificate (PEM), for a
+    /// server's `[attestation] wallet_provider_roots`.
+    ProviderRoot,
 }
+
+/// The client id the wallet's attestations name.
+pub const CLIENT_ID: &str = "digital-id-example-wallet";
 
 /// Largest QR version shown by value; bigger presentations go by reference
 /// (versions above ~25 are hard to scan from a phone screen).
@@ -90,6 +103,10 @@ where
             preset,
             once,
         } => wallet.show_qr(&verifier, &preset, once),
+        Cmd::ProviderRoot => {
+            print!("{}", String::from_utf8(wallet.provider()?.root_pem()?)?);
+            Ok(())
+        }
         Cmd::List => {
             for c in wallet.credentials()? {
                 let h = HolderCredential::parse(&c)?;
@@ -217,6 +234,65 @@ impl Dpop {
     }
 }
 
+/// OAuth attestation-based client authentication: the wallet provider's
+/// attestation of this wallet instance and, per request, the instance's
+/// proof of possession of the attested key.
+struct ClientAttestation {
+    attestation: String,
+    /// The wallet instance key (the attestation's `cnf`), made per run.
+    instance: SigningKey,
+    /// The authorization server's issuer identifier (the PoP's `aud`).
+    audience: String,
+    /// The challenge of the server's `challenge_endpoint`, when it has one.
+    challenge: Option<String>,
+}
+
+impl ClientAttestation {
+    /// When the authorization server lists `attest_jwt_client_auth`.
+    fn offered(wallet: &Wallet, as_meta: &Value) -> Res<Option<Self>> {
+        let offered = as_meta["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m == "attest_jwt_client_auth"));
+        if !offered {
+            return Ok(None);
+        }
+        let instance = SigningKey::generate(Algorithm::Es256)?;
+        let attestation =
+            wallet
+                .provider()?
+                .client_attestation(CLIENT_ID, instance.public(), now())?;
+        let challenge = match as_meta["challenge_endpoint"].as_str() {
+            Some(endpoint) => {
+                let mut r = wallet.http.post(endpoint).send_empty()?;
+                let v: Value = r.body_mut().read_json()?;
+                Some(
+                    v["attestation_challenge"]
+                        .as_str()
+                        .ok_or_else(|| format!("challenge endpoint: {v}"))?
+                        .to_owned(),
+                )
+            }
+            None => None,
+        };
+        Ok(Some(ClientAttestation {
+            attestation,
+            instance,
+            audience: as_meta["issuer"].as_str().unwrap_or_default().to_owned(),
+            challenge,
+        }))
+    }
+
+    /// A fresh proof of possession (its own `jti`) for one request.
+    fn pop(&self) -> Res<String> {
+        wallet_provider::client_attestation_pop(
+            &self.instance,
+            &self.audience,
+            self.challenge.as_deref(),
+            now(),
+        )
+    }
+}
+
 /// What a POST to the issuer carries.
 enum Body<'a> {
     Form(&'a [(&'a str, String)]),
@@ -272,6 +348,15 @@ impl Wallet {
         Ok(())
     }
 
+    /// The test wallet provider in `<dir>/wallet-provider` (generated on
+    /// first use).
+    fn provider(&self) -> Res<wallet_provider::WalletProvider> {
+        wallet_provider::WalletProvider::load_or_generate(
+            &self.dir.join("wallet-provider"),
+            "https://wallet-provider.example",
+        )
+    }
+
     fn get_json(&self, url: &str) -> Res<Value> {
         let mut r = self.http.get(url).call()?;
         if r.status() != 200 {
@@ -292,10 +377,16 @@ impl Wallet {
         body: &Body<'_>,
         access_token: Option<&str>,
         mut dpop: Option<&mut Dpop>,
+        client_auth: Option<&ClientAttestation>,
     ) -> Res<(u16, Value)> {
         let mut retried = false;
         loop {
             let mut req = self.http.post(url);
+            if let Some(a) = client_auth {
+                req = req
+                    .header("OAuth-Client-Attestation", &a.attestation)
+                    .header("OAuth-Client-Attestation-PoP", &a.pop()?);
+            }
             if let Some(token) = access_token {
                 let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
                 req = req.header("Authorization", &format!("{scheme} {token}"));
@@ -382,7 +473,14 @@ impl Wallet {
             form.push(("tx_code", tx));
         }
         let mut dpop = Dpop::offered(&as_meta)?;
-        let (_, token) = self.post(&token_endpoint, &Body::Form(&form), None, dpop.as_mut())?;
+        let client_auth = ClientAttestation::offered(self, &as_meta)?;
+        let (_, token) = self.post(
+            &token_endpoint,
+            &Body::Form(&form),
+            None,
+            dpop.as_mut(),
+            client_auth.as_ref(),
+        )?;
         let access = token["access_token"]
             .as_str()
             .ok_or_else(|| format!("token error: {token}"))?
@@ -417,6 +515,21 @@ impl Wallet {
             let mut header = Map::new();
             header.insert("typ".into(), "openid4vci-proof+jwt".into());
             header.insert("jwk".into(), self.key.public().jwk_for_publication());
+            // Appendix D: the wallet provider vouches for the device key.
+            let config = &meta["credential_configurations_supported"][id];
+            if config["proof_types_supported"]["jwt"]
+                .get("key_attestations_required")
+                .is_some()
+            {
+                let attestation = self.provider()?.key_attestation(
+                    &[self.key.public()],
+                    &wallet_provider::KeyAttestation {
+                        nonce: Some(c_nonce),
+                        ..wallet_provider::KeyAttestation::high(now())
+                    },
+                )?;
+                header.insert("key_attestation".into(), attestation.into());
+            }
             let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
             let proof = jws::sign(&self.key, &header, &serde_json::to_vec(&claims)?)?;
             let request = json!({"credential_configuration_id": id, "proofs": {"jwt": [proof]}});
@@ -425,6 +538,7 @@ impl Wallet {
                 &Body::Json(&request),
                 Some(&access),
                 dpop.as_mut(),
+                None,
             )?;
             let list = body["credentials"]
                 .as_array()
@@ -443,8 +557,13 @@ impl Wallet {
             for notification_id in notifications {
                 let event =
                     json!({"notification_id": notification_id, "event": "credential_accepted"});
-                let (status, body) =
-                    self.post(endpoint, &Body::Json(&event), Some(&access), dpop.as_mut())?;
+                let (status, body) = self.post(
+                    endpoint,
+                    &Body::Json(&event),
+                    Some(&access),
+                    dpop.as_mut(),
+                    None,
+                )?;
                 if status != 204 {
                     return Err(format!(
                         "credentials saved, but the issuer refused the notification: HTTP {status} {body}"
