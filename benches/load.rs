@@ -46,6 +46,18 @@
 //!   (`age_over_18`, `direct_post`), `GET` of the request object,
 //!   `POST` of the answer to `response_uri`, `GET /verifier/requests/{id}`.
 //! - `requests`: `POST /verifier/requests` (`age_over_18`) alone.
+//! - `haip`: the `preauth` flow as a HAIP 1.0 wallet does it, against a
+//!   server under `--profile haip` (demo mode, whose demo issuer CA
+//!   certifies the signing key, so credentials carry `x5c`) that trusts the
+//!   load generator's test wallet provider: `/token` with a wallet
+//!   attestation and a fresh proof of possession (`OAuth-Client-Attestation`,
+//!   `-PoP`) and a DPoP proof, `/nonce`, `/credential` with a DPoP-bound
+//!   token (`ath` proof) and a key proof carrying a key attestation. Each
+//!   worker is one wallet instance: its wallet attestation, device key and
+//!   key attestation are made once, before the clock starts (a wallet keeps
+//!   them); a `use_dpop_nonce` answer is retried once with the new nonce.
+//!   Without `--base` only (the server must trust the generated provider).
+//!   `scripts/bench-haip` runs it beside `preauth` in one run.
 //! - `--parties N` (with `scan`, `cycle`, `requests`): registers N relying
 //!   parties (`POST /admin/relying-parties`, entitled to `age_over_18`; not
 //!   timed) and spreads the flows over their keys, so each request is
@@ -58,8 +70,15 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use digital_id::crypto::{Algorithm, SigningKey, jws};
+use digital_id::crypto::{Algorithm, SigningKey, b64url, jws, random_token, sha256};
 use serde_json::{Map, Value, json};
+
+/// The example wallet's test wallet provider (the `haip` scenario uses
+/// part of it).
+#[path = "../examples/support/wallet_provider.rs"]
+#[allow(dead_code)]
+mod wallet_provider;
+use wallet_provider::{KeyAttestation, WalletProvider, client_attestation_pop};
 
 struct Options {
     scenario: String,
@@ -136,8 +155,8 @@ struct Local {
     _data: tempfile::TempDir,
 }
 
-fn start_local(demo: bool) -> Local {
-    use digital_id::config::{ServeArgs, Settings};
+fn start_local(demo: bool, haip: Option<&WalletProvider>) -> Local {
+    use digital_id::config::{Profile, ServeArgs, Settings};
     let data = tempfile::tempdir().unwrap();
     // Bound here and handed to the server, so no other process can take
     // the port between choosing it and serving on it.
@@ -158,6 +177,12 @@ fn start_local(demo: bool) -> Local {
     settings.limits.per_client_burst = 1e6;
     settings.limits.global_rate = 1e6;
     settings.limits.global_burst = 1e6;
+    if let Some(provider) = haip {
+        let root = data.path().join("wallet-providers.pem");
+        std::fs::write(&root, provider.root_pem().unwrap()).unwrap();
+        settings.profile = Profile::Haip;
+        settings.attestation.wallet_provider_roots = vec![root];
+    }
     let state = Arc::new(
         digital_id::app::build_state(settings, Arc::new(digital_id::clock::SystemClock), |_| {})
             .unwrap(),
@@ -299,6 +324,166 @@ fn preauth_flow(
         "proofs": {"jwt": [proof(holder, issuer, c_nonce)]},
     });
     let (status, cred) = post_json(agent, &format!("{base}/credential"), Some(&auth), &body);
+    assert_eq!(status, 200, "credential request failed: {cred}");
+    cred["credentials"][0]["credential"]
+        .as_str()
+        .expect("a credential")
+        .to_owned()
+}
+
+/// A HAIP wallet instance (the `haip` scenario): attested once, then
+/// flow after flow with fresh proofs.
+struct HaipWallet {
+    holder: SigningKey,
+    /// The provider's `key-attestation+jwt` for `holder` (no nonce: valid
+    /// for its hour, as a wallet keeps it).
+    key_attestation: String,
+    instance: SigningKey,
+    client_attestation: String,
+    dpop: SigningKey,
+    dpop_nonce: Option<String>,
+}
+
+impl HaipWallet {
+    fn new(provider: &WalletProvider) -> Self {
+        let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+        let instance = SigningKey::generate(Algorithm::Es256).unwrap();
+        HaipWallet {
+            key_attestation: provider
+                .key_attestation(&[holder.public()], &KeyAttestation::high(now()))
+                .unwrap(),
+            client_attestation: provider
+                .client_attestation("load-generator-wallet", instance.public(), now())
+                .unwrap(),
+            holder,
+            instance,
+            dpop: SigningKey::generate(Algorithm::Es256).unwrap(),
+            dpop_nonce: None,
+        }
+    }
+
+    fn dpop_proof(&self, url: &str, access_token: Option<&str>) -> String {
+        let mut claims = json!({"htm": "POST", "htu": url, "iat": now(), "jti": random_token()});
+        if let Some(t) = access_token {
+            claims["ath"] = b64url(sha256(t)).into();
+        }
+        if let Some(n) = &self.dpop_nonce {
+            claims["nonce"] = n.clone().into();
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("dpop+jwt"));
+        header.insert(
+            "jwk".into(),
+            Value::Object(self.dpop.public().jwk().clone()),
+        );
+        jws::sign(&self.dpop, &header, &serde_json::to_vec(&claims).unwrap()).unwrap()
+    }
+
+    /// `POST url` as this wallet: DPoP proof (and `Authorization: DPoP`
+    /// with `access_token`), the wallet attestation when `attest`; once
+    /// more with the server's nonce after `use_dpop_nonce`.
+    fn post(
+        &mut self,
+        agent: &ureq::Agent,
+        url: &str,
+        body: HaipBody<'_>,
+        access_token: Option<&str>,
+        attest: Option<&str>,
+    ) -> (u16, Value) {
+        for attempt in 0..2 {
+            let mut req = agent
+                .post(url)
+                .header("DPoP", &self.dpop_proof(url, access_token));
+            if let Some(t) = access_token {
+                req = req.header("Authorization", &format!("DPoP {t}"));
+            }
+            if let Some(aud) = attest {
+                let pop = client_attestation_pop(&self.instance, aud, None, now()).unwrap();
+                req = req
+                    .header("OAuth-Client-Attestation", &self.client_attestation)
+                    .header("OAuth-Client-Attestation-PoP", &pop);
+            }
+            let mut r = match body {
+                HaipBody::Form(f) => req.send_form(f.iter().copied()),
+                HaipBody::Json(v) => req.send_json(v),
+                HaipBody::Empty => req.send_empty(),
+            }
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+            if let Some(n) = r.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+                self.dpop_nonce = Some(n.to_owned());
+            }
+            let status = r.status().as_u16();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let value: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+            let wants_nonce =
+                value["error"] == "use_dpop_nonce" || challenge.contains("use_dpop_nonce");
+            if !(wants_nonce && attempt == 0) {
+                return (status, value);
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+}
+
+#[derive(Clone, Copy)]
+enum HaipBody<'a> {
+    Form(&'a [(&'a str, &'a str)]),
+    Json(&'a Value),
+    Empty,
+}
+
+/// The `haip` scenario's flow: attested, DPoP-bound, key-attested.
+fn haip_flow(
+    agent: &ureq::Agent,
+    base: &str,
+    issuer: &str,
+    w: &mut HaipWallet,
+    offer: &PreparedOffer,
+) -> String {
+    let form = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+        ),
+        ("pre-authorized_code", offer.code.as_str()),
+    ];
+    let token_url = format!("{base}/token");
+    let (status, token) = w.post(agent, &token_url, HaipBody::Form(&form), None, Some(issuer));
+    assert_eq!(status, 200, "token request failed: {token}");
+    assert_eq!(
+        token["token_type"], "DPoP",
+        "not a DPoP-bound token: {token}"
+    );
+    let access = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let (_, nonce) = w.post(agent, &format!("{base}/nonce"), HaipBody::Empty, None, None);
+    let c_nonce = nonce["c_nonce"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no c_nonce: {nonce}"));
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("openid4vci-proof+jwt"));
+    header.insert("jwk".into(), Value::Object(w.holder.public().jwk().clone()));
+    header.insert("key_attestation".into(), json!(w.key_attestation));
+    let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
+    let proof = jws::sign(&w.holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap();
+    let body = json!({
+        "credential_configuration_id": offer.configuration_id,
+        "proofs": {"jwt": [proof]},
+    });
+    let (status, cred) = w.post(
+        agent,
+        &format!("{base}/credential"),
+        HaipBody::Json(&body),
+        Some(&access),
+        None,
+    );
     assert_eq!(status, 200, "credential request failed: {cred}");
     cred["credentials"][0]["credential"]
         .as_str()
@@ -710,10 +895,17 @@ fn main() {
         return;
     }
     let o = parse_args();
+    let haip = o.scenario == "haip";
+    assert!(
+        !haip || o.base.is_none(),
+        "the haip scenario starts its own server (it must trust the generated wallet provider)"
+    );
+    let provider =
+        haip.then(|| Arc::new(WalletProvider::generate("https://load-generator.example").unwrap()));
     let local = o
         .base
         .is_none()
-        .then(|| start_local(o.demo || o.parties > 0));
+        .then(|| start_local(o.demo || o.parties > 0 || haip, provider.as_deref()));
     let base = o
         .base
         .clone()
@@ -740,12 +932,12 @@ fn main() {
         "--prebuilt is a mode of the scan scenario"
     );
     match o.scenario.as_str() {
-        "preauth" => {}
+        "preauth" | "haip" => {}
         "scan" if o.prebuilt => {
             return run_scan_prebuilt(&o, &base, &api_key, &issuer, local.is_some());
         }
         "scan" | "cycle" | "requests" => return run_verifier(&o, &base, &api_key, &issuer),
-        other => panic!("unknown scenario {other} (preauth, scan, cycle, requests)"),
+        other => panic!("unknown scenario {other} (preauth, haip, scan, cycle, requests)"),
     }
     // Offers for the whole run, made before the clock starts (8 clients at
     // a time); enough for 5 000 flows/s, beyond what 2 cores reach.
@@ -764,6 +956,8 @@ fn main() {
                 base.clone(),
                 issuer.clone(),
             );
+            // Made before the clock starts, as a wallet keeps them.
+            let mut haip_wallet = provider.as_deref().map(HaipWallet::new);
             std::thread::spawn(move || {
                 let agent = agent();
                 let holder = SigningKey::generate(Algorithm::Es256).unwrap();
@@ -773,7 +967,10 @@ fn main() {
                         break;
                     };
                     let t = Instant::now();
-                    preauth_flow(&agent, &base, &issuer, &holder, &offer);
+                    match haip_wallet.as_mut() {
+                        Some(w) => drop(haip_flow(&agent, &base, &issuer, w, &offer)),
+                        None => drop(preauth_flow(&agent, &base, &issuer, &holder, &offer)),
+                    }
                     mine.push(t.elapsed());
                 }
                 latencies.lock().unwrap().extend(mine);

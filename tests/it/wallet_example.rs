@@ -15,10 +15,9 @@ use crate::issuer::wallet;
 /// offer and checks that the stored credential is that passport, bound to
 /// the wallet's device key. The wallet signs with the real clock, so the
 /// server's is set to it.
-fn example_wallet_gets_a_passport(server: &InProc) {
+fn example_wallet_gets_a_passport(server: &InProc, dir: &tempfile::TempDir) -> HolderCredential {
     server.clock.set(digital_id::cli::unix_now());
     let o = wallet::offer(server, "ivanov-ivan", &["ru.passport"], true);
-    let dir = tempfile::tempdir().unwrap();
     let dir_arg = dir.path().to_str().unwrap();
     let link = o["offer_link"].as_str().unwrap();
     let tx = o["tx_code"].as_str().unwrap();
@@ -41,23 +40,47 @@ fn example_wallet_gets_a_passport(server: &InProc) {
     for m in ["kty", "crv", "x", "y"] {
         assert_eq!(cnf[m], device.public().jwk()[m], "cnf.jwk.{m}");
     }
+    h
+}
+
+/// The root of the test wallet provider the example wallet keeps in
+/// `dir` (generated now, as `wallet provider-root` would), as a PEM file for `[attestation]
+/// wallet_provider_roots`.
+fn wallet_provider_root(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let provider = example_wallet::wallet_provider::WalletProvider::load_or_generate(
+        &dir.path().join("wallet-provider"),
+        "https://wallet-provider.example",
+    )
+    .unwrap();
+    let path = dir.path().join("wallet-providers.pem");
+    std::fs::write(&path, provider.root_pem().unwrap()).unwrap();
+    path
 }
 
 /// Under `--profile haip` `/token` requires a DPoP proof with a server
-/// nonce: the wallet binds its token, answers `use_dpop_nonce` once and
-/// presents the token with `ath` proofs at `/credential`.
+/// nonce and a wallet attestation, and the key proof a key attestation:
+/// the wallet's test wallet provider (trusted by the server) attests the
+/// wallet instance and the device key; the wallet binds its token,
+/// answers `use_dpop_nonce` once and presents the token with `ath` proofs
+/// at `/credential`.
 #[test]
 fn example_wallet_gets_a_passport_from_a_haip_server() {
-    let server = InProc::start_with(|s| s.profile = Profile::Haip);
+    let dir = tempfile::tempdir().unwrap();
+    let root = wallet_provider_root(&dir);
+    let server = InProc::start_with(|s| {
+        s.profile = Profile::Haip;
+        s.attestation.wallet_provider_roots = vec![root];
+    });
     let as_meta = wallet::get(&server, "/.well-known/oauth-authorization-server").body;
     assert_eq!(
         as_meta["dpop_signing_alg_values_supported"],
         serde_json::json!(["ES256"])
     );
-    example_wallet_gets_a_passport(&server);
+    example_wallet_gets_a_passport(&server, &dir);
 }
 
 #[test]
 fn example_wallet_gets_a_passport_from_a_default_server() {
-    example_wallet_gets_a_passport(&InProc::start());
+    let dir = tempfile::tempdir().unwrap();
+    example_wallet_gets_a_passport(&InProc::start(), &dir);
 }
