@@ -190,7 +190,7 @@ fn subject(cert: &openssl::x509::X509Ref) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use openssl::bn::{BigNum, BigNumContext};
     use openssl::pkey::{PKey, Private};
     use openssl::x509::X509;
@@ -204,7 +204,7 @@ mod tests {
     const ALGS: &[&str] = &["ES256"];
 
     /// The project's signing key for an OpenSSL P-256 key.
-    fn signing_key(key: &PKey<Private>) -> SigningKey {
+    pub(crate) fn signing_key(key: &PKey<Private>) -> SigningKey {
         let ec = key.ec_key().unwrap();
         let mut ctx = BigNumContext::new().unwrap();
         let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
@@ -218,27 +218,27 @@ mod tests {
     }
 
     /// A wallet provider: a root and the leaf that signs.
-    struct Provider {
-        root: Ca,
-        leaf: X509,
-        signer: SigningKey,
+    pub(crate) struct Provider {
+        pub root: Ca,
+        pub leaf: X509,
+        pub signer: SigningKey,
     }
 
     impl Provider {
-        fn new(leaf: Spec<'_>) -> Self {
+        pub fn new(leaf: Spec<'_>) -> Self {
             let root = Ca::root("Wallet Provider Root");
             let (leaf, key) = root.issue(leaf);
             let signer = signing_key(&key);
             Provider { root, leaf, signer }
         }
 
-        fn good() -> Self {
+        pub fn good() -> Self {
             Self::new(Spec::leaf("Wallet Provider attestations"))
         }
 
         /// A JWT with `header` members over the defaults (`typ`, `x5c`),
         /// signed by `signer`.
-        fn sign_as(&self, signer: &SigningKey, header: Value, claims: Value) -> String {
+        pub fn sign_as(&self, signer: &SigningKey, header: Value, claims: Value) -> String {
             let mut h = Map::new();
             h.insert("typ".into(), KEY.typ.into());
             h.insert("x5c".into(), x5c(&[&self.leaf]));
@@ -252,11 +252,11 @@ mod tests {
             jws::sign(signer, &h, claims.to_string().as_bytes()).unwrap()
         }
 
-        fn sign(&self, header: Value, claims: Value) -> String {
+        pub fn sign(&self, header: Value, claims: Value) -> String {
             self.sign_as(&self.signer, header, claims)
         }
 
-        fn roots(&self) -> Anchors {
+        pub fn roots(&self) -> Anchors {
             anchors(&[&self.root.cert])
         }
     }
