@@ -30,6 +30,9 @@ pub mod wallet_provider;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// The identifier of the test wallet provider (`iss` of its attestations).
+pub const WALLET_PROVIDER: &str = "https://wallet-provider.example";
+
 #[derive(Parser)]
 struct Cli {
     /// Where the device key and credentials are kept.
@@ -417,6 +420,9 @@ impl Wallet {
             let mut header = Map::new();
             header.insert("typ".into(), "openid4vci-proof+jwt".into());
             header.insert("jwk".into(), self.key.public().jwk_for_publication());
+            if let Some(attestation) = self.key_attestation(&meta, id, c_nonce)? {
+                header.insert("key_attestation".into(), attestation.into());
+            }
             let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
             let proof = jws::sign(&self.key, &header, &serde_json::to_vec(&claims)?)?;
             let request = json!({"credential_configuration_id": id, "proofs": {"jwt": [proof]}});
@@ -454,6 +460,31 @@ impl Wallet {
             }
         }
         Ok(())
+    }
+
+    /// A key attestation (OpenID4VCI 1.0 Appendix D) of the device key for
+    /// the `jwt` proof of configuration `id`, when the issuer metadata
+    /// requires one (`key_attestations_required`): signed by the test wallet
+    /// provider kept in `<dir>/wallet-provider` (generated on first use;
+    /// its `root.pem` must be among the server's `[attestation]
+    /// wallet_provider_roots`), asserting `iso_18045_high` for both levels,
+    /// with the proof's `c_nonce`.
+    fn key_attestation(&self, meta: &Value, id: &str, c_nonce: &str) -> Res<Option<String>> {
+        let jwt = &meta["credential_configurations_supported"][id]["proof_types_supported"]["jwt"];
+        if jwt.get("key_attestations_required").is_none() {
+            return Ok(None);
+        }
+        let dir = self.dir.join("wallet-provider");
+        let provider = wallet_provider::WalletProvider::load_or_generate(&dir, WALLET_PROVIDER)?;
+        eprintln!(
+            "{id} needs a key attestation: the test wallet provider signs one (root: {})",
+            dir.join("root.pem").display()
+        );
+        let a = wallet_provider::KeyAttestation {
+            nonce: Some(c_nonce),
+            ..wallet_provider::KeyAttestation::high(now())
+        };
+        Ok(Some(provider.key_attestation(&[self.key.public()], &a)?))
     }
 
     // ------------------------------------------------ OpenID4VP (present)
