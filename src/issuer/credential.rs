@@ -1,11 +1,12 @@
-//! Credential endpoint (OpenID4VCI 1.0 §8): one SD-JWT VC per key proof (up
-//! to `batch_size`), each with fresh salts, its own decoys and its own
-//! status index, so credentials of one batch cannot be linked. One request
-//! is for one Credential Dataset (§8): a holder with several datasets of a
-//! configuration (a parent: a birth certificate per child) gets a
-//! `credential_identifier` for each, so each key is bound to at most one
-//! credential (§8.3). Every error of §8.3.1.2 and RFC 6750 §3.1 has its
-//! variant.
+//! Credential endpoint (OpenID4VCI 1.0 §8): one SD-JWT VC per key proof, or
+//! per attested key of an `attestation` proof (up to `batch_size`; the key
+//! attestation checks are in `proof`), each with fresh salts, its own
+//! decoys and its own status index, so credentials of one batch cannot be
+//! linked. One request is for one Credential Dataset (§8): a holder with
+//! several datasets of a configuration (a parent: a birth certificate per
+//! child) gets a `credential_identifier` for each, so each key is bound to
+//! at most one credential (§8.3). Every error of §8.3.1.2 and RFC 6750
+//! §3.1 has its variant.
 
 use std::sync::Arc;
 
@@ -61,7 +62,8 @@ pub struct CredentialRequest {
 /// The Credential Response (§8.3).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CredentialResponse {
-    /// One credential per key proof, in the order of `proofs.jwt`.
+    /// One credential per key proof, in the order of `proofs.jwt` (or of
+    /// the `attested_keys` of `proofs.attestation`).
     pub credentials: Vec<IssuedItem>,
     /// For `POST /notification`.
     pub notification_id: String,
