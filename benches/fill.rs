@@ -148,6 +148,7 @@ async fn fill_records(state: &Arc<AppState>, n: usize) {
             notification_id: ordered_token(),
             identity_proofing: IdentityProofing::Biometric,
             client_id: None,
+            key_attestation: None,
         };
         ops.extend(records::save_ops(&ctx, &rec).expect("record"));
         if ops.len() >= BATCH {

@@ -37,6 +37,9 @@ pub mod wallet_provider;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// The identifier of the test wallet provider (`iss` of its attestations).
+pub const WALLET_PROVIDER: &str = "https://wallet-provider.example";
+
 #[derive(Parser)]
 struct Cli {
     /// Where the device key and credentials are kept.
@@ -353,7 +356,7 @@ impl Wallet {
     fn provider(&self) -> Res<wallet_provider::WalletProvider> {
         wallet_provider::WalletProvider::load_or_generate(
             &self.dir.join("wallet-provider"),
-            "https://wallet-provider.example",
+            WALLET_PROVIDER,
         )
     }
 
@@ -515,19 +518,7 @@ impl Wallet {
             let mut header = Map::new();
             header.insert("typ".into(), "openid4vci-proof+jwt".into());
             header.insert("jwk".into(), self.key.public().jwk_for_publication());
-            // Appendix D: the wallet provider vouches for the device key.
-            let config = &meta["credential_configurations_supported"][id];
-            if config["proof_types_supported"]["jwt"]
-                .get("key_attestations_required")
-                .is_some()
-            {
-                let attestation = self.provider()?.key_attestation(
-                    &[self.key.public()],
-                    &wallet_provider::KeyAttestation {
-                        nonce: Some(c_nonce),
-                        ..wallet_provider::KeyAttestation::high(now())
-                    },
-                )?;
+            if let Some(attestation) = self.key_attestation(&meta, id, c_nonce)? {
                 header.insert("key_attestation".into(), attestation.into());
             }
             let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
@@ -573,6 +564,30 @@ impl Wallet {
             }
         }
         Ok(())
+    }
+
+    /// A key attestation (OpenID4VCI 1.0 Appendix D) of the device key for
+    /// the `jwt` proof of configuration `id`, when the issuer metadata
+    /// requires one (`key_attestations_required`): signed by the test wallet
+    /// provider kept in `<dir>/wallet-provider` (generated on first use;
+    /// its `root.pem` must be among the server's `[attestation]
+    /// wallet_provider_roots`), asserting `iso_18045_high` for both levels,
+    /// with the proof's `c_nonce`.
+    fn key_attestation(&self, meta: &Value, id: &str, c_nonce: &str) -> Res<Option<String>> {
+        let jwt = &meta["credential_configurations_supported"][id]["proof_types_supported"]["jwt"];
+        if jwt.get("key_attestations_required").is_none() {
+            return Ok(None);
+        }
+        let provider = self.provider()?;
+        eprintln!(
+            "{id} needs a key attestation: the test wallet provider signs one (root: {})",
+            self.dir.join("wallet-provider/root.pem").display()
+        );
+        let a = wallet_provider::KeyAttestation {
+            nonce: Some(c_nonce),
+            ..wallet_provider::KeyAttestation::high(now())
+        };
+        Ok(Some(provider.key_attestation(&[self.key.public()], &a)?))
     }
 
     // ------------------------------------------------ OpenID4VP (present)

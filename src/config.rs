@@ -1237,4 +1237,66 @@ mod tests {
         .unwrap_err();
         assert!(unknown.to_string().contains("secret"), "{unknown}");
     }
+
+    #[test]
+    fn key_attestation_policies_name_configurations_and_levels() {
+        let text = "[attestation]\nwallet_provider_roots = [\"providers.pem\"]\n\
+            [key_attestation.\"ru.passport\"]\n\
+            key_storage = [\"iso_18045_high\"]\n\
+            user_authentication = [\"iso_18045_high\", \"iso_18045_moderate\"]\n\
+            [key_attestation.\"ru.snils\"]\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let args = ServeArgs {
+            config: Some("/etc/digital-id/config.toml".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_layers(args, file).unwrap();
+        assert_eq!(
+            s.attestation.wallet_provider_roots,
+            [PathBuf::from("/etc/digital-id/providers.pem")]
+        );
+        let passport = &s.key_attestation["ru.passport"];
+        assert_eq!(passport.key_storage, ["iso_18045_high"]);
+        assert_eq!(
+            passport.user_authentication,
+            ["iso_18045_high", "iso_18045_moderate"]
+        );
+        // A table without levels: an attestation of any level is required.
+        assert_eq!(
+            s.key_attestation["ru.snils"],
+            KeyAttestationPolicy::default()
+        );
+        let none = Settings::from_layers(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(none.key_attestation.is_empty());
+        assert!(none.attestation.wallet_provider_roots.is_empty());
+
+        for (text, why) in [
+            (
+                "[key_attestation.\"ru.nothing\"]\nkey_storage = [\"iso_18045_high\"]\n",
+                "no credential configuration has this id",
+            ),
+            (
+                "[key_attestation.\"ru.passport\"]\nkey_storage = [\"\"]\n",
+                "1 to 64 printable ASCII",
+            ),
+            (
+                "[key_attestation.\"ru.passport\"]\nuser_authentication = [\"iso 18045\"]\n",
+                "1 to 64 printable ASCII",
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            match Settings::from_layers(ServeArgs::default(), file) {
+                Err(e @ ConfigError::KeyAttestation { .. }) => {
+                    assert!(e.to_string().contains(why), "{text}: {e}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // Unknown members are refused, as everywhere.
+        assert!(
+            toml::from_str::<FileConfig>("[key_attestation.\"ru.passport\"]\nstorage = []\n")
+                .is_err()
+        );
+        assert!(toml::from_str::<FileConfig>("[attestation]\nroots = []\n").is_err());
+    }
 }

@@ -131,16 +131,24 @@ impl WalletProvider {
     }
 
     /// A key attestation (`key-attestation+jwt`, OpenID4VCI 1.0 Appendix
-    /// D.1) for `keys`, valid for an hour from `iat`.
+    /// D.1) for `keys`, valid for an hour from `iat` unless `exp` says
+    /// otherwise. A level list left empty is left out (D.1: when present it
+    /// is a non-empty array).
     pub fn key_attestation(&self, keys: &[&PublicKey], a: &KeyAttestation<'_>) -> Res<String> {
         let mut claims = json!({
             "iss": self.id,
             "iat": a.iat,
             "exp": a.exp.unwrap_or(a.iat + 3600),
             "attested_keys": keys.iter().map(|k| k.jwk_for_publication()).collect::<Vec<_>>(),
-            "key_storage": a.key_storage,
-            "user_authentication": a.user_authentication,
         });
+        for (claim, levels) in [
+            ("key_storage", a.key_storage),
+            ("user_authentication", a.user_authentication),
+        ] {
+            if !levels.is_empty() {
+                claims[claim] = json!(levels);
+            }
+        }
         if let Some(nonce) = a.nonce {
             claims["nonce"] = nonce.into();
         }

@@ -304,6 +304,8 @@ mod tests {
     use crate::sdjwt::VerifyError;
     use crate::status::StatusError;
     use crate::store::StoreError;
+    use crate::trust::attestation::AttestationError;
+    use crate::trust::key_attestation::KeyAttestationError;
     use crate::verifier::dcql::MatchError;
     use crate::verifier::jwe::JweError;
     use crate::verifier::presentation::PresentationError;
@@ -529,11 +531,34 @@ mod tests {
             CredentialError::UnknownConfiguration,
             CredentialError::UnknownIdentifier,
             CredentialError::MissingProofs,
-            CredentialError::UnsupportedProofType,
+            CredentialError::UnsupportedProofType { attestation: false },
+            CredentialError::UnsupportedProofType { attestation: true },
+            CredentialError::AttestationCount,
             CredentialError::InvalidProof {
                 index: 0,
                 error: ProofError::WrongTyp,
             },
+            CredentialError::InvalidProof {
+                index: 1,
+                error: ProofError::KeyAttestationRequired {
+                    configuration: HOSTILE.into(),
+                },
+            },
+            CredentialError::InvalidProof {
+                index: 0,
+                error: ProofError::KeyAttestation(KeyAttestationError::BelowPolicy {
+                    claim: "key_storage",
+                    asserted: HOSTILE.into(),
+                    configuration: "ru.passport".into(),
+                    required: "iso_18045_high".into(),
+                }),
+            },
+            CredentialError::InvalidAttestation(KeyAttestationError::MissingNonce),
+            CredentialError::InvalidAttestation(KeyAttestationError::Attestation(
+                AttestationError::Expired {
+                    kind: "key attestation"
+                }
+            )),
             CredentialError::MixedNonces,
             CredentialError::DuplicateKey,
             CredentialError::InvalidNonce,

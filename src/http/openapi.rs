@@ -418,17 +418,38 @@ pub struct CredentialConfiguration {
     pub credential_metadata: CredentialMetadata,
 }
 
-/// `proof_types_supported`: only `jwt` key proofs.
+/// `proof_types_supported`: `jwt` key proofs, and key attestations
+/// (`attestation`, OpenID4VCI 1.0 Appendix F.3) when wallet providers are
+/// trusted (`[attestation] wallet_provider_roots`).
 #[derive(ToSchema)]
 pub struct ProofTypesSupported {
     pub jwt: ProofTypeMetadata,
+    #[schema(nullable = false)]
+    pub attestation: Option<ProofTypeMetadata>,
 }
 
-/// Algorithms accepted for one proof type.
+/// Algorithms accepted for one proof type, and the key attestation it
+/// must carry, if any.
 #[derive(ToSchema)]
 pub struct ProofTypeMetadata {
     #[schema(example = json!(["ES256", "Ed25519", "EdDSA"]))]
     pub proof_signing_alg_values_supported: Vec<String>,
+    /// Present when a key attestation is required (`[key_attestation."<id>"]`,
+    /// or every configuration under `--profile haip`); empty when any
+    /// level is accepted.
+    #[schema(nullable = false)]
+    pub key_attestations_required: Option<KeyAttestationsRequired>,
+}
+
+/// `key_attestations_required` (OpenID4VCI 1.0 §12.2.4): the accepted
+/// attack potential resistance levels (Appendix D.2); the attestation must
+/// assert one of each list given.
+#[derive(ToSchema)]
+pub struct KeyAttestationsRequired {
+    #[schema(nullable = false, example = json!(["iso_18045_high"]))]
+    pub key_storage: Option<Vec<String>>,
+    #[schema(nullable = false, example = json!(["iso_18045_high"]))]
+    pub user_authentication: Option<Vec<String>>,
 }
 
 /// `credential_metadata` (OpenID4VCI 1.0 Appendix B.2).

@@ -1,24 +1,29 @@
-//! Credential endpoint (OpenID4VCI 1.0 §8): one SD-JWT VC per key proof (up
-//! to `batch_size`), each with fresh salts, its own decoys and its own
-//! status index, so credentials of one batch cannot be linked. One request
-//! is for one Credential Dataset (§8): a holder with several datasets of a
-//! configuration (a parent: a birth certificate per child) gets a
-//! `credential_identifier` for each, so each key is bound to at most one
-//! credential (§8.3). Every error of §8.3.1.2 and RFC 6750 §3.1 has its
-//! variant.
+//! Credential endpoint (OpenID4VCI 1.0 §8): one SD-JWT VC per key proof, or
+//! per attested key of an `attestation` proof (up to `batch_size`; the key
+//! attestation checks are in `proof`), each with fresh salts, its own
+//! decoys and its own status index, so credentials of one batch cannot be
+//! linked. One request is for one Credential Dataset (§8): a holder with
+//! several datasets of a configuration (a parent: a birth certificate per
+//! child) gets a `credential_identifier` for each, so each key is bound to
+//! at most one credential (§8.3). Every error of §8.3.1.2 and RFC 6750
+//! §3.1 has its variant.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::proof::{self, ProofError, ProofExpectations, VerifiedProof};
+use super::proof::{self, AttestationExpectations, ProofError, ProofExpectations};
 use super::records::{self, IssuedCredential};
 use super::{Ctx, Grant, nonce, notification, token};
 use crate::catalogue::{self, Issuable, metadata as type_meta};
+use crate::crypto::PublicKey;
 use crate::registry::{IssueRefusal, RegistryError};
 use crate::sdjwt::RandomSalts;
 use crate::status::StatusError;
 use crate::store::StoreError;
 use crate::trust::dpop::DpopError;
+use crate::trust::key_attestation::{KeyAttestation, KeyAttestationError};
 
 /// Tolerated clock skew for a proof's `iat` in the future.
 pub const PROOF_FUTURE_SKEW: i64 = 60;
@@ -39,7 +44,11 @@ pub struct CredentialRequest {
     #[schema(nullable = false, example = "ru.passport")]
     pub credential_configuration_id: Option<String>,
     /// `{"jwt": [<openid4vci-proof+jwt>, …]}`: one key proof per credential,
-    /// at most `batch_size`, all with the same `c_nonce`, each for its own key.
+    /// at most `batch_size`, all with the same `c_nonce`, each for its own key
+    /// (with a `key_attestation` header where one is required); or, when
+    /// wallet providers are trusted, `{"attestation": [<key-attestation+jwt>]}`:
+    /// one key attestation carrying a fresh `c_nonce` as its `nonce`, one
+    /// credential per attested key (at most `batch_size`).
     #[schema(value_type = Option<Object>, nullable = false)]
     pub proofs: Option<Value>,
     /// The single `proof` of earlier drafts, replaced by `proofs`.
@@ -53,7 +62,8 @@ pub struct CredentialRequest {
 /// The Credential Response (§8.3).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CredentialResponse {
-    /// One credential per key proof, in the order of `proofs.jwt`.
+    /// One credential per key proof, in the order of `proofs.jwt` (or of
+    /// the `attested_keys` of `proofs.attestation`).
     pub credentials: Vec<IssuedItem>,
     /// For `POST /notification`.
     pub notification_id: String,
@@ -119,10 +129,26 @@ pub enum CredentialError {
     UnknownIdentifier,
     #[error("`proofs` is missing")]
     MissingProofs,
-    #[error("only `jwt` key proofs are supported")]
-    UnsupportedProofType,
+    #[error(
+        "{}",
+        if *attestation {
+            "only `jwt` and `attestation` key proofs are supported"
+        } else {
+            "only `jwt` key proofs are supported"
+        }
+    )]
+    UnsupportedProofType {
+        /// Whether the `attestation` proof type is (wallet providers are
+        /// trusted).
+        attestation: bool,
+    },
+    #[error("the `attestation` proof type takes exactly one key attestation")]
+    AttestationCount,
     #[error("proof {index}: {error}")]
     InvalidProof { index: usize, error: ProofError },
+    /// The `attestation` proof type's key attestation was refused.
+    #[error("{0}")]
+    InvalidAttestation(KeyAttestationError),
     #[error("all proofs of one request must carry the same c_nonce")]
     MixedNonces,
     #[error("two proofs name the same key; each credential of a batch needs its own key")]
@@ -151,13 +177,16 @@ impl crate::http::WireError for CredentialError {
             Dpop { error, .. } => error.code(),
             InsufficientScope => "insufficient_scope",
             Malformed | IdentifierChoice | IdentifierRequired | SeveralDatasets(_)
-            | SingularProof | MalformedProofs | BatchTooLarge(_) => "invalid_credential_request",
+            | SingularProof | MalformedProofs | AttestationCount | BatchTooLarge(_) => {
+                "invalid_credential_request"
+            }
             EncryptionUnsupported => "invalid_encryption_parameters",
             UnknownConfiguration => "unknown_credential_configuration",
             UnknownIdentifier => "unknown_credential_identifier",
             MissingProofs
-            | UnsupportedProofType
+            | UnsupportedProofType { .. }
             | InvalidProof { .. }
+            | InvalidAttestation(_)
             | MixedNonces
             | DuplicateKey => "invalid_proof",
             InvalidNonce => "invalid_nonce",
@@ -184,13 +213,15 @@ impl crate::http::WireError for CredentialError {
             | SeveralDatasets(_)
             | SingularProof
             | MalformedProofs
+            | AttestationCount
             | BatchTooLarge(_)
             | EncryptionUnsupported
             | UnknownConfiguration
             | UnknownIdentifier
             | MissingProofs
-            | UnsupportedProofType
+            | UnsupportedProofType { .. }
             | InvalidProof { .. }
+            | InvalidAttestation(_)
             | MixedNonces
             | DuplicateKey
             | InvalidNonce
@@ -299,12 +330,15 @@ pub async fn issue(
     let req: CredentialRequest =
         serde_json::from_slice(body).map_err(|_| CredentialError::Malformed)?;
     let (configuration, dataset) = configuration(&grant, &req)?;
-    let jwts = proof_jwts(&req, ctx.settings.issuer.batch_size)?;
-    let proofs = verify_proofs(ctx, &grant, &jwts)?;
+    let attestations = !ctx.wallet_providers.is_empty();
+    let proven = match request_proofs(&req, ctx.settings.issuer.batch_size, attestations)? {
+        RequestProofs::Jwt(jwts) => verify_proofs(ctx, &grant, configuration, &jwts)?,
+        RequestProofs::Attestation(jwt) => verify_attestation(ctx, configuration, jwt)?,
+    };
     // Authentic and unexpired (no store read); it is used up in the
     // transaction below, which fails as a whole when another request used
     // it first.
-    let c_nonce = nonce::check(ctx, &proofs[0].nonce).ok_or(CredentialError::InvalidNonce)?;
+    let c_nonce = nonce::check(ctx, &proven.nonce).ok_or(CredentialError::InvalidNonce)?;
     let documents = ctx
         .registry
         .issuable(&grant.subject_id, configuration, ctx.today())
@@ -319,12 +353,20 @@ pub async fn issue(
     // c_nonce and the notification record go to the store in ONE durable
     // transaction: all of it or none (and one commit instead of five).
     let mut ops = vec![nonce::consume_op(ctx, &c_nonce)];
-    // One credential per proof: no key is bound to two credentials.
-    let mut credentials = Vec::with_capacity(proofs.len());
-    let mut ids = Vec::with_capacity(proofs.len());
+    // One credential per key: no key is bound to two credentials.
+    let mut credentials = Vec::with_capacity(proven.keys.len());
+    let mut ids = Vec::with_capacity(proven.keys.len());
     let mut last_exp = ctx.now;
-    for p in &proofs {
-        let (credential, rec) = sign_one(ctx, &grant, document, p, &notification_id).await?;
+    for (key, attestation) in &proven.keys {
+        let (credential, rec) = sign_one(
+            ctx,
+            &grant,
+            document,
+            key,
+            attestation.as_deref(),
+            &notification_id,
+        )
+        .await?;
         ops.extend(records::save_ops(ctx, &rec)?);
         last_exp = last_exp.max(rec.exp);
         ids.push(rec.id);
@@ -348,6 +390,7 @@ pub async fn issue(
     tracing::info!(
         configuration,
         count = credentials.len(),
+        key_attested = proven.keys.iter().any(|(_, a)| a.is_some()),
         "credentials issued"
     );
     Ok(CredentialResponse {
@@ -441,8 +484,29 @@ pub fn assign_identifiers(ctx: &Ctx<'_>, grant: &mut Grant, always: bool) {
     }
 }
 
-/// The `jwt` proofs of the request (§8.2 `proofs`).
-fn proof_jwts(req: &CredentialRequest, batch_size: usize) -> Result<Vec<&str>, CredentialError> {
+/// The proofs of a request (§8.2 `proofs`).
+enum RequestProofs<'r> {
+    /// `jwt` key proofs (Appendix F.1), one per credential.
+    Jwt(Vec<&'r str>),
+    /// One key attestation (Appendix F.3), one credential per attested key.
+    Attestation(&'r str),
+}
+
+/// The keys a request's proofs bound, each with the key attestation that
+/// vouched for it, and the c_nonce they carried.
+struct Proven {
+    keys: Vec<(PublicKey, Option<Arc<KeyAttestation>>)>,
+    nonce: String,
+}
+
+/// The proofs of the request: one proof type with a non-empty array, at
+/// most `batch_size` `jwt` proofs or exactly one `attestation` (only when
+/// wallet providers are trusted, `attestation`).
+fn request_proofs(
+    req: &CredentialRequest,
+    batch_size: usize,
+    attestation: bool,
+) -> Result<RequestProofs<'_>, CredentialError> {
     if req.proof.is_some() {
         return Err(CredentialError::SingularProof);
     }
@@ -453,27 +517,56 @@ fn proof_jwts(req: &CredentialRequest, batch_size: usize) -> Result<Vec<&str>, C
         .as_object()
         .filter(|o| o.len() == 1)
         .ok_or(CredentialError::MalformedProofs)?;
-    let jwts = match proofs.get("jwt") {
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(CredentialError::MalformedProofs),
-        None => return Err(CredentialError::UnsupportedProofType),
+    let (kind, list) = proofs
+        .iter()
+        .next()
+        .ok_or(CredentialError::MalformedProofs)?;
+    let attestation_type = match kind.as_str() {
+        "jwt" => false,
+        "attestation" if attestation => true,
+        _ => return Err(CredentialError::UnsupportedProofType { attestation }),
     };
-    if jwts.is_empty() {
-        return Err(CredentialError::MalformedProofs);
+    let jwts = list
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or(CredentialError::MalformedProofs)?
+        .iter()
+        .map(|j| j.as_str().ok_or(CredentialError::MalformedProofs))
+        .collect::<Result<Vec<_>, _>>()?;
+    if attestation_type {
+        return match jwts[..] {
+            [one] => Ok(RequestProofs::Attestation(one)),
+            _ => Err(CredentialError::AttestationCount),
+        };
     }
     if jwts.len() > batch_size {
         return Err(CredentialError::BatchTooLarge(batch_size));
     }
-    jwts.iter()
-        .map(|j| j.as_str().ok_or(CredentialError::MalformedProofs))
-        .collect()
+    Ok(RequestProofs::Jwt(jwts))
 }
 
+/// What key attestations must be for `configuration`.
+fn attestation_expectations<'c>(
+    ctx: &'c Ctx<'_>,
+    configuration: &'c str,
+) -> AttestationExpectations<'c> {
+    AttestationExpectations {
+        roots: ctx.wallet_providers,
+        required: proof::required_policy(ctx.settings, configuration),
+        algs: super::metadata::proof_algs(ctx.settings.profile),
+        now: ctx.now,
+        skew: PROOF_FUTURE_SKEW,
+    }
+}
+
+/// `jwt` proofs: each checked (Appendix F.4), one c_nonce for all, each
+/// for its own key, with their key attestations.
 fn verify_proofs(
     ctx: &Ctx<'_>,
     grant: &Grant,
+    configuration: &str,
     jwts: &[&str],
-) -> Result<Vec<VerifiedProof>, CredentialError> {
+) -> Result<Proven, CredentialError> {
     let exp = ProofExpectations {
         audience: ctx.issuer_id(),
         client_id: grant.client_id.as_deref(),
@@ -500,7 +593,38 @@ fn verify_proofs(
             return Err(CredentialError::DuplicateKey);
         }
     }
-    Ok(proofs)
+    let attestations =
+        proof::check_key_attestations(&proofs, &attestation_expectations(ctx, configuration))
+            .map_err(|(index, error)| CredentialError::InvalidProof { index, error })?;
+    let nonce = proofs[0].nonce.clone();
+    Ok(Proven {
+        keys: proofs
+            .into_iter()
+            .map(|p| p.key)
+            .zip(attestations)
+            .collect(),
+        nonce,
+    })
+}
+
+/// The `attestation` proof type: the attested keys (the first
+/// `batch_size`), its `nonce` the c_nonce.
+fn verify_attestation(
+    ctx: &Ctx<'_>,
+    configuration: &str,
+    jwt: &str,
+) -> Result<Proven, CredentialError> {
+    let ka = proof::verify_attestation_proof(jwt, &attestation_expectations(ctx, configuration))
+        .map_err(CredentialError::InvalidAttestation)?;
+    let nonce = ka.nonce.clone().unwrap_or_default();
+    let ka = Arc::new(ka);
+    let keys = ka
+        .keys
+        .iter()
+        .take(ctx.settings.issuer.batch_size)
+        .map(|k| (k.clone(), Some(ka.clone())))
+        .collect();
+    Ok(Proven { keys, nonce })
 }
 
 /// Takes a status index and signs one credential; returns it with its
@@ -509,7 +633,8 @@ async fn sign_one(
     ctx: &Ctx<'_>,
     grant: &Grant,
     doc: &Issuable,
-    proof: &VerifiedProof,
+    holder: &PublicKey,
+    attestation: Option<&KeyAttestation>,
     notification_id: &str,
 ) -> Result<(String, IssuedCredential), CredentialError> {
     let settings = &ctx.settings.issuer;
@@ -530,7 +655,7 @@ async fn sign_one(
     head.insert("vct".into(), doc.vct.into());
     head.insert("vct#integrity".into(), vct_integrity.into());
     let mut cnf = Map::with_capacity(1);
-    cnf.insert("jwk".into(), Value::Object(proof.key.jwk().clone()));
+    cnf.insert("jwk".into(), Value::Object(holder.jwk().clone()));
     head.insert("cnf".into(), Value::Object(cnf));
     head.insert(
         "status".into(),
@@ -545,7 +670,7 @@ async fn sign_one(
         credential_configuration_id: doc.document_id.to_owned(),
         vct: doc.vct.to_owned(),
         subject_id: grant.subject_id.clone(),
-        holder_key_thumbprint: proof.key.thumbprint().to_owned(),
+        holder_key_thumbprint: holder.thumbprint().to_owned(),
         status_list: slot.list,
         status_index: slot.idx,
         iat,
@@ -553,6 +678,11 @@ async fn sign_one(
         notification_id: notification_id.to_owned(),
         identity_proofing: grant.identity_proofing,
         client_id: grant.client_id.clone(),
+        key_attestation: attestation.map(|a| records::AttestedKey {
+            wallet_provider: a.provider.clone(),
+            key_storage: a.key_storage.clone(),
+            user_authentication: a.user_authentication.clone(),
+        }),
     };
     Ok((credential, rec))
 }

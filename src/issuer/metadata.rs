@@ -109,11 +109,38 @@ fn configuration(ctx: &Ctx<'_>, doc: &DocumentType) -> Value {
         "type_metadata_uri": type_metadata_url(ctx, doc),
         "cryptographic_binding_methods_supported": ["jwk"],
         "credential_signing_alg_values_supported": [ctx.keys.issuer_es256.alg().as_str()],
-        "proof_types_supported": {
-            "jwt": {"proof_signing_alg_values_supported": proof_algs(ctx.settings.profile)}
-        },
+        "proof_types_supported": proof_types_supported(ctx, doc.id),
         "credential_metadata": {"display": display, "claims": claims},
     })
+}
+
+/// `proof_types_supported` of configuration `id` (OpenID4VCI 1.0 §12.2.4):
+/// `jwt` always, `attestation` (Appendix F.3) when wallet providers are
+/// trusted, and on each `key_attestations_required` when the configuration
+/// requires a key attestation (its policy, or `--profile haip`), with the
+/// accepted levels the policy lists.
+fn proof_types_supported(ctx: &Ctx<'_>, id: &str) -> Value {
+    let algs = proof_algs(ctx.settings.profile);
+    let mut proof_type = json!({"proof_signing_alg_values_supported": algs});
+    if let Some(policy) = super::proof::required_policy(ctx.settings, id) {
+        let mut required = serde_json::Map::new();
+        if !policy.key_storage.is_empty() {
+            required.insert("key_storage".into(), json!(policy.key_storage));
+        }
+        if !policy.user_authentication.is_empty() {
+            required.insert(
+                "user_authentication".into(),
+                json!(policy.user_authentication),
+            );
+        }
+        proof_type["key_attestations_required"] = Value::Object(required);
+    }
+    let mut types = serde_json::Map::new();
+    if !ctx.wallet_providers.is_empty() {
+        types.insert("attestation".into(), proof_type.clone());
+    }
+    types.insert("jwt".into(), proof_type);
+    Value::Object(types)
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; RFC 9126 §5;

@@ -3,14 +3,26 @@
 //! key, exactly one of `jwk` / `kid` (a did:key URL) / `x5c`, no private key
 //! material, `aud` = the Credential Issuer Identifier, a fresh `iat`, and a
 //! `nonce`. Pure: the caller consumes the nonce.
+//!
+//! Key attestations (Appendix D) come in the proof's `key_attestation`
+//! header or as the `attestation` proof type (Appendix F.3); both are
+//! checked here ([`check_key_attestations`], [`verify_attestation_proof`])
+//! through `trust::attestation` (the wallet provider's signature) and
+//! `trust::key_attestation` (what it says of the request).
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::metadata::PROOF_TYP;
+use crate::config::{Profile, Settings};
 use crate::crypto::did_key::{self, DidKeyError};
 use crate::crypto::jwk::JwkError;
 use crate::crypto::jws::{Jws, JwsError};
+use crate::crypto::x509::Anchors;
 use crate::crypto::{KeyError, PublicKey};
+use crate::trust::attestation::{self, Expect};
+use crate::trust::key_attestation::{self, KeyAttestation, KeyAttestationError, NonceRule, Policy};
 
 /// What a proof must satisfy.
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +41,14 @@ pub struct ProofExpectations<'a> {
     pub algs: &'a [&'a str],
 }
 
-/// A proof that passed every check except the nonce's freshness.
+/// A proof that passed every check except the nonce's freshness (and its
+/// key attestation's, [`check_key_attestations`]).
 #[derive(Debug, Clone)]
 pub struct VerifiedProof {
     pub key: PublicKey,
     pub nonce: String,
+    /// The `key_attestation` header, unchecked.
+    pub key_attestation: Option<String>,
 }
 
 /// The rule a key proof broke.
@@ -75,6 +90,14 @@ pub enum ProofError {
     IssMismatch,
     #[error("the key proof has no `nonce`: get one from the nonce endpoint")]
     MissingNonce,
+    #[error("the key proof's `key_attestation` header must be a key attestation JWT (a string)")]
+    KeyAttestationHeader,
+    #[error(
+        "{configuration} requires a key attestation: send it in the key proof's `key_attestation` header or use the `attestation` proof type"
+    )]
+    KeyAttestationRequired { configuration: String },
+    #[error("{0}")]
+    KeyAttestation(KeyAttestationError),
 }
 
 /// Checks one key proof.
@@ -111,10 +134,130 @@ pub fn verify(jwt: &str, exp: &ProofExpectations<'_>) -> Result<VerifiedProof, P
         .get("nonce")
         .and_then(Value::as_str)
         .ok_or(ProofError::MissingNonce)?;
+    let key_attestation = match jws.header.get("key_attestation") {
+        None => None,
+        Some(Value::String(jwt)) => Some(jwt.clone()),
+        Some(_) => return Err(ProofError::KeyAttestationHeader),
+    };
     Ok(VerifiedProof {
         key,
         nonce: nonce.to_owned(),
+        key_attestation,
     })
+}
+
+/// What the issuer expects of key attestations (OpenID4VCI 1.0 Appendix D).
+#[derive(Debug, Clone, Copy)]
+pub struct AttestationExpectations<'a> {
+    /// The trusted wallet providers' roots (`[attestation]
+    /// wallet_provider_roots`). With none configured a `key_attestation`
+    /// header is not evaluated unless the configuration requires one.
+    pub roots: &'a Anchors,
+    /// `Some` when the requested configuration requires a key attestation
+    /// meeting this policy ([`required_policy`]).
+    pub required: Option<Policy<'a>>,
+    /// Accepted `alg` values: the proof type's (Appendix F.1: the
+    /// `key_attestation`'s `alg` too).
+    pub algs: &'a [&'a str],
+    pub now: i64,
+    /// Clock skew tolerated for `iat` and `exp`.
+    pub skew: i64,
+}
+
+impl AttestationExpectations<'_> {
+    /// The wallet provider's signature, chain and lifetime.
+    fn attested(&self, jwt: &str) -> Result<attestation::Attested, KeyAttestationError> {
+        let expect = Expect {
+            kind: attestation::KEY,
+            roots: self.roots,
+            algs: self.algs,
+            now: self.now,
+            skew: self.skew,
+        };
+        Ok(attestation::verify(jwt, &expect)?)
+    }
+}
+
+/// The key attestation policy of `configuration`: its `[key_attestation."<id>"]`
+/// or, under `--profile haip` (HAIP 1.0 requires key attestations), any
+/// level; `None` when a proof needs no key attestation.
+pub fn required_policy<'a>(settings: &'a Settings, configuration: &'a str) -> Option<Policy<'a>> {
+    match (
+        settings.key_attestation.get(configuration),
+        settings.profile,
+    ) {
+        (Some(p), _) => Some(Policy {
+            configuration,
+            key_storage: &p.key_storage,
+            user_authentication: &p.user_authentication,
+        }),
+        (None, Profile::Haip) => Some(Policy {
+            configuration,
+            key_storage: &[],
+            user_authentication: &[],
+        }),
+        (None, Profile::Default) => None,
+    }
+}
+
+/// Checks the `key_attestation` header of each `jwt` proof: a wallet
+/// provider's attestation (trusted root, in force) whose `attested_keys`
+/// hold the proof's key, whose `nonce`, if any, is the proof's c_nonce and
+/// whose levels meet the policy. Every proof must carry one when the
+/// configuration requires it; without roots and requirement the header is
+/// ignored. An attestation shared by the proofs of a batch is verified
+/// once. The attestation of each proof, in order; `Err` names the proof.
+pub fn check_key_attestations(
+    proofs: &[VerifiedProof],
+    e: &AttestationExpectations<'_>,
+) -> Result<Vec<Option<Arc<KeyAttestation>>>, (usize, ProofError)> {
+    let evaluate = e.required.is_some() || !e.roots.is_empty();
+    let mut seen: Vec<(&str, Arc<KeyAttestation>)> = Vec::new();
+    let mut out = Vec::with_capacity(proofs.len());
+    for (index, p) in proofs.iter().enumerate() {
+        let jwt = match (p.key_attestation.as_deref(), &e.required) {
+            (Some(jwt), _) if evaluate => jwt,
+            (_, Some(policy)) => {
+                let configuration = policy.configuration.to_owned();
+                return Err((index, ProofError::KeyAttestationRequired { configuration }));
+            }
+            (_, None) => {
+                out.push(None);
+                continue;
+            }
+        };
+        let failed = |error| (index, ProofError::KeyAttestation(error));
+        let ka = match seen.iter().find(|(j, _)| *j == jwt) {
+            Some((_, ka)) => ka.clone(),
+            None => {
+                let attested = e.attested(jwt).map_err(failed)?;
+                let ka = Arc::new(KeyAttestation::read(attested).map_err(failed)?);
+                if let Some(policy) = &e.required {
+                    ka.check_policy(policy).map_err(failed)?;
+                }
+                seen.push((jwt, ka.clone()));
+                ka
+            }
+        };
+        ka.check_key(&p.key).map_err(failed)?;
+        ka.check_nonce(NonceRule::SameAs(&p.nonce))
+            .map_err(failed)?;
+        out.push(Some(ka));
+    }
+    Ok(out)
+}
+
+/// The `attestation` proof type (Appendix F.3): one key attestation, no
+/// proof of possession. It must come from a trusted wallet provider, carry
+/// a `nonce` (the caller checks that it is a fresh c_nonce and uses it up)
+/// and meet the policy when there is one; its `attested_keys` are the keys
+/// the credentials are bound to.
+pub fn verify_attestation_proof(
+    jwt: &str,
+    e: &AttestationExpectations<'_>,
+) -> Result<KeyAttestation, KeyAttestationError> {
+    let attested = e.attested(jwt)?;
+    key_attestation::check(attested, &[], NonceRule::Required, e.required.as_ref())
 }
 
 fn audience_matches(aud: Option<&Value>, audience: &str) -> bool {
@@ -298,5 +441,224 @@ mod tests {
         };
         assert_eq!(verify(&jwt, &e).unwrap_err(), ProofError::IssMismatch);
         assert!(verify(&jwt, &exp()).is_ok());
+    }
+
+    mod key_attestations {
+        use super::*;
+        use crate::trust::attestation::tests::Provider;
+
+        const HIGH: &[&str] = &["iso_18045_high"];
+
+        fn key() -> SigningKey {
+            SigningKey::generate(Algorithm::Es256).unwrap()
+        }
+
+        fn levels(v: &[&str]) -> Vec<String> {
+            v.iter().map(|s| (*s).to_owned()).collect()
+        }
+
+        /// A key attestation by `p` for `keys`.
+        fn attestation(p: &Provider, keys: &[&SigningKey], extra: Value) -> String {
+            let mut claims = json!({
+                "iss": "https://wallet-provider.example",
+                "iat": NOW - 10,
+                "exp": NOW + 3600,
+                "attested_keys": keys.iter().map(|k| k.public().jwk_for_publication()).collect::<Vec<_>>(),
+                "key_storage": HIGH,
+                "user_authentication": HIGH,
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                if v.is_null() {
+                    claims.as_object_mut().unwrap().remove(k);
+                } else {
+                    claims[k] = v.clone();
+                }
+            }
+            p.sign(json!({}), claims)
+        }
+
+        /// A verified `jwt` proof by `key` with `ka` as its header.
+        fn proven(key: &SigningKey, ka: Option<&str>) -> VerifiedProof {
+            let mut header = good_header(key);
+            if let Some(ka) = ka {
+                header["key_attestation"] = ka.into();
+            }
+            verify(&proof(key, header, good_claims()), &exp()).unwrap()
+        }
+
+        fn expect<'a>(
+            roots: &'a Anchors,
+            required: Option<Policy<'a>>,
+        ) -> AttestationExpectations<'a> {
+            AttestationExpectations {
+                roots,
+                required,
+                algs: &["ES256"],
+                now: NOW,
+                skew: 60,
+            }
+        }
+
+        #[test]
+        fn a_batch_shares_one_attestation_meeting_the_policy() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let (a, b) = (key(), key());
+            let ka = attestation(&p, &[&a, &b], json!({"nonce": "n-1"}));
+            let high = levels(HIGH);
+            let policy = Policy {
+                configuration: "ru.passport",
+                key_storage: &high,
+                user_authentication: &high,
+            };
+            let proofs = [proven(&a, Some(&ka)), proven(&b, Some(&ka))];
+            let out = check_key_attestations(&proofs, &expect(&roots, Some(policy))).unwrap();
+            let (first, second) = (out[0].as_ref().unwrap(), out[1].as_ref().unwrap());
+            assert!(Arc::ptr_eq(first, second), "verified once");
+            assert_eq!(first.key_storage, high);
+            assert_eq!(first.provider, "CN=Wallet Provider attestations");
+        }
+
+        #[test]
+        fn a_required_attestation_must_be_there() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let a = key();
+            let ka = attestation(&p, &[&a], json!({}));
+            let any = Policy {
+                configuration: "ru.passport",
+                key_storage: &[],
+                user_authentication: &[],
+            };
+            let proofs = [proven(&a, Some(&ka)), proven(&key(), None)];
+            let (index, e) =
+                check_key_attestations(&proofs, &expect(&roots, Some(any))).unwrap_err();
+            assert_eq!(index, 1);
+            assert_eq!(
+                e.to_string(),
+                "ru.passport requires a key attestation: send it in the key proof's `key_attestation` header or use the `attestation` proof type"
+            );
+            // Without trusted providers too (HAIP without roots).
+            let none = Anchors::default();
+            let (index, e) =
+                check_key_attestations(&proofs[1..], &expect(&none, Some(any))).unwrap_err();
+            assert_eq!(index, 0);
+            assert!(matches!(e, ProofError::KeyAttestationRequired { .. }));
+        }
+
+        #[test]
+        fn unrequired_attestations_are_checked_when_providers_are_trusted() {
+            let p = Provider::good();
+            let a = key();
+            let ka = attestation(&p, &[&a], json!({}));
+            let proofs = [proven(&a, Some(&ka)), proven(&key(), None)];
+            // Trusted provider: checked and kept; a proof without one is fine.
+            let roots = p.roots();
+            let out = check_key_attestations(&proofs, &expect(&roots, None)).unwrap();
+            assert!(out[0].is_some() && out[1].is_none());
+            // Another provider's root: refused.
+            let other = Provider::good().roots();
+            let (index, e) = check_key_attestations(&proofs, &expect(&other, None)).unwrap_err();
+            assert_eq!(index, 0);
+            assert_eq!(
+                e.to_string(),
+                "the key attestation is not from a trusted wallet provider: the certificate chain does not lead to a configured trust anchor"
+            );
+            // No provider configured and none required: not evaluated.
+            let none = Anchors::default();
+            let out = check_key_attestations(&proofs, &expect(&none, None)).unwrap();
+            assert!(out.iter().all(Option::is_none));
+        }
+
+        #[test]
+        fn the_proof_key_and_nonce_must_match_the_attestation() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let (a, b) = (key(), key());
+            let ka = attestation(&p, &[&a], json!({}));
+            let (index, e) = check_key_attestations(
+                &[proven(&a, Some(&ka)), proven(&b, Some(&ka))],
+                &expect(&roots, None),
+            )
+            .unwrap_err();
+            assert_eq!(index, 1);
+            assert_eq!(
+                e,
+                ProofError::KeyAttestation(KeyAttestationError::KeyNotAttested)
+            );
+            let stale = attestation(&p, &[&a], json!({"nonce": "n-0"}));
+            let (_, e) = check_key_attestations(&[proven(&a, Some(&stale))], &expect(&roots, None))
+                .unwrap_err();
+            assert_eq!(
+                e,
+                ProofError::KeyAttestation(KeyAttestationError::NonceMismatch)
+            );
+            // The header must be a JWT.
+            let mut header = good_header(&a);
+            header["key_attestation"] = json!({"jwt": ka});
+            let e = verify(&proof(&a, header, good_claims()), &exp()).unwrap_err();
+            assert_eq!(e, ProofError::KeyAttestationHeader);
+        }
+
+        #[test]
+        fn levels_below_the_policy_are_refused() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let a = key();
+            let ka = attestation(&p, &[&a], json!({"key_storage": ["iso_18045_moderate"]}));
+            let high = levels(HIGH);
+            let policy = Policy {
+                configuration: "ru.passport",
+                key_storage: &high,
+                user_authentication: &[],
+            };
+            let (_, e) =
+                check_key_attestations(&[proven(&a, Some(&ka))], &expect(&roots, Some(policy)))
+                    .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "the key attestation's key_storage [iso_18045_moderate] meets none of iso_18045_high required for ru.passport"
+            );
+        }
+
+        #[test]
+        fn the_attestation_proof_type_needs_a_nonce_and_gives_its_keys() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let (a, b) = (key(), key());
+            let with_nonce = attestation(&p, &[&a, &b], json!({"nonce": "n-1"}));
+            let ka = verify_attestation_proof(&with_nonce, &expect(&roots, None)).unwrap();
+            assert_eq!(ka.keys.len(), 2);
+            assert_eq!(ka.nonce.as_deref(), Some("n-1"));
+            let without = attestation(&p, &[&a], json!({}));
+            assert_eq!(
+                verify_attestation_proof(&without, &expect(&roots, None)).unwrap_err(),
+                KeyAttestationError::MissingNonce
+            );
+            let high = levels(HIGH);
+            let policy = Policy {
+                configuration: "ru.passport",
+                key_storage: &high,
+                user_authentication: &high,
+            };
+            let low = attestation(
+                &p,
+                &[&a],
+                json!({"nonce": "n", "user_authentication": null}),
+            );
+            assert_eq!(
+                verify_attestation_proof(&low, &expect(&roots, Some(policy)))
+                    .unwrap_err()
+                    .to_string(),
+                "the key attestation asserts no user_authentication; ru.passport requires one of iso_18045_high"
+            );
+            // A `jwt` proof is not an attestation.
+            let e = verify_attestation_proof(
+                &proof(&a, good_header(&a), good_claims()),
+                &expect(&roots, None),
+            )
+            .unwrap_err();
+            assert_eq!(e.reason(), "wrong_typ");
+        }
     }
 }

@@ -32,6 +32,30 @@ pub struct IssuedCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub client_id: Option<String>,
+    /// The key attestation that vouched for the holder key (OpenID4VCI 1.0
+    /// Appendix D), when the wallet sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub key_attestation: Option<AttestedKey>,
+}
+
+/// What a wallet provider attested about a holder key (OpenID4VCI 1.0
+/// Appendix D.1, levels of Appendix D.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AttestedKey {
+    /// The wallet provider that signed the attestation: the subject of its
+    /// certificate.
+    #[schema(example = "CN=Example Wallet attestations")]
+    pub wallet_provider: String,
+    /// The attested `key_storage` levels (empty when it asserted none).
+    #[serde(default)]
+    #[schema(example = json!(["iso_18045_high"]))]
+    pub key_storage: Vec<String>,
+    /// The attested `user_authentication` levels (empty when it asserted
+    /// none).
+    #[serde(default)]
+    #[schema(example = json!(["iso_18045_high"]))]
+    pub user_authentication: Vec<String>,
 }
 
 /// A record with its current status, as the back-office sees it.

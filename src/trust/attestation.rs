@@ -188,3 +188,310 @@ fn subject(cert: &openssl::x509::X509Ref) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use openssl::bn::{BigNum, BigNumContext};
+    use openssl::pkey::{PKey, Private};
+    use openssl::x509::X509;
+    use serde_json::json;
+
+    use super::*;
+    use crate::crypto::x509::tests::{Ca, NOW, Spec, anchors, x5c};
+    use crate::crypto::{Algorithm, SigningKey, b64url, jws};
+
+    const DAY: i64 = 86_400;
+    const ALGS: &[&str] = &["ES256"];
+
+    /// The project's signing key for an OpenSSL P-256 key.
+    pub(crate) fn signing_key(key: &PKey<Private>) -> SigningKey {
+        let ec = key.ec_key().unwrap();
+        let mut ctx = BigNumContext::new().unwrap();
+        let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+        ec.public_key()
+            .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+            .unwrap();
+        let fixed = |n: &openssl::bn::BigNumRef| b64url(n.to_vec_padded(32).unwrap());
+        SigningKey::from_jwk(&json!({"kty": "EC", "crv": "P-256",
+            "x": fixed(&x), "y": fixed(&y), "d": fixed(ec.private_key())}))
+        .unwrap()
+    }
+
+    /// A wallet provider: a root and the leaf that signs.
+    pub(crate) struct Provider {
+        pub root: Ca,
+        pub leaf: X509,
+        pub signer: SigningKey,
+    }
+
+    impl Provider {
+        pub fn new(leaf: Spec<'_>) -> Self {
+            let root = Ca::root("Wallet Provider Root");
+            let (leaf, key) = root.issue(leaf);
+            let signer = signing_key(&key);
+            Provider { root, leaf, signer }
+        }
+
+        pub fn good() -> Self {
+            Self::new(Spec::leaf("Wallet Provider attestations"))
+        }
+
+        /// A JWT with `header` members over the defaults (`typ`, `x5c`),
+        /// signed by `signer`.
+        pub fn sign_as(&self, signer: &SigningKey, header: Value, claims: Value) -> String {
+            let mut h = Map::new();
+            h.insert("typ".into(), KEY.typ.into());
+            h.insert("x5c".into(), x5c(&[&self.leaf]));
+            for (k, v) in header.as_object().unwrap() {
+                if v.is_null() {
+                    h.remove(k);
+                } else {
+                    h.insert(k.clone(), v.clone());
+                }
+            }
+            jws::sign(signer, &h, claims.to_string().as_bytes()).unwrap()
+        }
+
+        pub fn sign(&self, header: Value, claims: Value) -> String {
+            self.sign_as(&self.signer, header, claims)
+        }
+
+        pub fn roots(&self) -> Anchors {
+            anchors(&[&self.root.cert])
+        }
+    }
+
+    fn expect(roots: &Anchors) -> Expect<'_> {
+        Expect {
+            kind: KEY,
+            roots,
+            algs: ALGS,
+            now: NOW,
+            skew: 60,
+        }
+    }
+
+    fn claims(iat: i64, exp: i64) -> Value {
+        json!({"iss": "https://wallet-provider.example", "iat": iat, "exp": exp,
+               "attested_keys": []})
+    }
+
+    #[test]
+    fn a_provider_attestation_verifies_and_names_its_signer() {
+        let p = Provider::good();
+        let roots = p.roots();
+        let a = verify(
+            &p.sign(json!({}), claims(NOW - 10, NOW + 3600)),
+            &expect(&roots),
+        )
+        .unwrap();
+        assert_eq!(a.provider, "CN=Wallet Provider attestations");
+        assert_eq!((a.iat, a.exp), (NOW - 10, NOW + 3600));
+        assert_eq!(a.claims["iss"], "https://wallet-provider.example");
+        // An `iat` within the skew is fine.
+        assert!(
+            verify(
+                &p.sign(json!({}), claims(NOW + 60, NOW + 3600)),
+                &expect(&roots)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn another_providers_root_is_untrusted() {
+        let p = Provider::good();
+        let other = Provider::good();
+        let roots = other.roots();
+        let e = verify(&p.sign(json!({}), claims(NOW, NOW + 3600)), &expect(&roots)).unwrap_err();
+        assert_eq!(
+            e,
+            AttestationError::Untrusted {
+                kind: "key attestation",
+                source: ChainError::UntrustedRoot
+            }
+        );
+        assert_eq!(e.reason(), "untrusted_wallet_provider");
+        assert_eq!(
+            e.to_string(),
+            "the key attestation is not from a trusted wallet provider: the certificate chain does not lead to a configured trust anchor"
+        );
+        // No roots at all: the same.
+        let none = Anchors::default();
+        let e = verify(&p.sign(json!({}), claims(NOW, NOW + 3600)), &expect(&none)).unwrap_err();
+        assert_eq!(e.reason(), "untrusted_wallet_provider");
+    }
+
+    #[test]
+    fn an_expired_attestation_is_refused() {
+        let p = Provider::good();
+        let roots = p.roots();
+        // Expired beyond the skew.
+        let jwt = p.sign(json!({}), claims(NOW - 7200, NOW - 61));
+        let e = verify(&jwt, &expect(&roots)).unwrap_err();
+        assert_eq!(
+            e,
+            AttestationError::Expired {
+                kind: "key attestation"
+            }
+        );
+        assert_eq!(e.to_string(), "the key attestation has expired");
+        // Within it: accepted.
+        assert!(
+            verify(
+                &p.sign(json!({}), claims(NOW - 7200, NOW - 59)),
+                &expect(&roots)
+            )
+            .is_ok()
+        );
+        // Issued in the future beyond the skew.
+        let e = verify(
+            &p.sign(json!({}), claims(NOW + 61, NOW + 3600)),
+            &expect(&roots),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            AttestationError::FromTheFuture {
+                kind: "key attestation"
+            }
+        );
+    }
+
+    #[test]
+    fn the_typ_must_be_the_kinds() {
+        let p = Provider::good();
+        let roots = p.roots();
+        for typ in [
+            json!("JWT"),
+            json!("oauth-client-attestation+jwt"),
+            Value::Null,
+        ] {
+            let jwt = p.sign(json!({"typ": typ}), claims(NOW, NOW + 3600));
+            let e = verify(&jwt, &expect(&roots)).unwrap_err();
+            assert_eq!(e.reason(), "wrong_typ", "{typ}");
+            assert_eq!(
+                e.to_string(),
+                "the key attestation's `typ` must be `key-attestation+jwt`"
+            );
+        }
+        // The same JWT is a wallet attestation only when typed as one.
+        let jwt = p.sign(json!({"typ": WALLET.typ}), claims(NOW, NOW + 3600));
+        let wallet = Expect {
+            kind: WALLET,
+            ..expect(&roots)
+        };
+        assert!(verify(&jwt, &wallet).is_ok());
+    }
+
+    #[test]
+    fn a_bad_signature_is_refused() {
+        let p = Provider::good();
+        let roots = p.roots();
+        // Signed by another key than the certificate's.
+        let stranger = SigningKey::generate(Algorithm::Es256).unwrap();
+        let jwt = p.sign_as(&stranger, json!({}), claims(NOW, NOW + 3600));
+        let e = verify(&jwt, &expect(&roots)).unwrap_err();
+        assert_eq!(e.reason(), "bad_signature");
+        assert!(
+            e.to_string()
+                .starts_with("the key attestation's signature does not verify"),
+            "{e}"
+        );
+        // A payload changed after signing.
+        let good = p.sign(json!({}), claims(NOW, NOW + 3600));
+        let mut parts: Vec<&str> = good.split('.').collect();
+        let forged = b64url(claims(NOW, NOW + 7200).to_string());
+        parts[1] = &forged;
+        let e = verify(&parts.join("."), &expect(&roots)).unwrap_err();
+        assert_eq!(e.reason(), "bad_signature");
+    }
+
+    #[test]
+    fn the_certificate_must_be_valid_at_iat() {
+        // A leaf valid from yesterday cannot vouch for what was signed
+        // before.
+        let p = Provider::new(Spec {
+            not_before: NOW - DAY,
+            ..Spec::leaf("New attestations")
+        });
+        let roots = p.roots();
+        let jwt = p.sign(json!({}), claims(NOW - 2 * DAY, NOW + 3600));
+        let e = verify(&jwt, &expect(&roots)).unwrap_err();
+        assert_eq!(
+            e,
+            AttestationError::Untrusted {
+                kind: "key attestation",
+                source: ChainError::NotYetValid { depth: 0 }
+            }
+        );
+        // A leaf expired since: what it signed while valid still holds
+        // until the attestation's own `exp`.
+        let lapsed = Provider::new(Spec {
+            not_after: NOW - DAY,
+            ..Spec::leaf("Lapsed attestations")
+        });
+        let roots = lapsed.roots();
+        let jwt = lapsed.sign(json!({}), claims(NOW - 2 * DAY, NOW + 3600));
+        assert!(verify(&jwt, &expect(&roots)).is_ok());
+        let jwt = lapsed.sign(json!({}), claims(NOW - 10, NOW + 3600));
+        let e = verify(&jwt, &expect(&roots)).unwrap_err();
+        assert_eq!(
+            e,
+            AttestationError::Untrusted {
+                kind: "key attestation",
+                source: ChainError::Expired { depth: 0 }
+            }
+        );
+    }
+
+    #[test]
+    fn the_header_and_claims_have_their_shape() {
+        let p = Provider::good();
+        let roots = p.roots();
+        let reason = |jwt: &str| verify(jwt, &expect(&roots)).unwrap_err().reason();
+        assert_eq!(reason("not a jwt"), "malformed");
+        assert_eq!(
+            reason(&p.sign(json!({"x5c": null}), claims(NOW, NOW + 3600))),
+            "no_x5c"
+        );
+        assert_eq!(
+            reason(&p.sign(json!({}), json!({"iat": NOW, "attested_keys": []}))),
+            "missing_claim"
+        );
+        assert_eq!(
+            reason(&p.sign(json!({}), json!({"exp": NOW + 60, "attested_keys": []}))),
+            "missing_claim"
+        );
+        // An alg the caller does not accept.
+        let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
+        let jwt = p.sign_as(&ed, json!({}), claims(NOW, NOW + 3600));
+        let e = verify(&jwt, &expect(&roots)).unwrap_err();
+        assert_eq!(e.reason(), "alg_not_allowed");
+        assert_eq!(
+            e.to_string(),
+            "the key attestation's `alg` is not one this server accepts (ES256)"
+        );
+        // A CA certificate cannot sign attestations.
+        let root = Ca::root("Root");
+        let (ca_leaf, ca_key) = root.issue(Spec::ca("Sub CA"));
+        let mut h = Map::new();
+        h.insert("typ".into(), KEY.typ.into());
+        h.insert("x5c".into(), x5c(&[&ca_leaf]));
+        let jwt = jws::sign(
+            &signing_key(&ca_key),
+            &h,
+            claims(NOW, NOW + 3600).to_string().as_bytes(),
+        )
+        .unwrap();
+        let roots = anchors(&[&root.cert]);
+        let e = verify(&jwt, &expect(&roots)).unwrap_err();
+        assert_eq!(
+            e,
+            AttestationError::Untrusted {
+                kind: "key attestation",
+                source: ChainError::LeafIsCa
+            }
+        );
+    }
+}

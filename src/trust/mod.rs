@@ -5,3 +5,4 @@
 
 pub mod attestation;
 pub mod dpop;
+pub mod key_attestation;

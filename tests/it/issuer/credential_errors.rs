@@ -364,8 +364,13 @@ fn nonce_endpoint_answers_no_store_and_128_bit_nonces_with_their_expiry() {
 
 #[test]
 fn haip_profile_accepts_es256_proofs_only() {
+    use super::key_attestation::{attested_proof, high, provider, start_trusting};
     use digital_id::crypto::Algorithm;
-    let server = InProc::start_with(|s| s.profile = digital_id::config::Profile::Haip);
+    // HAIP also wants a key attestation with every proof.
+    let wallet_provider = provider("https://wallet-provider.example");
+    let (server, _roots) = start_trusting(&wallet_provider, |s| {
+        s.profile = digital_id::config::Profile::Haip
+    });
     let meta = wallet::get(&server, "/.well-known/openid-credential-issuer").body;
     assert_eq!(
         meta["credential_configurations_supported"]["ru.passport"]["proof_types_supported"]["jwt"]
@@ -401,8 +406,9 @@ fn haip_profile_accepts_es256_proofs_only() {
     };
     let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
     let c = nonce(&server);
+    let ka = high(&server, &wallet_provider, &[&ed], None);
     let r = send(
-        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &ed, &c)]}}),
+        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [attested_proof(&server, &ed, &c, &ka)]}}),
     );
     assert_eq!(
         (r.status, r.error()),
@@ -410,10 +416,20 @@ fn haip_profile_accepts_es256_proofs_only() {
         "{:?}",
         r.body
     );
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("`alg`"),
+        "{:?}",
+        r.body
+    );
     // ES256 is fine.
     let c = nonce(&server);
+    let holder = key();
+    let ka = high(&server, &wallet_provider, &[&holder], None);
     let r = send(
-        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [proof(&server, &key(), &c)]}}),
+        &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [attested_proof(&server, &holder, &c, &ka)]}}),
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
 }

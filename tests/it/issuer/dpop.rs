@@ -321,7 +321,10 @@ fn a_proof_with_a_wrong_ath_is_refused() {
 
 #[test]
 fn a_missing_or_stale_nonce_gets_use_dpop_nonce_and_the_retry_succeeds() {
-    let server = haip();
+    // HAIP: the credential endpoint also wants a key attestation.
+    let provider = super::key_attestation::provider("https://wallet-provider.example");
+    let (server, _roots) =
+        super::key_attestation::start_trusting(&provider, |s| s.profile = Profile::Haip);
     let key = wallet::key();
     let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
     // No nonce: the answer carries one.
@@ -342,7 +345,12 @@ fn a_missing_or_stale_nonce_gets_use_dpop_nonce_and_the_retry_succeeds() {
     assert_eq!(t.body["token_type"], "DPoP");
     let token = t.body["access_token"].as_str().unwrap();
     // At the credential endpoint: a 401 with the DPoP challenge.
-    let body = passport_request(&server, &wallet::key());
+    let holder = wallet::key();
+    let n = wallet::nonce(&server);
+    let attestation = super::key_attestation::high(&server, &provider, &[&holder], Some(&n));
+    let body = json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [
+        super::key_attestation::attested_proof(&server, &holder, &n, &attestation)
+    ]}});
     let p = proof(&server, &key, "/credential", Some(token));
     let r = post(
         &server,

@@ -11,6 +11,7 @@ mod concurrency;
 pub mod crash;
 mod credential_errors;
 pub mod dpop;
+pub mod key_attestation;
 mod metadata;
 mod preauth;
 mod token_errors;
