@@ -4,4 +4,5 @@
 //! caller).
 
 pub mod attestation;
+pub mod client_attestation;
 pub mod dpop;
