@@ -15,10 +15,9 @@ use crate::issuer::wallet;
 /// offer and checks that the stored credential is that passport, bound to
 /// the wallet's device key. The wallet signs with the real clock, so the
 /// server's is set to it.
-fn example_wallet_gets_a_passport(server: &InProc) {
+fn example_wallet_gets_a_passport(server: &InProc, dir: &tempfile::TempDir) {
     server.clock.set(digital_id::cli::unix_now());
     let o = wallet::offer(server, "ivanov-ivan", &["ru.passport"], true);
-    let dir = tempfile::tempdir().unwrap();
     let dir_arg = dir.path().to_str().unwrap();
     let link = o["offer_link"].as_str().unwrap();
     let tx = o["tx_code"].as_str().unwrap();
@@ -44,20 +43,37 @@ fn example_wallet_gets_a_passport(server: &InProc) {
 }
 
 /// Under `--profile haip` `/token` requires a DPoP proof with a server
-/// nonce: the wallet binds its token, answers `use_dpop_nonce` once and
-/// presents the token with `ath` proofs at `/credential`.
+/// nonce and client attestation: the wallet authenticates with an
+/// attestation from its test wallet provider (whose root the server
+/// trusts) and a PoP with a server challenge, binds its token, answers
+/// `use_dpop_nonce` once and presents the token with `ath` proofs at
+/// `/credential`.
 #[test]
 fn example_wallet_gets_a_passport_from_a_haip_server() {
-    let server = InProc::start_with(|s| s.profile = Profile::Haip);
+    let dir = tempfile::tempdir().unwrap();
+    let provider = dir.path().join("wallet-provider");
+    example_wallet::wallet_provider::WalletProvider::load_or_generate(
+        &provider,
+        "Example wallet provider",
+    )
+    .unwrap();
+    let server = InProc::start_with(|s| {
+        s.profile = Profile::Haip;
+        s.attestation.wallet_provider_roots = vec![provider.join("root.pem")];
+    });
     let as_meta = wallet::get(&server, "/.well-known/oauth-authorization-server").body;
     assert_eq!(
         as_meta["dpop_signing_alg_values_supported"],
         serde_json::json!(["ES256"])
     );
-    example_wallet_gets_a_passport(&server);
+    assert_eq!(
+        as_meta["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["attest_jwt_client_auth"])
+    );
+    example_wallet_gets_a_passport(&server, &dir);
 }
 
 #[test]
 fn example_wallet_gets_a_passport_from_a_default_server() {
-    example_wallet_gets_a_passport(&InProc::start());
+    example_wallet_gets_a_passport(&InProc::start(), &tempfile::tempdir().unwrap());
 }

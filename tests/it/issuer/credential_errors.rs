@@ -365,7 +365,7 @@ fn nonce_endpoint_answers_no_store_and_128_bit_nonces_with_their_expiry() {
 #[test]
 fn haip_profile_accepts_es256_proofs_only() {
     use digital_id::crypto::Algorithm;
-    let server = InProc::start_with(|s| s.profile = digital_id::config::Profile::Haip);
+    let (server, attested) = super::client_attestation::haip();
     let meta = wallet::get(&server, "/.well-known/openid-credential-issuer").body;
     assert_eq!(
         meta["credential_configurations_supported"]["ru.passport"]["proof_types_supported"]["jwt"]
@@ -379,7 +379,8 @@ fn haip_profile_accepts_es256_proofs_only() {
     let dpop_nonce = |r: &wallet::Reply| r.headers["dpop-nonce"].to_str().unwrap().to_owned();
     let n = dpop_nonce(&wallet::post_json(&server, "/nonce", None, &Value::Null));
     let p = dpop::proof_with(&server, &dpop_key, "/token", None, Some(&n), json!({}));
-    let t = dpop::token(&server, &o, Some(&p));
+    let headers = attested.headers(&server);
+    let t = super::client_attestation::token(&server, &o, Some(&p), &headers);
     assert_eq!(t.status, 200, "{:?}", t.body);
     let token = t.body["access_token"].as_str().unwrap().to_owned();
     let send = |body: &Value| {
