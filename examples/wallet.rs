@@ -53,7 +53,9 @@ struct Cli {
 enum Cmd {
     /// Obtains the credentials of an OpenID4VCI offer (pre-authorized code),
     /// with DPoP-bound tokens when the authorization server offers ES256
-    /// DPoP.
+    /// DPoP, authenticated by a wallet attestation (from the test wallet
+    /// provider in `<dir>/wallet-provider`) when it offers
+    /// `attest_jwt_client_auth`.
     Offer {
         link: String,
         #[arg(long)]
@@ -237,62 +239,79 @@ impl Dpop {
     }
 }
 
-/// OAuth attestation-based client authentication: the wallet provider's
-/// attestation of this wallet instance and, per request, the instance's
-/// proof of possession of the attested key.
+/// Attestation-based client authentication
+/// (draft-ietf-oauth-attestation-based-client-auth-10) for one offer: a
+/// wallet attestation from the test wallet provider kept in
+/// `<dir>/wallet-provider` (generated on first use; its `root.pem` is what
+/// a server's `[attestation] wallet_provider_roots` must trust) for a
+/// fresh instance key, so no two issuers see the same attestation (HAIP
+/// 1.0 §4.3.1), and a proof of possession per request.
 struct ClientAttestation {
     attestation: String,
-    /// The wallet instance key (the attestation's `cnf`), made per run.
     instance: SigningKey,
     /// The authorization server's issuer identifier (the PoP's `aud`).
-    audience: String,
-    /// The challenge of the server's `challenge_endpoint`, when it has one.
+    aud: String,
+    /// The latest server challenge (§5), if any.
     challenge: Option<String>,
 }
 
 impl ClientAttestation {
-    /// When the authorization server lists `attest_jwt_client_auth`.
+    /// Client attestation if the authorization server metadata lists
+    /// `attest_jwt_client_auth`, with a challenge from its
+    /// `challenge_endpoint` when it has one; `None` otherwise.
     fn offered(wallet: &Wallet, as_meta: &Value) -> Res<Option<Self>> {
         let offered = as_meta["token_endpoint_auth_methods_supported"]
             .as_array()
             .is_some_and(|m| m.iter().any(|m| m == "attest_jwt_client_auth"));
-        if !offered {
+        let Some(aud) = as_meta["issuer"].as_str().filter(|_| offered) else {
             return Ok(None);
-        }
+        };
+        let provider = wallet.provider()?;
         let instance = SigningKey::generate(Algorithm::Es256)?;
-        let attestation =
-            wallet
-                .provider()?
-                .client_attestation(CLIENT_ID, instance.public(), now())?;
+        let attestation = provider.client_attestation(CLIENT_ID, instance.public(), now())?;
         let challenge = match as_meta["challenge_endpoint"].as_str() {
             Some(endpoint) => {
                 let mut r = wallet.http.post(endpoint).send_empty()?;
                 let v: Value = r.body_mut().read_json()?;
-                Some(
-                    v["attestation_challenge"]
-                        .as_str()
-                        .ok_or_else(|| format!("challenge endpoint: {v}"))?
-                        .to_owned(),
-                )
+                v["attestation_challenge"].as_str().map(str::to_owned)
             }
             None => None,
         };
         Ok(Some(ClientAttestation {
             attestation,
             instance,
-            audience: as_meta["issuer"].as_str().unwrap_or_default().to_owned(),
+            aud: aud.to_owned(),
             challenge,
         }))
     }
 
-    /// A fresh proof of possession (its own `jti`) for one request.
-    fn pop(&self) -> Res<String> {
-        wallet_provider::client_attestation_pop(
+    /// The two headers of a request, with a fresh PoP.
+    fn headers(&self) -> Res<[(&'static str, String); 2]> {
+        let pop = wallet_provider::client_attestation_pop(
             &self.instance,
-            &self.audience,
+            &self.aud,
             self.challenge.as_deref(),
             now(),
-        )
+        )?;
+        Ok([
+            ("OAuth-Client-Attestation", self.attestation.clone()),
+            ("OAuth-Client-Attestation-PoP", pop),
+        ])
+    }
+
+    /// Keeps the `OAuth-Client-Attestation-Challenge` of a response, if it
+    /// has one; whether it is new.
+    fn take_challenge(&mut self, headers: &ureq::http::HeaderMap) -> bool {
+        let fresh = headers
+            .get("oauth-client-attestation-challenge")
+            .and_then(|v| v.to_str().ok())
+            .filter(|c| self.challenge.as_deref() != Some(*c))
+            .map(str::to_owned);
+        let new = fresh.is_some();
+        if new {
+            self.challenge = fresh;
+        }
+        new
     }
 }
 
@@ -370,25 +389,27 @@ impl Wallet {
 
     /// `POST url` with `body` and, when given, `Authorization: <scheme>
     /// <access_token>`: DPoP with a proof when `dpop` is set (RFC 9449 §7.1),
-    /// Bearer otherwise. An answer asking for a DPoP nonce (`use_dpop_nonce`
-    /// in the body or the `WWW-Authenticate` challenge) is retried once with
-    /// the `DPoP-Nonce` it brings (§8). Returns the status and the JSON body
-    /// (`null` when there is none).
+    /// Bearer otherwise; with `attest`, the client attestation headers. An
+    /// answer asking for a DPoP nonce (`use_dpop_nonce` in the body or the
+    /// `WWW-Authenticate` challenge) is retried once with the `DPoP-Nonce`
+    /// it brings (§8), and one asking for an attestation challenge
+    /// (`use_attestation_challenge`) with the challenge it brings. Returns
+    /// the status and the JSON body (`null` when there is none).
     fn post(
         &self,
         url: &str,
         body: &Body<'_>,
         access_token: Option<&str>,
         mut dpop: Option<&mut Dpop>,
-        client_auth: Option<&ClientAttestation>,
+        mut attest: Option<&mut ClientAttestation>,
     ) -> Res<(u16, Value)> {
-        let mut retried = false;
+        let (mut retried, mut rechallenged) = (false, false);
         loop {
             let mut req = self.http.post(url);
-            if let Some(a) = client_auth {
-                req = req
-                    .header("OAuth-Client-Attestation", &a.attestation)
-                    .header("OAuth-Client-Attestation-PoP", &a.pop()?);
+            if let Some(a) = attest.as_deref() {
+                for (name, value) in a.headers()? {
+                    req = req.header(name, &value);
+                }
             }
             if let Some(token) = access_token {
                 let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
@@ -416,11 +437,18 @@ impl Wallet {
                 }
                 None => false,
             };
+            let fresh_challenge = attest
+                .as_deref_mut()
+                .is_some_and(|a| a.take_challenge(r.headers()));
             let value: Value = r.body_mut().read_json().unwrap_or(Value::Null);
             let wants_nonce = value["error"] == "use_dpop_nonce"
                 || challenge.contains("error=\"use_dpop_nonce\"");
             if wants_nonce && fresh_nonce && !retried {
                 retried = true;
+                continue;
+            }
+            if value["error"] == "use_attestation_challenge" && fresh_challenge && !rechallenged {
+                rechallenged = true;
                 continue;
             }
             return Ok((status, value));
@@ -476,13 +504,13 @@ impl Wallet {
             form.push(("tx_code", tx));
         }
         let mut dpop = Dpop::offered(&as_meta)?;
-        let client_auth = ClientAttestation::offered(self, &as_meta)?;
+        let mut attest = ClientAttestation::offered(self, &as_meta)?;
         let (_, token) = self.post(
             &token_endpoint,
             &Body::Form(&form),
             None,
             dpop.as_mut(),
-            client_auth.as_ref(),
+            attest.as_mut(),
         )?;
         let access = token["access_token"]
             .as_str()

@@ -85,6 +85,12 @@ pub fn build_state(
         load_anchors(&settings.attestation.wallet_provider_roots)
             .map_err(StartError::WalletProviders)?,
     );
+    if settings.profile == crate::config::Profile::Haip && wallet_providers.is_empty() {
+        tracing::warn!(
+            "--profile haip requires wallet (client) attestation at /par and /token, but no \
+             [attestation] wallet_provider_roots are configured: every such request will be refused"
+        );
+    }
     verifier.attach_registry(keys.store_secret.clone());
     let status = crate::status::Allocator::new(settings.issuer.status_list_size);
     // The provider's TLS trusts what the verifier's outbound calls trust

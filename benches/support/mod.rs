@@ -32,7 +32,7 @@ pub async fn passport_request(state: &AppState, holder: &SigningKey) -> Passport
         "pre-authorized_code": code,
     }))
     .unwrap();
-    let bearer = token::token(&ctx, treq, false, &[])
+    let bearer = token::token(&ctx, treq, false, Default::default(), &[])
         .await
         .unwrap()
         .access_token;

@@ -293,6 +293,7 @@ mod tests {
     use super::*;
     use crate::catalogue::ValidationError;
     use crate::issuer::authorize::AuthorizeError;
+    use crate::issuer::client_auth::ClientAuthError;
     use crate::issuer::consent::ConsentError;
     use crate::issuer::credential::CredentialError;
     use crate::issuer::notification::NotificationError;
@@ -305,6 +306,7 @@ mod tests {
     use crate::status::StatusError;
     use crate::store::StoreError;
     use crate::trust::attestation::AttestationError;
+    use crate::trust::client_attestation::ClientAttestationError;
     use crate::trust::key_attestation::KeyAttestationError;
     use crate::verifier::dcql::MatchError;
     use crate::verifier::jwe::JweError;
@@ -470,6 +472,22 @@ mod tests {
             TokenError::ClientAuthenticationUnsupported,
             TokenError::UnknownAuthorizationCode,
             TokenError::ClientMismatch,
+            TokenError::ClientInstanceMismatch,
+            TokenError::Client(ClientAuthError::Missing),
+            TokenError::Client(ClientAuthError::MissingPop),
+            TokenError::Client(ClientAuthError::MissingAttestation),
+            TokenError::Client(ClientAuthError::Several),
+            TokenError::Client(ClientAuthError::Replayed),
+            TokenError::Client(ClientAuthError::Invalid(
+                ClientAttestationError::ChallengeRequired
+            )),
+            TokenError::Client(ClientAuthError::Invalid(
+                ClientAttestationError::PopAlgNotAllowed(HOSTILE.into())
+            )),
+            AuthorizeError::Client(ClientAuthError::Invalid(
+                ClientAttestationError::StaleChallenge
+            )),
+            AuthorizeError::Client(ClientAuthError::Store(store_error(2))),
             TokenError::RedirectUriMismatch,
             TokenError::PkceMismatch,
             TokenError::BadAuthorizationDetails,

@@ -13,7 +13,7 @@ use super::{ApiError, AppState, limits};
 use crate::config::SignIn;
 use crate::issuer::authorize::{self, AuthorizationParams};
 use crate::issuer::{
-    Ctx,
+    Ctx, client_auth,
     credential::{self, CredentialError, CredentialRequest, CredentialResponse, Presented, Scheme},
     metadata,
     nonce::{self, NonceResponse},
@@ -38,8 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, sign_in: Option<SignIn>) {
     .service(web::resource("/.well-known/jwt-vc-issuer{tail:.*}").get(jwt_vc_issuer))
     .service(web::resource("/type-metadata/{id}").get(type_metadata))
     .service(web::resource("/credential-offer/{id}").get(credential_offer))
-    .service(web::resource("/token").post(token))
+    .service(limits::resource("/token").post(token))
     .service(limits::resource("/nonce").post(nonce))
+    .service(web::resource("/challenge").post(challenge))
     .service(web::resource("/credential").post(credential))
     .service(web::resource("/notification").post(notification))
     .service(web::resource("/status-lists/{id}").get(status_list));
@@ -85,6 +86,36 @@ fn dpop_proofs(req: &HttpRequest) -> Vec<&str> {
         .get_all("dpop")
         .map(|v| v.to_str().unwrap_or(""))
         .collect()
+}
+
+/// The values of every `OAuth-Client-Attestation` and
+/// `OAuth-Client-Attestation-PoP` header
+/// (draft-ietf-oauth-attestation-based-client-auth §4, §4.1); one that is
+/// not visible ASCII is kept as `""`, which no check accepts.
+fn attestation_headers(req: &HttpRequest) -> (Vec<&str>, Vec<&str>) {
+    let all = |name| {
+        req.headers()
+            .get_all(name)
+            .map(|v| v.to_str().unwrap_or(""))
+            .collect()
+    };
+    (
+        all(client_auth::ATTESTATION_HEADER),
+        all(client_auth::POP_HEADER),
+    )
+}
+
+/// `resp` with a fresh challenge in `OAuth-Client-Attestation-Challenge`
+/// (draft §5.2).
+fn with_attestation_challenge(state: &AppState, mut resp: HttpResponse) -> HttpResponse {
+    let challenge = nonce::attestation_challenge(&state.issuer());
+    if let Ok(v) = header::HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static(client_auth::CHALLENGE_HEADER),
+            v,
+        );
+    }
+    resp
 }
 
 /// `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.
@@ -215,13 +246,16 @@ async fn credential_offer(
 
 #[utoipa::path(post, path = "/token", tag = "issuer",
     summary = "Token endpoint (OpenID4VCI 1.0 §6, RFC 6749 §4.1.3 and §5)",
-    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256; wallets are public clients (no client authentication). With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6). With a `DPoP` proof the access token is bound to its key (`token_type: DPoP`, RFC 9449 §5); under `--profile haip` the proof is required.",
+    description = "Pre-authorized code grant with `tx_code` (anonymous access allowed) or, when citizens can sign in (`--demo`), authorization code grant with PKCE S256. Wallets authenticate by attestation (`OAuth-Client-Attestation` + `OAuth-Client-Attestation-PoP`, `attest_jwt_client_auth`) when wallet providers are configured, and must under `--profile haip`; otherwise they are public clients. A code pushed through `/par` by an attested wallet is redeemed only with an attestation of the same instance key. With `authorization_details` (either grant) the token covers the configurations named and the response lists their `credential_identifiers` (OpenID4VCI 1.0 §6). With a `DPoP` proof the access token is bound to its key (`token_type: DPoP`, RFC 9449 §5); under `--profile haip` the proof is required.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)")),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof JWT (RFC 9449 §4): `typ: dpop+jwt`, `alg` ES256 (or EdDSA outside HAIP), the public `jwk`, claims `htm: POST`, `htu` this endpoint at the public URL, `iat` within 60 s, a unique `jti` (≤ 256 characters), and `nonce` from a `DPoP-Nonce` header (required under `--profile haip`, checked whenever present)"),
+        ("OAuth-Client-Attestation" = Option<String>, Header, description = "The wallet attestation (draft-ietf-oauth-attestation-based-client-auth-10 §3): `typ: oauth-client-attestation+jwt`, signed by a wallet provider whose `x5c` chains to `[attestation] wallet_provider_roots` (leaf first, no CA leaf, valid at `iat`), `sub` = the client id, `exp`, `cnf.jwk` the wallet instance's public key; `alg` ES256 (or EdDSA outside HAIP). Required under `--profile haip`, with the PoP"),
+        ("OAuth-Client-Attestation-PoP" = Option<String>, Header, description = "Its proof of possession (§4.1): `typ: oauth-client-attestation-pop+jwt`, signed by the `cnf.jwk` key, claims `aud` = the issuer identifier (the public URL, byte for byte), `iat` within 60 s, a unique `jti` (≤ 256 characters, accepted once), and `challenge` from `POST /challenge` or an `OAuth-Client-Attestation-Challenge` header (required under `--profile haip`, checked whenever present)")),
     responses(
         (status = 200, description = "Access token (`Cache-Control: no-store`): `token_type` `DPoP` when a proof was sent, else `Bearer`", body = TokenResponse),
-        (status = 400, description = "`invalid_dpop_proof` (the DPoP proof breaks a rule of RFC 9449 §4.3, named in the description: also a replayed `jti`, or no proof under `--profile haip`), `use_dpop_nonce` (a nonce is required or the one sent is unknown or expired; a fresh one is in the `DPoP-Nonce` header), `invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable)", body = ErrorBody),
-        (status = 401, description = "`invalid_client`: client authentication sent, or `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`)", body = ErrorBody),
+        (status = 400, description = "`invalid_dpop_proof` (the DPoP proof breaks a rule of RFC 9449 §4.3, named in the description: also a replayed `jti`, or no proof under `--profile haip`), `use_dpop_nonce` (a nonce is required or the one sent is unknown or expired; a fresh one is in the `DPoP-Nonce` header), `invalid_request` (a parameter is missing or malformed, unexpected or missing `tx_code`), `unsupported_grant_type` (also `authorization_code` when no sign-in is configured), `invalid_grant` (code unknown, used or expired; wrong `tx_code`, burnt after too many tries; client, `redirect_uri` or PKCE mismatch), `invalid_authorization_details` (`authorization_details` malformed or naming a configuration the offer or authorization does not cover; a pre-authorized code stays usable), `use_attestation_challenge` (the client attestation PoP has no challenge under `--profile haip`, or an unknown or expired one; a fresh one is in the `OAuth-Client-Attestation-Challenge` header), `use_fresh_attestation` (the wallet attestation has expired)", body = ErrorBody, headers(("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to retry with"), ("OAuth-Client-Attestation-Challenge" = String, description = "With `use_attestation_challenge`: the challenge to retry with"))),
+        (status = 401, description = "`invalid_client`: a client secret or assertion sent (`WWW-Authenticate: Basic`), `client_id` missing in the authorization code grant (`WWW-Authenticate: Basic`), or the client attestation failed, the step named in the description: missing (under `--profile haip`), untrusted wallet provider, `sub` not the `client_id`, PoP not signed by the attested key, wrong `aud`, stale `iat`, replayed `jti` (`WWW-Authenticate: OAuth-Client-Attestation`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn token(
@@ -229,10 +263,20 @@ async fn token(
     req: HttpRequest,
     form: web::Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_auth = req.headers().contains_key(header::AUTHORIZATION);
+    let authorization = req.headers().contains_key(header::AUTHORIZATION);
+    let (attestation, pop) = attestation_headers(&req);
+    let presented = client_auth::Presented {
+        attestation: &attestation,
+        pop: &pop,
+    };
     let proofs = dpop_proofs(&req);
-    match token::token(&state.issuer(), form.into_inner(), client_auth, &proofs).await {
+    let ctx = state.issuer();
+    match token::token(&ctx, form.into_inner(), authorization, presented, &proofs).await {
         Ok(resp) => Ok(no_store(HttpResponse::Ok().json(resp))),
+        Err(TokenError::Client(e)) if e.wants_challenge() => Ok(with_attestation_challenge(
+            &state,
+            ApiError::from(e).error_response(),
+        )),
         Err(e) => {
             let wants = matches!(&e, TokenError::Dpop(d) if d.wants_nonce());
             Ok(refusal(&state, e, wants))
@@ -365,21 +409,73 @@ async fn status_list(
 
 #[utoipa::path(post, path = "/par", tag = "issuer",
     summary = "Pushed Authorization Request (RFC 9126 §2)",
-    description = "Only when citizens can sign in (`--demo`). Validates an authorization request as `GET /authorize` would (a registered `client_id` and one of its redirect URIs, exact match) and returns a single-use `request_uri` valid 60 seconds; rate limited.",
+    description = "Only when citizens can sign in (`--demo`). Authenticates the wallet by attestation as `/token` does (required under `--profile haip`, HAIP 1.0 §4.2; `client_id`, when sent, must be the attestation's `sub`, and is taken from it otherwise), validates the authorization request as `GET /authorize` would (a registered `client_id` and one of its redirect URIs, exact match: an attested client must be registered too) and returns a single-use `request_uri` valid 60 seconds; the code it leads to is bound to the attested wallet instance. Rate limited.",
     request_body(content = AuthorizationParams, content_type = "application/x-www-form-urlencoded"),
+    params(("OAuth-Client-Attestation" = Option<String>, Header, description = "The wallet attestation (draft-ietf-oauth-attestation-based-client-auth-10 §3): `typ: oauth-client-attestation+jwt`, signed by a wallet provider whose `x5c` chains to `[attestation] wallet_provider_roots` (leaf first, no CA leaf, valid at `iat`), `sub` = the client id, `exp`, `cnf.jwk` the wallet instance's public key; `alg` ES256 (or EdDSA outside HAIP). Required under `--profile haip`, with the PoP"),
+        ("OAuth-Client-Attestation-PoP" = Option<String>, Header, description = "Its proof of possession (§4.1): `typ: oauth-client-attestation-pop+jwt`, signed by the `cnf.jwk` key, claims `aud` = the issuer identifier (the public URL, byte for byte), `iat` within 60 s, a unique `jti` (≤ 256 characters, accepted once), and `challenge` from `POST /challenge` or an `OAuth-Client-Attestation-Challenge` header (required under `--profile haip`, checked whenever present)")),
     responses(
-        (status = 201, description = "The `request_uri` (`Cache-Control: no-store`)", body = PushedRequest),
-        (status = 400, description = "`invalid_client` (`client_id` not registered), `invalid_request` (a parameter is missing or malformed, `redirect_uri` not registered for the client, PKCE S256 missing, unknown `issuer_state`, nested `request_uri`, malformed form), `unsupported_response_type`, `invalid_scope` (no known configuration in `scope`; unknown values are ignored), `invalid_authorization_details`", body = ErrorBody),
+        (status = 201, description = "The `request_uri` (`Cache-Control: no-store`); when attestation is offered, a fresh challenge for the next PoP in `OAuth-Client-Attestation-Challenge`", body = PushedRequest, headers(("OAuth-Client-Attestation-Challenge" = String, description = "A challenge for the PoP at `/token`"))),
+        (status = 400, description = "`invalid_client` (`client_id` not registered), `invalid_request` (a parameter is missing or malformed, `redirect_uri` not registered for the client, PKCE S256 missing, unknown `issuer_state`, nested `request_uri`, malformed form), `unsupported_response_type`, `invalid_scope` (no known configuration in `scope`; unknown values are ignored), `invalid_authorization_details`, `use_attestation_challenge` (a fresh challenge in `OAuth-Client-Attestation-Challenge`), `use_fresh_attestation`", body = ErrorBody, headers(("OAuth-Client-Attestation-Challenge" = String, description = "With `use_attestation_challenge`: the challenge to retry with"))),
+        (status = 401, description = "`invalid_client`: the client attestation failed, the step named in the description (`WWW-Authenticate: OAuth-Client-Attestation`)", body = ErrorBody),
         (status = 404, description = "`not_found`: the authorization-code flow is off (no citizen sign-in configured; `--demo` turns on the demo login)", body = ErrorBody),
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`server_error`", body = ErrorBody),
     ))]
 async fn par(
     state: web::Data<AppState>,
+    req: HttpRequest,
     form: web::Form<AuthorizationParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let pushed = par::push(&state.issuer(), form.into_inner()).await?;
-    Ok(no_store(HttpResponse::Created().json(pushed)))
+    let (attestation, pop) = attestation_headers(&req);
+    let presented = client_auth::Presented {
+        attestation: &attestation,
+        pop: &pop,
+    };
+    let ctx = state.issuer();
+    match par::push(&ctx, form.into_inner(), presented).await {
+        // The next PoP (at `/token`) can use a challenge from here (§5.2).
+        Ok(pushed) if client_auth::offered(&ctx) => Ok(with_attestation_challenge(
+            &state,
+            no_store(HttpResponse::Created().json(pushed)),
+        )),
+        Ok(pushed) => Ok(no_store(HttpResponse::Created().json(pushed))),
+        Err(authorize::AuthorizeError::Client(e)) if e.wants_challenge() => Ok(
+            with_attestation_challenge(&state, ApiError::from(e).error_response()),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /challenge` answer (draft-ietf-oauth-attestation-based-client-auth §5.1).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ChallengeResponse {
+    /// The `challenge` for the next client attestation PoP; accepted 5
+    /// minutes, not single use (the PoP's `jti` is).
+    pub attestation_challenge: String,
+}
+
+#[utoipa::path(post, path = "/challenge", tag = "issuer",
+    summary = "Challenge endpoint of attestation-based client authentication (draft-ietf-oauth-attestation-based-client-auth §5.1)",
+    description = "Only when the authorization server offers `attest_jwt_client_auth` (`--profile haip`, or `[attestation] wallet_provider_roots` configured; then it is the metadata's `challenge_endpoint`). A fresh challenge for the `challenge` claim of the `OAuth-Client-Attestation-PoP` at `/par` and `/token` (`Cache-Control: no-store`); required there under `--profile haip`, checked whenever present. The challenge carries its own expiry and MAC: nothing is stored.",
+    responses(
+        (status = 200, description = "A fresh challenge", body = ChallengeResponse),
+        (status = 400, description = "`invalid_request`: a body that cannot be read (over 256 KiB or cut off); any other body is ignored", body = ErrorBody),
+        (status = 404, description = "`not_found`: attestation-based client authentication is not offered", body = ErrorBody),
+    ))]
+async fn challenge(
+    state: web::Data<AppState>,
+    // A challenge request has no body (§5.1); one sent is read.
+    _body: super::IgnoredBody,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = state.issuer();
+    if !client_auth::offered(&ctx) {
+        return Err(ApiError::not_found(
+            "attestation-based client authentication is not offered",
+        ));
+    }
+    Ok(no_store(HttpResponse::Ok().json(ChallengeResponse {
+        attestation_challenge: nonce::attestation_challenge(&ctx),
+    })))
 }
 
 /// A login, consent or refusal page: never framed (clickjacking), never

@@ -1,5 +1,7 @@
 //! Rate limits for the public endpoints that create state (c_nonces, PAR
-//! requests, login sessions, presentation nonces, uploaded presentations):
+//! requests, login sessions, presentation nonces, uploaded presentations,
+//! the replay markers of DPoP proofs and client attestation PoPs at
+//! `/token`):
 //! a token bucket per client and one for everybody. With every such entry
 //! living at most its TTL, the global bucket also bounds how many can
 //! exist at once (rate × TTL), so a flood cannot fill the store.
@@ -31,6 +33,7 @@ use crate::config::IpPrefix;
 /// `(method, route pattern)` of every limited endpoint. Each is registered
 /// with [`resource`].
 pub const LIMITED: &[(&str, &str)] = &[
+    ("POST", "/token"),
     ("POST", "/nonce"),
     ("POST", "/par"),
     ("GET", "/authorize"),
@@ -429,8 +432,8 @@ mod tests {
         ("GET", "/type-metadata/{id}"),
         ("GET", "/credential-offer/{id}"),
         ("GET", "/status-lists/{id}"),
-        // Exchanges a single-use code.
-        ("POST", "/token"),
+        // A challenge carries its own expiry and MAC: nothing is stored.
+        ("POST", "/challenge"),
         // Ends a login session that `POST /authorize/login` opened.
         ("POST", "/authorize/consent"),
         // Takes the single-use sign-in `state` that the limited

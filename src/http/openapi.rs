@@ -50,6 +50,7 @@ use crate::verifier::transaction::ResponseMode;
         signin::callback,
         issuer::token,
         issuer::nonce,
+        issuer::challenge,
         issuer::credential,
         issuer::notification,
         issuer::status_list,
@@ -499,8 +500,24 @@ pub struct AuthorizationServerMetadata {
     /// Only when citizens can sign in.
     #[schema(nullable = false, example = json!(["S256"]))]
     pub code_challenge_methods_supported: Option<Vec<String>>,
-    #[schema(example = json!(["none"]))]
+    /// `none` (public clients) and, when wallet providers are configured,
+    /// `attest_jwt_client_auth` (OAuth 2.0 Attestation-Based Client
+    /// Authentication, at `/token` and `/par`); under `--profile haip` only
+    /// `attest_jwt_client_auth`.
+    #[schema(example = json!(["none", "attest_jwt_client_auth"]))]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Where to get a challenge for the client attestation PoP
+    /// (`POST /challenge`); only when `attest_jwt_client_auth` is offered.
+    #[schema(nullable = false, example = "https://id.example.ru/challenge")]
+    pub challenge_endpoint: Option<String>,
+    /// Wallet attestation algorithms accepted; only when
+    /// `attest_jwt_client_auth` is offered.
+    #[schema(nullable = false, example = json!(["ES256"]))]
+    pub client_attestation_signing_alg_values_supported: Option<Vec<String>>,
+    /// Client attestation PoP algorithms accepted; only when
+    /// `attest_jwt_client_auth` is offered.
+    #[schema(nullable = false, example = json!(["ES256"]))]
+    pub client_attestation_pop_signing_alg_values_supported: Option<Vec<String>>,
     /// Every credential configuration id.
     #[schema(example = json!(["ru.passport", "ru.snils"]))]
     pub scopes_supported: Vec<String>,

@@ -110,6 +110,11 @@ pub struct AuthorizationRequest {
     /// (`issuer_state` itself, an offer id, is not kept: it would show the
     /// offer's pre-authorized code.)
     pub offered_subject: Option<SubjectId>,
+    /// The RFC 7638 thumbprint of the wallet instance key whose attestation
+    /// authenticated the pushed request: the code is that instance's
+    /// (draft-ietf-oauth-attestation-based-client-auth §11.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_instance: Option<String>,
 }
 
 /// A login in progress.
@@ -130,6 +135,11 @@ pub struct AuthorizationCode {
     pub grant: Grant,
     pub redirect_uri: String,
     pub code_challenge: String,
+    /// The wallet instance the code is bound to (see
+    /// [`AuthorizationRequest::client_instance`]): only a token request
+    /// authenticated with that instance's attestation redeems it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_instance: Option<String>,
 }
 
 /// The rule an authorization request or login step broke.
@@ -192,6 +202,8 @@ pub enum AuthorizeError {
     #[error("the citizen declined to issue the credentials to this wallet")]
     ConsentDenied,
     #[error(transparent)]
+    Client(#[from] super::client_auth::ClientAuthError),
+    #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -208,6 +220,7 @@ impl crate::http::WireError for AuthorizeError {
             UnknownClient => "invalid_client",
             NotProofed | SubjectNotOffered | ConsentDenied => "access_denied",
             Registry(_) => "server_error",
+            Client(e) => e.code(),
             Store(e) => e.code(),
             MissingClientId
             | MalformedClientId
@@ -233,6 +246,7 @@ impl crate::http::WireError for AuthorizeError {
         match self {
             NotProofed | SubjectNotOffered | ConsentDenied => 403,
             Registry(_) => 503,
+            Client(e) => e.status(),
             Store(e) => e.status(),
             // RFC 6749 §5.2: `invalid_client` "MAY" be 401; 400 here, as a
             // public client sends no credentials to challenge.
@@ -257,6 +271,12 @@ impl crate::http::WireError for AuthorizeError {
             | UnknownSession
             | UnknownSubject
             | NoSubjectChosen => 400,
+        }
+    }
+    fn challenge(&self) -> Option<String> {
+        match self {
+            AuthorizeError::Client(e) => e.challenge(),
+            _ => None,
         }
     }
 }
@@ -343,6 +363,7 @@ pub async fn validate(
             credential_configuration_ids: checked.ids,
             by_authorization_details: checked.by_details,
             offered_subject: checked.offered_subject,
+            client_instance: None,
         }),
         Err(e) => Err(Refusal::back(
             ctx,
@@ -796,6 +817,7 @@ async fn finish(
         credential_identifiers: BTreeMap::new(),
         datasets: BTreeMap::new(),
         client_id: Some(request.client_id.clone()),
+        wallet_provider: None,
         identity_proofing: proofing,
     };
     super::credential::assign_identifiers(ctx, &mut grant, request.by_authorization_details);
@@ -804,6 +826,7 @@ async fn finish(
         grant,
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
+        client_instance: request.client_instance.clone(),
     };
     ctx.store
         .insert(

@@ -144,7 +144,8 @@ fn proof_types_supported(ctx: &Ctx<'_>, id: &str) -> Value {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; RFC 9126 §5;
-/// RFC 9207 §3; OpenID4VCI §12.3). The authorization endpoint, PAR and the
+/// RFC 9207 §3; OpenID4VCI §12.3; attestation-based client authentication
+/// when offered). The authorization endpoint, PAR and the
 /// `authorization_code` grant only when citizens can sign in
 /// (`Settings::sign_in`); otherwise only the pre-authorized code grant, and
 /// no response types (RFC 8414 §2: none use the authorization endpoint).
@@ -155,7 +156,7 @@ pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
         "token_endpoint": ctx.url("/token"),
         "response_types_supported": [],
         "grant_types_supported": [PRE_AUTHORIZED_GRANT],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": token_endpoint_auth_methods(ctx),
         "scopes_supported": scopes,
         "authorization_details_types_supported": ["openid_credential"],
         "pre-authorized_grant_anonymous_access_supported": true,
@@ -163,6 +164,19 @@ pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
         "dpop_signing_alg_values_supported":
             crate::trust::dpop::alg_names(super::token::dpop_algs(ctx)),
     });
+    if let (true, Value::Object(m)) = (super::client_auth::offered(ctx), &mut m) {
+        // draft-ietf-oauth-attestation-based-client-auth-10 §5.1, §10.
+        let algs = super::client_auth::algs(ctx);
+        m.insert("challenge_endpoint".into(), ctx.url("/challenge").into());
+        m.insert(
+            "client_attestation_signing_alg_values_supported".into(),
+            json!(algs),
+        );
+        m.insert(
+            "client_attestation_pop_signing_alg_values_supported".into(),
+            json!(algs),
+        );
+    }
     if let (Some(_), Value::Object(m)) = (ctx.settings.sign_in, &mut m) {
         let code_flow = json!({
             "authorization_endpoint": ctx.url("/authorize"),
@@ -179,6 +193,18 @@ pub fn authorization_server(ctx: &Ctx<'_>) -> Value {
         }
     }
     m
+}
+
+/// How wallets authenticate at `/token` and `/par` (RFC 8414 §2, RFC 9126
+/// §2): by attestation (`attest_jwt_client_auth`) when it is offered, and
+/// as public clients (`none`) unless `--profile haip` requires attestation.
+fn token_endpoint_auth_methods(ctx: &Ctx<'_>) -> Vec<&'static str> {
+    use super::client_auth::{METHOD, offered, required};
+    match (required(ctx), offered(ctx)) {
+        (true, _) => vec![METHOD],
+        (false, true) => vec!["none", METHOD],
+        (false, false) => vec!["none"],
+    }
 }
 
 /// `GET /.well-known/jwt-vc-issuer` (SD-JWT VC §5): `{issuer, jwks}`, each

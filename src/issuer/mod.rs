@@ -16,6 +16,7 @@
 //! logs claim values.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod consent;
 pub mod credential;
 pub mod metadata;
@@ -61,6 +62,10 @@ pub mod ns {
     /// [`Verified::replay_key`](crate::trust::dpop::Verified::replay_key))
     /// → `[]` until the proof's `iat` is out of the window.
     pub const DPOP_JTI: &str = "vci_dpop_jti";
+    /// Replay key of a used client attestation PoP (see
+    /// [`Client::spend`](super::client_auth::Client::spend)) → `[]` until
+    /// the PoP's `iat` is out of the window.
+    pub const CLIENT_ATTESTATION_JTI: &str = "vci_client_attestation_jti";
     /// `"<subject>\n<client_id>"` → [`Consent`](super::consent::Consent).
     pub const CONSENT: &str = "vci_consent";
     /// credential id → [`IssuedCredential`](super::records::IssuedCredential).
@@ -140,6 +145,11 @@ pub struct Grant {
     /// The wallet's client id (absent for anonymous pre-authorized access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The wallet provider that attested the client at the token endpoint
+    /// (the subject of its certificate), when the client authenticated by
+    /// attestation ([`client_auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_provider: Option<String>,
     /// How the subject's identity was proofed, as recorded at authorization.
     pub identity_proofing: IdentityProofing,
 }

@@ -12,7 +12,9 @@
 //! DPoP nonces (RFC 9449 §8, sent in the `DPoP-Nonce` header of `/nonce`
 //! and of `use_dpop_nonce` errors) are made the same way under their own MAC
 //! purpose, live [`DPOP_NONCE_TTL`] seconds and are not single use (a
-//! proof's `jti` is).
+//! proof's `jti` is). So are the challenges of attestation-based client
+//! authentication (`POST /challenge`, the `OAuth-Client-Attestation-Challenge`
+//! header), under a third purpose, for [`CHALLENGE_TTL`] seconds.
 //!
 //! Form: base64url(expiry as 8 bytes big-endian ‖ 16 random bytes) (32
 //! characters, so markers sort by expiry) followed by the first 22
@@ -42,6 +44,10 @@ const PURPOSE: &str = "c_nonce";
 const DPOP_PURPOSE: &str = "dpop_nonce";
 /// Seconds a DPoP nonce is accepted.
 pub const DPOP_NONCE_TTL: i64 = 300;
+/// The store secret's purpose label for client attestation challenges.
+const CHALLENGE_PURPOSE: &str = "attestation_challenge";
+/// Seconds a client attestation challenge is accepted.
+pub const CHALLENGE_TTL: i64 = 300;
 
 /// `POST /nonce`.
 pub fn issue(ctx: &Ctx<'_>) -> NonceResponse {
@@ -66,6 +72,27 @@ pub fn dpop_nonce(ctx: &Ctx<'_>) -> String {
 /// Whether `nonce` is a DPoP nonce this deployment made and still accepts.
 pub fn dpop_nonce_ok(ctx: &Ctx<'_>, nonce: &str) -> bool {
     verify(&ctx.keys.store_secret, DPOP_PURPOSE, nonce, ctx.now).is_some()
+}
+
+/// A fresh challenge for a client attestation PoP
+/// (draft-ietf-oauth-attestation-based-client-auth §5).
+pub fn attestation_challenge(ctx: &Ctx<'_>) -> String {
+    make(
+        &ctx.keys.store_secret,
+        CHALLENGE_PURPOSE,
+        ctx.now + CHALLENGE_TTL,
+    )
+}
+
+/// Whether `challenge` is one this deployment made and still accepts.
+pub fn attestation_challenge_ok(ctx: &Ctx<'_>, challenge: &str) -> bool {
+    verify(
+        &ctx.keys.store_secret,
+        CHALLENGE_PURPOSE,
+        challenge,
+        ctx.now,
+    )
+    .is_some()
 }
 
 /// A `c_nonce` valid until `expires_at`.
@@ -177,12 +204,21 @@ mod tests {
     }
 
     #[test]
-    fn c_nonces_and_dpop_nonces_are_not_interchangeable() {
+    fn c_nonces_dpop_nonces_and_challenges_are_not_interchangeable() {
         let s = secret(1);
         let c = make(&s, PURPOSE, 1000);
         let d = make(&s, DPOP_PURPOSE, 1000);
         assert!(verify(&s, DPOP_PURPOSE, &d, 999).is_some());
         assert_eq!(verify(&s, DPOP_PURPOSE, &c, 999), None);
         assert_eq!(verify(&s, PURPOSE, &d, 999), None);
+        let a = make(&s, CHALLENGE_PURPOSE, 1000);
+        assert!(verify(&s, CHALLENGE_PURPOSE, &a, 999).is_some());
+        for other in [PURPOSE, DPOP_PURPOSE] {
+            assert_eq!(verify(&s, other, &a, 999), None);
+            assert_eq!(
+                verify(&s, CHALLENGE_PURPOSE, &make(&s, other, 1000), 999),
+                None
+            );
+        }
     }
 }

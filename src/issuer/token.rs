@@ -2,11 +2,18 @@
 //! the pre-authorized code grant with `tx_code` (anonymous access allowed)
 //! and the authorization code grant with PKCE S256. Codes are redeemed in
 //! one store transaction, so of racing redemptions exactly one gets a token.
+//!
+//! A wallet may authenticate by attestation ([`client_auth`]; required
+//! under `--profile haip`) and bind the token with DPoP. Both proofs are
+//! checked for replay before any code is looked at, and recorded as used
+//! only in the transaction that issues the token: a refused request
+//! writes nothing to the store.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::authorize::AuthorizationCode;
+use super::client_auth::{self, Client, ClientAuthError};
 use super::metadata::PRE_AUTHORIZED_GRANT;
 use super::{Ctx, Grant, new_secret, ns};
 use crate::config::Profile;
@@ -45,14 +52,18 @@ pub struct TokenRequest {
     /// code grant).
     #[schema(nullable = false)]
     pub code_verifier: Option<String>,
-    /// The wallet's client id: required for the authorization code grant,
-    /// optional for the pre-authorized code grant.
+    /// The wallet's client id: required for the authorization code grant
+    /// unless the wallet attestation names it, optional for the
+    /// pre-authorized code grant; with a wallet attestation it must be the
+    /// attestation's `sub`.
     #[schema(nullable = false)]
     pub client_id: Option<String>,
-    /// Refused with `invalid_client`: wallets are public clients.
+    /// Refused with `invalid_client`: wallets authenticate by attestation
+    /// or not at all.
     #[schema(nullable = false)]
     pub client_secret: Option<String>,
-    /// Refused with `invalid_client`: wallets are public clients.
+    /// Refused with `invalid_client`: wallets authenticate by attestation
+    /// or not at all.
     #[schema(nullable = false)]
     pub client_assertion: Option<String>,
     /// JSON array (RFC 9396 §6) of `{"type": "openid_credential",
@@ -139,8 +150,18 @@ pub enum TokenError {
     MissingClientId,
     #[error("`client_id` must be 1 to 255 printable ASCII characters (RFC 6749 Appendix A.1)")]
     MalformedClientId,
-    #[error("client authentication is not supported: wallets are public clients")]
+    #[error(
+        "client authentication with a secret or assertion is not supported: wallets authenticate \
+         with a wallet attestation (`OAuth-Client-Attestation`) or as public clients"
+    )]
     ClientAuthenticationUnsupported,
+    #[error(transparent)]
+    Client(#[from] ClientAuthError),
+    #[error(
+        "the authorization code is bound to the wallet instance that pushed the request: \
+         authenticate with the same wallet attestation key"
+    )]
+    ClientInstanceMismatch,
     #[error("the authorization code is unknown, used or expired")]
     UnknownAuthorizationCode,
     #[error("the authorization code was issued to another client")]
@@ -180,9 +201,11 @@ impl crate::http::WireError for TokenError {
             | TxCodeAttemptsExhausted
             | UnknownAuthorizationCode
             | ClientMismatch
+            | ClientInstanceMismatch
             | RedirectUriMismatch
             | PkceMismatch => "invalid_grant",
             MissingClientId | ClientAuthenticationUnsupported => "invalid_client",
+            Client(e) => e.code(),
             // RFC 9396 §6: "similar to `invalid_scope`".
             BadAuthorizationDetails | AuthorizationDetailsNotGranted => {
                 "invalid_authorization_details"
@@ -196,6 +219,7 @@ impl crate::http::WireError for TokenError {
             TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported => 401,
             // RFC 9449 §5 and §8: a 400 at the token endpoint.
             TokenError::Dpop(_) => 400,
+            TokenError::Client(e) => e.status(),
             TokenError::Store(e) => e.status(),
             TokenError::MissingGrantType
             | TokenError::UnsupportedGrantType
@@ -212,6 +236,7 @@ impl crate::http::WireError for TokenError {
             | TokenError::MalformedClientId
             | TokenError::UnknownAuthorizationCode
             | TokenError::ClientMismatch
+            | TokenError::ClientInstanceMismatch
             | TokenError::RedirectUriMismatch
             | TokenError::PkceMismatch
             | TokenError::BadAuthorizationDetails
@@ -219,11 +244,13 @@ impl crate::http::WireError for TokenError {
         }
     }
     fn challenge(&self) -> Option<String> {
-        matches!(
-            self,
-            TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported
-        )
-        .then(|| "Basic realm=\"digital-id\"".to_owned())
+        match self {
+            TokenError::Client(e) => e.challenge(),
+            TokenError::MissingClientId | TokenError::ClientAuthenticationUnsupported => {
+                Some("Basic realm=\"digital-id\"".to_owned())
+            }
+            _ => None,
+        }
     }
 }
 
@@ -256,21 +283,50 @@ pub fn dpop_required(ctx: &Ctx<'_>) -> bool {
     ctx.settings.profile == Profile::Haip
 }
 
+/// A verified DPoP proof whose `jti` is not yet recorded as used.
+#[derive(Debug, Clone)]
+pub struct DpopProof {
+    /// RFC 7638 thumbprint of the proof key.
+    pub jkt: String,
+    replay_key: String,
+    replay_expires_at: i64,
+}
+
+impl DpopProof {
+    /// The store step that records the proof as used (RFC 9449 §11.1).
+    pub fn spend(&self, ctx: &Ctx<'_>) -> TxOp {
+        TxOp::Insert {
+            ns: ns::DPOP_JTI,
+            key: self.replay_key.clone(),
+            value: Vec::new(),
+            expires_at: Some(self.replay_expires_at),
+            now: ctx.now,
+        }
+    }
+
+    /// Whether the proof is recorded as used.
+    async fn spent(&self, ctx: &Ctx<'_>) -> Result<bool, StoreError> {
+        Ok(ctx
+            .store
+            .get(ns::DPOP_JTI, self.replay_key.clone(), ctx.now)
+            .await?
+            .is_some())
+    }
+}
+
 /// Verifies the request's DPoP proof, if it has one, for `POST <path>`
-/// (and `access_token`'s `ath`), and records its `jti` in the store so
-/// that it is accepted once across all nodes. Returns the proof key's
-/// thumbprint; `None` without a proof. `proofs` are the values of every
-/// `DPoP` header.
-pub async fn check_dpop(
+/// (and `access_token`'s `ath`); `None` without a proof. `proofs` are the
+/// values of every `DPoP` header. Nothing is looked up or written.
+fn verify_dpop(
     ctx: &Ctx<'_>,
     proofs: &[&str],
     path: &str,
     access_token: Option<&str>,
-) -> Result<Option<String>, DpopFailure> {
+) -> Result<Option<DpopProof>, DpopError> {
     let proof = match proofs {
         [] => return Ok(None),
         [one] => *one,
-        _ => return Err(DpopError::Several.into()),
+        _ => return Err(DpopError::Several),
     };
     let nonce_ok = |n: &str| super::nonce::dpop_nonce_ok(ctx, n);
     let verified = dpop::verify(
@@ -285,18 +341,39 @@ pub async fn check_dpop(
             nonce_ok: &nonce_ok,
         },
     )?;
-    match ctx
+    Ok(Some(DpopProof {
+        replay_key: verified.replay_key(),
+        replay_expires_at: verified.replay_expires_at(),
+        jkt: verified.jkt,
+    }))
+}
+
+/// Verifies the request's DPoP proof, if it has one, for `POST <path>`
+/// (and `access_token`'s `ath`), and records its `jti` in the store so
+/// that it is accepted once across all nodes. Returns the proof key's
+/// thumbprint; `None` without a proof. `proofs` are the values of every
+/// `DPoP` header.
+pub async fn check_dpop(
+    ctx: &Ctx<'_>,
+    proofs: &[&str],
+    path: &str,
+    access_token: Option<&str>,
+) -> Result<Option<String>, DpopFailure> {
+    let Some(proof) = verify_dpop(ctx, proofs, path, access_token)? else {
+        return Ok(None);
+    };
+    let recorded = ctx
         .store
         .insert(
             ns::DPOP_JTI,
-            verified.replay_key(),
+            proof.replay_key.clone(),
             Vec::new(),
-            Some(verified.replay_expires_at()),
+            Some(proof.replay_expires_at),
             ctx.now,
         )
-        .await
-    {
-        Ok(()) => Ok(Some(verified.jkt)),
+        .await;
+    match recorded {
+        Ok(()) => Ok(Some(proof.jkt)),
         Err(StoreError::Conflict) => Err(DpopError::Replayed.into()),
         Err(e) => Err(e.into()),
     }
@@ -321,21 +398,18 @@ impl From<DpopFailure> for TokenError {
 }
 
 /// `POST /token`. `client_authentication` is whether the request carried
-/// an `Authorization` header (we have no confidential clients); `dpop` the
+/// an `Authorization` header (we have no confidential clients with
+/// secrets); `attestation` its wallet attestation headers, `dpop` the
 /// values of its `DPoP` headers.
 pub async fn token(
     ctx: &Ctx<'_>,
     req: TokenRequest,
     client_authentication: bool,
+    attestation: client_auth::Presented<'_>,
     dpop: &[&str],
 ) -> Result<TokenResponse, TokenError> {
     if client_authentication || req.client_secret.is_some() || req.client_assertion.is_some() {
         return Err(TokenError::ClientAuthenticationUnsupported);
-    }
-    // Before any code is looked at: a refused proof burns nothing.
-    let jkt = check_dpop(ctx, dpop, "/token", None).await?;
-    if jkt.is_none() && dpop_required(ctx) {
-        return Err(DpopError::Missing.into());
     }
     // Checked before it is stored in a grant, compared or logged.
     if req
@@ -345,6 +419,16 @@ pub async fn token(
     {
         return Err(TokenError::MalformedClientId);
     }
+    // Before any code is looked at: a refused proof burns nothing, and
+    // nothing is recorded until the token is issued.
+    let client = client_auth::authenticate(ctx, attestation, req.client_id.as_deref()).await?;
+    let dpop = verify_dpop(ctx, dpop, "/token", None)?;
+    match &dpop {
+        None if dpop_required(ctx) => return Err(DpopError::Missing.into()),
+        Some(p) if p.spent(ctx).await? => return Err(DpopError::Replayed.into()),
+        _ => {}
+    }
+    let proven = Proven { client, dpop };
     // Read before any code is looked at: a malformed value burns nothing.
     let details = req
         .authorization_details
@@ -356,12 +440,60 @@ pub async fn token(
         .transpose()?;
     match req.grant_type.as_deref() {
         None => Err(TokenError::MissingGrantType),
-        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req, details, jkt).await,
+        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req, details, &proven).await,
         // Served only when citizens can sign in (`Settings::sign_in`).
         Some("authorization_code") if ctx.settings.sign_in.is_some() => {
-            authorization_code(ctx, req, details, jkt).await
+            authorization_code(ctx, req, details, &proven).await
         }
         Some(_) => Err(TokenError::UnsupportedGrantType),
+    }
+}
+
+/// What a token request proved: the client, by attestation, and the key
+/// its token is bound to, by DPoP. Neither proof is recorded as used
+/// until the transaction that issues the token ([`Proven::spend`]).
+struct Proven {
+    client: Option<Client>,
+    dpop: Option<DpopProof>,
+}
+
+impl Proven {
+    /// The DPoP key's thumbprint (`cnf.jkt` of the token).
+    fn jkt(&self) -> Option<String> {
+        self.dpop.as_ref().map(|p| p.jkt.clone())
+    }
+
+    /// The steps that record the proofs as used.
+    fn spend(&self, ctx: &Ctx<'_>) -> Vec<TxOp> {
+        let client = self.client.as_ref().map(|c| c.spend(ctx));
+        let dpop = self.dpop.as_ref().map(|p| p.spend(ctx));
+        client.into_iter().chain(dpop).collect()
+    }
+
+    /// Who the grant is for: the request's `client_id` or else the
+    /// attested one, and the wallet provider that attested it.
+    fn client_of(&self, client_id: Option<String>) -> (Option<String>, Option<String>) {
+        let attested = self.client.as_ref();
+        (
+            client_id.or_else(|| attested.map(|c| c.client_id.clone())),
+            attested.map(|c| c.provider.clone()),
+        )
+    }
+
+    /// The refusal for a transaction that failed with `Conflict` on one of
+    /// the [`spend`](Self::spend) steps: a proof used meanwhile.
+    async fn replayed(&self, ctx: &Ctx<'_>) -> TokenError {
+        if let Some(c) = &self.client {
+            match c.spent(ctx).await {
+                Ok(true) => return ClientAuthError::Replayed.into(),
+                Ok(false) => {}
+                Err(e) => return e.into(),
+            }
+        }
+        match self.dpop {
+            Some(_) => DpopError::Replayed.into(),
+            None => StoreError::Conflict.into(),
+        }
     }
 }
 
@@ -432,7 +564,7 @@ async fn pre_authorized(
     ctx: &Ctx<'_>,
     req: TokenRequest,
     details: Option<Vec<String>>,
-    jkt: Option<String>,
+    proven: &Proven,
 ) -> Result<TokenResponse, TokenError> {
     let code = req
         .pre_authorized_code
@@ -443,8 +575,10 @@ async fn pre_authorized(
         .as_deref()
         .map(|t| tx_code_digest(ctx, &code, t));
     let code_key = ctx.secret_key(&code);
-    // A redemption burns the code, drops the offer and stores the access
-    // token's grant in ONE durable transaction. The grant needs the
+    let (client_id, wallet_provider) = proven.client_of(req.client_id.clone());
+    // A redemption burns the code, drops the offer, stores the access
+    // token's grant and records the proofs as used in ONE durable
+    // transaction. The grant needs the
     // registry (credential identifiers), so it is made from a read of the
     // code first, and the transaction redeems only if the code still reads
     // the same (a concurrent wrong `tx_code` changes it: then read again).
@@ -460,16 +594,16 @@ async fn pre_authorized(
             Redemption::Redeem(rec) => Some(plan(
                 ctx,
                 rec,
-                req.client_id.clone(),
+                (client_id.clone(), wallet_provider.clone()),
                 details.clone(),
-                jkt.clone(),
+                proven,
             )?),
             _ => None,
         };
         let steps = planned.as_ref().map(|p| p.steps.clone());
         let expected = read.clone();
         let (tx, wanted) = (tx_digest.clone(), details.clone());
-        let seen = ctx
+        let seen = match ctx
             .store
             .update_and(
                 ns::PRE_AUTHORIZED_CODE,
@@ -499,7 +633,12 @@ async fn pre_authorized(
                     }
                 }),
             )
-            .await?;
+            .await
+        {
+            // A proof was used meanwhile: nothing was done.
+            Err(StoreError::Conflict) => return Err(proven.replayed(ctx).await),
+            seen => seen?,
+        };
         match seen {
             None => return Err(TokenError::UnknownPreAuthorizedCode),
             // Changed between the read and the transaction: nothing done.
@@ -512,10 +651,10 @@ async fn pre_authorized(
                 let Some(p) = planned else {
                     return Err(TokenError::UnknownPreAuthorizedCode);
                 };
-                tracing::info!(client = ?req.client_id, "access token issued");
+                tracing::info!(client = ?client_id, wallet_provider = ?wallet_provider, "access token issued");
                 Ok(TokenResponse {
                     access_token: p.token,
-                    token_type: token_type(jkt.as_deref()),
+                    token_type: token_type(proven.dpop.as_ref().map(|p| p.jkt.as_str())),
                     expires_in: ctx.settings.issuer.access_token_ttl,
                     authorization_details: p.details,
                 })
@@ -545,9 +684,9 @@ struct Planned {
 fn plan(
     ctx: &Ctx<'_>,
     rec: PreAuthorizedCode,
-    client_id: Option<String>,
+    (client_id, wallet_provider): (Option<String>, Option<String>),
     details: Option<Vec<String>>,
-    cnf_jkt: Option<String>,
+    proven: &Proven,
 ) -> Result<Planned, TokenError> {
     let offer_key = rec.offer_key.clone();
     let mut grant = Grant {
@@ -556,6 +695,7 @@ fn plan(
         credential_identifiers: Default::default(),
         datasets: Default::default(),
         client_id,
+        wallet_provider,
         identity_proofing: rec.identity_proofing,
     };
     match details {
@@ -565,8 +705,11 @@ fn plan(
     }
     let token = new_secret();
     let details = authorization_details(&grant);
-    let record = AccessToken { grant, cnf_jkt };
-    let steps = vec![
+    let record = AccessToken {
+        grant,
+        cnf_jkt: proven.jkt(),
+    };
+    let mut steps = vec![
         // The offer has done its job; fetching it again would show a dead code.
         TxOp::Delete {
             ns: ns::OFFER,
@@ -580,6 +723,7 @@ fn plan(
             now: ctx.now,
         },
     ];
+    steps.extend(proven.spend(ctx));
     Ok(Planned {
         token,
         steps,
@@ -626,9 +770,10 @@ async fn authorization_code(
     ctx: &Ctx<'_>,
     req: TokenRequest,
     details: Option<Vec<String>>,
-    jkt: Option<String>,
+    proven: &Proven,
 ) -> Result<TokenResponse, TokenError> {
-    let client_id = req.client_id.ok_or(TokenError::MissingClientId)?;
+    let (client_id, wallet_provider) = proven.client_of(req.client_id);
+    let client_id = client_id.ok_or(TokenError::MissingClientId)?;
     let code = req.code.ok_or(TokenError::MissingCode)?;
     let redirect_uri = req.redirect_uri.ok_or(TokenError::MissingRedirectUri)?;
     let verifier = req.code_verifier.ok_or(TokenError::MissingCodeVerifier)?;
@@ -651,6 +796,16 @@ async fn authorization_code(
     if rec.grant.client_id.as_deref() != Some(client_id.as_str()) {
         return Err(TokenError::ClientMismatch);
     }
+    // A code pushed by an attested wallet instance is that instance's
+    // (draft-ietf-oauth-attestation-based-client-auth §11.5).
+    let instance = proven.client.as_ref().map(|c| c.instance_jkt.as_str());
+    if rec
+        .client_instance
+        .as_deref()
+        .is_some_and(|bound| Some(bound) != instance)
+    {
+        return Err(TokenError::ClientInstanceMismatch);
+    }
     if rec.redirect_uri != redirect_uri {
         return Err(TokenError::RedirectUriMismatch);
     }
@@ -659,6 +814,7 @@ async fn authorization_code(
         return Err(TokenError::PkceMismatch);
     }
     let mut grant = rec.grant;
+    grant.wallet_provider = wallet_provider;
     if let Some(ids) = details {
         // RFC 9396 §6: no more than the authorization granted; OpenID4VCI
         // 1.0 §6.1: a subset gets a token for the reduced set.
@@ -668,7 +824,7 @@ async fn authorization_code(
         narrow(ctx, &mut grant, ids);
     }
     let details = authorization_details(&grant);
-    access_token(ctx, grant, details, jkt).await
+    access_token(ctx, grant, details, proven).await
 }
 
 /// `token_type` of a token bound to `jkt` (or not).
@@ -676,27 +832,34 @@ fn token_type(jkt: Option<&str>) -> &'static str {
     if jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
+/// Stores the access token of `grant` and records the request's proofs as
+/// used, in one transaction.
 async fn access_token(
     ctx: &Ctx<'_>,
     grant: Grant,
     authorization_details: Option<Vec<Value>>,
-    cnf_jkt: Option<String>,
+    proven: &Proven,
 ) -> Result<TokenResponse, TokenError> {
     let token = new_secret();
     let ttl = ctx.settings.issuer.access_token_ttl;
-    ctx.store
-        .insert(
-            ns::ACCESS_TOKEN,
-            ctx.secret_key(&token),
-            store::to_bytes(&AccessToken {
-                grant: grant.clone(),
-                cnf_jkt: cnf_jkt.clone(),
-            })?,
-            Some(ctx.now + ttl),
-            ctx.now,
-        )
-        .await?;
-    tracing::info!(client = ?grant.client_id, "access token issued");
+    let cnf_jkt = proven.jkt();
+    let mut steps = vec![TxOp::Insert {
+        ns: ns::ACCESS_TOKEN,
+        key: ctx.secret_key(&token),
+        value: store::to_bytes(&AccessToken {
+            grant: grant.clone(),
+            cnf_jkt: cnf_jkt.clone(),
+        })?,
+        expires_at: Some(ctx.now + ttl),
+        now: ctx.now,
+    }];
+    steps.extend(proven.spend(ctx));
+    match ctx.store.transact(steps).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Err(proven.replayed(ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(client = ?grant.client_id, wallet_provider = ?grant.wallet_provider, "access token issued");
     Ok(TokenResponse {
         access_token: token,
         token_type: token_type(cnf_jkt.as_deref()),

@@ -4,5 +4,6 @@
 //! caller).
 
 pub mod attestation;
+pub mod client_attestation;
 pub mod dpop;
 pub mod key_attestation;

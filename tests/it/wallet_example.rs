@@ -46,10 +46,11 @@ fn example_wallet_gets_a_passport(server: &InProc, dir: &Path) {
 }
 
 /// Under `--profile haip` `/token` requires a DPoP proof with a server
-/// nonce: the wallet binds its token, answers `use_dpop_nonce` once and
+/// nonce and client attestation: the wallet authenticates with an
+/// attestation from its test wallet provider (whose root the server
+/// trusts) and a PoP, binds its token, answers `use_dpop_nonce` once and
 /// presents the token with `ath` proofs at `/credential`; each proof
-/// carries a key attestation by the wallet's test wallet provider, whose
-/// root the server trusts.
+/// carries a key attestation by the same provider.
 #[test]
 fn example_wallet_gets_a_passport_from_a_haip_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,6 +65,10 @@ fn example_wallet_gets_a_passport_from_a_haip_server() {
     assert_eq!(
         as_meta["dpop_signing_alg_values_supported"],
         serde_json::json!(["ES256"])
+    );
+    assert_eq!(
+        as_meta["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["attest_jwt_client_auth"])
     );
     example_wallet_gets_a_passport(&server, dir.path());
     // The issuer recorded the attestation's provider and levels.

@@ -59,6 +59,16 @@ pub fn challenge() -> String {
 
 /// `POST /par` with the standard parameters plus `extra`.
 pub fn push(server: &InProc, extra: &[(&str, &str)]) -> wallet::Reply {
+    push_with(server, extra, &[])
+}
+
+/// `POST /par` with the standard parameters plus `extra`, and `headers`
+/// (a wallet attestation).
+pub fn push_with(
+    server: &InProc,
+    extra: &[(&str, &str)],
+    headers: &[(&'static str, String)],
+) -> wallet::Reply {
     let challenge = challenge();
     let mut form = vec![
         ("response_type", "code"),
@@ -69,7 +79,20 @@ pub fn push(server: &InProc, extra: &[(&str, &str)]) -> wallet::Reply {
         ("state", "st-1"),
     ];
     form.extend_from_slice(extra);
-    wallet::post_form(server, "/par", &form)
+    post_par(server, &form, headers)
+}
+
+/// `POST /par` with `form` and `headers`.
+pub fn post_par(
+    server: &InProc,
+    form: &[(&str, &str)],
+    headers: &[(&'static str, String)],
+) -> wallet::Reply {
+    let mut req = crate::fixture::agent().post(&server.url("/par"));
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    wallet::reply(req.send_form(form.iter().copied()))
 }
 
 /// GET /authorize for a pushed request, then log in as `subject`. Returns
@@ -110,7 +133,11 @@ pub fn decide(
 /// The whole browser part for `subject`, consenting when asked; returns the
 /// authorization code.
 pub fn code_for(server: &InProc, subject: &str, extra: &[(&str, &str)]) -> String {
-    let pushed = push(server, extra);
+    code_after_push(server, &push(server, extra), subject)
+}
+
+/// The browser part after a successful `POST /par` answered `pushed`.
+pub fn code_after_push(server: &InProc, pushed: &wallet::Reply, subject: &str) -> String {
     assert_eq!(pushed.status, 201, "{:?}", pushed.body);
     let uri = pushed.body["request_uri"].as_str().unwrap();
     let (status, page, mut location) = login(server, uri, subject);
@@ -477,8 +504,15 @@ fn under_haip_authorization_requests_must_be_pushed() {
         Some(server.base.as_str())
     );
     assert!(param(&location, "code").is_none());
-    // Through PAR the same request gets its code.
-    let code = code_for(&server, "ivanov-ivan", &[("scope", "ru.passport")]);
+    // Through PAR (with the client attestation HAIP requires there) the
+    // same request gets its code.
+    let w = super::client_attestation::Wallet::new(CLIENT);
+    let server = InProc::start_with(|s| {
+        s.profile = Profile::Haip;
+        w.trusted_by(s);
+    });
+    let pushed = push_with(&server, &[("scope", "ru.passport")], &w.headers(&server));
+    let code = code_after_push(&server, &pushed, "ivanov-ivan");
     assert!(!code.is_empty());
     // Outside HAIP PAR stays optional.
     let plain = InProc::start();

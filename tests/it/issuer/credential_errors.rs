@@ -364,13 +364,11 @@ fn nonce_endpoint_answers_no_store_and_128_bit_nonces_with_their_expiry() {
 
 #[test]
 fn haip_profile_accepts_es256_proofs_only() {
-    use super::key_attestation::{attested_proof, high, provider, start_trusting};
+    use super::key_attestation::{attested_proof, high};
     use digital_id::crypto::Algorithm;
-    // HAIP also wants a key attestation with every proof.
-    let wallet_provider = provider("https://wallet-provider.example");
-    let (server, _roots) = start_trusting(&wallet_provider, |s| {
-        s.profile = digital_id::config::Profile::Haip
-    });
+    // HAIP: client attestation, and a key attestation with every proof
+    // (the same wallet provider).
+    let (server, attested) = super::client_attestation::haip();
     let meta = wallet::get(&server, "/.well-known/openid-credential-issuer").body;
     assert_eq!(
         meta["credential_configurations_supported"]["ru.passport"]["proof_types_supported"]["jwt"]
@@ -384,7 +382,8 @@ fn haip_profile_accepts_es256_proofs_only() {
     let dpop_nonce = |r: &wallet::Reply| r.headers["dpop-nonce"].to_str().unwrap().to_owned();
     let n = dpop_nonce(&wallet::post_json(&server, "/nonce", None, &Value::Null));
     let p = dpop::proof_with(&server, &dpop_key, "/token", None, Some(&n), json!({}));
-    let t = dpop::token(&server, &o, Some(&p));
+    let headers = attested.headers(&server);
+    let t = super::client_attestation::token(&server, &o, Some(&p), &headers);
     assert_eq!(t.status, 200, "{:?}", t.body);
     let token = t.body["access_token"].as_str().unwrap().to_owned();
     let send = |body: &Value| {
@@ -406,7 +405,7 @@ fn haip_profile_accepts_es256_proofs_only() {
     };
     let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
     let c = nonce(&server);
-    let ka = high(&server, &wallet_provider, &[&ed], None);
+    let ka = high(&server, &attested.provider, &[&ed], None);
     let r = send(
         &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [attested_proof(&server, &ed, &c, &ka)]}}),
     );
@@ -427,7 +426,7 @@ fn haip_profile_accepts_es256_proofs_only() {
     // ES256 is fine.
     let c = nonce(&server);
     let holder = key();
-    let ka = high(&server, &wallet_provider, &[&holder], None);
+    let ka = high(&server, &attested.provider, &[&holder], None);
     let r = send(
         &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [attested_proof(&server, &holder, &c, &ka)]}}),
     );

@@ -2,7 +2,6 @@
 //! the wallet binds its access token to a key and proves possession of it
 //! with every use.
 
-use digital_id::config::Profile;
 use digital_id::crypto::{SigningKey, b64url, jws, random_token, sha256};
 use serde_json::{Map, Value, json};
 
@@ -101,8 +100,20 @@ fn bound_token(server: &InProc, key: &SigningKey) -> String {
     t.body["access_token"].as_str().unwrap().to_owned()
 }
 
-fn haip() -> InProc {
-    InProc::start_with(|s| s.profile = Profile::Haip)
+/// A `--profile haip` server and an attested wallet (client attestation
+/// is required there too).
+fn haip() -> (InProc, super::client_attestation::Wallet) {
+    super::client_attestation::haip()
+}
+
+/// [`token`] with the wallet's attestation headers.
+fn attested_token(
+    server: &InProc,
+    w: &super::client_attestation::Wallet,
+    offer: &Value,
+    dpop: Option<&str>,
+) -> Reply {
+    super::client_attestation::token(server, offer, dpop, &w.headers(server))
 }
 
 fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
@@ -165,11 +176,11 @@ fn dpop_pre_authorized_flow_issues_with_a_bound_token() {
 
 #[test]
 fn haip_token_request_without_a_dpop_proof_is_invalid_dpop_proof() {
-    let server = haip();
+    let (server, w) = haip();
     let meta = wallet::get(&server, "/.well-known/oauth-authorization-server").body;
     assert_eq!(meta["dpop_signing_alg_values_supported"], json!(["ES256"]));
     let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
-    let r = token(&server, &o, None);
+    let r = attested_token(&server, &w, &o, None);
     refused(&r, 400, "invalid_dpop_proof", "a DPoP proof is required");
     // The code was not used up.
     let n = wallet::post_json(&server, "/nonce", None, &Value::Null);
@@ -182,7 +193,7 @@ fn haip_token_request_without_a_dpop_proof_is_invalid_dpop_proof() {
         Some(nonce),
         json!({}),
     );
-    assert_eq!(token(&server, &o, Some(&p)).status, 200);
+    assert_eq!(attested_token(&server, &w, &o, Some(&p)).status, 200);
 }
 
 #[test]
@@ -321,33 +332,31 @@ fn a_proof_with_a_wrong_ath_is_refused() {
 
 #[test]
 fn a_missing_or_stale_nonce_gets_use_dpop_nonce_and_the_retry_succeeds() {
-    // HAIP: the credential endpoint also wants a key attestation.
-    let provider = super::key_attestation::provider("https://wallet-provider.example");
-    let (server, _roots) =
-        super::key_attestation::start_trusting(&provider, |s| s.profile = Profile::Haip);
+    // HAIP: client attestation, and a key attestation with every proof.
+    let (server, w) = haip();
     let key = wallet::key();
     let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
     // No nonce: the answer carries one.
-    let r = token(&server, &o, Some(&proof(&server, &key, "/token", None)));
+    let r = attested_token(&server, &w, &o, Some(&proof(&server, &key, "/token", None)));
     refused(&r, 400, "use_dpop_nonce", "a DPoP nonce is required");
     let nonce = header(&r, "dpop-nonce").to_owned();
     assert!(!nonce.is_empty());
     // A stale one: the same.
     server.clock.advance(301);
     let stale = proof_with(&server, &key, "/token", None, Some(&nonce), json!({}));
-    let r = token(&server, &o, Some(&stale));
+    let r = attested_token(&server, &w, &o, Some(&stale));
     refused(&r, 400, "use_dpop_nonce", "unknown or expired");
     let nonce = header(&r, "dpop-nonce").to_owned();
     // The retry with the fresh nonce gets the token.
     let p = proof_with(&server, &key, "/token", None, Some(&nonce), json!({}));
-    let t = token(&server, &o, Some(&p));
+    let t = attested_token(&server, &w, &o, Some(&p));
     assert_eq!(t.status, 200, "{:?}", t.body);
     assert_eq!(t.body["token_type"], "DPoP");
     let token = t.body["access_token"].as_str().unwrap();
     // At the credential endpoint: a 401 with the DPoP challenge.
     let holder = wallet::key();
     let n = wallet::nonce(&server);
-    let attestation = super::key_attestation::high(&server, &provider, &[&holder], Some(&n));
+    let attestation = super::key_attestation::high(&server, &w.provider, &[&holder], Some(&n));
     let body = json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [
         super::key_attestation::attested_proof(&server, &holder, &n, &attestation)
     ]}});

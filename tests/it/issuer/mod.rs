@@ -5,6 +5,7 @@ pub mod authcode;
 mod authz_conformance;
 pub mod backoffice;
 mod birth_certificate;
+pub mod client_attestation;
 mod client_id;
 mod clients;
 mod concurrency;
