@@ -105,6 +105,12 @@ pub struct AttestationSettings {
     /// attestation (OpenID4VCI 1.0 Appendix D) is trusted when its `x5c`
     /// chains to one of them.
     pub wallet_provider_roots: Vec<PathBuf>,
+    /// Whether a wallet attestation's proof of possession must carry a
+    /// challenge of this server (`POST /challenge`), which proves it fresh
+    /// beyond its `iat` window and `jti`. Off by default: wallets that
+    /// never fetch a challenge (HAIP 1.0 does not ask them to) keep
+    /// working; a challenge a PoP carries is checked either way.
+    pub challenge_required: bool,
 }
 
 /// `[key_attestation."<credential configuration id>"]`: the attack

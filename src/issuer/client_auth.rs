@@ -8,12 +8,13 @@
 //! [`crate::trust::client_attestation`].
 //!
 //! Under `--profile haip` every request to `/par` and `/token` must
-//! authenticate so, with a PoP carrying a server challenge (`POST
-//! /challenge`, or the `OAuth-Client-Attestation-Challenge` header of a
-//! `use_attestation_challenge` answer). Otherwise attestation is offered
-//! when wallet providers are configured and honoured whenever a wallet
-//! sends it (a challenge is then checked when the PoP carries one), and a
-//! request without it is a public client's, as before.
+//! authenticate so. Otherwise attestation is offered when wallet providers
+//! are configured and honoured whenever a wallet sends it, and a request
+//! without it is a public client's, as before. A challenge (`POST
+//! /challenge`, or the `OAuth-Client-Attestation-Challenge` header of an
+//! answer) is checked when the PoP carries one, and required with
+//! `[attestation] challenge_required = true` (a missing or stale one is
+//! `use_attestation_challenge` with a fresh challenge).
 //!
 //! Replay protection: the PoP's `jti` is looked up first (a replay is
 //! refused before anything is spent) and recorded, until the PoP's `iat`
@@ -196,7 +197,7 @@ pub async fn authenticate(
             audience: ctx.issuer_id(),
             client_id,
             now: ctx.now,
-            challenge_required: required(ctx),
+            challenge_required: ctx.settings.attestation.challenge_required,
             challenge_ok: &challenge_ok,
         },
     )

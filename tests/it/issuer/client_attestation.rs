@@ -424,8 +424,13 @@ fn a_replayed_pop_jti_is_invalid_client() {
 }
 
 #[test]
-fn under_haip_a_pop_needs_a_server_challenge_and_the_answer_brings_one() {
-    let (server, w) = haip();
+fn with_challenge_required_a_pop_needs_a_server_challenge_and_the_answer_brings_one() {
+    let w = Wallet::new(CLIENT);
+    let server = InProc::start_with(|s| {
+        s.profile = Profile::Haip;
+        s.attestation.challenge_required = true;
+        w.trusted_by(s);
+    });
     let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
     let key = wallet::key();
     let r = token(
@@ -473,6 +478,23 @@ fn under_haip_a_pop_needs_a_server_challenge_and_the_answer_brings_one() {
         "challenge is required",
     );
     assert!(!header(&r, "oauth-client-attestation-challenge").is_empty());
+    // Without the setting (HAIP asks for none) a PoP without a challenge
+    // is accepted, and a stale one it carries is still refused.
+    let (server, w) = haip();
+    let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
+    let t = token(
+        &server,
+        &o,
+        Some(&token_dpop(&server, &key)),
+        &w.headers_with(&server, None),
+    );
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    let r = authcode::push_with(
+        &server,
+        &[("scope", "ru.passport")],
+        &w.headers_with(&server, Some("not-a-challenge-of-ours")),
+    );
+    refused(&r, 400, "use_attestation_challenge", "unknown or expired");
 }
 
 #[test]
