@@ -16,6 +16,7 @@
 //! logs claim values.
 
 pub mod authorize;
+pub mod certificate;
 pub mod consent;
 pub mod credential;
 pub mod metadata;
