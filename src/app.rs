@@ -112,6 +112,7 @@ pub fn build_state(
         registry,
         status,
         status_tokens: Default::default(),
+        signed_metadata: Default::default(),
         clock,
         api_key,
         metrics: Default::default(),

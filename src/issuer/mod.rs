@@ -26,6 +26,7 @@ pub mod offer;
 pub mod par;
 pub mod proof;
 pub mod records;
+pub mod signed_metadata;
 pub mod signin;
 pub mod token;
 
