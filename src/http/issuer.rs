@@ -139,8 +139,7 @@ fn well_known(
 
 #[utoipa::path(get, path = "/.well-known/openid-credential-issuer", tag = "issuer",
     summary = "Credential Issuer Metadata (OpenID4VCI 1.0 §12.2)",
-    description = "With a path in the public URL it is served at `/.well-known/openid-credential-issuer<path>` (RFC 8615 path insertion, OpenID4VCI 1.0 §12.2.2). Signed metadata (OpenID4VCI 1.0 §12.2.3) when the issuer has a certificate chain and `Accept` prefers `application/jwt` to `application/json`: a JWT with `typ: openidvci-issuer-metadata+jwt`, `kid` and the issuer's `x5c` chain (leaf first, no root) in its header, and `iss` and `sub` (the Credential Issuer Identifier), `iat` and every parameter of the JSON document in its payload. `Vary: Accept`.",
-    params(("Accept" = Option<String>, Header, description = "`application/jwt` for the signed form", example = "application/jwt, application/json")),
+    description = "With a path in the public URL it is served at `/.well-known/openid-credential-issuer<path>` (RFC 8615 path insertion, OpenID4VCI 1.0 §12.2.2). Signed metadata (OpenID4VCI 1.0 §12.2.3) when the issuer has a certificate chain and `Accept` prefers `application/jwt` to `application/json`: a JWT with `typ: openidvci-issuer-metadata+jwt`, `kid` and the issuer's `x5c` chain (leaf first, no root) in its header, and `iss` and `sub` (the Credential Issuer Identifier), `iat` and every parameter of the JSON document in its payload. Ask with `Accept: application/jwt, application/json`; responses carry `Vary: Accept`.",
     responses(
         (status = 200, description = "The metadata: JSON, or the signed JWT", content(
             (CredentialIssuerMetadata = "application/json"),
