@@ -25,6 +25,8 @@ pub enum StartError {
     Postgres(#[from] crate::store::postgres::ConnectError),
     #[error("cannot load the registry: {0}")]
     Registry(#[from] RegistryError),
+    #[error("cannot set up the issuer's certificate chain: {0}")]
+    IssuerCertificates(#[from] crate::issuer::certificate::CertificateError),
     #[error("cannot set up the verifier identity: {0}")]
     VerifierKeys(#[from] crate::verifier::VerifierKeyError),
     #[error("cannot set up outbound connections: {0}")]
@@ -48,7 +50,11 @@ pub fn build_state(
              are on; anyone can sign in as any registry subject. Never use it in production"
         );
     }
-    let keys = KeySet::load_or_generate(&settings.data_dir)?;
+    let keys = certify_issuer_key(
+        KeySet::load_or_generate(&settings.data_dir)?,
+        &settings,
+        clock.now(),
+    )?;
     let store: Arc<dyn Store> = match &settings.store {
         StoreSpec::Redb => Arc::new(RedbStore::open_with_cache(
             &settings.data_dir.join("store.redb"),
@@ -112,6 +118,7 @@ pub fn build_state(
         registry,
         status,
         status_tokens: Default::default(),
+        signed_metadata: Default::default(),
         clock,
         api_key,
         metrics: Default::default(),
@@ -125,6 +132,26 @@ pub fn build_state(
                 burst: limits.global_burst,
             },
         ),
+    })
+}
+
+/// Attaches the issuer's certificate chain to its ES256 key, so what that
+/// key signs carries `x5c` (see [`crate::issuer::certificate`]).
+fn certify_issuer_key(keys: KeySet, settings: &Settings, now: i64) -> Result<KeySet, StartError> {
+    use crate::issuer::certificate::{self, Certificates};
+    let chain = certificate::load_or_generate(
+        &settings.data_dir,
+        &settings.public_url,
+        &keys.issuer_es256,
+        Certificates::from_settings(settings),
+        now,
+    )?;
+    Ok(match chain {
+        Some(chain) => KeySet {
+            issuer_es256: keys.issuer_es256.with_certificates(&chain.der),
+            ..keys
+        },
+        None => keys,
     })
 }
 

@@ -217,6 +217,9 @@ fn keys_show(args: &DataDirArg) -> ExitCode {
         "issuer": {
             "jwks": {"keys": [keys.issuer_es256.public().jwk_for_publication(), keys.issuer_eddsa.public().jwk_for_publication()]},
             "keys": [describe(&keys.issuer_es256), describe(&keys.issuer_eddsa)],
+            // The ES256 key's certificate chain (`x5c`) and the demo issuer
+            // CA, as the first `serve` left them; nulls before that.
+            "certificates": crate::issuer::certificate::describe_stored(&args.data_dir),
         },
         // Created by the first `serve` (its leaf certificate names the
         // public URL's host); null before that.

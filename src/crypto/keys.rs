@@ -221,6 +221,9 @@ pub struct SigningKey {
     key: PrivateKey,
     d: String,
     public: PublicKey,
+    /// `x5c` (a JSON array of base64 DER certificates, leaf first), when
+    /// the key has a certificate chain.
+    x5c: Option<Value>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -314,6 +317,7 @@ impl SigningKey {
             key,
             d: d_text.to_owned(),
             public,
+            x5c: None,
         })
     }
 
@@ -328,6 +332,34 @@ impl SigningKey {
     /// `kid` of this key: its RFC 7638 thumbprint.
     pub fn kid(&self) -> &str {
         self.public.thumbprint()
+    }
+
+    /// This key with its certificate chain (DER, leaf first; the leaf
+    /// certifies this key, which the caller has checked): the JWS headers
+    /// that name the key with [`SigningKey::name_in`] carry it as `x5c`
+    /// (RFC 7515 §4.1.6: standard base64, not base64url).
+    pub fn with_certificates(mut self, chain: &[Vec<u8>]) -> Self {
+        use base64::Engine as _;
+        let encoded = chain
+            .iter()
+            .map(|der| Value::String(base64::engine::general_purpose::STANDARD.encode(der)))
+            .collect();
+        self.x5c = (!chain.is_empty()).then_some(Value::Array(encoded));
+        self
+    }
+
+    /// The `x5c` header value, when the key has a certificate chain.
+    pub fn x5c(&self) -> Option<&Value> {
+        self.x5c.as_ref()
+    }
+
+    /// Names this key in a JWS header: `kid` (its thumbprint), and `x5c`
+    /// when it has a certificate chain.
+    pub fn name_in(&self, header: &mut Map<String, Value>) {
+        header.insert("kid".into(), Value::String(self.kid().into()));
+        if let Some(x5c) = &self.x5c {
+            header.insert("x5c".into(), x5c.clone());
+        }
     }
 
     /// The private JWK, for the key file only.
@@ -378,6 +410,16 @@ mod tests {
             let reloaded = SigningKey::from_jwk(&key.to_private_jwk()).unwrap();
             assert_eq!(reloaded.public(), key.public());
             assert_eq!(reloaded.kid(), key.kid());
+            let mut h = Map::new();
+            reloaded.name_in(&mut h);
+            assert_eq!(Value::Object(h), serde_json::json!({"kid": key.kid()}));
+            let certified = reloaded.with_certificates(&[vec![1, 2, 3], vec![0xfb]]);
+            let mut h = Map::new();
+            certified.name_in(&mut h);
+            assert_eq!(
+                Value::Object(h),
+                serde_json::json!({"kid": key.kid(), "x5c": ["AQID", "+w=="]})
+            );
         }
     }
 

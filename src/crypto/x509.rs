@@ -32,6 +32,8 @@ use serde_json::{Value, json};
 
 use super::{PublicKey, b64url};
 
+pub mod certify;
+
 /// Most certificates accepted in one `x5c`.
 pub const MAX_CHAIN: usize = 8;
 /// Largest base64 certificate accepted in `x5c`.
@@ -352,7 +354,7 @@ fn parse_x5c(x5c: &Value) -> Result<Vec<X509>, ChainError> {
 }
 
 /// The checks on the leaf that path validation does not make.
-fn check_leaf(leaf: &X509Ref) -> Result<(), ChainError> {
+pub(crate) fn check_leaf(leaf: &X509Ref) -> Result<(), ChainError> {
     let key = leaf.public_key().map_err(|_| ChainError::UnsupportedKey)?;
     let self_issued = matches!(
         leaf.subject_name().try_cmp(leaf.issuer_name()),

@@ -170,16 +170,39 @@ fn well_known(
 
 #[utoipa::path(get, path = "/.well-known/openid-credential-issuer", tag = "issuer",
     summary = "Credential Issuer Metadata (OpenID4VCI 1.0 §12.2)",
-    description = "With a path in the public URL it is served at `/.well-known/openid-credential-issuer<path>` (RFC 8615 path insertion, OpenID4VCI 1.0 §12.2.2).",
+    description = "With a path in the public URL it is served at `/.well-known/openid-credential-issuer<path>` (RFC 8615 path insertion, OpenID4VCI 1.0 §12.2.2). Signed metadata (OpenID4VCI 1.0 §12.2.3) when the issuer has a certificate chain and `Accept` prefers `application/jwt` to `application/json`: a JWT with `typ: openidvci-issuer-metadata+jwt`, `kid` and the issuer's `x5c` chain (leaf first, no root) in its header, and `iss` and `sub` (the Credential Issuer Identifier), `iat` and every parameter of the JSON document in its payload. Ask with `Accept: application/jwt, application/json`; responses carry `Vary: Accept`.",
     responses(
-        (status = 200, description = "The metadata", body = CredentialIssuerMetadata),
+        (status = 200, description = "The metadata: JSON, or the signed JWT", content(
+            (CredentialIssuerMetadata = "application/json"),
+            (String = "application/jwt"),
+        )),
         (status = 404, description = "`not_found`: a path after the well-known name that is not this issuer's", body = ErrorBody),
     ))]
 async fn credential_issuer(
     state: web::Data<AppState>,
     tail: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    well_known(&state, &tail, metadata::credential_issuer)
+    use crate::issuer::signed_metadata as signed;
+    if !metadata::well_known_tail_matches(&state.settings.public_url, &tail) {
+        return Err(ApiError::not_found("no such well-known document"));
+    }
+    let ctx = state.issuer();
+    let doc = metadata::credential_issuer(&ctx);
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let jwt = state
+        .signed_metadata
+        .for_accept(&ctx.keys.issuer_es256, &doc, accept, ctx.now)
+        .map_err(ApiError::internal)?;
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((header::VARY, "Accept"));
+    Ok(match jwt {
+        Some(jwt) => resp.content_type(signed::MEDIA_TYPE).body(jwt.to_string()),
+        None => resp.json(doc),
+    })
 }
 
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "issuer",

@@ -61,6 +61,8 @@ pub struct AppState {
     /// The wallet providers' roots (`[attestation] wallet_provider_roots`):
     /// wallet and key attestations must chain to one of them.
     pub wallet_providers: Arc<crate::crypto::x509::Anchors>,
+    /// This node's signed Credential Issuer Metadata.
+    pub signed_metadata: crate::issuer::signed_metadata::SignedMetadata,
 }
 
 impl std::fmt::Debug for AppState {

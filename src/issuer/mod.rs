@@ -16,6 +16,7 @@
 //! logs claim values.
 
 pub mod authorize;
+pub mod certificate;
 pub mod client_auth;
 pub mod consent;
 pub mod credential;
@@ -26,6 +27,7 @@ pub mod offer;
 pub mod par;
 pub mod proof;
 pub mod records;
+pub mod signed_metadata;
 pub mod signin;
 pub mod token;
 

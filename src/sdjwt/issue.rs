@@ -233,9 +233,11 @@ impl Template {
         r.members(&self.root, &mut payload, first);
         payload.extend_from_slice(b",\"_sd_alg\":\"sha-256\"}");
 
-        let mut header = Map::with_capacity(2);
+        // `kid`, and `x5c` when the key has a certificate chain (SD-JWT VC
+        // "Inline X.509 Certificates"; HAIP 1.0 §6.1.1).
+        let mut header = Map::with_capacity(3);
         header.insert("typ".into(), Value::String(self.typ.clone()));
-        header.insert("kid".into(), Value::String(key.kid().into()));
+        key.name_in(&mut header);
         let jwt = jws::sign(key, &header, &payload).map_err(|_| IssueError::Signing)?;
         let compact = compact::join(&jwt, r.disclosures.iter().map(String::as_str));
         Ok((compact, r.disclosures))

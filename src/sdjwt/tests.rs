@@ -150,6 +150,48 @@ fn issue_present_verify_round_trip_discloses_only_the_selection() {
     assert_eq!(v.claims["resident_address"]["locality"], "Казань");
 }
 
+/// A key with a certificate chain names itself by `kid` and `x5c` (leaf
+/// first, as given); the credential verifies as before.
+#[test]
+fn a_certified_key_puts_x5c_beside_kid() {
+    let plain = Fixture::new();
+    let chain = [vec![0x30, 0x01, 0x00], vec![0x30, 0x00]];
+    let f = Fixture {
+        issuer: SigningKey::from_jwk(&plain.issuer.to_private_jwk())
+            .unwrap()
+            .with_certificates(&chain),
+        holder: plain.holder,
+    };
+    let issued = issue_passport(&f);
+    let jwt = issued.compact.split('~').next().unwrap();
+    let header = jws::Jws::decode(jwt).unwrap().header;
+    assert_eq!(header["kid"], f.issuer.kid());
+    assert_eq!(header["x5c"], json!(["MAEA", "MAA="]));
+    assert_eq!(header["typ"], "dc+sd-jwt");
+    let holder = HolderCredential::parse(&issued.compact).unwrap();
+    let kb = KeyBinding {
+        holder: &f.holder,
+        aud: AUD,
+        nonce: NONCE,
+        iat: NOW,
+    };
+    let p = holder
+        .present(&[path(json!(["birthdate"]))], Some(&kb))
+        .unwrap();
+    assert_eq!(f.verify(&p).unwrap().claims["birthdate"], "1990-03-14");
+    // Without certificates: `kid` only.
+    let bare = issue_passport(&plain_fixture(&f));
+    let jwt = bare.compact.split('~').next().unwrap();
+    assert!(!jws::Jws::decode(jwt).unwrap().header.contains_key("x5c"));
+}
+
+fn plain_fixture(f: &Fixture) -> Fixture {
+    Fixture {
+        issuer: SigningKey::from_jwk(&f.issuer.to_private_jwk()).unwrap(),
+        holder: SigningKey::from_jwk(&f.holder.to_private_jwk()).unwrap(),
+    }
+}
+
 #[test]
 fn issued_payload_hides_every_disclosable_claim() {
     let f = Fixture::new();

@@ -153,7 +153,9 @@ pub async fn status_list_token(
     });
     let mut header = Map::new();
     header.insert("typ".into(), Value::String("statuslist+jwt".into()));
-    header.insert("kid".into(), Value::String(key.kid().into()));
+    // `kid`, and `x5c` when the key has a certificate chain (Token Status
+    // List §5.1 allows it; HAIP 1.0 requires it).
+    key.name_in(&mut header);
     let body = serde_json::to_vec(&payload).map_err(|_| StatusError::Signing)?;
     let jwt = jws::sign(key, &header, &body).map_err(|_| StatusError::Signing)?;
     Ok(StatusListToken { jwt, ttl, iat: now })
@@ -226,6 +228,40 @@ mod tests {
             assert_eq!((b1.iat, entry(&b1, 7)), (1300, 1), "on B when it is over");
             // A clock moved back signs afresh rather than trust the copy.
             assert_eq!(token(&b, s, &key, 1299).await.iat, 1299);
+        });
+    }
+
+    /// The header names the key by `kid`, and by `x5c` when it has a
+    /// certificate chain.
+    #[test]
+    fn the_token_names_its_key_by_kid_and_x5c() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let list = ListRecord::new(1, 1 << 17, 0);
+            store
+                .put(NS_LIST, "1".into(), store::to_bytes(&list).unwrap(), None)
+                .await
+                .unwrap();
+            let bare = SigningKey::generate(Algorithm::Es256).unwrap();
+            let t = status_list_token(&store, &bare, 1, URI, TTL, 1000)
+                .await
+                .unwrap();
+            let h = jws::Jws::decode(&t.jwt).unwrap().header;
+            assert_eq!(h["kid"], bare.kid());
+            assert!(!h.contains_key("x5c"));
+            let certified = bare.with_certificates(&[vec![0x30, 0x00]]);
+            let t = status_list_token(&store, &certified, 1, URI, TTL, 1000)
+                .await
+                .unwrap();
+            let jws = jws::Jws::decode(&t.jwt).unwrap();
+            jws.verify(certified.public()).unwrap();
+            assert_eq!(jws.typ(), Some("statuslist+jwt"));
+            assert_eq!(jws.header["kid"], certified.kid());
+            assert_eq!(jws.header["x5c"], json!(["MAA="]));
         });
     }
 

@@ -366,6 +366,7 @@ impl StoredIdentity {
             common_name: name,
             organization: Some(host),
             dns_name: host,
+            role: x509::certify::LeafRole::Verifier,
         };
         let Some(leaf) = operator.issue_demo_leaf(&key, &subject, now) else {
             return Ok(false);

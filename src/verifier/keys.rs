@@ -14,20 +14,14 @@
 use std::fs;
 use std::path::Path;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-};
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
 use serde_json::Value;
 
 use crate::config::PublicUrl;
-use crate::crypto::{Algorithm, SigningKey, b64url, b64url_decode, did_key, sha256};
+pub(crate) use crate::crypto::x509::certify::{LEAF_DAYS, LeafSubject, to_pkey};
+use crate::crypto::x509::certify::{LeafRole, make_ca, make_leaf};
+use crate::crypto::{Algorithm, SigningKey, b64url, did_key, sha256};
 use crate::keystore::{self, KeyStoreError};
 
 /// Which Client Identifier Prefix the verifier uses.
@@ -216,9 +210,7 @@ impl VerifierKeys {
         now: i64,
     ) -> Option<Result<Vec<u8>, openssl::error::ErrorStack>> {
         let (ca, ca_key) = self.demo_ca.as_ref()?;
-        Some(to_pkey(key).and_then(|pkey| {
-            make_leaf(ca, ca_key, &pkey, subject, Validity::from_unix(now))?.to_der()
-        }))
+        Some(to_pkey(key).and_then(|pkey| make_leaf(ca, ca_key, &pkey, subject, now)?.to_der()))
     }
 }
 
@@ -238,7 +230,8 @@ fn demo_leaf(
             PKey::private_key_from_pem(&k).map_err(cert_err(&ca_key_path))?,
         ),
         _ => {
-            let (ca, ca_key) = make_ca().map_err(cert_err(&ca_path))?;
+            let (ca, ca_key) =
+                make_ca(DEMO_CA_NAME, crate::cli::unix_now()).map_err(cert_err(&ca_path))?;
             let key_pem = ca_key
                 .private_key_to_pem_pkcs8()
                 .map_err(cert_err(&ca_key_path))?;
@@ -259,8 +252,8 @@ fn demo_leaf(
                 &ca,
                 &ca_key,
                 key,
-                &LeafSubject::host(host),
-                Validity::from_today(),
+                &host_subject(host),
+                crate::cli::unix_now(),
             )
             .map_err(cert_err(&leaf_path))?;
             let pem = leaf.to_pem().map_err(cert_err(&leaf_path))?;
@@ -389,144 +382,14 @@ pub(crate) fn host_of(url: &PublicUrl) -> String {
         .to_owned()
 }
 
-pub(crate) fn to_pkey(key: &SigningKey) -> Result<PKey<Private>, openssl::error::ErrorStack> {
-    let jwk = key.to_private_jwk();
-    let part = |n: &str| {
-        jwk.get(n)
-            .and_then(Value::as_str)
-            .and_then(|s| b64url_decode(s).ok())
-            .unwrap_or_default()
-    };
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    let public = EcKey::from_public_key_affine_coordinates(
-        &group,
-        BigNum::from_slice(&part("x"))?.as_ref(),
-        BigNum::from_slice(&part("y"))?.as_ref(),
-    )?;
-    let ec = EcKey::from_private_components(
-        &group,
-        BigNum::from_slice(&part("d"))?.as_ref(),
-        public.public_key(),
-    )?;
-    PKey::from_ec_key(ec)
-}
-
-fn serial() -> Result<openssl::asn1::Asn1Integer, openssl::error::ErrorStack> {
-    let mut bn = BigNum::new()?;
-    bn.rand(127, MsbOption::MAYBE_ZERO, false)?;
-    bn.to_asn1_integer()
-}
-
-fn make_ca() -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
-    make_ca_named(DEMO_CA_NAME)
-}
-
-pub(crate) fn make_ca_named(
-    common_name: &str,
-) -> Result<(X509, PKey<Private>), openssl::error::ErrorStack> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", common_name)?;
-    let name = name.build();
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    b.set_serial_number(serial()?.as_ref())?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(&name)?;
-    b.set_pubkey(&key)?;
-    b.set_not_before(Asn1Time::days_from_now(0)?.as_ref())?;
-    b.set_not_after(Asn1Time::days_from_now(3650)?.as_ref())?;
-    b.append_extension(BasicConstraints::new().critical().ca().pathlen(0).build()?)?;
-    b.append_extension(
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .build()?,
-    )?;
-    b.sign(&key, MessageDigest::sha256())?;
-    Ok((b.build(), key))
-}
-
-/// The subject of a leaf certificate: `CN` (and `O`), and the DNS name
-/// in subjectAltName (the public URL's host, which some wallets compare
-/// with the `response_uri` host).
-pub(crate) struct LeafSubject<'a> {
-    pub common_name: &'a str,
-    pub organization: Option<&'a str>,
-    pub dns_name: &'a str,
-}
-
-impl<'a> LeafSubject<'a> {
-    /// The verifier's own leaf: named after the host.
-    fn host(host: &'a str) -> Self {
-        LeafSubject {
-            common_name: host,
-            organization: None,
-            dns_name: host,
-        }
+/// The verifier's own leaf: named after the host.
+fn host_subject(host: &str) -> LeafSubject<'_> {
+    LeafSubject {
+        common_name: host,
+        organization: None,
+        dns_name: host,
+        role: LeafRole::Verifier,
     }
-}
-
-/// A leaf's validity: one year from `not_before` (unix seconds, or today).
-#[derive(Clone, Copy)]
-pub(crate) struct Validity(Option<i64>);
-
-impl Validity {
-    fn from_today() -> Self {
-        Validity(None)
-    }
-
-    pub(crate) fn from_unix(not_before: i64) -> Self {
-        Validity(Some(not_before))
-    }
-}
-
-/// Days a leaf certificate is valid.
-pub(crate) const LEAF_DAYS: i64 = 365;
-
-pub(crate) fn make_leaf(
-    ca: &X509,
-    ca_key: &PKey<Private>,
-    leaf_key: &PKey<Private>,
-    subject: &LeafSubject<'_>,
-    validity: Validity,
-) -> Result<X509, openssl::error::ErrorStack> {
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", subject.common_name)?;
-    if let Some(org) = subject.organization {
-        name.append_entry_by_text("O", org)?;
-    }
-    let name = name.build();
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    b.set_serial_number(serial()?.as_ref())?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(ca.subject_name())?;
-    b.set_pubkey(leaf_key)?;
-    let (not_before, not_after) = match validity.0 {
-        None => (
-            Asn1Time::days_from_now(0)?,
-            Asn1Time::days_from_now(LEAF_DAYS as u32)?,
-        ),
-        Some(t) => (
-            Asn1Time::from_unix(t)?,
-            Asn1Time::from_unix(t.saturating_add(LEAF_DAYS * 86_400))?,
-        ),
-    };
-    b.set_not_before(not_before.as_ref())?;
-    b.set_not_after(not_after.as_ref())?;
-    b.append_extension(BasicConstraints::new().critical().build()?)?;
-    b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
-    b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
-    let ctx = b.x509v3_context(Some(ca), None);
-    let mut san = SubjectAlternativeName::new();
-    san.dns(subject.dns_name);
-    let san = san.build(&ctx)?;
-    b.append_extension(san)?;
-    b.sign(ca_key, MessageDigest::sha256())?;
-    Ok(b.build())
 }
 
 /// Whether a stored leaf still names `host` and certifies `key`.
@@ -681,13 +544,13 @@ mod tests {
         let jwk: Value =
             serde_json::from_slice(&fs::read(keys.join("verifier-es256.jwk")).unwrap()).unwrap();
         let key = to_pkey(&SigningKey::from_jwk(&jwk).unwrap()).unwrap();
-        let (ca, ca_key) = make_ca_named("Operator CA").unwrap();
+        let (ca, ca_key) = make_ca("Operator CA", crate::cli::unix_now()).unwrap();
         let leaf = make_leaf(
             &ca,
             &ca_key,
             &key,
-            &LeafSubject::host("verifier.example.ru"),
-            Validity::from_today(),
+            &host_subject("verifier.example.ru"),
+            crate::cli::unix_now(),
         )
         .unwrap();
         fs::write(keys.join("verifier-leaf.pem"), leaf.to_pem().unwrap()).unwrap();
@@ -700,8 +563,8 @@ mod tests {
             &ca,
             &ca_key,
             &key,
-            &LeafSubject::host("elsewhere.example"),
-            Validity::from_today(),
+            &host_subject("elsewhere.example"),
+            crate::cli::unix_now(),
         )
         .unwrap();
         fs::write(keys.join("verifier-leaf.pem"), other_host.to_pem().unwrap()).unwrap();

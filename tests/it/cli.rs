@@ -343,6 +343,11 @@ fn keys_show_prints_the_verifier_identity_after_the_first_start() {
         before["verifier"].is_null(),
         "nothing is generated for the verifier by `keys show`"
     );
+    assert_eq!(
+        before["issuer"]["certificates"],
+        json!({"chain": null, "source": null, "demo_ca": null}),
+        "nor a certificate for the issuer"
+    );
     let audience = {
         let server = crate::fixture::Server::start_in(data.path());
         let mut r = crate::fixture::agent()
@@ -367,6 +372,23 @@ fn keys_show_prints_the_verifier_identity_after_the_first_start() {
             .unwrap()
             .starts_with("did:key:zDn")
     );
+    // The issuer's chain (the demo leaf for its ES256 key) and the demo
+    // issuer CA.
+    let certs = &v["issuer"]["certificates"];
+    assert_eq!(certs["source"], "demo_ca");
+    let chain = certs["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 1);
+    let leaf = openssl::x509::X509::from_pem(chain[0].as_str().unwrap().as_bytes()).unwrap();
+    let ca = openssl::x509::X509::from_pem(certs["demo_ca"].as_str().unwrap().as_bytes()).unwrap();
+    assert!(leaf.verify(&ca.public_key().unwrap()).unwrap());
+    let es256 = digital_id::crypto::PublicKey::from_jwk(&v["issuer"]["jwks"]["keys"][0]).unwrap();
+    let leaf_jwk = digital_id::crypto::x509::Anchors::from_certs(vec![ca])
+        .unwrap()
+        .validate_certs(&[leaf], digital_id::cli::unix_now())
+        .unwrap()
+        .leaf_key()
+        .clone();
+    assert_eq!(leaf_jwk, es256);
     assert!(
         !String::from_utf8(out.stdout)
             .unwrap()

@@ -17,3 +17,4 @@ mod metadata;
 mod preauth;
 mod token_errors;
 pub mod wallet;
+mod x5c;
