@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use digital_id::config::{DEMO_CLIENT_ID, KeyAttestationPolicy, Profile};
+use digital_id::config::{DEMO_CLIENT_ID, DEMO_REDIRECT_URI, KeyAttestationPolicy, Profile};
 use digital_id::crypto::{Algorithm, SigningKey};
 use serde_json::{Value, json};
 
@@ -360,6 +360,73 @@ fn openid4vci_library_wallet_uses_the_attestation_proof_type_under_haip() {
     assert_eq!(out["proof_type"], "attestation");
     assert!(out["sent"]["proof"].is_null());
     assert!(out["sent"]["key_attestation"]["payload"]["nonce"].is_string());
+    assert_haip_passport(&h, &out, &holder);
+}
+
+/// The authorization-code flow under HAIP: the library pushes the
+/// authorization request (PAR, required) with the wallet attestation and
+/// DPoP, the citizen logs in at the demo page, and the library redeems the
+/// code with the same wallet instance.
+#[test]
+fn openid4vci_library_wallet_does_the_haip_authorization_code_flow_with_par() {
+    use crate::issuer::authcode::{decide, login, param};
+    let h = haip_server();
+    let holder = SigningKey::generate(Algorithm::Es256).unwrap();
+    let started = node(
+        "wallet_vci_haip.mjs",
+        &json!({
+            "phase": "authorize",
+            "wallet_provider": provider_input(&h.provider),
+            "client_id": DEMO_CLIENT_ID,
+            "credential_issuer": h.server.base,
+            "credential_configuration_id": "ru.passport",
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "state": "st-haip",
+        }),
+    )
+    .unwrap_or_else(|e| panic!("the @openid4vc HAIP wallet could not push: {e}"));
+    assert_eq!(
+        started["metadata"]["require_pushed_authorization_requests"],
+        true
+    );
+    let pops = started["sent"]["client_attestation_pops"]
+        .as_array()
+        .unwrap();
+    assert!(
+        pops.iter()
+            .any(|p| p["url"] == h.server.url("/par").as_str()
+                && p["payload"]["aud"] == h.server.base.as_str()),
+        "{pops:?}"
+    );
+    let request_uri = started["request_uri"].as_str().unwrap();
+    let (status, page, mut location) = login(&h.server, request_uri, "ivanov-ivan");
+    if status == 200 {
+        let (status, _, l) = decide(&h.server, &page, "approve");
+        assert_eq!(status, 303);
+        location = l;
+    }
+    let location = location.expect("a redirect to the wallet");
+    assert!(location.starts_with(DEMO_REDIRECT_URI), "{location}");
+    assert_eq!(param(&location, "state").as_deref(), Some("st-haip"));
+    let code = param(&location, "code").unwrap_or_else(|| panic!("no code: {location}"));
+    let out = node(
+        "wallet_vci_haip.mjs",
+        &json!({
+            "phase": "redeem",
+            "resume": started["resume"],
+            "code": code,
+            "wallet_provider": provider_input(&h.provider),
+            "client_id": DEMO_CLIENT_ID,
+            "holder_jwk": holder.to_private_jwk(),
+            "issuer_ca_pem": issuer_ca_pem(&h.server),
+        }),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "the @openid4vc HAIP wallet could not redeem the code: {e}\n(server {})",
+            h.server.base
+        )
+    });
     assert_haip_passport(&h, &out, &holder);
 }
 
