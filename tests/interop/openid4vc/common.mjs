@@ -3,7 +3,7 @@
 // no redirects, request trace) and the crypto callbacks the @openid4vc/* libraries want
 // (signJwt, verifyJwt, encryptJwe, hash, generateRandom) implemented with `jose` and node:crypto.
 
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createHash, randomBytes, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
 
@@ -161,17 +161,26 @@ export async function generateEphemeralP256() {
   return jose.exportJWK(privateKey);
 }
 
+/** The public JWK of a certificate given as base64 DER (an `x5c` entry). */
+export function x5cEntryJwk(b64der) {
+  return new X509Certificate(Buffer.from(b64der, 'base64')).publicKey.export({ format: 'jwk' });
+}
+
 /**
  * Key ring for the libraries' `signJwt` callback: the library hands us a JwtSigner
- * ({method:'jwk', publicJwk, alg}) plus header/payload; we find the private key by its
- * public coordinates and sign with `jose`.
+ * ({method:'jwk', publicJwk, alg} or {method:'x5c', x5c, alg}) plus header/payload; we find the
+ * private key by its public coordinates (for x5c: those of the leaf certificate, x5c[0]) and
+ * sign with `jose`.
  */
 export function makeSigner(privateJwks) {
   const ring = [...privateJwks];
   const signJwt = async (signer, { header, payload }) => {
-    if (signer.method !== 'jwk') throw new Error(`signJwt: only method 'jwk' is supported here (got ${signer.method})`);
-    const priv = ring.find((k) => sameKey(k, signer.publicJwk));
-    if (!priv) throw new Error('signJwt: no private key for the requested public JWK');
+    let wanted;
+    if (signer.method === 'jwk') wanted = signer.publicJwk;
+    else if (signer.method === 'x5c' && Array.isArray(signer.x5c) && signer.x5c.length) wanted = x5cEntryJwk(signer.x5c[0]);
+    else throw new Error(`signJwt: only methods 'jwk' and 'x5c' are supported here (got ${signer.method})`);
+    const priv = ring.find((k) => sameKey(k, wanted));
+    if (!priv) throw new Error(`signJwt: no private key for the requested ${signer.method === 'x5c' ? 'x5c leaf certificate' : 'public JWK'}`);
     const alg = algForJwk(priv);
     if (signer.alg !== alg) throw new Error(`signJwt: alg ${signer.alg} does not match the key (${alg})`);
     const key = await jose.importJWK(bareJwk(priv, true), alg);

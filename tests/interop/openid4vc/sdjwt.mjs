@@ -39,13 +39,19 @@ export function jwtVcIssuerMetadataUrl(iss) {
  * signature (key picked by header `kid`, or the only key), alg matches the key, header typ
  * `dc+sd-jwt`, `iss`, `vct`, `cnf.jwk` = holder key, iat/nbf/exp (library, with skew),
  * status list (library fetches `status.status_list.uri`; its JWT is checked against the same JWKS).
+ *
+ * `issuerKey` (a public JWK the caller already trusts, e.g. the leaf of a validated `x5c`)
+ * replaces the JWKS lookup; `statusVerifier` / `statusListFetcher` replace the library's
+ * status-list signature check / fetch (see wallet_vci_haip.mjs).
  */
-export async function verifyIssuedCredential(sdJwt, { jwks, iss, vct, holderJwk, skewSeconds = 5 }) {
+export async function verifyIssuedCredential(sdJwt, { jwks, issuerKey, iss, vct, holderJwk, skewSeconds = 5, statusVerifier, statusListFetcher }) {
   const { header, payload } = await decodeSdJwt(sdJwt);
   if (header.typ !== 'dc+sd-jwt') throw new Error(`header typ is ${JSON.stringify(header.typ)}, expected "dc+sd-jwt"`);
-  const keys = jwks?.keys ?? [];
+  const keys = issuerKey ? [issuerKey] : (jwks?.keys ?? []);
   let key;
-  if (header.kid !== undefined) {
+  if (issuerKey) {
+    key = issuerKey;
+  } else if (header.kid !== undefined) {
     key = keys.find((k) => k.kid === header.kid);
     if (!key) throw new Error(`no key with kid ${JSON.stringify(header.kid)} in the issuer JWKS`);
   } else if (keys.length === 1) {
@@ -69,7 +75,12 @@ export async function verifyIssuedCredential(sdJwt, { jwks, iss, vct, holderJwk,
     }
     return false;
   };
-  const verifier = new SDJwtVcInstance({ hasher: digest, verifier: jwkVerifier(key), statusVerifier: anyKey });
+  const verifier = new SDJwtVcInstance({
+    hasher: digest,
+    verifier: jwkVerifier(key),
+    statusVerifier: statusVerifier ?? anyKey,
+    ...(statusListFetcher ? { statusListFetcher } : {}),
+  });
   const res = await verifier.verify(sdJwt, { skewSeconds });
   const { _sd_alg, ...claims } = res.payload;
   return claims;
