@@ -52,10 +52,12 @@
 //!   load generator's test wallet provider: `/token` with a wallet
 //!   attestation and a fresh proof of possession (`OAuth-Client-Attestation`,
 //!   `-PoP`) and a DPoP proof, `/nonce`, `/credential` with a DPoP-bound
-//!   token (`ath` proof) and a key proof carrying a key attestation. Each
-//!   worker is one wallet instance: its wallet attestation, device key and
-//!   key attestation are made once, before the clock starts (a wallet keeps
-//!   them); a `use_dpop_nonce` answer is retried once with the new nonce.
+//!   token (`ath` proof) and a key proof carrying a key attestation over
+//!   the c_nonce (OpenID4VCI 1.0 Appendix F.1), which the load generator's
+//!   wallet provider signs in the timed loop. Each worker is one wallet
+//!   instance: its wallet attestation and device key are made once, before
+//!   the clock starts (a wallet keeps them); a `use_dpop_nonce` answer is
+//!   retried once with the new nonce.
 //!   Without `--base` only (the server must trust the generated provider).
 //!   `scripts/bench-haip` runs it beside `preauth` in one run.
 //! - `--parties N` (with `scan`, `cycle`, `requests`): registers N relying
@@ -335,9 +337,8 @@ fn preauth_flow(
 /// flow after flow with fresh proofs.
 struct HaipWallet {
     holder: SigningKey,
-    /// The provider's `key-attestation+jwt` for `holder` (no nonce: valid
-    /// for its hour, as a wallet keeps it).
-    key_attestation: String,
+    /// Signs a key attestation per flow (over that flow's c_nonce).
+    provider: Arc<WalletProvider>,
     instance: SigningKey,
     client_attestation: String,
     dpop: SigningKey,
@@ -345,13 +346,11 @@ struct HaipWallet {
 }
 
 impl HaipWallet {
-    fn new(provider: &WalletProvider) -> Self {
+    fn new(provider: &Arc<WalletProvider>) -> Self {
         let holder = SigningKey::generate(Algorithm::Es256).unwrap();
         let instance = SigningKey::generate(Algorithm::Es256).unwrap();
         HaipWallet {
-            key_attestation: provider
-                .key_attestation(&[holder.public()], &KeyAttestation::high(now()))
-                .unwrap(),
+            provider: provider.clone(),
             client_attestation: provider
                 .client_attestation("load-generator-wallet", instance.public(), now())
                 .unwrap(),
@@ -470,7 +469,17 @@ fn haip_flow(
     let mut header = Map::new();
     header.insert("typ".into(), json!("openid4vci-proof+jwt"));
     header.insert("jwk".into(), Value::Object(w.holder.public().jwk().clone()));
-    header.insert("key_attestation".into(), json!(w.key_attestation));
+    let attestation = w
+        .provider
+        .key_attestation(
+            &[w.holder.public()],
+            &KeyAttestation {
+                nonce: Some(c_nonce),
+                ..KeyAttestation::high(now())
+            },
+        )
+        .unwrap();
+    header.insert("key_attestation".into(), json!(attestation));
     let claims = json!({"aud": issuer, "iat": now(), "nonce": c_nonce});
     let proof = jws::sign(&w.holder, &header, &serde_json::to_vec(&claims).unwrap()).unwrap();
     let body = json!({
@@ -957,7 +966,7 @@ fn main() {
                 issuer.clone(),
             );
             // Made before the clock starts, as a wallet keeps them.
-            let mut haip_wallet = provider.as_deref().map(HaipWallet::new);
+            let mut haip_wallet = provider.as_ref().map(HaipWallet::new);
             std::thread::spawn(move || {
                 let agent = agent();
                 let holder = SigningKey::generate(Algorithm::Es256).unwrap();
