@@ -601,6 +601,10 @@ pub enum ConfigError {
     Auth(#[from] AuthConfigError),
     #[error("[key_attestation.{id:?}] is not usable: {why}")]
     KeyAttestation { id: String, why: &'static str },
+    #[error(
+        "[key_attestation.{id:?}] requires key attestations, which can only come from trusted wallet providers: name their CA certificates in [attestation] wallet_provider_roots"
+    )]
+    KeyAttestationWithoutRoots { id: String },
 }
 
 /// Largest accepted `issuer.batch_size`.
@@ -809,6 +813,12 @@ impl Settings {
             {
                 return Err(bad("a level must be 1 to 64 printable ASCII characters"));
             }
+        }
+        // A policy no attestation could ever meet would refuse every
+        // request for its configuration: a mistake, said at start.
+        let roots = &self.attestation.wallet_provider_roots;
+        if let (Some(id), true) = (self.key_attestation.keys().next(), roots.is_empty()) {
+            return Err(ConfigError::KeyAttestationWithoutRoots { id: id.clone() });
         }
         Ok(())
     }
@@ -1304,5 +1314,26 @@ mod tests {
                 .is_err()
         );
         assert!(toml::from_str::<FileConfig>("[attestation]\nroots = []\n").is_err());
+    }
+
+    /// A key attestation policy without a trusted wallet provider could
+    /// never be met: the server refuses to start with it.
+    #[test]
+    fn a_key_attestation_policy_needs_wallet_provider_roots() {
+        let text = "[key_attestation.\"ru.passport\"]\nkey_storage = [\"iso_18045_high\"]\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let e = Settings::from_layers(ServeArgs::default(), file).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::KeyAttestationWithoutRoots { id } if id == "ru.passport"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "[key_attestation.\"ru.passport\"] requires key attestations, which can only come from trusted wallet providers: name their CA certificates in [attestation] wallet_provider_roots"
+        );
+        // With roots it loads.
+        let text = format!("[attestation]\nwallet_provider_roots = [\"providers.pem\"]\n{text}");
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        assert!(Settings::from_layers(ServeArgs::default(), file).is_ok());
     }
 }

@@ -10,20 +10,13 @@
 use std::fs;
 use std::path::Path;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
-};
-use openssl::x509::{X509, X509Builder, X509NameBuilder};
+use openssl::x509::X509;
 use serde_json::{Map, Value, json};
 
-use digital_id::crypto::jws;
-use digital_id::crypto::{PublicKey, SigningKey, b64url, random_token};
+use digital_id::crypto::x509::certify::{
+    LeafRole, LeafSubject, Validity, make_ca, make_leaf, to_pkey,
+};
+use digital_id::crypto::{Algorithm, PublicKey, SigningKey, jws, random_token};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -60,25 +53,35 @@ impl WalletProvider {
     /// As [`generate`](Self::generate), with the leaf valid from
     /// `not_before` to `not_after` (unix seconds).
     pub fn generate_valid(id: &str, not_before: i64, not_after: i64) -> Res<Self> {
-        let root_key = p256()?;
-        let root = certificate(
-            &format!("{id} root"),
+        let root_validity = Validity {
+            not_before: not_before.min(unix_now() - 3600),
+            not_after: unix_now() + 365 * 86_400,
+        };
+        let (root, root_key) = make_ca(&format!("{id} root"), root_validity)?;
+        // An end-entity certificate with digitalSignature (no CA can sign
+        // attestations), named after the provider.
+        let signer = SigningKey::generate(Algorithm::Es256)?;
+        let subject = LeafSubject {
+            common_name: &format!("{id} attestations"),
+            organization: None,
+            dns_name: None,
+            role: LeafRole::Attester,
+        };
+        let leaf = make_leaf(
+            &root,
             &root_key,
-            None,
-            (not_before.min(unix_now() - 3600), unix_now() + 365 * 86_400),
-        )?;
-        let leaf_key = p256()?;
-        let leaf = certificate(
-            &format!("{id} attestations"),
-            &leaf_key,
-            Some((&root, &root_key)),
-            (not_before, not_after),
+            &to_pkey(&signer)?,
+            &subject,
+            Validity {
+                not_before,
+                not_after,
+            },
         )?;
         Ok(WalletProvider {
             id: id.to_owned(),
             root,
             leaf,
-            signer: signing_key(&leaf_key)?,
+            signer,
         })
     }
 
@@ -222,76 +225,6 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-fn p256() -> Res<PKey<Private>> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
-}
-
-/// A certificate for `key` named `cn`, issued by `issuer` (itself when
-/// `None`: a CA with keyCertSign; otherwise a leaf with digitalSignature).
-fn certificate(
-    cn: &str,
-    key: &PKey<Private>,
-    issuer: Option<(&X509, &PKey<Private>)>,
-    (not_before, not_after): (i64, i64),
-) -> Res<X509> {
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", cn)?;
-    let name = name.build();
-    let mut b = X509Builder::new()?;
-    b.set_version(2)?;
-    let serial = BigNum::from_slice(&digital_id::crypto::random_bytes::<16>())?;
-    let serial = serial.to_asn1_integer()?;
-    b.set_serial_number(&serial)?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(issuer.map_or(&*name, |(c, _)| c.subject_name()))?;
-    b.set_pubkey(key)?;
-    let (not_before, not_after) = (
-        Asn1Time::from_unix(not_before)?,
-        Asn1Time::from_unix(not_after)?,
-    );
-    b.set_not_before(&not_before)?;
-    b.set_not_after(&not_after)?;
-    let ski =
-        SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))?;
-    b.append_extension(ski)?;
-    match issuer {
-        None => {
-            b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-            b.append_extension(
-                KeyUsage::new()
-                    .critical()
-                    .key_cert_sign()
-                    .crl_sign()
-                    .build()?,
-            )?;
-        }
-        Some((ca, _)) => {
-            let aki = AuthorityKeyIdentifier::new()
-                .keyid(true)
-                .build(&b.x509v3_context(Some(ca), None))?;
-            b.append_extension(aki)?;
-            b.append_extension(BasicConstraints::new().build()?)?;
-            b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
-        }
-    }
-    b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())?;
-    Ok(b.build())
-}
-
-/// The project's signing key for an OpenSSL P-256 key.
-fn signing_key(key: &PKey<Private>) -> Res<SigningKey> {
-    let ec = key.ec_key()?;
-    let mut ctx = openssl::bn::BigNumContext::new()?;
-    let (mut x, mut y) = (BigNum::new()?, BigNum::new()?);
-    ec.public_key()
-        .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)?;
-    let jwk = json!({"kty": "EC", "crv": "P-256",
-        "x": b64url(x.to_vec_padded(32)?), "y": b64url(y.to_vec_padded(32)?),
-        "d": b64url(ec.private_key().to_vec_padded(32)?)});
-    Ok(SigningKey::from_jwk(&jwk)?)
 }
 
 /// Writes a private key readable by its owner only.

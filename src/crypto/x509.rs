@@ -224,6 +224,20 @@ impl ValidatedChain {
     pub fn path(&self) -> &[X509] {
         &self.path
     }
+
+    /// When the leaf certificate expires (its `notAfter`, Unix seconds).
+    pub fn leaf_not_after(&self) -> Option<i64> {
+        self.path
+            .first()
+            .and_then(|leaf| unix_time(leaf.not_after()))
+    }
+}
+
+/// Unix seconds of an ASN.1 time (a certificate's `notBefore`/`notAfter`).
+pub fn unix_time(t: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(t).ok()?;
+    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
 /// Why a chain is refused; [`ChainError::reason`] is the stable name of the

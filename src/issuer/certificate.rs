@@ -33,7 +33,9 @@ use serde_json::{Value, json};
 use crate::config::PublicUrl;
 use crate::crypto::SigningKey;
 use crate::crypto::x509::MAX_CHAIN;
-use crate::crypto::x509::certify::{LeafRole, LeafSubject, make_ca, make_leaf, to_pkey};
+use crate::crypto::x509::certify::{
+    CA_DAYS, LEAF_DAYS, LeafRole, LeafSubject, Validity, make_ca, make_leaf, to_pkey,
+};
 use crate::keystore::{self, KeyStoreError};
 
 /// The operator's chain in `<data_dir>/keys`.
@@ -261,7 +263,8 @@ fn demo_leaf(
     let (ca, ca_key) = match stored.filter(|(ca, _)| valid_at(ca, now)) {
         Some(pair) => pair,
         None => {
-            let (ca, ca_key) = make_ca(DEMO_CA_NAME, now - BACKDATE).map_err(unusable(&ca_path))?;
+            let (ca, ca_key) = make_ca(DEMO_CA_NAME, Validity::days(now - BACKDATE, CA_DAYS))
+                .map_err(unusable(&ca_path))?;
             let key_pem = ca_key
                 .private_key_to_pem_pkcs8()
                 .map_err(unusable(&ca_key_path))?;
@@ -294,13 +297,19 @@ fn demo_leaf(
     let subject = LeafSubject {
         common_name: &host,
         organization: None,
-        dns_name: &host,
+        dns_name: Some(&host),
         role: LeafRole::Issuer {
             uri: public_url.as_str(),
         },
     };
-    let leaf =
-        make_leaf(&ca, &ca_key, key, &subject, now - BACKDATE).map_err(unusable(&leaf_path))?;
+    let leaf = make_leaf(
+        &ca,
+        &ca_key,
+        key,
+        &subject,
+        Validity::days(now - BACKDATE, LEAF_DAYS),
+    )
+    .map_err(unusable(&leaf_path))?;
     let pem = leaf.to_pem().map_err(unusable(&leaf_path))?;
     keystore::write_private_atomically(&leaf_path, &pem)?;
     tracing::info!(%host, "issued the issuer's leaf certificate with the demo issuer CA");
@@ -490,7 +499,7 @@ mod tests {
         let subject = LeafSubject {
             common_name: "Issuer",
             organization: Some("Operator"),
-            dns_name: "id.example.ru",
+            dns_name: Some("id.example.ru"),
             role: LeafRole::Issuer {
                 uri: "https://id.example.ru",
             },
@@ -500,7 +509,7 @@ mod tests {
             &inter_key,
             &to_pkey(key).unwrap(),
             &subject,
-            NOW - 86_400,
+            Validity::days(NOW - 86_400, LEAF_DAYS),
         )
         .unwrap();
         (root, inter, leaf)

@@ -119,7 +119,7 @@ pub enum CredentialError {
     SingularProof,
     #[error("`proofs` must be an object with one proof type holding a non-empty array of proofs")]
     MalformedProofs,
-    #[error("at most {0} key proof(s) per Credential Request (`batch_size`)")]
+    #[error("at most {0} key proof(s) or attested keys per Credential Request (`batch_size`)")]
     BatchTooLarge(usize),
     #[error("credential response encryption is not supported")]
     EncryptionUnsupported,
@@ -607,8 +607,8 @@ fn verify_proofs(
     })
 }
 
-/// The `attestation` proof type: the attested keys (the first
-/// `batch_size`), its `nonce` the c_nonce.
+/// The `attestation` proof type: the attested keys (at most `batch_size`,
+/// as many as `jwt` proofs may be), its `nonce` the c_nonce.
 fn verify_attestation(
     ctx: &Ctx<'_>,
     configuration: &str,
@@ -616,12 +616,15 @@ fn verify_attestation(
 ) -> Result<Proven, CredentialError> {
     let ka = proof::verify_attestation_proof(jwt, &attestation_expectations(ctx, configuration))
         .map_err(CredentialError::InvalidAttestation)?;
+    let batch_size = ctx.settings.issuer.batch_size;
+    if ka.keys.len() > batch_size {
+        return Err(CredentialError::BatchTooLarge(batch_size));
+    }
     let nonce = ka.nonce.clone().unwrap_or_default();
     let ka = Arc::new(ka);
     let keys = ka
         .keys
         .iter()
-        .take(ctx.settings.issuer.batch_size)
         .map(|k| (k.clone(), Some(ka.clone())))
         .collect();
     Ok(Proven { keys, nonce })

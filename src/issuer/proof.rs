@@ -165,10 +165,16 @@ pub struct AttestationExpectations<'a> {
 }
 
 impl AttestationExpectations<'_> {
-    /// The wallet provider's signature, chain and lifetime.
-    fn attested(&self, jwt: &str) -> Result<attestation::Attested, KeyAttestationError> {
+    /// The wallet provider's signature, chain and lifetime, by the rules
+    /// of `kind` (in a `jwt` proof's header or as the `attestation` proof
+    /// type).
+    fn attested(
+        &self,
+        jwt: &str,
+        kind: attestation::Kind,
+    ) -> Result<attestation::Attested, KeyAttestationError> {
         let expect = Expect {
-            kind: attestation::KEY,
+            kind,
             roots: self.roots,
             algs: self.algs,
             now: self.now,
@@ -201,9 +207,9 @@ pub fn required_policy<'a>(settings: &'a Settings, configuration: &'a str) -> Op
 }
 
 /// Checks the `key_attestation` header of each `jwt` proof: a wallet
-/// provider's attestation (trusted root, in force) whose `attested_keys`
-/// hold the proof's key, whose `nonce`, if any, is the proof's c_nonce and
-/// whose levels meet the policy. Every proof must carry one when the
+/// provider's attestation (trusted root, in force, with `exp`) whose
+/// `attested_keys` hold the proof's key, whose `nonce` is the proof's
+/// c_nonce (Appendix F.1) and whose levels meet the policy. Every proof must carry one when the
 /// configuration requires it; without roots and requirement the header is
 /// ignored. An attestation shared by the proofs of a batch is verified
 /// once. The attestation of each proof, in order; `Err` names the proof.
@@ -227,37 +233,38 @@ pub fn check_key_attestations(
             }
         };
         let failed = |error| (index, ProofError::KeyAttestation(error));
+        let nonce = NonceRule::SameAs(&p.nonce);
         let ka = match seen.iter().find(|(j, _)| *j == jwt) {
-            Some((_, ka)) => ka.clone(),
+            Some((_, ka)) => {
+                ka.check_nonce(nonce).map_err(failed)?;
+                ka.clone()
+            }
             None => {
-                let attested = e.attested(jwt).map_err(failed)?;
-                let ka = Arc::new(KeyAttestation::read(attested).map_err(failed)?);
-                if let Some(policy) = &e.required {
-                    ka.check_policy(policy).map_err(failed)?;
-                }
+                let attested = e.attested(jwt, attestation::KEY).map_err(failed)?;
+                let ka =
+                    key_attestation::check(attested, nonce, e.required.as_ref()).map_err(failed)?;
+                let ka = Arc::new(ka);
                 seen.push((jwt, ka.clone()));
                 ka
             }
         };
         ka.check_key(&p.key).map_err(failed)?;
-        ka.check_nonce(NonceRule::SameAs(&p.nonce))
-            .map_err(failed)?;
         out.push(Some(ka));
     }
     Ok(out)
 }
 
 /// The `attestation` proof type (Appendix F.3): one key attestation, no
-/// proof of possession. It must come from a trusted wallet provider, carry
-/// a `nonce` (the caller checks that it is a fresh c_nonce and uses it up)
-/// and meet the policy when there is one; its `attested_keys` are the keys
-/// the credentials are bound to.
+/// proof of possession. It must come from a trusted wallet provider (`exp`
+/// optional here, Appendix D.1), carry a `nonce` (the caller checks that
+/// it is a fresh c_nonce and uses it up) and meet the policy when there is
+/// one; its `attested_keys` are the keys the credentials are bound to.
 pub fn verify_attestation_proof(
     jwt: &str,
     e: &AttestationExpectations<'_>,
 ) -> Result<KeyAttestation, KeyAttestationError> {
-    let attested = e.attested(jwt)?;
-    key_attestation::check(attested, &[], NonceRule::Required, e.required.as_ref())
+    let attested = e.attested(jwt, attestation::KEY_AS_PROOF)?;
+    key_attestation::check(attested, NonceRule::Required, e.required.as_ref())
 }
 
 fn audience_matches(aud: Option<&Value>, audience: &str) -> bool {
@@ -524,7 +531,7 @@ mod tests {
             let p = Provider::good();
             let roots = p.roots();
             let a = key();
-            let ka = attestation(&p, &[&a], json!({}));
+            let ka = attestation(&p, &[&a], json!({"nonce": "n-1"}));
             let any = Policy {
                 configuration: "ru.passport",
                 key_storage: &[],
@@ -550,7 +557,7 @@ mod tests {
         fn unrequired_attestations_are_checked_when_providers_are_trusted() {
             let p = Provider::good();
             let a = key();
-            let ka = attestation(&p, &[&a], json!({}));
+            let ka = attestation(&p, &[&a], json!({"nonce": "n-1"}));
             let proofs = [proven(&a, Some(&ka)), proven(&key(), None)];
             // Trusted provider: checked and kept; a proof without one is fine.
             let roots = p.roots();
@@ -575,7 +582,7 @@ mod tests {
             let p = Provider::good();
             let roots = p.roots();
             let (a, b) = (key(), key());
-            let ka = attestation(&p, &[&a], json!({}));
+            let ka = attestation(&p, &[&a], json!({"nonce": "n-1"}));
             let (index, e) = check_key_attestations(
                 &[proven(&a, Some(&ka)), proven(&b, Some(&ka))],
                 &expect(&roots, None),
@@ -600,12 +607,65 @@ mod tests {
             assert_eq!(e, ProofError::KeyAttestationHeader);
         }
 
+        /// Appendix F.1: "If the Credential Issuer provided a c_nonce, the
+        /// nonce claim in the key attestation MUST be set to a
+        /// server-provided c_nonce"; this server always provides one.
+        #[test]
+        fn a_header_attestation_must_carry_the_proofs_c_nonce() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let a = key();
+            let without = attestation(&p, &[&a], json!({}));
+            let (index, e) =
+                check_key_attestations(&[proven(&a, Some(&without))], &expect(&roots, None))
+                    .unwrap_err();
+            assert_eq!(index, 0);
+            assert_eq!(
+                e,
+                ProofError::KeyAttestation(KeyAttestationError::MissingHeaderNonce)
+            );
+            // The second proof of a batch sharing the first's attestation is
+            // held to its own nonce too.
+            let b = key();
+            let ka = attestation(&p, &[&a, &b], json!({"nonce": "n-1"}));
+            let mut second = proven(&b, Some(&ka));
+            second.nonce = "n-2".into();
+            let (index, e) =
+                check_key_attestations(&[proven(&a, Some(&ka)), second], &expect(&roots, None))
+                    .unwrap_err();
+            assert_eq!(index, 1);
+            assert_eq!(
+                e,
+                ProofError::KeyAttestation(KeyAttestationError::NonceMismatch)
+            );
+        }
+
+        /// Appendix D.1: `exp` "MUST be present if the attestation is used
+        /// with the JWT proof type"; the `attestation` proof type may omit it.
+        #[test]
+        fn exp_is_required_in_the_header_only() {
+            let p = Provider::good();
+            let roots = p.roots();
+            let a = key();
+            let no_exp = attestation(&p, &[&a], json!({"nonce": "n-1", "exp": null}));
+            let (_, e) =
+                check_key_attestations(&[proven(&a, Some(&no_exp))], &expect(&roots, None))
+                    .unwrap_err();
+            assert_eq!(e.to_string(), "the key attestation has no numeric `exp`");
+            let ka = verify_attestation_proof(&no_exp, &expect(&roots, None)).unwrap();
+            assert_eq!(ka.nonce.as_deref(), Some("n-1"));
+        }
+
         #[test]
         fn levels_below_the_policy_are_refused() {
             let p = Provider::good();
             let roots = p.roots();
             let a = key();
-            let ka = attestation(&p, &[&a], json!({"key_storage": ["iso_18045_moderate"]}));
+            let ka = attestation(
+                &p,
+                &[&a],
+                json!({"nonce": "n-1", "key_storage": ["iso_18045_moderate"]}),
+            );
             let high = levels(HIGH);
             let policy = Policy {
                 configuration: "ru.passport",

@@ -3,7 +3,9 @@
 //! wallet provider, by its `x5c` chain) and that it is in force, what it
 //! says must fit the Credential Request: the holder keys are among its
 //! `attested_keys` (compared by RFC 7638 thumbprint; one attestation may
-//! cover a whole batch), its `nonce` is the request's c_nonce, and its
+//! cover a whole batch), its `nonce` is the request's c_nonce (this server
+//! always has a nonce endpoint, so the `nonce` is required: Appendix F.1
+//! for the `jwt` proof's header, F.3 for the `attestation` proof type), and its
 //! `key_storage` and `user_authentication` (Appendix D.2 attack potential
 //! resistance) meet the configuration's policy. Pure: the caller consumes
 //! the c_nonce.
@@ -26,10 +28,14 @@ pub struct Policy<'a> {
     pub user_authentication: &'a [String],
 }
 
-/// What the key attestation's `nonce` must be.
+/// What the key attestation's `nonce` must be. Present either way: "If
+/// the Credential Issuer provided a c_nonce, the nonce claim in the key
+/// attestation MUST be set to a server-provided c_nonce" (Appendix F.1),
+/// and the `attestation` proof type carries its c_nonce nowhere else (F.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceRule<'a> {
-    /// Carried by a `jwt` proof: when present, the proof's c_nonce.
+    /// Carried in a `jwt` proof's `key_attestation` header: the proof's
+    /// c_nonce.
     SameAs(&'a str),
     /// The `attestation` proof type: present (the caller checks that it is
     /// a fresh c_nonce and uses it up).
@@ -48,8 +54,6 @@ pub struct KeyAttestation {
     pub nonce: Option<String>,
     /// Who signed it (the subject of the wallet provider's certificate).
     pub provider: String,
-    pub iat: i64,
-    pub exp: i64,
 }
 
 /// Why a key attestation does not fit the request.
@@ -80,6 +84,10 @@ pub enum KeyAttestationError {
         "the key attestation has no `nonce`: with the `attestation` proof type it must carry a fresh c_nonce from the nonce endpoint"
     )]
     MissingNonce,
+    #[error(
+        "the key attestation in the `key_attestation` header has no `nonce`: it must carry the key proof's c_nonce from the nonce endpoint"
+    )]
+    MissingHeaderNonce,
     #[error("the key attestation asserts no {claim}; {configuration} requires one of {required}")]
     NoLevel {
         claim: &'static str,
@@ -110,7 +118,7 @@ impl KeyAttestationError {
             | RepeatedKey => "bad_attested_keys",
             BadLevels { .. } | BadNonce => "malformed",
             KeyNotAttested => "key_not_attested",
-            NonceMismatch | MissingNonce => "nonce",
+            NonceMismatch | MissingNonce | MissingHeaderNonce => "nonce",
             NoLevel { .. } | BelowPolicy { .. } => "below_policy",
         }
     }
@@ -153,8 +161,6 @@ impl KeyAttestation {
             user_authentication: levels(claims.get("user_authentication"), "user_authentication")?,
             nonce,
             provider: attested.provider,
-            iat: attested.iat,
-            exp: attested.exp,
         })
     }
 
@@ -176,6 +182,7 @@ impl KeyAttestation {
     pub fn check_nonce(&self, rule: NonceRule<'_>) -> Result<(), KeyAttestationError> {
         match (rule, self.nonce.as_deref()) {
             (NonceRule::Required, None) => Err(KeyAttestationError::MissingNonce),
+            (NonceRule::SameAs(_), None) => Err(KeyAttestationError::MissingHeaderNonce),
             (NonceRule::SameAs(c_nonce), Some(n)) if n != c_nonce => {
                 Err(KeyAttestationError::NonceMismatch)
             }
@@ -201,18 +208,16 @@ impl KeyAttestation {
     }
 }
 
-/// Every check at once: the attestation's claims, `keys` all attested,
-/// the nonce as `nonce` says and, when given, the policy.
+/// What a key attestation says, checked against the request: its claims,
+/// the nonce as `nonce` says and, when given, the policy. Which keys it
+/// must attest is the caller's ([`KeyAttestation::check_key`]): a `jwt`
+/// proof's key; the `attestation` proof type's keys are the attested ones.
 pub fn check(
     attested: Attested,
-    keys: &[&PublicKey],
     nonce: NonceRule<'_>,
     policy: Option<&Policy<'_>>,
 ) -> Result<KeyAttestation, KeyAttestationError> {
     let a = KeyAttestation::read(attested)?;
-    for key in keys {
-        a.check_key(key)?;
-    }
     a.check_nonce(nonce)?;
     if let Some(p) = policy {
         a.check_policy(p)?;
@@ -270,7 +275,7 @@ mod tests {
         Attested {
             claims,
             provider: "CN=Example Wallet attestations".into(),
-            iat: 100,
+            iat: Some(100),
             exp: 200,
         }
     }
@@ -303,13 +308,10 @@ mod tests {
             key_storage: &high,
             user_authentication: &high,
         };
-        let ka = check(
-            attested(claims),
-            &[a.public(), b.public(), ed.public()],
-            NonceRule::SameAs("n-1"),
-            Some(&policy),
-        )
-        .unwrap();
+        let ka = check(attested(claims), NonceRule::SameAs("n-1"), Some(&policy)).unwrap();
+        for k in [&a, &b, &ed] {
+            ka.check_key(k.public()).unwrap();
+        }
         assert_eq!(ka.keys.len(), 3);
         assert_eq!(ka.keys[1].thumbprint(), b.public().thumbprint());
         assert_eq!(ka.key_storage, high);
@@ -321,14 +323,10 @@ mod tests {
     #[test]
     fn every_proof_key_must_be_attested() {
         let (a, b) = (key(), key());
-        let claims = json!({"attested_keys": [jwk(&a)]});
-        let e = check(
-            attested(claims),
-            &[a.public(), b.public()],
-            NonceRule::SameAs("n"),
-            None,
-        )
-        .unwrap_err();
+        let claims = json!({"attested_keys": [jwk(&a)], "nonce": "n"});
+        let ka = check(attested(claims), NonceRule::SameAs("n"), None).unwrap();
+        assert!(ka.check_key(a.public()).is_ok());
+        let e = ka.check_key(b.public()).unwrap_err();
         assert_eq!(e, KeyAttestationError::KeyNotAttested);
         assert_eq!(
             e.to_string(),
@@ -415,10 +413,16 @@ mod tests {
             }
             KeyAttestation::read(attested(claims)).unwrap()
         };
-        // A `jwt` proof's attestation need not carry one; if it does, it
-        // is the proof's.
-        assert!(with(None).check_nonce(NonceRule::SameAs("n")).is_ok());
+        // A `jwt` proof's attestation carries the proof's (Appendix F.1:
+        // this server provides c_nonces).
         assert!(with(Some("n")).check_nonce(NonceRule::SameAs("n")).is_ok());
+        let e = with(None).check_nonce(NonceRule::SameAs("n")).unwrap_err();
+        assert_eq!(e, KeyAttestationError::MissingHeaderNonce);
+        assert_eq!(
+            e.to_string(),
+            "the key attestation in the `key_attestation` header has no `nonce`: it must carry the key proof's c_nonce from the nonce endpoint"
+        );
+        assert_eq!(e.reason(), "nonce");
         assert_eq!(
             with(Some("old")).check_nonce(NonceRule::SameAs("n")),
             Err(KeyAttestationError::NonceMismatch)

@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use openssl::asn1::Asn1Time;
 use openssl::x509::{X509, X509Ref, X509VerifyResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -201,7 +200,7 @@ impl std::fmt::Debug for PartyIdentity {
 fn leaf_not_after(der: &[u8]) -> Result<i64, IdentityError> {
     X509::from_der(der)
         .ok()
-        .and_then(|c| unix_of(c.not_after()))
+        .and_then(|c| x509::unix_time(c.not_after()))
         .ok_or(IdentityError::Malformed("x5c"))
 }
 
@@ -365,7 +364,7 @@ impl StoredIdentity {
         let subject = LeafSubject {
             common_name: name,
             organization: Some(host),
-            dns_name: host,
+            dns_name: Some(host),
             role: x509::certify::LeafRole::Verifier,
         };
         let Some(leaf) = operator.issue_demo_leaf(&key, &subject, now) else {
@@ -514,13 +513,6 @@ pub fn check_chain(pem: &str, key: &SigningKey, now: i64) -> Result<Vec<Vec<u8>>
     Ok(chain)
 }
 
-/// Unix seconds of an ASN.1 time.
-fn unix_of(t: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
-    let epoch = Asn1Time::from_unix(0).ok()?;
-    let d = epoch.diff(t).ok()?;
-    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
-}
-
 /// The registration certificate of a party: a JWT `typ: rc-wrp+jwt` signed
 /// by the operator's key (`x5c` = the operator's leaf, or `kid` for
 /// did:key), claim-bound to the party (OpenID4VP 1.0 §5.11.1: `sub` = the
@@ -607,6 +599,7 @@ fn entitled_credentials(ent: &Registration) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
+    use openssl::asn1::Asn1Time;
     use openssl::ec::{EcGroup, EcKey};
     use openssl::hash::MessageDigest;
     use openssl::nid::Nid;
@@ -799,8 +792,8 @@ mod tests {
         let ku = leaf.key_usage().unwrap();
         assert!(ku.contains(X509KeyUsage::DIGITAL_SIGNATURE));
         assert!(!ku.contains(X509KeyUsage::KEY_CERT_SIGN));
-        assert_eq!(unix_of(leaf.not_before()), Some(NOW));
-        assert_eq!(unix_of(leaf.not_after()), Some(NOW + 365 * DAY));
+        assert_eq!(x509::unix_time(leaf.not_before()), Some(NOW));
+        assert_eq!(x509::unix_time(leaf.not_after()), Some(NOW + 365 * DAY));
         // The leaf certifies the party's key, chains to the demo CA and is no CA.
         let ca = X509::from_der(op.ca_der.as_deref().unwrap()).unwrap();
         let key = stored.signing_key("kosmos", &secret()).unwrap();

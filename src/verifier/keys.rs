@@ -19,8 +19,8 @@ use openssl::x509::X509;
 use serde_json::Value;
 
 use crate::config::PublicUrl;
+use crate::crypto::x509::certify::{CA_DAYS, LeafRole, Validity, make_ca, make_leaf};
 pub(crate) use crate::crypto::x509::certify::{LEAF_DAYS, LeafSubject, to_pkey};
-use crate::crypto::x509::certify::{LeafRole, make_ca, make_leaf};
 use crate::crypto::{Algorithm, SigningKey, b64url, did_key, sha256};
 use crate::keystore::{self, KeyStoreError};
 
@@ -210,7 +210,9 @@ impl VerifierKeys {
         now: i64,
     ) -> Option<Result<Vec<u8>, openssl::error::ErrorStack>> {
         let (ca, ca_key) = self.demo_ca.as_ref()?;
-        Some(to_pkey(key).and_then(|pkey| make_leaf(ca, ca_key, &pkey, subject, now)?.to_der()))
+        Some(to_pkey(key).and_then(|pkey| {
+            make_leaf(ca, ca_key, &pkey, subject, Validity::days(now, LEAF_DAYS))?.to_der()
+        }))
     }
 }
 
@@ -230,8 +232,11 @@ fn demo_leaf(
             PKey::private_key_from_pem(&k).map_err(cert_err(&ca_key_path))?,
         ),
         _ => {
-            let (ca, ca_key) =
-                make_ca(DEMO_CA_NAME, crate::cli::unix_now()).map_err(cert_err(&ca_path))?;
+            let (ca, ca_key) = make_ca(
+                DEMO_CA_NAME,
+                Validity::days(crate::cli::unix_now(), CA_DAYS),
+            )
+            .map_err(cert_err(&ca_path))?;
             let key_pem = ca_key
                 .private_key_to_pem_pkcs8()
                 .map_err(cert_err(&ca_key_path))?;
@@ -253,7 +258,7 @@ fn demo_leaf(
                 &ca_key,
                 key,
                 &host_subject(host),
-                crate::cli::unix_now(),
+                Validity::days(crate::cli::unix_now(), LEAF_DAYS),
             )
             .map_err(cert_err(&leaf_path))?;
             let pem = leaf.to_pem().map_err(cert_err(&leaf_path))?;
@@ -387,7 +392,7 @@ fn host_subject(host: &str) -> LeafSubject<'_> {
     LeafSubject {
         common_name: host,
         organization: None,
-        dns_name: host,
+        dns_name: Some(host),
         role: LeafRole::Verifier,
     }
 }
@@ -544,13 +549,17 @@ mod tests {
         let jwk: Value =
             serde_json::from_slice(&fs::read(keys.join("verifier-es256.jwk")).unwrap()).unwrap();
         let key = to_pkey(&SigningKey::from_jwk(&jwk).unwrap()).unwrap();
-        let (ca, ca_key) = make_ca("Operator CA", crate::cli::unix_now()).unwrap();
+        let (ca, ca_key) = make_ca(
+            "Operator CA",
+            Validity::days(crate::cli::unix_now(), CA_DAYS),
+        )
+        .unwrap();
         let leaf = make_leaf(
             &ca,
             &ca_key,
             &key,
             &host_subject("verifier.example.ru"),
-            crate::cli::unix_now(),
+            Validity::days(crate::cli::unix_now(), LEAF_DAYS),
         )
         .unwrap();
         fs::write(keys.join("verifier-leaf.pem"), leaf.to_pem().unwrap()).unwrap();
@@ -564,7 +573,7 @@ mod tests {
             &ca_key,
             &key,
             &host_subject("elsewhere.example"),
-            crate::cli::unix_now(),
+            Validity::days(crate::cli::unix_now(), LEAF_DAYS),
         )
         .unwrap();
         fs::write(keys.join("verifier-leaf.pem"), other_host.to_pem().unwrap()).unwrap();

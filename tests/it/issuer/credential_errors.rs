@@ -405,7 +405,7 @@ fn haip_profile_accepts_es256_proofs_only() {
     };
     let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
     let c = nonce(&server);
-    let ka = high(&server, &attested.provider, &[&ed], None);
+    let ka = high(&server, &attested.provider, &[&ed], Some(&c));
     let r = send(
         &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [attested_proof(&server, &ed, &c, &ka)]}}),
     );
@@ -426,7 +426,7 @@ fn haip_profile_accepts_es256_proofs_only() {
     // ES256 is fine.
     let c = nonce(&server);
     let holder = key();
-    let ka = high(&server, &attested.provider, &[&holder], None);
+    let ka = high(&server, &attested.provider, &[&holder], Some(&c));
     let r = send(
         &json!({"credential_configuration_id": "ru.passport", "proofs": {"jwt": [attested_proof(&server, &holder, &c, &ka)]}}),
     );

@@ -180,7 +180,7 @@ fn a_batch_of_jwt_proofs_shares_one_attestation() {
     let token = passport_token(&server);
     let (a, b) = (key(), key());
     let n = wallet::nonce(&server);
-    let ka = high(&server, &p, &[&a, &b], None);
+    let ka = high(&server, &p, &[&a, &b], Some(&n));
     let r = wallet::credential(
         &server,
         &token,
@@ -371,7 +371,7 @@ fn a_proof_without_a_required_key_attestation_is_refused() {
     );
     // Every proof of a batch needs one.
     let a = key();
-    let ka = high(&server, &p, &[&a], None);
+    let ka = high(&server, &p, &[&a], Some(&n));
     let r = wallet::credential(
         &server,
         &token,
@@ -427,6 +427,7 @@ fn an_expired_attestation_is_refused() {
         &[&holder],
         &KeyAttestation {
             exp: Some(now - 120),
+            nonce: Some(&n),
             ..KeyAttestation::high(now - 3600)
         },
     );
@@ -437,6 +438,106 @@ fn an_expired_attestation_is_refused() {
     );
     refused(&r, "proof 0: the key attestation has expired");
     nothing_was_written(&server, &token, &n, &p);
+}
+
+/// OpenID4VCI 1.0 Appendix F.1: "If the Credential Issuer provided a
+/// c_nonce, the nonce claim in the key attestation MUST be set to a
+/// server-provided c_nonce"; this server has a nonce endpoint.
+#[test]
+fn a_header_attestation_without_the_c_nonce_is_refused() {
+    let p = provider("https://wallet-provider.example");
+    let (server, _roots) = start_trusting(&p, passport_policy);
+    let token = passport_token(&server);
+    let holder = key();
+    let n = wallet::nonce(&server);
+    let ka = high(&server, &p, &[&holder], None);
+    let r = wallet::credential(
+        &server,
+        &token,
+        &passport(json!({"jwt": [attested_proof(&server, &holder, &n, &ka)]})),
+    );
+    refused(
+        &r,
+        "proof 0: the key attestation in the `key_attestation` header has no `nonce`: it must carry the key proof's c_nonce from the nonce endpoint",
+    );
+    nothing_was_written(&server, &token, &n, &p);
+}
+
+/// A retired wallet provider key cannot sign attestations that outlive
+/// its certificate.
+#[test]
+fn an_attestation_outliving_the_providers_certificate_is_refused() {
+    let p = provider("https://wallet-provider.example");
+    let (server, _roots) = start_trusting(&p, passport_policy);
+    let token = passport_token(&server);
+    let holder = key();
+    let n = wallet::nonce(&server);
+    let now = server.clock_now();
+    // The provider's leaf ends at T0 + 90 days.
+    let ka = attest(
+        &p,
+        &[&holder],
+        &KeyAttestation {
+            exp: Some(T0 + 90 * 86_400 + 1),
+            nonce: Some(&n),
+            ..KeyAttestation::high(now)
+        },
+    );
+    let r = wallet::credential(
+        &server,
+        &token,
+        &passport(json!({"jwt": [attested_proof(&server, &holder, &n, &ka)]})),
+    );
+    refused(
+        &r,
+        "proof 0: the key attestation's `exp` is later than its wallet provider certificate's expiry",
+    );
+    // One dated back a week (older than the c_nonce it carries) is too
+    // old, whatever its chain.
+    let ka = attest(
+        &p,
+        &[&holder],
+        &KeyAttestation {
+            exp: Some(now + 3600),
+            nonce: Some(&n),
+            ..KeyAttestation::high(now - 7 * 86_400)
+        },
+    );
+    let r = wallet::credential(&server, &token, &passport(json!({"attestation": [ka]})));
+    refused(&r, "the key attestation's `iat` is more than 1 day old");
+    nothing_was_written(&server, &token, &n, &p);
+}
+
+/// The `attestation` proof type binds one credential per attested key:
+/// no more than a batch of `jwt` proofs may ask for.
+#[test]
+fn the_attestation_proof_type_is_held_to_batch_size() {
+    let p = provider("https://wallet-provider.example");
+    let (server, _roots) = start_trusting(&p, |s| {
+        passport_policy(s);
+        s.issuer.batch_size = 2;
+    });
+    let token = passport_token(&server);
+    let (a, b, c) = (key(), key(), key());
+    let n = wallet::nonce(&server);
+    let three = high(&server, &p, &[&a, &b, &c], Some(&n));
+    let r = wallet::credential(&server, &token, &passport(json!({"attestation": [three]})));
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "invalid_credential_request"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(
+        r.body["error_description"],
+        "at most 2 key proof(s) or attested keys per Credential Request (`batch_size`)"
+    );
+    assert!(records(&server).is_empty());
+    // Two fit, with the same c_nonce (it was not used up).
+    let two = high(&server, &p, &[&a, &b], Some(&n));
+    let r = wallet::credential(&server, &token, &passport(json!({"attestation": [two]})));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["credentials"].as_array().unwrap().len(), 2);
 }
 
 #[test]
