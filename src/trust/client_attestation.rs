@@ -9,22 +9,26 @@
 //! caller's, through the store, keyed by [`Verified::replay_key`] until
 //! [`Verified::replay_expires_at`].
 //!
-//! Rules, in the order they are checked (each failure names its rule):
-//! 1. the attestation is trusted ([`super::attestation::verify`]: `typ`,
+//! Rules, in the order they are checked (each failure names its rule).
+//! What costs nothing comes first: an outsider pairing a public wallet
+//! attestation with a junk PoP is refused before any signature is checked.
+//! 1. the PoP is a compact JWS with `typ: oauth-client-attestation-pop+jwt`
+//!    and an accepted `alg` (§6.2 rules 2–3);
+//! 2. its `aud` (read before its signature is checked, as are rules 3
+//!    and 4) is the authorization server's issuer identifier, byte for
+//!    byte (a string, or an array of that one value; §6.2 rule 7);
+//! 3. its `iat` is within [`IAT_WINDOW`] seconds of now, either way;
+//! 4. its `jti` is a string of 1 to [`MAX_JTI`] characters;
+//! 5. the attestation is trusted ([`super::attestation::verify`]: `typ`,
 //!    `alg`, `x5c` chain to a wallet provider root valid at `iat`, leaf no
 //!    CA, signature, `exp`);
-//! 2. its `sub` is a client id (1 to 255 printable ASCII characters, RFC
+//! 6. its `sub` is a client id (1 to 255 printable ASCII characters, RFC
 //!    6749 Appendix A.1), and equals the request's `client_id` when the
 //!    request has one (§6.1 rule 7);
-//! 3. its `cnf.jwk` is a public key (private members are refused, §6.1
+//! 7. its `cnf.jwk` is a public key (private members are refused, §6.1
 //!    rule 5);
-//! 4. the PoP is a compact JWS with `typ: oauth-client-attestation-pop+jwt`
-//!    and an accepted `alg`, signed by that `cnf` key (§6.2 rules 2–4);
-//! 5. its `aud` is the authorization server's issuer identifier, byte for
-//!    byte (a string, or an array of that one value; §6.2 rule 7);
-//! 6. its `iat` is within [`IAT_WINDOW`] seconds of now, either way;
-//! 7. its `jti` is a string of 1 to [`MAX_JTI`] characters;
-//! 8. its `challenge`, when present, is one the server made and still
+//! 8. the PoP is signed by that `cnf` key (§6.2 rule 4);
+//! 9. its `challenge`, when present, is one the server made and still
 //!    accepts; when the server requires one and there is none, or it is
 //!    not accepted, the caller answers `use_attestation_challenge` with a
 //!    fresh challenge (§6.4, §5.2).
@@ -169,8 +173,6 @@ pub struct Verified {
     pub provider: String,
     /// RFC 7638 thumbprint of the wallet instance's key (`cnf.jwk`).
     pub instance_jkt: String,
-    /// The attestation's `exp`.
-    pub attestation_exp: i64,
     pub jti: String,
     pub iat: i64,
 }
@@ -182,10 +184,12 @@ impl Verified {
         b64url(sha256(format!("{}\n{}", self.instance_jkt, self.jti)))
     }
 
-    /// When the replay marker may go: the PoP is refused by its `iat`
-    /// from then on.
+    /// When the replay marker may go: every node refuses the PoP by its
+    /// `iat` from then on, while node clocks differ by less than
+    /// `IAT_WINDOW + NODE_CLOCK_SKEW` (2 minutes; see
+    /// [`super::replay_expires_at`]).
     pub fn replay_expires_at(&self) -> i64 {
-        self.iat.saturating_add(IAT_WINDOW + 1)
+        super::replay_expires_at(self.iat, IAT_WINDOW)
     }
 }
 
@@ -196,11 +200,9 @@ pub fn verify(
     pop: &str,
     expect: &Expect<'_>,
 ) -> Result<Verified, ClientAttestationError> {
+    let pop = read_pop(pop, expect)?;
     let Attested {
-        claims,
-        provider,
-        exp,
-        ..
+        claims, provider, ..
     } = attestation::verify(
         attestation,
         &attestation::Expect {
@@ -229,23 +231,40 @@ pub fn verify(
             _ => JwkError::NotOnCurve,
         })
     })?;
-    let (jti, iat) = verify_pop(pop, &instance, expect)?;
+    pop.jws.verify(&instance).map_err(|e| match e {
+        JwsError::AlgMismatch { .. } => ClientAttestationError::PopAlgKeyMismatch,
+        JwsError::BadSignature => ClientAttestationError::PopSignature,
+        e => ClientAttestationError::PopMalformed(e),
+    })?;
+    match &pop.challenge {
+        None if expect.challenge_required => Err(ClientAttestationError::ChallengeRequired),
+        None => Ok(()),
+        Some(Value::String(c)) if (expect.challenge_ok)(c) => Ok(()),
+        Some(_) => Err(ClientAttestationError::StaleChallenge),
+    }?;
     Ok(Verified {
         client_id,
         provider,
         instance_jkt: instance.thumbprint().to_owned(),
-        attestation_exp: exp,
-        jti,
-        iat,
+        jti: pop.jti,
+        iat: pop.iat,
     })
 }
 
-/// Rules 4 to 8 for the PoP by `instance`: its `jti` and `iat`.
-fn verify_pop(
-    pop: &str,
-    instance: &PublicKey,
+/// A PoP whose header and claims passed rules 1 to 4, its signature not
+/// yet checked.
+struct UnverifiedPop<'a> {
+    jws: Jws<'a>,
+    jti: String,
+    iat: i64,
+    challenge: Option<Value>,
+}
+
+/// Rules 1 to 4, from the PoP's header and unverified payload.
+fn read_pop<'a>(
+    pop: &'a str,
     expect: &Expect<'_>,
-) -> Result<(String, i64), ClientAttestationError> {
+) -> Result<UnverifiedPop<'a>, ClientAttestationError> {
     let jws = Jws::decode(pop).map_err(ClientAttestationError::PopMalformed)?;
     if jws.typ() != Some(POP_TYP) {
         return Err(ClientAttestationError::PopWrongTyp);
@@ -255,12 +274,7 @@ fn verify_pop(
             expect.algs.join(", "),
         ));
     }
-    jws.verify(instance).map_err(|e| match e {
-        JwsError::AlgMismatch { .. } => ClientAttestationError::PopAlgKeyMismatch,
-        JwsError::BadSignature => ClientAttestationError::PopSignature,
-        e => ClientAttestationError::PopMalformed(e),
-    })?;
-    let claims = jws
+    let mut claims = jws
         .payload_json()
         .map_err(ClientAttestationError::PopMalformed)?;
     let audience_ok = match claims.get("aud") {
@@ -281,20 +295,19 @@ fn verify_pop(
     if iat.abs_diff(expect.now) > IAT_WINDOW as u64 {
         return Err(ClientAttestationError::PopIatOutOfWindow);
     }
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .ok_or(ClientAttestationError::PopMissingClaim("jti"))?;
+    let jti = match claims.remove("jti") {
+        Some(Value::String(jti)) => jti,
+        _ => return Err(ClientAttestationError::PopMissingClaim("jti")),
+    };
     if jti.is_empty() || jti.chars().count() > MAX_JTI {
         return Err(ClientAttestationError::PopBadJti);
     }
-    match claims.get("challenge") {
-        None if expect.challenge_required => Err(ClientAttestationError::ChallengeRequired),
-        None => Ok(()),
-        Some(Value::String(c)) if (expect.challenge_ok)(c) => Ok(()),
-        Some(_) => Err(ClientAttestationError::StaleChallenge),
-    }?;
-    Ok((jti.to_owned(), iat))
+    Ok(UnverifiedPop {
+        challenge: claims.remove("challenge"),
+        jws,
+        jti,
+        iat,
+    })
 }
 
 /// 1 to [`MAX_CLIENT_ID`] characters of `%x20-7E` (RFC 6749 Appendix A.1
@@ -309,52 +322,11 @@ mod tests {
     use serde_json::{Map, json};
 
     use super::*;
-    use crate::crypto::x509::tests::{Ca, NOW, Spec, anchors, x5c};
+    use crate::crypto::x509::tests::NOW;
     use crate::crypto::{Algorithm, SigningKey, jws};
+    use crate::trust::attestation::tests::Provider;
 
     const AS: &str = "https://id.example.ru";
-
-    /// A wallet provider: a root and a leaf that signs attestations.
-    struct Pki {
-        root: Ca,
-        leaf: openssl::x509::X509,
-        signer: SigningKey,
-    }
-
-    impl Pki {
-        fn new() -> Self {
-            let root = Ca::root("Wallet provider root");
-            let (leaf, key) = root.issue(Spec::leaf("Wallet provider attestations"));
-            let ec = key.ec_key().unwrap();
-            let mut ctx = openssl::bn::BigNumContext::new().unwrap();
-            let (mut x, mut y) = (
-                openssl::bn::BigNum::new().unwrap(),
-                openssl::bn::BigNum::new().unwrap(),
-            );
-            ec.public_key()
-                .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
-                .unwrap();
-            let coordinate = |n: &openssl::bn::BigNumRef| b64url(n.to_vec_padded(32).unwrap());
-            let jwk = json!({"kty": "EC", "crv": "P-256", "x": coordinate(&x),
-                "y": coordinate(&y), "d": coordinate(ec.private_key())});
-            Pki {
-                root,
-                leaf,
-                signer: SigningKey::from_jwk(&jwk).unwrap(),
-            }
-        }
-
-        fn anchors(&self) -> Anchors {
-            anchors(&[&self.root.cert])
-        }
-
-        /// `claims` signed by the leaf, `header` plus its `x5c`.
-        fn sign_leaf(&self, header: &Value, claims: &Value) -> String {
-            let mut h = header.as_object().unwrap().clone();
-            h.insert("x5c".into(), x5c(&[&self.leaf]));
-            jws::sign(&self.signer, &h, claims.to_string().as_bytes()).unwrap()
-        }
-    }
 
     fn challenge_ok(c: &str) -> bool {
         c == "server-challenge"
@@ -375,14 +347,14 @@ mod tests {
     /// A wallet provider (root and leaf), a wallet instance key and the
     /// provider's attestation of that key as `client_id`.
     struct Fixture {
-        pki: Pki,
+        pki: Provider,
         instance: SigningKey,
     }
 
     impl Fixture {
         fn new() -> Self {
             Fixture {
-                pki: Pki::new(),
+                pki: Provider::good(),
                 instance: SigningKey::generate(Algorithm::Es256).unwrap(),
             }
         }
@@ -395,8 +367,7 @@ mod tests {
                 "cnf": {"jwk": self.instance.public().jwk_for_publication()},
             });
             merge(&mut c, claims);
-            self.pki
-                .sign_leaf(&json!({"typ": attestation::WALLET.typ}), &c)
+            self.pki.sign(json!({"typ": attestation::WALLET.typ}), c)
         }
 
         fn good_attestation(&self) -> String {
@@ -429,16 +400,21 @@ mod tests {
     #[test]
     fn a_good_pair_authenticates_the_instance() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let p = pop(&f.instance, json!({}), json!({}));
         let v = verify(&f.good_attestation(), &p, &expect(&roots)).unwrap();
         assert_eq!(v.client_id, "wallet-client-1");
         assert_eq!(v.instance_jkt, f.instance.public().thumbprint());
         assert_eq!(v.jti, "pop-1");
         assert_eq!(v.iat, NOW);
-        assert_eq!(v.attestation_exp, NOW + 3600);
         assert!(v.provider.contains("CN="), "{}", v.provider);
-        assert_eq!(v.replay_expires_at(), NOW + IAT_WINDOW + 1);
+        // Two windows and the node clock skew: a node 119 s ahead of
+        // another still holds the marker while the other accepts the PoP.
+        assert_eq!(
+            v.replay_expires_at(),
+            NOW + 2 * IAT_WINDOW + crate::trust::NODE_CLOCK_SKEW
+        );
+        assert_eq!(v.replay_expires_at(), NOW + 180);
         // The same `jti` by another instance is another replay key.
         let other = Verified {
             instance_jkt: "other".into(),
@@ -463,9 +439,9 @@ mod tests {
     #[test]
     fn the_attestation_must_come_from_a_trusted_provider() {
         let f = Fixture::new();
-        let stranger = Pki::new();
+        let stranger = Provider::good();
         let p = pop(&f.instance, json!({}), json!({}));
-        let e = verify(&f.good_attestation(), &p, &expect(&stranger.anchors())).unwrap_err();
+        let e = verify(&f.good_attestation(), &p, &expect(&stranger.roots())).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -476,10 +452,10 @@ mod tests {
         assert_eq!(e.reason(), "untrusted_wallet_provider");
         assert!(e.to_string().contains("not from a trusted wallet provider"));
         // A key attestation is not a wallet attestation.
-        let roots = f.pki.anchors();
-        let key_att = f.pki.sign_leaf(
-            &json!({"typ": attestation::KEY.typ}),
-            &json!({"sub": "w", "iat": NOW, "exp": NOW + 60,
+        let roots = f.pki.roots();
+        let key_att = f.pki.sign(
+            json!({"typ": attestation::KEY.typ}),
+            json!({"sub": "w", "iat": NOW, "exp": NOW + 60,
                     "cnf": {"jwk": f.instance.public().jwk_for_publication()}}),
         );
         assert!(matches!(
@@ -493,7 +469,7 @@ mod tests {
     #[test]
     fn an_expired_attestation_asks_for_a_fresh_one() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let a = f.attestation(json!({"iat": NOW - 7200, "exp": NOW - IAT_WINDOW - 1}));
         let p = pop(&f.instance, json!({}), json!({}));
         let e = verify(&a, &p, &expect(&roots)).unwrap_err();
@@ -504,7 +480,7 @@ mod tests {
     #[test]
     fn sub_and_client_id() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let p = pop(&f.instance, json!({}), json!({}));
         let e = Expect {
             client_id: Some("wallet-client-2"),
@@ -535,7 +511,7 @@ mod tests {
     #[test]
     fn cnf_must_hold_a_public_key() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let p = pop(&f.instance, json!({}), json!({}));
         assert_eq!(
             verify(&f.attestation(json!({"cnf": null})), &p, &expect(&roots)),
@@ -556,7 +532,7 @@ mod tests {
     #[test]
     fn the_pop_must_be_signed_by_the_attested_key() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let a = f.good_attestation();
         let other = SigningKey::generate(Algorithm::Es256).unwrap();
         let e = verify(&a, &pop(&other, json!({}), json!({})), &expect(&roots)).unwrap_err();
@@ -573,27 +549,76 @@ mod tests {
             verify(&a, &pop(&ed, json!({}), json!({})), &e),
             Err(ClientAttestationError::PopAlgKeyMismatch)
         );
-        // Not an accepted alg at all.
+        // Not an accepted alg at all: the PoP's ES256 is refused first,
+        // before the attestation is looked at.
         let e = Expect {
             algs: &["EdDSA"],
             ..expect(&roots)
         };
         let r = verify(&a, &pop(&f.instance, json!({}), json!({})), &e);
+        assert_eq!(
+            r,
+            Err(ClientAttestationError::PopAlgNotAllowed("EdDSA".into()))
+        );
+    }
+
+    /// An outsider pairing a public wallet attestation with a junk PoP
+    /// costs no signature check: the PoP's header and claims are refused
+    /// before the attestation's chain and signature (which here would
+    /// fail too: its provider is not trusted) and the PoP's signature.
+    #[test]
+    fn a_junk_pop_is_refused_before_any_signature_is_checked() {
+        let f = Fixture::new();
+        let untrusted = Provider::good().roots();
+        let a = f.good_attestation();
+        let by_other = SigningKey::generate(Algorithm::Es256).unwrap();
+        let cases = [
+            (
+                pop(&by_other, json!({"typ": "JWT"}), json!({})),
+                ClientAttestationError::PopWrongTyp,
+            ),
+            (
+                pop(
+                    &by_other,
+                    json!({}),
+                    json!({"aud": "https://other.example"}),
+                ),
+                ClientAttestationError::PopAudience,
+            ),
+            (
+                pop(&by_other, json!({}), json!({"iat": NOW - 3600})),
+                ClientAttestationError::PopIatOutOfWindow,
+            ),
+            (
+                pop(&by_other, json!({}), json!({"jti": ""})),
+                ClientAttestationError::PopBadJti,
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(verify(&a, &p, &expect(&untrusted)), Err(want));
+        }
+        // A PoP that passes those but is signed by another key: the
+        // attestation is checked (and refused) before the PoP's signature.
+        let r = verify(
+            &a,
+            &pop(&by_other, json!({}), json!({})),
+            &expect(&untrusted),
+        );
         assert!(
             matches!(
                 r,
                 Err(ClientAttestationError::Attestation(
-                    AttestationError::AlgNotAllowed { .. }
+                    AttestationError::Untrusted { .. }
                 ))
             ),
-            "the attestation's ES256 is refused first: {r:?}"
+            "{r:?}"
         );
     }
 
     #[test]
     fn the_pop_header_and_form() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let a = f.good_attestation();
         assert_eq!(
             verify(
@@ -634,7 +659,7 @@ mod tests {
     #[test]
     fn the_pop_claims() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let a = f.good_attestation();
         let check =
             |claims: Value| verify(&a, &pop(&f.instance, json!({}), claims), &expect(&roots));
@@ -692,7 +717,7 @@ mod tests {
     #[test]
     fn challenges() {
         let f = Fixture::new();
-        let roots = f.pki.anchors();
+        let roots = f.pki.roots();
         let a = f.good_attestation();
         let required = Expect {
             challenge_required: true,

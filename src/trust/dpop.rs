@@ -15,7 +15,9 @@
 //!    §6.2.2–6.2.3 normalisation (case of scheme and host, default port,
 //!    empty path) with any query and fragment of `htu` ignored (§4.3);
 //! 4. `iat` is within [`IAT_WINDOW`] seconds of now, either way (clock
-//!    skew both ways; the replay marker lives as long as a proof may);
+//!    skew both ways; the replay marker outlives the window on every node
+//!    whose clock is less than 2 minutes off another's,
+//!    [`Verified::replay_expires_at`]);
 //! 5. `jti` is a string of 1 to [`MAX_JTI`] characters;
 //! 6. with an access token, `ath` is base64url(SHA-256(token)) (§4.2);
 //! 7. `nonce`, when the server requires one or the proof carries one, is
@@ -137,10 +139,12 @@ impl Verified {
         b64url(sha256(format!("{}\n{}", self.jkt, self.jti)))
     }
 
-    /// When the replay marker may go: the proof is refused by its `iat`
-    /// from then on.
+    /// When the replay marker may go: every node refuses the proof by its
+    /// `iat` from then on, while node clocks differ by less than
+    /// `IAT_WINDOW + NODE_CLOCK_SKEW` (2 minutes; see
+    /// [`super::replay_expires_at`]).
     pub fn replay_expires_at(&self) -> i64 {
-        self.iat.saturating_add(IAT_WINDOW + 1)
+        super::replay_expires_at(self.iat, IAT_WINDOW)
     }
 }
 
@@ -319,7 +323,13 @@ mod tests {
             assert_eq!(v.jkt, key.public().thumbprint());
             assert_eq!(v.jti, "j-1");
             assert_eq!(v.iat, NOW);
-            assert_eq!(v.replay_expires_at(), NOW + IAT_WINDOW + 1);
+            // Two windows and the node clock skew: a node 119 s ahead of
+            // another still holds the marker while the other accepts.
+            assert_eq!(
+                v.replay_expires_at(),
+                NOW + 2 * IAT_WINDOW + super::super::NODE_CLOCK_SKEW
+            );
+            assert_eq!(v.replay_expires_at(), NOW + 180);
         }
     }
 
