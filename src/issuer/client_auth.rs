@@ -18,13 +18,15 @@
 //!
 //! Replay protection: the PoP's `jti` is looked up first (a replay is
 //! refused before anything is spent) and recorded, until the PoP's `iat`
-//! leaves the window, by the caller in the same store transaction that
-//! commits what the request achieved ([`Client::spend`]), so a refused
-//! request writes nothing and the record holds across nodes.
+//! leaves the window on every node, by the caller in the same store
+//! transaction that commits what the request achieved ([`Client::replay`],
+//! [`ReplayMarker::spend`]), so a refused request writes nothing and the
+//! record holds across nodes.
 
+use super::replay::ReplayMarker;
 use super::{Ctx, nonce, ns};
 use crate::config::Profile;
-use crate::store::{StoreError, TxOp};
+use crate::store::StoreError;
 use crate::trust::client_attestation::{self, ClientAttestationError};
 
 /// The `token_endpoint_auth_methods_supported` value (draft §10).
@@ -70,33 +72,10 @@ pub struct Client {
     pub provider: String,
     /// RFC 7638 thumbprint of the wallet instance's key (`cnf.jwk`).
     pub instance_jkt: String,
-    replay_key: String,
-    replay_expires_at: i64,
-}
-
-impl Client {
-    /// The store step that records the PoP as used: part of the
-    /// transaction that commits the request, which then fails with
-    /// `Conflict` if the PoP was used meanwhile.
-    pub fn spend(&self, ctx: &Ctx<'_>) -> TxOp {
-        TxOp::Insert {
-            ns: ns::CLIENT_ATTESTATION_JTI,
-            key: self.replay_key.clone(),
-            value: Vec::new(),
-            expires_at: Some(self.replay_expires_at),
-            now: ctx.now,
-        }
-    }
-
-    /// Whether the PoP is recorded as used (to name the proof a failed
-    /// transaction tripped on).
-    pub async fn spent(&self, ctx: &Ctx<'_>) -> Result<bool, StoreError> {
-        Ok(ctx
-            .store
-            .get(ns::CLIENT_ATTESTATION_JTI, self.replay_key.clone(), ctx.now)
-            .await?
-            .is_some())
-    }
+    /// The PoP's replay marker, not yet recorded: the caller spends it in
+    /// the transaction that commits the request
+    /// ([`ReplayMarker::spend`]).
+    pub replay: ReplayMarker,
 }
 
 /// Why client authentication failed.
@@ -173,7 +152,7 @@ impl crate::http::WireError for ClientAuthError {
 /// `client_id` parameter (if any) must be the attested one. `None`: no
 /// headers, a public client (refused with [`ClientAuthError::Missing`]
 /// when authentication is [`required`]). Nothing is written; the caller
-/// records the PoP with [`Client::spend`].
+/// records the PoP by spending [`Client::replay`].
 pub async fn authenticate(
     ctx: &Ctx<'_>,
     presented: Presented<'_>,
@@ -203,13 +182,16 @@ pub async fn authenticate(
     )
     .inspect_err(|e| tracing::info!(reason = e.reason(), "client attestation refused"))?;
     let client = Client {
-        replay_key: v.replay_key(),
-        replay_expires_at: v.replay_expires_at(),
+        replay: ReplayMarker {
+            ns: ns::CLIENT_ATTESTATION_JTI,
+            key: v.replay_key(),
+            expires_at: v.replay_expires_at(),
+        },
         client_id: v.client_id,
         provider: v.provider,
         instance_jkt: v.instance_jkt,
     };
-    if client.spent(ctx).await? {
+    if client.replay.spent(ctx.store, ctx.now).await? {
         return Err(ClientAuthError::Replayed);
     }
     Ok(Some(client))

@@ -27,6 +27,7 @@ pub mod offer;
 pub mod par;
 pub mod proof;
 pub mod records;
+pub mod replay;
 pub mod signed_metadata;
 pub mod signin;
 pub mod token;
@@ -62,11 +63,11 @@ pub mod ns {
     pub const C_NONCE: &str = "vci_cnonce";
     /// Replay key of a used DPoP proof (see
     /// [`Verified::replay_key`](crate::trust::dpop::Verified::replay_key))
-    /// → `[]` until the proof's `iat` is out of the window.
+    /// → `[]` until the proof's `iat` is out of the window on every node.
     pub const DPOP_JTI: &str = "vci_dpop_jti";
     /// Replay key of a used client attestation PoP (see
-    /// [`Client::spend`](super::client_auth::Client::spend)) → `[]` until
-    /// the PoP's `iat` is out of the window.
+    /// [`Verified::replay_key`](crate::trust::client_attestation::Verified::replay_key))
+    /// → `[]` until the PoP's `iat` is out of the window on every node.
     pub const CLIENT_ATTESTATION_JTI: &str = "vci_client_attestation_jti";
     /// `"<subject>\n<client_id>"` → [`Consent`](super::consent::Consent).
     pub const CONSENT: &str = "vci_consent";

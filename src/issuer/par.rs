@@ -60,7 +60,7 @@ pub async fn push(
         expires_at: Some(ctx.now + REQUEST_URI_TTL),
         now: ctx.now,
     }];
-    steps.extend(client.as_ref().map(|c| c.spend(ctx)));
+    steps.extend(client.as_ref().map(|c| c.replay.spend(ctx.now)));
     match ctx.store.transact(steps).await {
         Ok(()) => {}
         // The `request_uri` is fresh: the PoP was used meanwhile.

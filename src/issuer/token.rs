@@ -4,10 +4,18 @@
 //! one store transaction, so of racing redemptions exactly one gets a token.
 //!
 //! A wallet may authenticate by attestation ([`client_auth`]; required
-//! under `--profile haip`) and bind the token with DPoP. Both proofs are
-//! checked for replay before any code is looked at, and recorded as used
-//! only in the transaction that issues the token: a refused request
-//! writes nothing to the store.
+//! under `--profile haip`) and bind the token with DPoP. The form is
+//! checked before either proof (no signature is checked for a request
+//! refused anyway), and both proofs are checked for replay before any
+//! code is looked at and recorded as used only in the transaction that
+//! issues the token: a refused proof writes nothing to the store.
+//!
+//! A code is burnt only by a request entitled to try it: an authorization
+//! code's client and wallet instance binding is checked before it is
+//! taken, so a redemption by another client or instance leaves it
+//! redeemable by its own; once taken, a wrong `redirect_uri` or
+//! `code_verifier` burns it (tried once, RFC 6749 §4.1.2). A wrong
+//! `tx_code` counts against the pre-authorized code's attempts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,6 +23,7 @@ use serde_json::{Value, json};
 use super::authorize::AuthorizationCode;
 use super::client_auth::{self, Client, ClientAuthError};
 use super::metadata::PRE_AUTHORIZED_GRANT;
+use super::replay::ReplayMarker;
 use super::{Ctx, Grant, new_secret, ns};
 use crate::config::Profile;
 use crate::crypto::{Algorithm, b64url, sha256};
@@ -288,30 +297,8 @@ pub fn dpop_required(ctx: &Ctx<'_>) -> bool {
 pub struct DpopProof {
     /// RFC 7638 thumbprint of the proof key.
     pub jkt: String,
-    replay_key: String,
-    replay_expires_at: i64,
-}
-
-impl DpopProof {
-    /// The store step that records the proof as used (RFC 9449 §11.1).
-    pub fn spend(&self, ctx: &Ctx<'_>) -> TxOp {
-        TxOp::Insert {
-            ns: ns::DPOP_JTI,
-            key: self.replay_key.clone(),
-            value: Vec::new(),
-            expires_at: Some(self.replay_expires_at),
-            now: ctx.now,
-        }
-    }
-
-    /// Whether the proof is recorded as used.
-    async fn spent(&self, ctx: &Ctx<'_>) -> Result<bool, StoreError> {
-        Ok(ctx
-            .store
-            .get(ns::DPOP_JTI, self.replay_key.clone(), ctx.now)
-            .await?
-            .is_some())
-    }
+    /// Spent in the transaction that issues the token (RFC 9449 §11.1).
+    pub replay: ReplayMarker,
 }
 
 /// Verifies the request's DPoP proof, if it has one, for `POST <path>`
@@ -342,8 +329,11 @@ fn verify_dpop(
         },
     )?;
     Ok(Some(DpopProof {
-        replay_key: verified.replay_key(),
-        replay_expires_at: verified.replay_expires_at(),
+        replay: ReplayMarker {
+            ns: ns::DPOP_JTI,
+            key: verified.replay_key(),
+            expires_at: verified.replay_expires_at(),
+        },
         jkt: verified.jkt,
     }))
 }
@@ -362,20 +352,10 @@ pub async fn check_dpop(
     let Some(proof) = verify_dpop(ctx, proofs, path, access_token)? else {
         return Ok(None);
     };
-    let recorded = ctx
-        .store
-        .insert(
-            ns::DPOP_JTI,
-            proof.replay_key.clone(),
-            Vec::new(),
-            Some(proof.replay_expires_at),
-            ctx.now,
-        )
-        .await;
-    match recorded {
-        Ok(()) => Ok(Some(proof.jkt)),
-        Err(StoreError::Conflict) => Err(DpopError::Replayed.into()),
-        Err(e) => Err(e.into()),
+    if proof.replay.record(ctx.store, ctx.now).await? {
+        Ok(Some(proof.jkt))
+    } else {
+        Err(DpopError::Replayed.into())
     }
 }
 
@@ -419,17 +399,25 @@ pub async fn token(
     {
         return Err(TokenError::MalformedClientId);
     }
-    // Before any code is looked at: a refused proof burns nothing, and
-    // nothing is recorded until the token is issued.
-    let client = client_auth::authenticate(ctx, attestation, req.client_id.as_deref()).await?;
-    let dpop = verify_dpop(ctx, dpop, "/token", None)?;
-    match &dpop {
-        None if dpop_required(ctx) => return Err(DpopError::Missing.into()),
-        Some(p) if p.spent(ctx).await? => return Err(DpopError::Replayed.into()),
-        _ => {}
-    }
-    let proven = Proven { client, dpop };
-    // Read before any code is looked at: a malformed value burns nothing.
+    // What costs nothing first, so that a request refused anyway gets no
+    // signature checked: the grant type and its code, the
+    // `authorization_details` (a malformed value burns nothing) and
+    // whether a DPoP proof is there.
+    let grant_type = match req.grant_type.as_deref() {
+        None => return Err(TokenError::MissingGrantType),
+        Some(PRE_AUTHORIZED_GRANT) if req.pre_authorized_code.is_none() => {
+            return Err(TokenError::MissingPreAuthorizedCode);
+        }
+        Some(PRE_AUTHORIZED_GRANT) => GrantType::PreAuthorized,
+        // Served only when citizens can sign in (`Settings::sign_in`).
+        Some("authorization_code") if ctx.settings.sign_in.is_some() => {
+            if req.code.is_none() {
+                return Err(TokenError::MissingCode);
+            }
+            GrantType::AuthorizationCode
+        }
+        Some(_) => return Err(TokenError::UnsupportedGrantType),
+    };
     let details = req
         .authorization_details
         .as_deref()
@@ -438,15 +426,31 @@ pub async fn token(
                 .map_err(|_| TokenError::BadAuthorizationDetails)
         })
         .transpose()?;
-    match req.grant_type.as_deref() {
-        None => Err(TokenError::MissingGrantType),
-        Some(PRE_AUTHORIZED_GRANT) => pre_authorized(ctx, req, details, &proven).await,
-        // Served only when citizens can sign in (`Settings::sign_in`).
-        Some("authorization_code") if ctx.settings.sign_in.is_some() => {
-            authorization_code(ctx, req, details, &proven).await
-        }
-        Some(_) => Err(TokenError::UnsupportedGrantType),
+    match dpop {
+        [] if dpop_required(ctx) => return Err(DpopError::Missing.into()),
+        [_, _, ..] => return Err(DpopError::Several.into()),
+        _ => {}
     }
+    // Then the proofs, before any code is looked at: a refused proof burns
+    // nothing, and nothing is recorded until the token is issued.
+    let client = client_auth::authenticate(ctx, attestation, req.client_id.as_deref()).await?;
+    let dpop = verify_dpop(ctx, dpop, "/token", None)?;
+    if let Some(p) = &dpop {
+        if p.replay.spent(ctx.store, ctx.now).await? {
+            return Err(DpopError::Replayed.into());
+        }
+    }
+    let proven = Proven { client, dpop };
+    match grant_type {
+        GrantType::PreAuthorized => pre_authorized(ctx, req, details, &proven).await,
+        GrantType::AuthorizationCode => authorization_code(ctx, req, details, &proven).await,
+    }
+}
+
+/// The grant types served.
+enum GrantType {
+    PreAuthorized,
+    AuthorizationCode,
 }
 
 /// What a token request proved: the client, by attestation, and the key
@@ -465,9 +469,13 @@ impl Proven {
 
     /// The steps that record the proofs as used.
     fn spend(&self, ctx: &Ctx<'_>) -> Vec<TxOp> {
-        let client = self.client.as_ref().map(|c| c.spend(ctx));
-        let dpop = self.dpop.as_ref().map(|p| p.spend(ctx));
-        client.into_iter().chain(dpop).collect()
+        let client = self.client.as_ref().map(|c| &c.replay);
+        let dpop = self.dpop.as_ref().map(|p| &p.replay);
+        client
+            .into_iter()
+            .chain(dpop)
+            .map(|m| m.spend(ctx.now))
+            .collect()
     }
 
     /// Who the grant is for: the request's `client_id` or else the
@@ -484,7 +492,7 @@ impl Proven {
     /// the [`spend`](Self::spend) steps: a proof used meanwhile.
     async fn replayed(&self, ctx: &Ctx<'_>) -> TokenError {
         if let Some(c) = &self.client {
-            match c.spent(ctx).await {
+            match c.replay.spent(ctx.store, ctx.now).await {
                 Ok(true) => return ClientAuthError::Replayed.into(),
                 Ok(false) => {}
                 Err(e) => return e.into(),
@@ -784,10 +792,12 @@ async fn authorization_code(
     {
         return Err(TokenError::MalformedCodeVerifier);
     }
-    // Taken first: a code is tried once, whatever the outcome (RFC 6749 §4.1.2).
+    let code_key = ctx.secret_key(&code);
+    // Whose the code is, from a read: a request by another client or
+    // wallet instance is refused and leaves the code to its own.
     let rec: AuthorizationCode = match ctx
         .store
-        .take(ns::AUTHORIZATION_CODE, ctx.secret_key(&code), ctx.now)
+        .get(ns::AUTHORIZATION_CODE, code_key.clone(), ctx.now)
         .await?
     {
         Some(b) => store::from_bytes(&b)?,
@@ -805,6 +815,19 @@ async fn authorization_code(
         .is_some_and(|bound| Some(bound) != instance)
     {
         return Err(TokenError::ClientInstanceMismatch);
+    }
+    // Then taken, the single-use guard: of racing redemptions exactly one
+    // goes on (a code is written once and never changed, so the record
+    // read is the one taken). From here the code is tried once, whatever
+    // the outcome (RFC 6749 §4.1.2): a wrong `redirect_uri` or
+    // `code_verifier` burns it.
+    if ctx
+        .store
+        .take(ns::AUTHORIZATION_CODE, code_key, ctx.now)
+        .await?
+        .is_none()
+    {
+        return Err(TokenError::UnknownAuthorizationCode);
     }
     if rec.redirect_uri != redirect_uri {
         return Err(TokenError::RedirectUriMismatch);

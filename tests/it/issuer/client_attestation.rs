@@ -557,6 +557,62 @@ fn other_attestation_failures_name_their_step() {
     assert_eq!(t.status, 200, "{:?}", t.body);
 }
 
+/// What costs nothing is checked before the client attestation: a token
+/// request refused anyway is refused for that, whatever attestation it
+/// pairs with (here one from an untrusted provider, whose check would
+/// answer `invalid_client`), so an outsider gets no signature checked.
+#[test]
+fn a_token_request_refused_anyway_gets_no_attestation_checked() {
+    let (server, _) = haip();
+    let stranger = Wallet::new(CLIENT);
+    let headers = stranger.headers(&server);
+    let dpop = || token_dpop(&server, &wallet::key());
+    let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
+    let code = wallet::pre_authorized_code(&o);
+    let r = post_token(
+        &server,
+        &[("pre-authorized_code", &code)],
+        Some(&dpop()),
+        &headers,
+    );
+    refused(&r, 400, "invalid_request", "`grant_type` is missing");
+    let r = post_token(
+        &server,
+        &[("grant_type", "password"), ("pre-authorized_code", &code)],
+        Some(&dpop()),
+        &headers,
+    );
+    refused(&r, 400, "unsupported_grant_type", "not supported");
+    let r = post_token(
+        &server,
+        &[("grant_type", wallet::PRE_AUTH)],
+        Some(&dpop()),
+        &headers,
+    );
+    refused(
+        &r,
+        400,
+        "invalid_request",
+        "`pre-authorized_code` is missing",
+    );
+    let r = post_token(
+        &server,
+        &[("grant_type", "authorization_code")],
+        Some(&dpop()),
+        &headers,
+    );
+    refused(&r, 400, "invalid_request", "`code` is missing");
+    let form = [
+        ("grant_type", wallet::PRE_AUTH),
+        ("pre-authorized_code", code.as_str()),
+    ];
+    let r = post_token(&server, &form, None, &headers);
+    refused(&r, 400, "invalid_dpop_proof", "a DPoP proof is required");
+    // With everything else in order, the attestation is checked.
+    let r = post_token(&server, &form, Some(&dpop()), &headers);
+    invalid_client(&r, "not from a trusted wallet provider");
+}
+
 #[test]
 fn an_authorization_code_is_bound_to_the_attested_instance() {
     let w = Wallet::new(CLIENT);
@@ -578,22 +634,11 @@ fn an_authorization_code_is_bound_to_the_attested_instance() {
         "invalid_grant",
         "bound to the wallet instance that pushed the request",
     );
-    // Without attestation: the same (and the code is gone either way).
-    let pushed = authcode::push_with(&server, &[("scope", "ru.passport")], &w.headers(&server));
-    let code = authcode::code_after_push(&server, &pushed, "ivanov-ivan");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-        ("client_id", CLIENT),
-    ];
+    // Without attestation: the same.
     let r = post_token(&server, &form, None, &[]);
     refused(&r, 400, "invalid_grant", "bound to the wallet instance");
-    // The instance that pushed redeems, `client_id` taken from its
-    // attestation.
-    let pushed = authcode::push_with(&server, &[("scope", "ru.passport")], &w.headers(&server));
-    let code = authcode::code_after_push(&server, &pushed, "ivanov-ivan");
+    // Neither burnt the code: the instance that pushed redeems it,
+    // `client_id` taken from its attestation.
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -603,6 +648,30 @@ fn an_authorization_code_is_bound_to_the_attested_instance() {
     let t = post_token(&server, &form, None, &w.headers(&server));
     assert_eq!(t.status, 200, "{:?}", t.body);
     assert_eq!(t.body["token_type"], "Bearer");
+    // Then it is used up, for its own instance too.
+    let r = post_token(&server, &form, None, &w.headers(&server));
+    refused(&r, 400, "invalid_grant", "unknown, used or expired");
+    // A code tried by its own instance with a wrong `code_verifier` is
+    // burnt (tried once, RFC 6749 §4.1.2).
+    let pushed = authcode::push_with(&server, &[("scope", "ru.passport")], &w.headers(&server));
+    let code = authcode::code_after_push(&server, &pushed, "ivanov-ivan");
+    let wrong = "w".repeat(43);
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", wrong.as_str()),
+    ];
+    let r = post_token(&server, &form, None, &w.headers(&server));
+    refused(
+        &r,
+        400,
+        "invalid_grant",
+        "does not match the `code_challenge`",
+    );
+    form[3].1 = VERIFIER;
+    let r = post_token(&server, &form, None, &w.headers(&server));
+    refused(&r, 400, "invalid_grant", "unknown, used or expired");
 }
 
 #[test]
