@@ -94,7 +94,9 @@ pub fn build_state(
     if settings.profile == crate::config::Profile::Haip && wallet_providers.is_empty() {
         tracing::warn!(
             "--profile haip requires wallet (client) attestation at /par and /token, but no \
-             [attestation] wallet_provider_roots are configured: every such request will be refused"
+             [attestation] wallet_provider_roots are configured: every /par and /token request \
+             will be refused (invalid_client: no wallet provider is trusted), so no wallet can \
+             get a credential"
         );
     }
     verifier.attach_registry(keys.store_secret.clone());

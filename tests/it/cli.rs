@@ -452,3 +452,24 @@ fn vc_demo_turns_demo_mode_on_with_a_warning() {
     assert_eq!(status, 404, "{log:?}");
     assert!(!log.iter().any(|l| l.contains("demo mode")), "{log:?}");
 }
+
+/// Under `--profile haip` without trusted wallet providers the server
+/// starts, and says that every `/par` and `/token` request will be
+/// refused.
+#[test]
+fn haip_without_wallet_providers_starts_with_a_warning_that_par_and_token_refuse_all() {
+    // `--demo` for the issuer's certificate chain (a demo CA).
+    let (log, status) = start_and_probe(&[("VC_PROFILE", "haip"), ("VC_DEMO", "1")]);
+    assert_eq!(status, 200, "started: {log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("WARN")
+            && l.contains("wallet_provider_roots")
+            && l.contains("every /par and /token request will be refused")),
+        "{log:?}"
+    );
+    let (log, _) = start_and_probe(&[("VC_DEMO", "1")]);
+    assert!(
+        !log.iter().any(|l| l.contains("wallet_provider_roots")),
+        "{log:?}"
+    );
+}
