@@ -147,6 +147,7 @@ async fn fill_records(state: &Arc<AppState>, n: usize) {
             exp: ctx.now + 365 * 86_400,
             notification_id: ordered_token(),
             identity_proofing: IdentityProofing::Biometric,
+            client_wallet_provider: None,
             client_id: None,
             key_attestation: None,
         };

@@ -680,6 +680,7 @@ async fn sign_one(
         exp,
         notification_id: notification_id.to_owned(),
         identity_proofing: grant.identity_proofing,
+        client_wallet_provider: grant.wallet_provider.clone(),
         client_id: grant.client_id.clone(),
         key_attestation: attestation.map(|a| records::AttestedKey {
             wallet_provider: a.provider.clone(),

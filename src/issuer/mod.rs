@@ -150,7 +150,8 @@ pub struct Grant {
     pub client_id: Option<String>,
     /// The wallet provider that attested the client at the token endpoint
     /// (the subject of its certificate), when the client authenticated by
-    /// attestation ([`client_auth`]).
+    /// attestation ([`client_auth`]); kept in each issued-credential record
+    /// as [`client_wallet_provider`](records::IssuedCredential::client_wallet_provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet_provider: Option<String>,
     /// How the subject's identity was proofed, as recorded at authorization.

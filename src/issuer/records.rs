@@ -32,6 +32,13 @@ pub struct IssuedCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub client_id: Option<String>,
+    /// The wallet provider whose wallet attestation authenticated the
+    /// client at the token endpoint (the subject of its certificate), when
+    /// the wallet authenticated so (`attest_jwt_client_auth`); absent in
+    /// records of public clients and in records made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "CN=Example Wallet attestations")]
+    pub client_wallet_provider: Option<String>,
     /// The key attestation that vouched for the holder key (OpenID4VCI 1.0
     /// Appendix D), when the wallet sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,4 +193,32 @@ pub async fn set_status(
         record,
         status: next,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record stored before `client_wallet_provider` was kept reads
+    /// without one, and a record without one is stored without the member.
+    #[test]
+    fn client_wallet_provider_is_optional_at_rest() {
+        let old = serde_json::json!({
+            "id": "c1", "credential_configuration_id": "ru.passport",
+            "vct": "urn:ru:digital-id:passport:1", "subject_id": "ivanov-ivan",
+            "holder_key_thumbprint": "t", "status_list": 0, "status_index": 7,
+            "iat": 1, "exp": 2, "notification_id": "n",
+            "identity_proofing": "biometric", "client_id": "wallet-app",
+        });
+        let rec: IssuedCredential = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(rec.client_wallet_provider, None);
+        assert_eq!(serde_json::to_value(&rec).unwrap(), old);
+        let attested = IssuedCredential {
+            client_wallet_provider: Some("CN=Wallet".into()),
+            ..rec
+        };
+        let stored = store::to_bytes(&attested).unwrap();
+        let back: IssuedCredential = store::from_bytes(&stored).unwrap();
+        assert_eq!(back.client_wallet_provider.as_deref(), Some("CN=Wallet"));
+    }
 }

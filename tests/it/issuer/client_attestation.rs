@@ -674,6 +674,59 @@ fn an_authorization_code_is_bound_to_the_attested_instance() {
     refused(&r, 400, "invalid_grant", "unknown, used or expired");
 }
 
+/// The issued-credential record names the wallet provider whose wallet
+/// attestation authenticated the client (`client_wallet_provider`, beside
+/// `client_id`), and a public client's has none.
+#[test]
+fn the_issued_credential_record_names_the_client_wallet_provider() {
+    let w = Wallet::new("wallet-app");
+    let server = InProc::start_with(|s| w.trusted_by(s));
+    let ids = || {
+        let r = wallet::get_authorized(&server, "/issuer/subjects/ivanov-ivan/credentials");
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let ids: Vec<String> = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids
+    };
+    let record_of_one_issuance = |headers: &[(&'static str, String)]| {
+        let before = ids();
+        let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], false);
+        let t = token(&server, &o, None, headers);
+        assert_eq!(t.status, 200, "{:?}", t.body);
+        let access = t.body["access_token"].as_str().unwrap();
+        let r = wallet::credential(&server, access, &passport_request(&server, &w));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let new: Vec<String> = ids()
+            .into_iter()
+            .filter(|id| !before.contains(id))
+            .collect();
+        let [id] = new.as_slice() else {
+            panic!("one new record: {new:?}");
+        };
+        let r = wallet::get_authorized(&server, &format!("/issuer/credentials/{id}"));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body
+    };
+    let attested = record_of_one_issuance(&w.headers_with(&server, None));
+    assert_eq!(attested["client_id"], "wallet-app");
+    assert_eq!(
+        attested["client_wallet_provider"],
+        "CN=Test wallet provider attestations"
+    );
+    // The key attestation's provider is recorded apart.
+    assert_eq!(
+        attested["key_attestation"]["wallet_provider"],
+        "CN=Test wallet provider attestations"
+    );
+    let public = record_of_one_issuance(&[]);
+    assert!(public.get("client_wallet_provider").is_none(), "{public}");
+}
+
 #[test]
 fn an_attested_client_must_still_be_registered_for_its_redirect_uris() {
     let w = Wallet::new("unregistered-wallet");
