@@ -118,11 +118,14 @@ impl ClientAttestationError {
     }
 
     /// Whether the answer is `use_fresh_attestation` (§5.2): the wallet
-    /// attestation has expired, a new one from the wallet provider helps.
+    /// attestation has expired or is older than this server accepts; a new
+    /// one from the wallet provider helps.
     pub fn wants_fresh_attestation(&self) -> bool {
         matches!(
             self,
-            ClientAttestationError::Attestation(AttestationError::Expired { .. })
+            ClientAttestationError::Attestation(
+                AttestationError::Expired { .. } | AttestationError::TooOld { .. }
+            )
         )
     }
 
@@ -475,6 +478,18 @@ mod tests {
         let e = verify(&a, &p, &expect(&roots)).unwrap_err();
         assert!(e.wants_fresh_attestation(), "{e:?}");
         assert!(!e.wants_challenge());
+        // Issued longer ago than a wallet attestation may be used: the same.
+        let days = 86_400;
+        let a = f.attestation(json!({"iat": NOW - 31 * days, "exp": NOW + days}));
+        let e = verify(&a, &p, &expect(&roots)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ClientAttestationError::Attestation(AttestationError::TooOld { .. })
+            ),
+            "{e:?}"
+        );
+        assert!(e.wants_fresh_attestation(), "{e:?}");
     }
 
     #[test]
