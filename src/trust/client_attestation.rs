@@ -39,7 +39,7 @@ use super::attestation::{self, AttestationError, Attested};
 use crate::crypto::jwk::JwkError;
 use crate::crypto::jws::{Jws, JwsError};
 use crate::crypto::x509::Anchors;
-use crate::crypto::{KeyError, PublicKey, b64url, sha256};
+use crate::crypto::{KeyError, PublicKey};
 
 /// `typ` of the proof of possession (§4.1).
 pub const POP_TYP: &str = "oauth-client-attestation-pop+jwt";
@@ -181,10 +181,10 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// The replay-cache key of the PoP: `jti` is unique per instance key,
-    /// and hashing bounds the key's length.
+    /// The replay-cache key of the PoP ([`super::replay_key`] of the
+    /// instance key).
     pub fn replay_key(&self) -> String {
-        b64url(sha256(format!("{}\n{}", self.instance_jkt, self.jti)))
+        super::replay_key(&self.instance_jkt, &self.jti)
     }
 
     /// When the replay marker may go: every node refuses the PoP by its
@@ -326,7 +326,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::x509::tests::NOW;
-    use crate::crypto::{Algorithm, SigningKey, jws};
+    use crate::crypto::{Algorithm, SigningKey, b64url, jws};
     use crate::trust::attestation::tests::Provider;
 
     const AS: &str = "https://id.example.ru";

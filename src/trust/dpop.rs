@@ -133,10 +133,9 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// The replay-cache key: `jti` is unique per key (§11.1), and hashing
-    /// bounds the key's length.
+    /// The replay-cache key ([`super::replay_key`] of the proof key).
     pub fn replay_key(&self) -> String {
-        b64url(sha256(format!("{}\n{}", self.jkt, self.jti)))
+        super::replay_key(&self.jkt, &self.jti)
     }
 
     /// When the replay marker may go: every node refuses the proof by its

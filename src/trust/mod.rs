@@ -29,6 +29,14 @@ pub fn replay_expires_at(iat: i64, window: i64) -> i64 {
         .saturating_add(NODE_CLOCK_SKEW)
 }
 
+/// The replay-cache key of a proof by the key with RFC 7638 thumbprint
+/// `jkt`: its `jti` is unique per key (RFC 9449 §11.1; the same for a
+/// client attestation PoP), and hashing bounds the key's length.
+pub fn replay_key(jkt: &str, jti: &str) -> String {
+    use crate::crypto::{b64url, sha256};
+    b64url(sha256(format!("{jkt}\n{jti}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
