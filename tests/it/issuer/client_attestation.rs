@@ -115,6 +115,25 @@ pub fn haip() -> (InProc, Wallet) {
     (server, w)
 }
 
+/// As [`haip`], with the passport's key attestation policy of DESIGN.md
+/// (`iso_18045_high` key storage and user authentication), which the
+/// passport requests of these tests meet.
+fn haip_with_passport_policy() -> (InProc, Wallet) {
+    let w = Wallet::new(CLIENT);
+    let server = InProc::start_with(|s| {
+        s.profile = Profile::Haip;
+        w.trusted_by(s);
+        s.key_attestation.insert(
+            "ru.passport".into(),
+            digital_id::config::KeyAttestationPolicy {
+                key_storage: vec!["iso_18045_high".into()],
+                user_authentication: vec!["iso_18045_high".into()],
+            },
+        );
+    });
+    (server, w)
+}
+
 /// `POST /challenge`.
 pub fn challenge(server: &InProc) -> String {
     let r = wallet::post_json(server, "/challenge", None, &Value::Null);
@@ -247,7 +266,7 @@ fn haip_metadata_requires_attestation_and_names_the_challenge_endpoint() {
 
 #[test]
 fn haip_pre_authorized_issuance_with_client_attestation_and_dpop() {
-    let (server, w) = haip();
+    let (server, w) = haip_with_passport_policy();
     let key = wallet::key();
     let o = wallet::offer(&server, "ivanov-ivan", &["ru.passport"], true);
     let t = token(
@@ -275,11 +294,21 @@ fn haip_pre_authorized_issuance_with_client_attestation_and_dpop() {
         r.body["credentials"][0]["credential"].as_str().unwrap(),
     );
     assert_eq!(v.claims["vct"], "urn:ru:digital-id:passport:1");
+    // The record keeps who vouched for the client and for the key.
+    let recs = wallet::get_authorized(&server, "/issuer/subjects/ivanov-ivan/credentials").body;
+    assert_eq!(
+        recs[0]["key_attestation"]["key_storage"],
+        json!(["iso_18045_high"])
+    );
+    assert_eq!(
+        recs[0]["client_wallet_provider"],
+        "CN=Test wallet provider attestations"
+    );
 }
 
 #[test]
 fn haip_authorization_code_issuance_with_par_client_attestation_and_dpop() {
-    let (server, w) = haip();
+    let (server, w) = haip_with_passport_policy();
     let key = wallet::key();
     let pushed = authcode::push_with(&server, &[("scope", "ru.passport")], &w.headers(&server));
     assert_eq!(pushed.status, 201, "{:?}", pushed.body);
