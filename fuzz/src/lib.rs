@@ -127,6 +127,8 @@ pub struct World {
     pub registry: DemoRegistry,
     pub status: Allocator,
     pub status_tokens: TokenCache,
+    /// No trusted wallet providers: attestations are refused as untrusted.
+    pub wallet_providers: digital_id::crypto::x509::Anchors,
     pub verifier: Verifier,
     /// The private response key of `direct_post.jwt` transactions.
     pub response_key: Map<String, Value>,
@@ -197,6 +199,7 @@ impl World {
             credential_identifiers: BTreeMap::new(),
             datasets: Default::default(),
             client_id: None,
+            wallet_provider: None,
             identity_proofing: IdentityProofing::Biometric,
         };
         rt.block_on(store.put(
@@ -226,6 +229,7 @@ impl World {
             registry,
             status,
             status_tokens: TokenCache::default(),
+            wallet_providers: Default::default(),
             verifier,
             response_key,
             queries,
@@ -247,6 +251,7 @@ impl World {
             registry: &self.registry,
             status: &self.status,
             status_tokens: &self.status_tokens,
+            wallet_providers: &self.wallet_providers,
             now: NOW,
         }
     }
