@@ -10,7 +10,7 @@ use digital_id::crypto::SigningKey;
 use serde_json::{Value, json};
 
 use super::authcode::{self, CLIENT, REDIRECT, VERIFIER};
-use super::dpop;
+use super::dpop::{self, header, refused};
 use super::wallet::{self, ClockNow, Reply};
 use crate::example_wallet::wallet_provider::{WalletProvider, client_attestation_pop};
 use crate::fixture::{InProc, T0, agent};
@@ -148,13 +148,6 @@ pub fn dpop_nonce(server: &InProc) -> String {
     header(&r, "dpop-nonce").to_owned()
 }
 
-fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
-    r.headers
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
-}
-
 /// `POST /token` with `form`, a `DPoP` header if given and `headers`.
 pub fn post_token(
     server: &InProc,
@@ -194,13 +187,6 @@ pub fn token(
 fn token_dpop(server: &InProc, key: &SigningKey) -> String {
     let n = dpop_nonce(server);
     dpop::proof_with(server, key, "/token", None, Some(&n), json!({}))
-}
-
-#[track_caller]
-fn refused(r: &Reply, status: u16, error: &str, description: &str) {
-    assert_eq!((r.status, r.error()), (status, error), "{:?}", r.body);
-    let d = r.body["error_description"].as_str().unwrap();
-    assert!(d.contains(description), "{d:?} lacks {description:?}");
 }
 
 /// A 401 `invalid_client` naming `description`, with a challenge.

@@ -116,7 +116,7 @@ fn attested_token(
     super::client_attestation::token(server, offer, dpop, &w.headers(server))
 }
 
-fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
+pub fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
     r.headers
         .get(name)
         .map(|v| v.to_str().unwrap())
@@ -124,7 +124,7 @@ fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
 }
 
 #[track_caller]
-fn refused(r: &Reply, status: u16, error: &str, description: &str) {
+pub fn refused(r: &Reply, status: u16, error: &str, description: &str) {
     assert_eq!((r.status, r.error()), (status, error), "{:?}", r.body);
     let d = r.body["error_description"].as_str().unwrap();
     assert!(d.contains(description), "{d:?} lacks {description:?}");
